@@ -1,0 +1,40 @@
+"""Settings: one pydantic model, read once at start-up.
+
+Layers, lowest first: built-in defaults < ``nightshift.toml`` (path from ``NIGHTSHIFT_CONFIG``,
+default ``./nightshift.toml``) < environment variables. Secrets come only from the environment.
+
+Errors::
+
+    ConfigError            an unknown key, a wrong type, a secret in the file, a missing file
+"""
+
+from config.agents import AgentSettings, AgentsSettings
+from config.context import ContextSettings
+from config.errors import ConfigError
+from config.hooks import HOOK_EVENTS, HookSpec
+from config.mcp import McpServer, McpSettings
+from config.model import ModelSettings, Price
+from config.safety import Policy, SafetySettings
+from config.settings import Secrets, Settings, load_settings
+from config.tools import ToolsSettings
+from config.workflow import WorkflowSettings
+
+__all__ = [
+    "HOOK_EVENTS",
+    "AgentSettings",
+    "AgentsSettings",
+    "ConfigError",
+    "ContextSettings",
+    "HookSpec",
+    "McpServer",
+    "McpSettings",
+    "ModelSettings",
+    "Policy",
+    "Price",
+    "SafetySettings",
+    "Secrets",
+    "Settings",
+    "ToolsSettings",
+    "WorkflowSettings",
+    "load_settings",
+]

@@ -1,0 +1,147 @@
+"""The settings model and its loader (defaults < nightshift.toml < environment)."""
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from config.agents import AgentsSettings
+from config.base import Section
+from config.context import ContextSettings
+from config.errors import ConfigError
+from config.hooks import HookSpec
+from config.mcp import McpSettings
+from config.model import ModelSettings
+from config.safety import SafetySettings
+from config.tools import ToolsSettings
+from config.workflow import WorkflowSettings
+
+SECRET_ENV = (
+    "OPENAI_API_KEY",
+    "NIGHTSHIFT_API_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "GITHUB_TOKEN",
+    "GITHUB_WEBHOOK_SECRET",
+    "JIRA_API_TOKEN",
+    "JIRA_WEBHOOK_SECRET",
+)
+"""Environment variables that hold secrets. They are read only from the environment."""
+
+# Plain settings that the environment may set, and where each lands in the model.
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "OPENAI_BASE_URL": ("model", "base_url"),
+    "NIGHTSHIFT_MODEL": ("model", "name"),
+    "NIGHTSHIFT_REPO": ("repo",),
+    "NIGHTSHIFT_DATA_DIR": ("data_dir",),
+    "NIGHTSHIFT_DATABASE_URL": ("database_url",),
+}
+
+_SECRET_WORDS = ("key", "token", "secret", "password")
+
+
+class Secrets(BaseModel):
+    """Credentials, from the environment only; never printed, never passed to a subprocess."""
+
+    model_config = ConfigDict(frozen=True)
+
+    values: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def get(self, name: str) -> str | None:
+        secret = self.values.get(name)
+        return secret.get_secret_value() if secret else None
+
+    def all_values(self) -> list[str]:
+        """Every configured secret value (for redaction)."""
+        return [s.get_secret_value() for s in self.values.values() if s.get_secret_value()]
+
+
+class Settings(Section):
+    """Everything Nightshift reads at start-up."""
+
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    agents: AgentsSettings = Field(default_factory=AgentsSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    tools: ToolsSettings = Field(default_factory=ToolsSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    hooks: list[HookSpec] = Field(default_factory=list)
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    repo: Path | None = None
+    """The local git checkout incidents are fixed in (env ``NIGHTSHIFT_REPO``)."""
+    data_dir: Path = Path(".nightshift")
+    """State directory: database, transcripts, reports, notes (env ``NIGHTSHIFT_DATA_DIR``)."""
+    database_url: str | None = None
+    """Database for durable runs; None means SQLite in ``data_dir`` (env ``NIGHTSHIFT_DATABASE_URL``)."""
+    secrets: Secrets = Field(default_factory=Secrets, exclude=True)
+    """Filled from the environment only."""
+
+
+def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
+    """Read settings from the TOML file and the environment; raise ConfigError naming what is wrong."""
+    env = os.environ if env is None else env
+    explicit = path is not None or "NIGHTSHIFT_CONFIG" in env
+    config_path = Path(path or env.get("NIGHTSHIFT_CONFIG") or "nightshift.toml")
+    data = _read_toml(config_path, required=explicit)
+    origin = {key: str(config_path) for key in data}
+    for var, key_path in ENV_OVERRIDES.items():
+        if env.get(var):
+            _assign(data, key_path, env[var])
+            origin[key_path[0]] = f"environment variable {var}"
+    secrets = Secrets(values={k: SecretStr(env[k]) for k in SECRET_ENV if env.get(k)})
+    try:
+        return Settings.model_validate({**data, "secrets": secrets})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin, config_path)) from None
+
+
+def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
+    if not path.exists():
+        if required:
+            raise ConfigError(
+                f"config file {path} does not exist (set NIGHTSHIFT_CONFIG to an existing file)"
+            )
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _refuse_secrets(data, path, ())
+    if "secrets" in data:
+        raise ConfigError(f"{path}: 'secrets' cannot be set in the file; secrets come from the environment")
+    return data
+
+
+def _refuse_secrets(data: Mapping[str, Any], path: Path, prefix: tuple[str, ...]) -> None:
+    """A key that looks like a credential (api_key, token, ...) in the file is refused."""
+    for key, value in data.items():
+        dotted = ".".join((*prefix, key))
+        if isinstance(value, Mapping):
+            _refuse_secrets(value, path, (*prefix, key))
+        elif any(word in key.lower() for word in _SECRET_WORDS) and not key.startswith("max_"):
+            raise ConfigError(
+                f"{path}: '{dotted}' looks like a secret; secrets come only from the environment "
+                f"(for example OPENAI_API_KEY)"
+            )
+
+
+def _assign(data: dict[str, Any], key_path: tuple[str, ...], value: str) -> None:
+    node = data
+    for key in key_path[:-1]:
+        node = node.setdefault(key, {})
+    node[key_path[-1]] = value
+
+
+def _describe(exc: ValidationError, origin: Mapping[str, str], path: Path) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"])
+        source = origin.get(str(error["loc"][0]), str(path)) if error["loc"] else str(path)
+        if error["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{loc}' in {source}")
+        else:
+            lines.append(f"'{loc}' in {source}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(lines)

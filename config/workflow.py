@@ -1,0 +1,28 @@
+"""Incident pipeline settings: concurrency, attempts, revisions, waiting, budget, commit author."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from config.base import Section
+
+
+class WorkflowSettings(Section):
+    """How runs are scheduled, verified, revised and shipped."""
+
+    max_concurrent_runs: Annotated[int, Field(ge=1)] = 2
+    """Agent phases (fork, verification, self-correction) running at once; later runs wait as queued."""
+    max_fix_attempts: Annotated[int, Field(ge=0)] = 2
+    """Extra code-agent attempts after a failed verification, before briefing."""
+    max_revisions: Annotated[int, Field(ge=0)] = 3
+    """'Request changes' rounds a run accepts."""
+    decision_timeout_s: Annotated[float, Field(gt=0)] = 86_400.0
+    """How long a briefing waits for a decision before the run expires."""
+    max_run_cost_usd: Annotated[float, Field(gt=0)] = 10.0
+    """USD all agents of one run may spend together; when reached, the agents stop."""
+    author: str = Field(default="Nightshift <nightshift@localhost>", pattern=r"^[^<>]+ <[^<>\s]+>$")
+    """Author of the fix and test commits, ``Name <email>``."""
+    draft_prs: bool = True
+    """Open pull requests as drafts."""
+    pr_labels: list[str] = Field(default_factory=lambda: ["nightshift"])
+    """Labels put on pull requests."""

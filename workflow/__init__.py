@@ -1,0 +1,1 @@
+"""Durable incident runs (DBOS): ingest, fork the four agents, verify, commit, brief, wait, ship."""
