@@ -1,0 +1,96 @@
+"""shell: runs under the command policy in the workspace, kills its group on timeout, sees no secrets."""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import Policy, SafetySettings
+from tests.tools_fixtures import all_dead, git, make_context, tool_ctx_fixture, workspace_fixture  # noqa: F401 (fixtures)
+from tools import ToolContext, ToolOutcome, builtin_registry
+from tools.context import HOME_DIR
+
+
+async def shell(ctx: ToolContext, command: str, **arguments: Any) -> ToolOutcome:
+    return await builtin_registry().select(["shell"])[0].invoke(ctx, {"command": command, **arguments})
+
+
+async def test_runs_in_the_workspace_and_reports_exit_code(tool_ctx: ToolContext, workspace: Path) -> None:
+    outcome = await shell(tool_ctx, "pwd; echo to-stderr >&2; exit 3")
+    assert not outcome.is_error
+    lines = outcome.text.splitlines()
+    assert lines[0] == "exit code 3"
+    assert lines[1:] == [str(workspace), "to-stderr"]
+    assert outcome.data == {"exit_code": 3, "timed_out": False}
+    quiet = await shell(tool_ctx, "true")
+    assert quiet.text == "exit code 0\n(no output)"
+
+
+async def test_a_refused_command_leaves_no_trace(tool_ctx: ToolContext, workspace: Path) -> None:
+    sibling = workspace.parent / "sibling"
+    sibling.mkdir()
+    outcome = await shell(tool_ctx, "rm -rf ..")
+    assert outcome.is_error and outcome.text
+    assert "exit code" not in outcome.text
+    assert sibling.is_dir() and (workspace / "calc/ops.py").is_file()
+
+
+async def test_timeout_kills_the_whole_process_group(workspace: Path, tmp_path: Path) -> None:
+    ctx = make_context(workspace, tmp_path / "state", safety=SafetySettings(policy=Policy.YOLO))
+    pid_file = tmp_path / "background.pid"
+    command = f"sleep 60 & echo $! > {pid_file}; echo started; sleep 60"
+    outcome = await shell(ctx, command, timeout=1)
+    assert outcome.is_error
+    assert outcome.text.splitlines() == [
+        "timed out after 1 s; the command and its child processes were killed",
+        "started",
+    ]
+    assert all_dead([int(pid_file.read_text())]), "a background child of the command must die with it"
+
+
+async def test_a_requested_timeout_is_capped(workspace: Path, tmp_path: Path) -> None:
+    ctx = make_context(
+        workspace, tmp_path / "state", safety=SafetySettings(policy=Policy.YOLO), max_shell_timeout_s=0.5
+    )
+    outcome = await shell(ctx, "sleep 30", timeout=600)
+    assert outcome.text.splitlines()[:2] == [
+        "(timeout capped at the maximum of 0.5 s)",
+        "timed out after 0.5 s; the command and its child processes were killed",
+    ]
+
+
+async def test_secrets_are_not_in_the_environment(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-live-abcdefghijklmnop"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("SOME_HARMLESS_LOOKING_VAR", secret)
+    ctx = make_context(workspace, tmp_path / "state", secrets=[secret])
+    outcome = await shell(ctx, "env")
+    assert not outcome.is_error
+    assert "OPENAI_API_KEY" not in outcome.text
+    assert secret not in outcome.text
+    assert "PATH=" in outcome.text
+
+
+async def test_home_is_outside_the_diff(tool_ctx: ToolContext, workspace: Path) -> None:
+    outcome = await shell(tool_ctx, 'echo "$HOME"; touch "$HOME/.tool-cache"')
+    home = Path(outcome.text.splitlines()[1])
+    assert (home / ".tool-cache").is_file()
+    assert home == workspace / HOME_DIR  # inside the workspace, not in its git directory
+    assert git(workspace, "status", "--porcelain") == ""  # and never part of the diff
+
+
+async def test_cancelling_the_call_kills_the_command(workspace: Path, tmp_path: Path) -> None:
+    ctx = make_context(workspace, tmp_path / "state", safety=SafetySettings(policy=Policy.YOLO))
+    pid_file = tmp_path / "background.pid"
+    call = asyncio.create_task(shell(ctx, f"sleep 60 & echo $! > {pid_file}; sleep 60"))
+    for _ in range(200):  # the agent is cancelled (say, its time is up) once the command is running
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.05)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert all_dead([int(pid_file.read_text())]), "a cancelled call must not leave its processes running"

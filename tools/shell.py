@@ -1,0 +1,39 @@
+"""The shell tool: one bash command, checked by the command gate, in its own process group."""
+
+from pydantic import PositiveFloat
+
+from tools.context import ToolContext
+from tools.process import run_in_group
+from tools.registry import ToolOutcome
+from tools.text import tail
+
+
+# The argument is called ``timeout`` because that is what the model sees in the schema.
+async def shell(ctx: ToolContext, command: str, timeout: PositiveFloat | None = None) -> ToolOutcome:  # noqa: ASYNC109
+    """Run a bash command in the workspace root and return its exit code and output.
+
+    Processes the command starts in the background are stopped when it ends.
+
+    Args:
+        command: The bash command line; the command policy decides whether it may run.
+        timeout: Seconds before the command (and everything it started) is killed; defaults to the
+            configured shell timeout, and cannot exceed the configured maximum.
+    """
+    ctx.command_gate.check(command)
+    settings = ctx.settings
+    limit = settings.shell_timeout_s if timeout is None else min(timeout, settings.max_shell_timeout_s)
+    run = await run_in_group(["bash", "-c", command], cwd=ctx.workspace, env=ctx.env, timeout_s=limit)
+    ctx.command_gate.record_exit(run.exit_code)
+    notes = []
+    if timeout is not None and timeout > limit:
+        notes.append(f"(timeout capped at the maximum of {limit:g} s)")
+    if run.timed_out:
+        notes.append(f"timed out after {limit:g} s; the command and its child processes were killed")
+    else:
+        notes.append(f"exit code {run.exit_code}")
+    output = tail(run.output) if run.output else "(no output)"
+    return ToolOutcome(
+        "\n".join([*notes, output]),
+        is_error=run.timed_out,
+        data={"exit_code": run.exit_code, "timed_out": run.timed_out},
+    )
