@@ -34,9 +34,9 @@ class Replay:
             self._attempt_chars += len(event.text)
             if self._attempt_chars <= self._shown_chars:
                 return None
-            fresh = event.text[max(0, self._shown_chars - start) :]
+            seen = self._shown_chars - start
             self._shown_chars = self._attempt_chars
-            return TextDelta(fresh)
+            return event if seen <= 0 else TextDelta(event.text[seen:])
         if isinstance(event, ToolCallStarted):
             if event.position < len(self._started):
                 return None

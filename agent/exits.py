@@ -1,0 +1,47 @@
+"""The ways an agent run ends. Each carries the message that ends up in the result."""
+
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+
+class AgentExit(Exception):
+    """Base of every exit; ``status`` is the machine-readable name, ``str(exc)`` the reason."""
+
+    status: ClassVar[str] = "failed"
+
+
+class Submitted(AgentExit):
+    status = "submitted"
+
+    def __init__(self, submission: BaseModel) -> None:
+        super().__init__("submitted")
+        self.submission = submission
+
+
+class TurnLimit(AgentExit):
+    status = "turn_limit"
+
+
+class TimeLimit(AgentExit):
+    status = "timeout"
+
+
+class BudgetExceeded(AgentExit):
+    status = "budget"
+
+
+class ModelFailed(AgentExit):
+    status = "model_error"
+
+
+class NoSubmit(AgentExit):
+    status = "no_submit"
+
+
+class InvalidSubmissions(AgentExit):
+    status = "invalid_submission"
+
+
+class StuckInLoop(AgentExit):
+    status = "stuck"
