@@ -1,0 +1,212 @@
+"""The briefing: what a human needs to decide on a run, as structured data that notifiers render.
+
+The terminal (``documents.terminal``) and Slack render the same ``Briefing``. Every field is plain
+text taken from the facts; the renderer escapes it for its own markup. ``tone`` is ``good`` only for a
+verified fix from a run where every agent submitted within budget.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from documents.facts import (
+    VERDICT_TEXT,
+    DecisionFacts,
+    FileChange,
+    RunFacts,
+    RunStatus,
+    TestCounts,
+    Verdict,
+)
+from documents.phrases import (
+    IN_PROGRESS,
+    agent_label,
+    agent_reason,
+    all_agents_submitted,
+    clip,
+    headline,
+    phase_counts,
+    plural,
+    run_warnings,
+    sentence,
+    verdict_of,
+    verdict_sentence,
+)
+
+Tone = Literal["good", "warning", "bad"]
+Action = Literal["approve", "request_changes", "cancel"]
+ACTIONS: tuple[Action, ...] = ("approve", "request_changes", "cancel")
+
+_MAX_LINE = 200
+_MAX_PROSE = 400
+
+
+class PhaseCounts(BaseModel):
+    """The counts of one verification phase."""
+
+    phase: str
+    """Attribute name in VerificationFacts, e.g. ``base_with_tests``."""
+    label: str
+    expectation: str
+    """What the phase must show, e.g. ``must fail``."""
+    counts: TestCounts
+
+
+class Briefing(BaseModel):
+    run_id: str
+    ticket_key: str
+    ticket_title: str
+    ticket_url: str | None
+    priority: str | None
+    """The triage agent's priority when it submitted one, else the ticket's."""
+    headline: str
+    summary: str
+    """One paragraph: what broke, the root cause, what changed, what the tests show, the verdict."""
+    root_cause: str | None
+    fix_summary: str | None
+    files: list[FileChange]
+    test_files: list[str]
+    tests: list[str]
+    verdict: Verdict
+    verdict_text: str
+    verified: bool
+    tone: Tone
+    counts: list[PhaseCounts]
+    """Measured phases only, in order: new tests on base, with the fix, old suite before, after."""
+    fix_attempts: int | None
+    cost_usd: float
+    warnings: list[str]
+    diff_excerpt: str
+    """The first lines of the fix diff (long lines cut)."""
+    diff_omitted_lines: int
+    """How many lines of the fix diff the excerpt leaves out."""
+    branch: str | None
+    pr_url: str | None
+    web_url: str | None
+    status: RunStatus
+    revision: int
+    decisions: list[DecisionFacts]
+    actions: list[Action]
+    """What the human may do now; empty unless the run awaits a decision."""
+
+
+def _flat(text: str, limit: int = _MAX_PROSE) -> str:
+    return clip(" ".join(text.split()), limit)
+
+
+def _tone(facts: RunFacts, verdict: Verdict) -> Tone:
+    if facts.status == "failed" or facts.error or verdict in ("no_fix", "fix_does_not_pass", "regression"):
+        return "bad"
+    if verdict == "verified" and all_agents_submitted(facts) and not facts.budget_exhausted:
+        return "good"
+    return "warning"
+
+
+def _names(items: list[str], shown: int = 3) -> str:
+    head = ", ".join(items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
+
+
+def _agent_gap(facts: RunFacts, name: str) -> str:
+    """Why the agent's result is missing: ``: the test agent timed out after 600s``, or `` yet``."""
+    agent = facts.agents.get(name)
+    if facts.status in IN_PROGRESS and (agent is None or agent.status in ("pending", "running")):
+        return " yet"
+    if agent is None or agent.status == "submitted":
+        return ""
+    return f": the {agent_label(name)} {agent_reason(agent)}"
+
+
+def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
+    ticket = facts.ticket
+    tag = f" ({_flat(priority, 40)})" if priority else ""
+    parts = [sentence(f"{ticket.key}{tag}: {_flat(ticket.title)}")]
+    if facts.triage and facts.triage.summary.strip():
+        parts.append(sentence(_flat(facts.triage.summary)))
+    if facts.fix:
+        parts.append(sentence(f"Root cause: {_flat(facts.fix.root_cause)}"))
+        files = facts.fix.files
+        if files:
+            added, removed = sum(f.added for f in files), sum(f.removed for f in files)
+            parts.append(
+                f"The fix changes {plural(len(files), 'file')} (+{added} -{removed}): "
+                f"{_names([f.path for f in files])}."
+            )
+    else:
+        parts.append(f"There is no fix{_agent_gap(facts, 'code')}.")
+    if facts.tests:
+        parts.append(
+            f"The test agent added {plural(len(facts.tests.test_names), 'test')} in "
+            f"{_names(facts.tests.test_files)}."
+        )
+    else:
+        parts.append(f"There are no new tests{_agent_gap(facts, 'test')}.")
+    verification = facts.verification
+    if verification:
+        new_base, new_fixed = verification.base_with_tests, verification.fixed_with_tests
+        if new_base:
+            with_fix = f"; with the fix: {new_fixed.summary()}" if new_fixed else ""
+            parts.append(f"The new tests on the base commit: {new_base.summary()}{with_fix}.")
+        if verification.base_suite and verification.fixed_suite:
+            parts.append(
+                f"The existing suite: {verification.base_suite.summary()} before the fix, "
+                f"{verification.fixed_suite.summary()} after."
+            )
+    if facts.status not in IN_PROGRESS or verification:
+        parts.append(verdict_sentence(verdict, verification.fix_attempts if verification else None))
+    if facts.budget_exhausted:
+        parts.append("The per-run budget ran out and agents were stopped.")
+    if facts.error:
+        parts.append(sentence(f"The run failed: {_flat(facts.error)}"))
+    if facts.status == "awaiting_decision":
+        parts.append("It awaits your decision: approve, request changes or cancel.")
+    elif facts.status == "shipped":
+        parts.append("It has shipped" + (f": {facts.pr_url}." if facts.pr_url else "."))
+    return " ".join(parts)
+
+
+def _diff_excerpt(diff: str, max_lines: int) -> tuple[str, int]:
+    lines = diff.splitlines()
+    shown = [clip(line, _MAX_LINE) if len(line) > _MAX_LINE else line for line in lines[:max_lines]]
+    return "\n".join(shown), max(0, len(lines) - max_lines)
+
+
+def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
+    """The briefing for ``facts``; ``max_diff_lines`` bounds the diff excerpt."""
+    verdict = verdict_of(facts)
+    priority = facts.triage.priority if facts.triage and facts.triage.priority else facts.ticket.priority
+    excerpt, omitted = _diff_excerpt(facts.fix.diff, max_diff_lines) if facts.fix else ("", 0)
+    return Briefing(
+        run_id=facts.run_id,
+        ticket_key=facts.ticket.key,
+        ticket_title=facts.ticket.title,
+        ticket_url=facts.ticket.url,
+        priority=priority,
+        headline=headline(facts),
+        summary=_summary(facts, priority, verdict),
+        root_cause=facts.fix.root_cause if facts.fix else None,
+        fix_summary=_flat(facts.fix.explanation, 1000) if facts.fix else None,
+        files=list(facts.fix.files) if facts.fix else [],
+        test_files=list(facts.tests.test_files) if facts.tests else [],
+        tests=list(facts.tests.test_names) if facts.tests else [],
+        verdict=verdict,
+        verdict_text=VERDICT_TEXT[verdict],
+        verified=verdict == "verified",
+        tone=_tone(facts, verdict),
+        counts=[
+            PhaseCounts(phase=phase, label=label, expectation=expectation, counts=counts)
+            for phase, label, expectation, counts in phase_counts(facts.verification)
+        ],
+        fix_attempts=facts.verification.fix_attempts if facts.verification else None,
+        cost_usd=facts.cost_usd,
+        warnings=run_warnings(facts),
+        diff_excerpt=excerpt,
+        diff_omitted_lines=omitted,
+        branch=facts.branch,
+        pr_url=facts.pr_url,
+        web_url=facts.web_url,
+        status=facts.status,
+        revision=facts.revision,
+        decisions=list(facts.decisions),
+        actions=list(ACTIONS) if facts.status == "awaiting_decision" else [],
+    )

@@ -1,0 +1,208 @@
+"""The facts of a run, as the workflow hands them to renderers and notifiers.
+
+Everything here was measured or submitted during the run; renderers never invent a value. A missing
+fact (an agent that failed, a verification that did not run) is None or an explicit status, so a
+briefing can say so plainly.
+"""
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+TicketSource = Literal["slack", "jira", "github", "api", "cli"]
+
+
+UNNUMBERED_KEY = "INC-new"
+"""Key of a local incident before the store numbers it ``INC-<n>``."""
+
+
+class Ticket(BaseModel):
+    """An incident as it arrived."""
+
+    key: str = Field(default=UNNUMBERED_KEY, pattern=r"^[A-Za-z][A-Za-z0-9_]*-[A-Za-z0-9]+$")
+    """Tracker key such as ``PROJ-123``; local runs get ``INC-<n>``."""
+    title: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    priority: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    components: list[str] = Field(default_factory=list)
+    reporter: str | None = None
+    source: TicketSource = "cli"
+    url: str | None = None
+    """Link back to the tracker issue or CI run, when there is one."""
+    ci_excerpt: str | None = None
+    """The failing CI jobs' log excerpt, when the incident came from CI."""
+
+
+AgentName = Literal["triage", "code", "test", "pr"]
+AgentStatus = Literal[
+    "pending", "running", "submitted", "turn_limit", "timeout", "budget", "model_error", "no_submit",
+    "invalid_submission", "stuck", "failed", "cancelled",
+]
+
+
+class AgentFacts(BaseModel):
+    name: AgentName
+    status: AgentStatus = "pending"
+    message: str = ""
+    """Why it ended, in words (``submitted`` or the reason it stopped)."""
+    model: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    turns: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class TriageFacts(BaseModel):
+    priority: str
+    component: str
+    affected_files: list[str]
+    acceptance_criteria: list[str]
+    edge_cases: list[str]
+    summary: str
+
+
+FileStatus = Literal["added", "modified", "deleted", "renamed", "copied"]
+
+
+class FileChange(BaseModel):
+    path: str
+    """The path after the change (the old path for a deleted file)."""
+    added: int
+    removed: int
+    status: FileStatus = "modified"
+    old_path: str | None = None
+    """The path before a rename or copy."""
+    binary: bool = False
+    """A binary file: git reports no line counts for it."""
+
+
+class FixFacts(BaseModel):
+    root_cause: str
+    explanation: str
+    diff: str
+    """Unified diff of non-test files, taken from the code agent's worktree."""
+    files: list[FileChange]
+
+
+class TestFacts(BaseModel):
+    __test__: ClassVar[bool] = False  # not a pytest test class, despite its name
+
+    test_files: list[str]
+    test_names: list[str]
+    notes: str
+    diff: str
+    files: list[FileChange]
+
+
+class TestCounts(BaseModel):
+    __test__: ClassVar[bool] = False
+
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    timed_out: bool = False
+
+    def summary(self) -> str:
+        parts = [f"{self.passed} passed", f"{self.failed} failed"]
+        if self.errors:
+            parts.append(f"{self.errors} errors")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        return ", ".join(parts) + (" (timed out)" if self.timed_out else "")
+
+
+Verdict = Literal[
+    "verified", "tests_do_not_reproduce", "fix_does_not_pass", "regression", "no_fix", "no_tests", "not_run"
+]
+
+VERDICT_TEXT: dict[str, str] = {
+    "verified": "verified",
+    "tests_do_not_reproduce": "tests do not reproduce the bug",
+    "fix_does_not_pass": "fix does not pass",
+    "regression": "regression",
+    "no_fix": "no fix",
+    "no_tests": "no tests",
+    "not_run": "not verified",
+}
+
+
+class VerificationFacts(BaseModel):
+    verdict: Verdict
+    detail: str
+    """One sentence: what was run and what it showed."""
+    base_with_tests: TestCounts | None = None
+    """New tests on the base commit: must fail."""
+    fixed_with_tests: TestCounts | None = None
+    """New tests with the fix: must pass."""
+    base_suite: TestCounts | None = None
+    """The old suite on the base commit."""
+    fixed_suite: TestCounts | None = None
+    """The old suite with the fix: what passed on base must still pass."""
+    excerpts: dict[str, str] = Field(default_factory=dict)
+    """Output excerpts by phase name, for the briefing and the report."""
+    fix_attempts: int = 1
+
+
+class PrDraft(BaseModel):
+    title: str
+    body: str
+
+
+DecisionKind = Literal["approve", "request_changes", "cancel", "expired"]
+
+
+class DecisionFacts(BaseModel):
+    kind: DecisionKind
+    by: str | None = None
+    feedback: str | None = None
+    at: datetime
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    text: str
+
+
+RunStatus = Literal[
+    "queued", "running", "verifying", "awaiting_decision", "revising", "approving", "shipped",
+    "cancelled", "expired", "failed",
+]
+
+
+class RunFacts(BaseModel):
+    run_id: str
+    ticket: Ticket
+    status: RunStatus
+    revision: int = 1
+    branch: str | None = None
+    base_commit: str | None = None
+    agents: dict[str, AgentFacts] = Field(default_factory=dict)
+    """Keyed ``triage``, ``code``, ``test``, ``pr``."""
+    triage: TriageFacts | None = None
+    fix: FixFacts | None = None
+    tests: TestFacts | None = None
+    pr_draft: PrDraft | None = None
+    verification: VerificationFacts | None = None
+    decisions: list[DecisionFacts] = Field(default_factory=list)
+    pr_url: str | None = None
+    cost_usd: float = 0.0
+    budget_exhausted: bool = False
+    """The per-run USD budget ran out and agents were stopped."""
+    error: str | None = None
+    """Why the run failed, when it did."""
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    web_url: str | None = None
+    """Link to the run's web page, when a server is running."""
+    message_ref: str | None = None
+    """Where the notifier showed the briefing (e.g. a Slack channel and ts), to update it in place."""

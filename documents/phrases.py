@@ -1,0 +1,226 @@
+"""The words shared by every rendering: agent outcomes, verdicts, warnings, durations, money.
+
+Each phrase is built from measured facts only; a missing fact is said to be missing. Only
+``verdict_sentence`` for the ``verified`` verdict claims verification.
+"""
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+
+from documents.facts import VERDICT_TEXT, AgentFacts, RunFacts, TestCounts, Verdict, VerificationFacts
+
+AGENT_ORDER = ("triage", "code", "test", "pr")
+AGENT_LABEL = {"triage": "triage agent", "code": "code agent", "test": "test agent", "pr": "PR agent"}
+
+PHASES: tuple[tuple[str, str, str], ...] = (
+    ("base_with_tests", "New tests on base", "must fail"),
+    ("fixed_with_tests", "New tests with the fix", "must pass"),
+    ("base_suite", "Existing suite on base", "reference"),
+    ("fixed_suite", "Existing suite with the fix", "no new failures"),
+)
+"""(attribute of VerificationFacts, label, what the phase must show)."""
+
+IN_PROGRESS = ("queued", "running", "verifying", "revising")
+
+_STATUS_WORDS = {
+    "pending": "did not start",
+    "running": "has not finished",
+    "budget": "was stopped when the budget ran out",
+    "model_error": "stopped on a model error",
+    "no_submit": "stopped without submitting",
+    "invalid_submission": "gave up after invalid submissions",
+    "stuck": "was stopped because it was stuck in a loop",
+    "failed": "failed",
+    "cancelled": "was cancelled",
+}
+_MAX_MESSAGE = 300
+
+_VERDICT_SENTENCE: dict[str, str] = {
+    "verified": "Verified: the new tests fail on the base commit and pass with the fix, "
+    "and the existing suite still passes.",
+    "tests_do_not_reproduce": "Not verified: the new tests do not fail on the base commit, "
+    "so they do not reproduce the bug.",
+    "fix_does_not_pass": "Not verified: the new tests still fail with the fix.",
+    "regression": "Not verified: the fix breaks tests of the existing suite that passed before.",
+    "no_fix": "Not verified: there is no fix.",
+    "no_tests": "Not verified: there are no new tests to check the fix against.",
+    "not_run": "Not verified: verification did not run.",
+}
+
+_HEADLINE: dict[str, str] = {
+    "verified": "fix verified, ready for review",
+    "tests_do_not_reproduce": "fix not verified, the new tests do not reproduce the bug",
+    "fix_does_not_pass": "the fix does not pass its tests",
+    "regression": "the fix breaks existing tests",
+    "no_fix": "no fix",
+    "no_tests": "fix not verified, no tests",
+    "not_run": "not verified",
+}
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop (or its own ``!``/``?``)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds <= 600:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def format_usd(amount: float) -> str:
+    return f"${amount:.4f}" if 0 < amount < 0.01 else f"${amount:.2f}"
+
+
+def format_time(at: datetime) -> str:
+    """UTC for an aware time; a naive time is shown as it is."""
+    if at.tzinfo is None:
+        return at.strftime("%Y-%m-%d %H:%M:%S")
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ordered_agents(agents: Mapping[str, AgentFacts]) -> list[AgentFacts]:
+    """The agents in pipeline order (triage, code, test, pr), then any other name."""
+    known = [agents[name] for name in AGENT_ORDER if name in agents]
+    return known + [agent for name, agent in agents.items() if name not in AGENT_ORDER]
+
+
+def agent_label(name: str) -> str:
+    return AGENT_LABEL.get(name, f"{name} agent")
+
+
+def agent_reason(agent: AgentFacts) -> str:
+    """Why an agent ended, as a verb phrase: ``timed out after 600s``, ``stopped on a model error (…)``."""
+    if agent.status == "submitted":
+        return "submitted"
+    if agent.status == "timeout":
+        duration = agent.duration_s
+        return f"timed out after {format_duration(duration)}" if duration is not None else "timed out"
+    if agent.status == "turn_limit":
+        return f"hit its turn limit after {plural(agent.turns, 'turn')}"
+    words = _STATUS_WORDS.get(agent.status, agent.status)
+    message = agent.message.strip()
+    if message and message != agent.status:
+        words += f" ({clip(message, _MAX_MESSAGE)})"
+    return words
+
+
+def unfinished_agents(facts: RunFacts) -> list[AgentFacts]:
+    """Agents that did not submit, in pipeline order."""
+    return [agent for agent in ordered_agents(facts.agents) if agent.status != "submitted"]
+
+
+def _consequence(name: str, facts: RunFacts) -> str:
+    missing = {
+        "triage": (facts.triage, "its triage is missing"),
+        "code": (facts.fix, "there is no fix"),
+        "test": (facts.tests, "its tests are missing"),
+        "pr": (facts.pr_draft, "the PR description was written from the run's facts instead"),
+    }
+    value, words = missing.get(name, (None, "its result is missing"))
+    return words if value is None else "what it submitted is partial"
+
+
+def verdict_of(facts: RunFacts) -> Verdict:
+    return facts.verification.verdict if facts.verification else "not_run"
+
+
+def verdict_label(verdict: Verdict) -> str:
+    """``verified``, or the verdict in words marked as not verified."""
+    if verdict in ("verified", "not_run"):
+        return VERDICT_TEXT[verdict]
+    return f"{VERDICT_TEXT[verdict]} (not verified)"
+
+
+def verdict_sentence(verdict: Verdict, fix_attempts: int | None = None) -> str:
+    """The verdict in plain words; only ``verified`` claims verification."""
+    if verdict == "fix_does_not_pass" and fix_attempts:
+        return f"Not verified: the new tests still fail with the fix after {plural(fix_attempts, 'attempt')}."
+    return _VERDICT_SENTENCE[verdict]
+
+
+def headline(facts: RunFacts) -> str:
+    if facts.status == "failed":
+        return f"{facts.ticket.key}: the run failed"
+    if facts.status in IN_PROGRESS and facts.verification is None:
+        return f"{facts.ticket.key}: {facts.status}"
+    return f"{facts.ticket.key}: {_HEADLINE[verdict_of(facts)]}"
+
+
+def phase_counts(verification: VerificationFacts | None) -> Iterator[tuple[str, str, str, TestCounts]]:
+    """(phase, label, expectation, counts) for each phase that was measured."""
+    if verification is None:
+        return
+    for phase, label, expectation in PHASES:
+        counts = getattr(verification, phase)
+        if counts is not None:
+            yield phase, label, expectation, counts
+
+
+def _verdict_warning(facts: RunFacts) -> str | None:
+    verification = facts.verification
+    verdict = verdict_of(facts)
+    if verification is None or verdict == "not_run":
+        return None if facts.status in IN_PROGRESS else "Verification did not run."
+    if verdict == "fix_does_not_pass":
+        attempts = plural(verification.fix_attempts, "attempt")
+        counts = verification.fixed_with_tests
+        shown = f": with the fix the new tests show {counts.summary()}" if counts else ""
+        return f"The fix did not pass after {attempts}{shown}."
+    if verdict == "regression":
+        before, after = verification.base_suite, verification.fixed_suite
+        shown = f": {before.summary()} on base, {after.summary()} with the fix" if before and after else ""
+        return f"The fix breaks the existing suite{shown}."
+    if verdict == "tests_do_not_reproduce":
+        counts = verification.base_with_tests
+        shown = f" ({counts.summary()})" if counts else ""
+        return f"The new tests do not fail on the base commit{shown}, so they do not show the bug."
+    if verdict == "no_fix":
+        return "No fix was produced."
+    if verdict == "no_tests":
+        return "No new tests were written, so the fix is unchecked."
+    return None
+
+
+def run_warnings(facts: RunFacts) -> list[str]:
+    """Plain sentences about everything that went wrong or is missing, most serious first."""
+    warnings: list[str] = []
+    if facts.error:
+        warnings.append(sentence(f"The run failed: {clip(facts.error, _MAX_MESSAGE)}"))
+    for agent in unfinished_agents(facts):
+        if agent.status in ("pending", "running") and facts.status in IN_PROGRESS:
+            continue
+        warnings.append(
+            f"The {agent_label(agent.name)} {agent_reason(agent)}; {_consequence(agent.name, facts)}."
+        )
+    if facts.budget_exhausted:
+        warnings.append("The per-run budget ran out; agents were stopped.")
+    verdict_warning = _verdict_warning(facts)
+    if verdict_warning:
+        warnings.append(verdict_warning)
+    for _, label, _, counts in phase_counts(facts.verification):
+        if counts.timed_out:
+            warnings.append(f"The run of '{label}' timed out; its counts are incomplete.")
+    return warnings
+
+
+def all_agents_submitted(facts: RunFacts) -> bool:
+    """Every one of the four agents ran and submitted."""
+    return all(name in facts.agents for name in AGENT_ORDER) and not unfinished_agents(facts)
