@@ -1,0 +1,174 @@
+"""``GitRepo``: the local checkout Nightshift fixes, its worktrees, branches and ``origin``."""
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from workflow.errors import GitError
+from workflow.git import commits as _commits
+from workflow.git import worktrees
+from workflow.git.command import Git
+from workflow.git.commits import CommitSpec
+from workflow.git.names import BRANCH_PREFIX
+from workflow.git.refs import branch_head, commit_of
+
+
+class GitRepo:
+    """One local checkout (the main working tree, not a worktree) shared by every run.
+
+    Every method is idempotent, so a replayed workflow step repeats it safely. Create one ``GitRepo``
+    per checkout path: the lock that serialises worktree and ref changes is keyed by that path.
+    """
+
+    def __init__(self, path: Path, *, env: Mapping[str, str] | None = None) -> None:
+        """``env`` is the environment git's own variables are taken from (default ``os.environ``);
+        only an allowlist reaches git (see ``workflow.git.command``)."""
+        self.path = path.resolve()
+        self._git = Git(self.path, env)
+
+    async def has_origin(self) -> bool:
+        return "origin" in await self._remotes()
+
+    async def default_branch(self) -> str:
+        """``origin/HEAD``'s branch if set, else the first existing of ``init.defaultBranch``, the
+        checked-out branch, ``main``, ``master``."""
+        git = self._git
+        if await self.has_origin():
+            origin_head = await git.run("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", ok=(0, 1))
+            if origin_head.returncode == 0:
+                return origin_head.stdout.strip().removeprefix("refs/remotes/origin/")
+        configured = await git.run("config", "--get", "init.defaultBranch", ok=(0, 1))
+        current = await git.run("symbolic-ref", "--quiet", "--short", "HEAD", ok=(0, 1))
+        names = (configured.stdout.strip(), current.stdout.strip(), "main", "master")
+        candidates = dict.fromkeys(name for name in names if name)
+        for name in candidates:
+            if await branch_head(git, name) or await commit_of(git, f"refs/remotes/origin/{name}"):
+                return name
+        raise GitError(
+            f"cannot tell the default branch of {self.path}: origin/HEAD is not set and none of "
+            f"{', '.join(candidates)} exists; run `git remote set-head origin --auto` or create the branch"
+        )
+
+    async def sync(self) -> str:
+        """Bring the default branch up to date with ``origin`` and return its commit (the run's base).
+
+        With ``origin``: fetch, then fast-forward the local branch (its ref only, or the checkout that
+        has it checked out, which must have no uncommitted changes to tracked files). A local branch
+        with commits ``origin`` lacks is refused, never merged or reset. Without ``origin``: the
+        default branch's commit as it is.
+        """
+        git = self._git
+        async with git.lock():
+            if not await self.has_origin():
+                branch = await self.default_branch()
+                head = await branch_head(git, branch)
+                if head is None:
+                    raise GitError(f"the default branch {branch!r} of {self.path} has no commits yet")
+                return head
+            await self._remember_credentials("origin")
+            await git.run("fetch", "--prune", "--quiet", "origin")
+            if await commit_of(git, "refs/remotes/origin/HEAD") is None:
+                # Learn origin's default branch; an empty remote has none, and the fallbacks apply.
+                await git.run("remote", "set-head", "origin", "--auto", ok=(0, 1, 128))
+            branch = await self.default_branch()
+            upstream = await commit_of(git, f"refs/remotes/origin/{branch}")
+            if upstream is None:
+                raise GitError(f"origin has no branch {branch!r} to sync {self.path} with; push it first")
+            local = await branch_head(git, branch)
+            if local is None:
+                await git.run("update-ref", "-m", "nightshift: sync", f"refs/heads/{branch}", upstream, "")
+            elif local != upstream:
+                await self._fast_forward(branch, local, upstream)
+            return upstream
+
+    async def add_worktree(self, path: Path, commit: str) -> Path:
+        """A worktree at ``path`` detached at ``commit`` (returned resolved). One already there at that
+        commit is reused as it is; a registration whose directory is gone is pruned and re-added."""
+        return await worktrees.add_worktree(self._git, path, commit)
+
+    async def remove_worktree(self, path: Path) -> None:
+        """Remove the worktree at ``path``, changes and all; a missing one is fine. Prunes."""
+        await worktrees.remove_worktree(self._git, path)
+
+    async def worktree_diff(self, worktree: Path, base: str, *, include: Callable[[str], bool]) -> str:
+        """A patch from ``base`` to the files in ``worktree`` now (untracked files too, ignored files
+        not), for the repository-relative paths ``include`` accepts. ``base`` may be any commit: a
+        revision diffs the code agent's worktree against the fix branch's tip."""
+        return await worktrees.worktree_diff(self._git, worktree, base, include)
+
+    async def changed_paths(self, worktree: Path, base: str) -> list[str]:
+        """Repository-relative paths whose content in ``worktree`` differs from ``base``, sorted."""
+        return await worktrees.changed_paths(self._git, worktree, base)
+
+    async def apply(self, worktree: Path, diff: str) -> None:
+        """Apply ``diff`` to ``worktree`` (files and index), all or nothing; an already applied or
+        empty diff is a no-op."""
+        await worktrees.apply(self._git, worktree, diff)
+
+    async def commit_on_branch(
+        self, branch: str, base: str, commits: Sequence[CommitSpec], *, author: str
+    ) -> list[str]:
+        """Commit each spec on ``branch`` on top of ``base`` without touching any checkout; ``base`` is
+        the parent of the first new commit (for a revision: the branch's current tip). Returns the new
+        (or, on a replay, the existing) shas oldest first. See ``workflow.git.commits``."""
+        return await _commits.commit_on_branch(self._git, branch, base, commits, author)
+
+    async def push(self, branch: str, remote: str = "origin") -> bool:
+        """Push ``branch`` to the same name on ``remote``; False when there is no such remote.
+
+        Nightshift's own ``fix/`` branches are pushed with ``--force-with-lease`` (the remote must be
+        where we last saw it); any other branch only fast-forwards. Pushing what is already there
+        succeeds.
+        """
+        if remote not in await self._remotes():
+            return False
+        if await branch_head(self._git, branch) is None:
+            raise GitError(f"there is no branch {branch!r} in {self.path} to push")
+        await self._remember_credentials(remote)
+        ref = f"refs/heads/{branch}"
+        lease = [f"--force-with-lease={ref}"] if branch.startswith(BRANCH_PREFIX) else []
+        await self._git.run("push", "--quiet", *lease, remote, f"{ref}:{ref}")
+        return True
+
+    async def branch_head(self, branch: str) -> str | None:
+        """The commit ``branch`` points to, None when it does not exist."""
+        return await branch_head(self._git, branch)
+
+    async def diffstat(self, base: str, head: str) -> str:
+        """``git diff --stat`` from ``base`` to ``head``: one line per file and a summary line."""
+        return await self._git.out("diff", "--stat", "--no-color", "--no-ext-diff", base, head, "--")
+
+    async def _remotes(self) -> list[str]:
+        return (await self._git.out("remote")).split()
+
+    async def _remember_credentials(self, remote: str) -> None:
+        """Have credentials in ``remote``'s URLs redacted from every later message."""
+        for flags in ((), ("--push",)):
+            for url in (await self._git.out("remote", "get-url", "--all", *flags, remote)).splitlines():
+                self._git.remember_url(url)
+
+    async def _fast_forward(self, branch: str, local: str, upstream: str) -> None:
+        git = self._git
+        if not await git.succeeds("merge-base", "--is-ancestor", local, upstream):
+            ahead = await git.out("rev-list", "--count", f"{upstream}..{local}")
+            behind = await git.out("rev-list", "--count", f"{local}..{upstream}")
+            if behind == "0":
+                detail = f"is {ahead} commit(s) ahead of origin/{branch}"
+            else:
+                detail = f"has diverged from origin/{branch} ({ahead} local, {behind} remote commit(s))"
+            raise GitError(
+                f"cannot sync {self.path}: local branch {branch} {detail}; Nightshift only fast-forwards. "
+                f"Push the local commits or reset the branch to origin/{branch}, then retry."
+            )
+        checkouts = await worktrees.list_worktrees(git)
+        checkout = next((w for w in checkouts if w.branch == f"refs/heads/{branch}" and not w.prunable), None)
+        if checkout is None:
+            await git.run("update-ref", "-m", "nightshift: sync", f"refs/heads/{branch}", upstream, local)
+            return
+        status = await git.out("status", "--porcelain", "--untracked-files=no", cwd=checkout.path)
+        changed = status.splitlines()
+        if changed:
+            raise GitError(
+                f"cannot fast-forward {branch} in {checkout.path}: it has local changes to {len(changed)} "
+                "tracked file(s); commit, stash or discard them, then retry"
+            )
+        await git.run("merge", "--ff-only", "--quiet", upstream, cwd=checkout.path)
