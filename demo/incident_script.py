@@ -1,0 +1,347 @@
+"""A scripted model for the demo incident: four agents driven through the real tools to the real fix.
+
+The sample repository's ``TodoService.complete()`` toggles ``completed`` instead of setting it, so
+completing a todo twice reopens it. ``sample_incident_script()`` returns one script per agent, keyed by
+the phrase the agent's system prompt routes on:
+
+- ``triage agent``: grep for ``def complete``, read ``todo/service.py``, submit P2 / ``todo.service``.
+- ``code agent``: read the service, replace the toggle with ``todo.completed = True`` (``edit_file``),
+  run the suite, submit the root cause. One run.
+- ``test agent``: read the existing tests, write ``tests/test_complete_regression.py`` (two tests that
+  fail on the base commit), run it, submit the node ids.
+- ``PR agent``: submit the title and narrative.
+
+``wrong_fix=True`` makes every code-agent edit wrong (the flag still toggles, written another way), and
+gives the code agent ``FIX_ATTEMPTS`` (3) runs in the same worktree: the first run (read, edit, run the
+suite, submit) and two self-correction runs (read, edit, submit), each still wrong. A fourth run would
+find the script exhausted. ``revision_turns()`` adds one more code-agent run after a reviewer's
+"request changes" (``REVISION_FEEDBACK``); it applies on top of the correct fix only.
+
+Scripts have no latency, so tests run them fast; the usage numbers are plausible, so a priced model
+shows a cost. ``python -m demo.incident_script [--wrong-fix] [--revision] > script.json`` writes the
+scripts for ``python -m demo.model_server --script script.json``.
+"""
+
+import argparse
+import sys
+from typing import Any
+
+from demo.model_server.script import SCRIPTS, ScriptedCall, ScriptedUsage, Turn
+from documents.facts import Ticket
+
+SERVICE = "todo/service.py"
+REGRESSION_TESTS = "tests/test_complete_regression.py"
+REGRESSION_TEST_NAMES = (
+    f"{REGRESSION_TESTS}::test_completing_twice_keeps_the_todo_completed",
+    f"{REGRESSION_TESTS}::test_completing_an_already_completed_todo_leaves_it_completed",
+)
+FIX_ATTEMPTS = 3
+"""Code-agent runs the ``wrong_fix`` script supports: the first attempt and two self-corrections."""
+
+SAMPLE_TICKET = Ticket(
+    key="TODO-42",
+    title="Completing a todo twice reopens it",
+    description=(
+        "Steps: add a todo, mark it done, then mark it done again (the mobile app retries the request "
+        "on a slow network).\n"
+        "Expected: the todo stays done.\n"
+        "Actual: the todo is open again, and it shows up in everyone's open list the next morning."
+    ),
+    priority="High",
+    labels=["bug", "todo-service"],
+    components=["todo"],
+    reporter="sam@example.com",
+    source="slack",
+)
+"""The incident the scripts answer."""
+
+REVISION_FEEDBACK = "Please say in complete()'s docstring that completing is idempotent."
+"""What the demo reviewer asks for when requesting changes; ``revision_turns`` acts on it."""
+
+_BUGGY = "        todo.completed = not todo.completed\n"
+_FIXED = "        todo.completed = True\n"
+_WRONG = (
+    "        todo.completed = todo.completed ^ True\n",
+    "        todo.completed = not bool(todo.completed)\n",
+    "        todo.completed = False if todo.completed else True\n",
+)
+"""One still-toggling line per wrong attempt; each attempt edits the line the previous one wrote."""
+_DOCSTRING = '        """Mark the todo as done."""\n        todo = self.get(todo_id)\n'
+_REVISED_DOCSTRING = (
+    '        """Mark the todo as done.\n'
+    "\n"
+    "        Completing is idempotent: a todo that is already done stays done.\n"
+    '        """\n'
+    "        todo = self.get(todo_id)\n"
+)
+
+_REGRESSION_SOURCE = '''\
+"""Regression tests: completing a todo sets it done; it never toggles back to open."""
+
+from todo import Todo, TodoService
+from todo.store import InMemoryStore
+
+
+def test_completing_twice_keeps_the_todo_completed():
+    service = TodoService()
+    todo = service.add("water the plants")
+    service.complete(todo.id)
+    service.complete(todo.id)
+    assert service.get(todo.id).completed is True
+
+
+def test_completing_an_already_completed_todo_leaves_it_completed():
+    store = InMemoryStore()
+    store.save(1, Todo(id=1, title="file the report", completed=True))
+    service = TodoService(store)
+    assert service.complete(1).completed is True
+    assert service.list(completed=False) == []
+'''
+
+_ROOT_CAUSE = (
+    "TodoService.complete() in todo/service.py sets `todo.completed = not todo.completed`: it toggles "
+    "the flag instead of setting it, so completing a todo that is already done (a retried request) "
+    "reopens it."
+)
+
+
+def _turn(content: str, call: ScriptedCall, prompt: int, completion: int, cached: int = 0) -> Turn:
+    return Turn(
+        content=content,
+        tool_calls=[call],
+        usage=ScriptedUsage(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached),
+    )
+
+
+def _call(name: str, **arguments: Any) -> ScriptedCall:
+    return ScriptedCall(name=name, arguments=arguments)
+
+
+def _triage_turns() -> list[Turn]:
+    return [
+        _turn("Looking for where a todo gets completed.", _call("grep", pattern="def complete"), 2900, 48),
+        _turn("Reading the todo service.", _call("read_file", path=SERVICE), 3150, 40, 2816),
+        _turn(
+            "complete() toggles the flag; submitting the triage.",
+            _call(
+                "submit_triage",
+                priority="P2",
+                component="todo.service",
+                affected_files=[SERVICE],
+                acceptance_criteria=[
+                    "Completing an open todo marks it completed.",
+                    "Completing a todo twice leaves it completed.",
+                    "Completing an already-completed todo leaves it completed.",
+                    "reopen() still marks a completed todo as open.",
+                ],
+                edge_cases=[
+                    "A retried complete request for the same todo.",
+                    "A todo stored as completed before the fix.",
+                    "An unknown todo id still raises TodoNotFound.",
+                ],
+                summary=(
+                    "TodoService.complete() flips `completed` instead of setting it, so a second complete "
+                    "(for example a retried request) reopens the todo and it reappears in the open list. "
+                    "Core behaviour of the service is wrong for every client that retries; reopen() is "
+                    "the intended way to undo a completion."
+                ),
+            ),
+            3900,
+            262,
+            3072,
+        ),
+    ]
+
+
+def _code_turns(edit_to: str) -> list[Turn]:
+    """The first code-agent run: read, edit the toggle line into ``edit_to``, run the suite, submit."""
+    right = edit_to == _FIXED
+    return [
+        _turn("Reading the service to see what complete() does.", _call("read_file", path=SERVICE), 3300, 44),
+        _turn(
+            "complete() flips the flag; making it set completed instead.",
+            _call("edit_file", path=SERVICE, old_text=_BUGGY, new_text=edit_to),
+            4100,
+            118,
+            3200,
+        ),
+        _turn("Running the existing tests.", _call("run_tests"), 4350, 22, 3968),
+        _turn(
+            "The suite passes; submitting the fix.",
+            _call(
+                "submit_fix",
+                root_cause=_ROOT_CAUSE,
+                explanation=(
+                    "complete() now assigns True instead of negating the flag, so completing is idempotent; "
+                    "reopen() remains the way to mark a todo open. The existing suite passes."
+                    if right
+                    else "complete() now derives the new state with an exclusive or, which should keep a "
+                    "completed todo completed. The existing suite passes."
+                ),
+            ),
+            5200,
+            231,
+            4224,
+        ),
+    ]
+
+
+def _retry_turns(attempt: int) -> list[Turn]:
+    """Self-correction run ``attempt`` (1 or 2) of a wrong fix: it rewrites the toggle, still wrong."""
+    before, after = _WRONG[attempt - 1], _WRONG[attempt]
+    return [
+        _turn(
+            "The regression tests still fail; re-reading complete().",
+            _call("read_file", path=SERVICE),
+            6100 + 900 * attempt,
+            52,
+            4096,
+        ),
+        _turn(
+            "Rewriting the assignment in complete().",
+            _call("edit_file", path=SERVICE, old_text=before, new_text=after),
+            6600 + 900 * attempt,
+            104,
+            5888,
+        ),
+        _turn(
+            "Submitting the corrected fix.",
+            _call(
+                "submit_fix",
+                root_cause=_ROOT_CAUSE,
+                explanation=f"Attempt {attempt + 1}: complete() now computes the flag as `{after.strip()}`.",
+            ),
+            6900 + 900 * attempt,
+            160,
+            6400,
+        ),
+    ]
+
+
+def _test_turns() -> list[Turn]:
+    return [
+        _turn(
+            "Reading the existing service tests.", _call("read_file", path="tests/test_service.py"), 3300, 46
+        ),
+        _turn(
+            "Writing regression tests for completing a todo twice.",
+            _call("write_file", path=REGRESSION_TESTS, content=_REGRESSION_SOURCE),
+            4000,
+            412,
+            3200,
+        ),
+        _turn(
+            "Running the new tests: they should fail on the current code.",
+            _call("run_tests", path=REGRESSION_TESTS),
+            4600,
+            38,
+            3968,
+        ),
+        _turn(
+            "Both tests fail on the assertion; submitting them.",
+            _call(
+                "submit_tests",
+                test_files=[REGRESSION_TESTS],
+                test_names=list(REGRESSION_TEST_NAMES),
+                notes=(
+                    "Both fail on the current code with `assert False is True`: the second complete() "
+                    "flips the flag back to open. Neither depends on how the fix is written."
+                ),
+            ),
+            5300,
+            198,
+            4480,
+        ),
+    ]
+
+
+def _pr_turns() -> list[Turn]:
+    body = (
+        "## Problem\n"
+        "Marking a todo as done a second time (for example when the app retries a request) reopens it, "
+        "so finished work reappears in the open list.\n\n"
+        "## Likely cause\n"
+        "The report suggests that completing a todo flips its done flag instead of setting it.\n\n"
+        "## Approach\n"
+        "Make completing a todo set it done whatever its current state, with the smallest change at the "
+        "root cause, plus regression tests that complete a todo twice and complete an already-done todo.\n\n"
+        "## Risk\n"
+        "Low: only completion changes. Reopening a todo stays a separate, explicit operation.\n\n"
+        "## How this is verified\n"
+        "Nightshift runs the new regression tests on the base commit (they must fail) and with the fix "
+        "(they must pass), plus the existing suite; the results are in the facts section below."
+    )
+    return [
+        _turn(
+            "Drafting the pull request.",
+            _call("submit_pr", title="Keep completed todos completed when completed again", body=body),
+            1900,
+            420,
+        )
+    ]
+
+
+def sample_incident_script(*, wrong_fix: bool = False) -> dict[str, list[Turn]]:
+    """The four agents' scripts for ``SAMPLE_TICKET`` (see the module docstring for what each does)."""
+    if wrong_fix:
+        code = _code_turns(_WRONG[0]) + _retry_turns(1) + _retry_turns(2)
+    else:
+        code = _code_turns(_FIXED)
+    return {
+        "triage agent": _triage_turns(),
+        "code agent": code,
+        "test agent": _test_turns(),
+        "PR agent": _pr_turns(),
+    }
+
+
+def revision_turns(feedback_aware: bool = True) -> list[Turn]:
+    """One code-agent run after "request changes", to append to the ``code agent`` script.
+
+    ``feedback_aware``: the run documents in complete()'s docstring that completing is idempotent, as
+    ``REVISION_FEEDBACK`` asks. Otherwise it re-runs the suite and resubmits without changing anything,
+    so the diff stays the same. Either way it expects the correct fix in the worktree.
+    """
+    read = _turn("Reading complete() again for the review.", _call("read_file", path=SERVICE), 5600, 40, 4096)
+    run = _turn("Running the existing tests.", _call("run_tests"), 6500, 22, 5632)
+    if not feedback_aware:
+        submit = _call(
+            "submit_fix",
+            root_cause=_ROOT_CAUSE,
+            explanation="The fix is unchanged: complete() assigns True. The existing suite passes.",
+        )
+        return [read, run, _turn("Resubmitting the fix.", submit, 6700, 90, 6144)]
+    edit = _call("edit_file", path=SERVICE, old_text=_DOCSTRING, new_text=_REVISED_DOCSTRING)
+    submit = _call(
+        "submit_fix",
+        root_cause=_ROOT_CAUSE,
+        explanation=(
+            "complete() assigns True instead of negating the flag. As the reviewer asked, its docstring "
+            "now says that completing is idempotent. The existing suite passes."
+        ),
+    )
+    return [
+        read,
+        _turn("Documenting that complete() is idempotent, as the reviewer asked.", edit, 6100, 120, 5376),
+        run,
+        _turn("Submitting the revised fix.", submit, 6800, 190, 6144),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo.incident_script", description="Print the demo incident's model scripts as JSON."
+    )
+    parser.add_argument("--wrong-fix", action="store_true", help="every code-agent fix is wrong (3 runs)")
+    parser.add_argument("--revision", action="store_true", help="append a revision run to the code agent")
+    args = parser.parse_args(argv)
+    if args.wrong_fix and args.revision:
+        parser.error("--revision applies on top of the correct fix; it cannot be combined with --wrong-fix")
+    scripts = sample_incident_script(wrong_fix=args.wrong_fix)
+    if args.revision:
+        scripts["code agent"] += revision_turns()
+    sys.stdout.write(SCRIPTS.dump_json(scripts, indent=2, exclude_defaults=True).decode() + "\n")
+
+
+if __name__ == "__main__":
+    main()
