@@ -1,0 +1,431 @@
+"""verify(): real git worktrees, real pytest (and unittest) subprocesses, real verdicts."""
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from demo.sandbox import Sandbox
+from documents.facts import TestCounts, VerificationFacts
+from safety.env import subprocess_env
+from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
+from tests.test_sample_repo import BUGGY, FIXED
+from workflow.errors import GitError
+from workflow.git import GitRepo
+from workflow.verify import base_worktree_path, verify
+from workflow.verify.phases import is_pytest
+
+PYTEST = f"{sys.executable} -m pytest -q"
+REGRESSION_FILE = "tests/test_complete_twice.py"
+REGRESSION_TESTS = """\
+from todo import TodoService
+
+
+def test_completing_twice_keeps_the_todo_completed():
+    service = TodoService()
+    todo = service.add("ship the release")
+    service.complete(todo.id)
+    assert service.complete(todo.id).completed is True
+
+
+def test_completing_a_reopened_todo_completes_it_again():
+    service = TodoService()
+    todo = service.add("water the plants")
+    service.complete(todo.id)
+    service.reopen(todo.id)
+    service.complete(todo.id)
+    service.complete(todo.id)
+    assert service.get(todo.id).completed is True
+"""
+PASSING_TESTS = """\
+from todo import TodoService
+
+
+def test_completing_once_completes():
+    service = TodoService()
+    todo = service.add("ship the release")
+    assert service.complete(todo.id).completed is True
+"""
+HANGING_TESTS = """\
+import os
+import time
+from pathlib import Path
+
+
+def test_hangs():
+    Path(os.environ["STARTED_FILE"]).write_text(str(os.getpid()))
+    time.sleep(60)
+"""
+
+PRICING = {
+    "pricing/__init__.py": "",
+    "pricing/money.py": (
+        'def format_cents(cents: int) -> str:\n    return f"{cents // 100}.{cents % 100:02d}"\n'
+    ),
+    "pricing/cart.py": (
+        "def total_cents(lines: list[tuple[float, int]]) -> int:\n"
+        '    """Sum of price * quantity over the lines, in cents."""\n'
+        "    return int(sum(price * quantity for price, quantity in lines) * 100)\n"
+    ),
+    "tests/test_money.py": (
+        "from pricing.money import format_cents\n\n\n"
+        "def test_format_cents():\n    assert format_cents(1234) == '12.34'\n\n\n"
+        "def test_format_small_amounts():\n    assert format_cents(5) == '0.05'\n"
+    ),
+    "tests/test_cart.py": (
+        "from pricing.cart import total_cents\n\n\n"
+        "def test_whole_prices():\n    assert total_cents([(2.0, 3), (1.0, 1)]) == 700\n\n\n"
+        "def test_empty_cart():\n    assert total_cents([]) == 0\n"
+    ),
+}
+"""A second buggy project: ``total_cents`` truncates (0.29 * 100 is 28.999...) instead of rounding."""
+PRICING_FIX = {
+    "pricing/money.py": PRICING["pricing/money.py"]
+    + (
+        "\n\ndef round_cents(amount: float) -> int:\n"
+        '    """An amount in currency units as whole cents, rounded half away from zero."""\n'
+        "    return int(abs(amount) * 100 + 0.5) * (1 if amount >= 0 else -1)\n"
+    ),
+    "pricing/cart.py": (
+        "from pricing.money import round_cents\n\n\n"
+        "def total_cents(lines: list[tuple[float, int]]) -> int:\n"
+        '    """Sum of price * quantity over the lines, in cents."""\n'
+        "    return round_cents(sum(price * quantity for price, quantity in lines))\n"
+    ),
+}
+UNITTEST_PRICING = {
+    **{name: text for name, text in PRICING.items() if not name.startswith("tests/")},
+    "tests/__init__.py": "",
+    "tests/test_money.py": (
+        "import unittest\n\nfrom pricing.money import format_cents\n\n\n"
+        "class FormatTest(unittest.TestCase):\n"
+        "    def test_format_cents(self):\n        self.assertEqual(format_cents(1234), '12.34')\n"
+    ),
+}
+"""The pricing project with a unittest suite (tests/ is a package, so ``python -m unittest`` finds it)."""
+UNITTEST_TESTS = {
+    "tests/test_rounding.py": (
+        "import unittest\n\nfrom pricing.money import round_cents\n\n\n"
+        "class RoundingTest(unittest.TestCase):\n"
+        "    def test_rounds(self):\n        self.assertEqual(round_cents(0.29), 29)\n"
+    ),
+}
+PRICING_TESTS = {
+    "tests/test_rounding.py": (
+        "from pricing.cart import total_cents\nfrom pricing.money import round_cents\n\n\n"
+        "def test_round_cents_rounds_instead_of_truncating():\n    assert round_cents(0.29) == 29\n\n\n"
+        "def test_cart_total_of_odd_cents():\n    assert total_cents([(0.29, 1), (0.57, 3)]) == 200\n"
+    ),
+}
+
+
+async def diff_of(repo: GitRepo, base: str, scratch: Path, files: Mapping[str, str]) -> str:
+    """The diff an agent would hand over after writing ``files`` in its own worktree."""
+    worktree = await repo.add_worktree(scratch, base)
+    for name, content in files.items():
+        (worktree / name).parent.mkdir(parents=True, exist_ok=True)
+        (worktree / name).write_text(content)
+    diff = await repo.worktree_diff(worktree, base, include=lambda _: True)
+    await repo.remove_worktree(worktree)
+    return diff
+
+
+def registered(repo_path: Path) -> list[str]:
+    listing = git(repo_path, "worktree", "list", "--porcelain")
+    return [line.removeprefix("worktree ") for line in listing.splitlines() if line.startswith("worktree ")]
+
+
+class Project:
+    """A repository under test with its base commit, and a way to verify diffs against it."""
+
+    def __init__(self, sandbox: Sandbox, tmp_path: Path) -> None:
+        self.path = sandbox.repo
+        self.repo = GitRepo(sandbox.repo, env=ISOLATED_ENV)
+        self.base = git(sandbox.repo, "rev-parse", "HEAD").strip()
+        self.tmp = tmp_path
+        self.workdir = tmp_path / "verify"
+        (tmp_path / "home").mkdir(exist_ok=True)
+        self.env = subprocess_env(tmp_path / "home", extra={"STARTED_FILE": str(tmp_path / "started")})
+        self._diffs = 0
+
+    async def diff(self, files: Mapping[str, str]) -> str:
+        self._diffs += 1
+        return await diff_of(self.repo, self.base, self.tmp / f"agent-{self._diffs}", files)
+
+    def edited(self, name: str, old: str, new: str) -> dict[str, str]:
+        text = (self.path / name).read_text()
+        assert text.count(old) == 1
+        return {name: text.replace(old, new)}
+
+    async def verify(
+        self,
+        *,
+        fix: Mapping[str, str] | None = None,
+        tests: Mapping[str, str] | None = None,
+        command: str = PYTEST,
+        timeout_s: float = 60.0,
+    ) -> VerificationFacts:
+        return await verify(
+            self.repo,
+            base=self.base,
+            fix_diff=await self.diff(fix) if fix else "",
+            test_diff=await self.diff(tests) if tests else "",
+            test_files=list(tests or {}),
+            workdir=self.workdir,
+            test_command=command,
+            timeout_s=timeout_s,
+            env=self.env,
+        )
+
+    def assert_clean(self) -> None:
+        assert registered(self.path) == [str(self.path)]
+        assert not self.workdir.exists()
+        assert not base_worktree_path(self.workdir).exists()
+
+
+@pytest.fixture(name="todo")
+def todo_fixture(sandbox: Sandbox, tmp_path: Path) -> Project:
+    return Project(sandbox, tmp_path)
+
+
+@pytest.fixture(name="pricing")
+def pricing_fixture(make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path) -> Project:
+    return Project(make_repo(PRICING), tmp_path)
+
+
+def one_line_fix(todo: Project) -> dict[str, str]:
+    return todo.edited("todo/service.py", BUGGY, FIXED)
+
+
+async def test_the_real_one_line_fix_with_real_regression_tests_is_verified(todo: Project) -> None:
+    facts = await todo.verify(fix=one_line_fix(todo), tests={REGRESSION_FILE: REGRESSION_TESTS})
+
+    assert facts.verdict == "verified", facts.detail
+    assert facts.base_suite == TestCounts(passed=11)
+    assert facts.base_with_tests == TestCounts(failed=2)
+    assert facts.fixed_with_tests == TestCounts(passed=2)
+    assert facts.fixed_suite == TestCounts(passed=11)
+    assert facts.detail == (
+        "2 new tests failed on the base commit, and 2 new tests passed with the fix; "
+        "all 11 existing tests still pass."
+    )
+    assert "test_completing_twice_keeps_the_todo_completed" in facts.excerpts["base_with_tests"]
+    assert "2 failed" in facts.excerpts["base_with_tests"]
+    assert list(facts.excerpts) == ["base_suite", "base_with_tests", "fixed_with_tests", "fixed_suite"]
+    assert "generated xml file" not in facts.excerpts["fixed_suite"]
+    todo.assert_clean()
+
+
+async def test_tests_that_pass_on_base_do_not_reproduce_the_bug(todo: Project) -> None:
+    facts = await todo.verify(fix=one_line_fix(todo), tests={REGRESSION_FILE: PASSING_TESTS})
+
+    assert facts.verdict == "tests_do_not_reproduce"
+    assert facts.base_with_tests == TestCounts(passed=1)
+    assert facts.fixed_with_tests is None and facts.fixed_suite is None
+    assert "do not fail on the base commit (1 passed, 0 failed)" in facts.detail
+    todo.assert_clean()
+
+
+async def test_a_wrong_fix_does_not_pass_and_shows_the_failure(todo: Project) -> None:
+    wrong = todo.edited("todo/service.py", BUGGY, "        todo.completed = bool(todo.completed)\n")
+
+    facts = await todo.verify(fix=wrong, tests={REGRESSION_FILE: REGRESSION_TESTS})
+
+    assert facts.verdict == "fix_does_not_pass"
+    assert facts.fixed_with_tests == TestCounts(failed=2)
+    assert facts.detail == (
+        "With the fix, 2 of 2 new tests still fail (0 passed, 2 failed); "
+        "2 new tests failed on the base commit."
+    )
+    excerpt = facts.excerpts["fixed_with_tests"]
+    assert "FAILED tests/test_complete_twice.py::test_completing_twice_keeps_the_todo_completed" in excerpt
+    assert "assert False is True" in excerpt
+    todo.assert_clean()
+
+
+async def test_a_fix_that_breaks_an_existing_test_is_a_regression_naming_it(todo: Project) -> None:
+    fix = todo.edited("todo/service.py", BUGGY, FIXED)
+    fix["todo/service.py"] = fix["todo/service.py"].replace("title.strip()", "title.rstrip()")
+
+    facts = await todo.verify(fix=fix, tests={REGRESSION_FILE: REGRESSION_TESTS})
+
+    assert facts.verdict == "regression"
+    assert facts.fixed_with_tests == TestCounts(passed=2)
+    assert facts.base_suite == TestCounts(passed=11)
+    assert facts.fixed_suite == TestCounts(passed=10, failed=1)
+    assert facts.detail.startswith(
+        "The fix breaks 1 test that passed on the base commit: "
+        "tests/test_service.py::test_add_strips_the_title. "
+    )
+    assert "test_add_strips_the_title" in facts.excerpts["fixed_suite"]
+    todo.assert_clean()
+
+
+async def test_without_a_fix_the_new_tests_still_run_on_base(todo: Project) -> None:
+    facts = await todo.verify(tests={REGRESSION_FILE: REGRESSION_TESTS})
+
+    assert facts.verdict == "no_fix"
+    assert facts.base_with_tests == TestCounts(failed=2)
+    assert facts.base_suite is None and facts.fixed_with_tests is None
+    assert facts.detail == "There is no fix to verify; 2 new tests failed on the base commit."
+    todo.assert_clean()
+
+
+async def test_without_tests_the_suite_still_runs_before_and_after_the_fix(todo: Project) -> None:
+    facts = await todo.verify(fix=one_line_fix(todo))
+
+    assert facts.verdict == "no_tests"
+    assert facts.base_suite == facts.fixed_suite == TestCounts(passed=11)
+    assert facts.base_with_tests is None
+    assert facts.detail == "There is no test diff, so the fix is unchecked; all 11 existing tests still pass."
+    todo.assert_clean()
+
+
+async def test_a_two_file_fix_in_another_project_is_verified_despite_an_import_error_on_base(
+    pricing: Project,
+) -> None:
+    facts = await pricing.verify(fix=PRICING_FIX, tests=PRICING_TESTS)
+
+    assert facts.verdict == "verified", facts.detail
+    assert facts.base_with_tests == TestCounts(errors=1)
+    assert facts.fixed_with_tests == TestCounts(passed=2)
+    assert facts.base_suite == facts.fixed_suite == TestCounts(passed=4)
+    assert (
+        "could not even be collected on the base commit (ImportError: cannot import name 'round_cents'"
+        in (facts.detail)
+    )
+    assert facts.detail.endswith("2 new tests passed with the fix; all 4 existing tests still pass.")
+    pricing.assert_clean()
+
+
+async def test_a_runner_other_than_pytest_is_judged_by_exit_codes(
+    make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path
+) -> None:
+    project = Project(make_repo(UNITTEST_PRICING), tmp_path)
+
+    facts = await project.verify(
+        fix=PRICING_FIX, tests=UNITTEST_TESTS, command=f"{sys.executable} -m unittest"
+    )
+
+    assert facts.verdict == "verified", facts.detail
+    assert facts.detail == (
+        "The new tests failed on the base commit (exit code 1; the runner reports no counts), and they pass "
+        "with the fix (exit code 0); the suite exited with code 0 on the base commit and 0 with the fix "
+        "(no counts reported)."
+    )
+    assert facts.base_with_tests == facts.fixed_with_tests == TestCounts()
+    assert "ImportError" in facts.excerpts["base_with_tests"]
+    assert "Ran 2 tests" in facts.excerpts["fixed_suite"]
+    project.assert_clean()
+
+
+async def test_tests_added_to_an_existing_file_are_not_mistaken_for_regressions(todo: Project) -> None:
+    existing = "tests/test_service.py"
+    appended = (todo.path / existing).read_text() + "\n\n" + REGRESSION_TESTS.split("\n", 2)[2]
+
+    facts = await todo.verify(fix=one_line_fix(todo), tests={existing: appended})
+
+    assert facts.verdict == "verified", facts.detail
+    assert facts.base_with_tests == TestCounts(passed=11, failed=2)
+    assert facts.fixed_with_tests == TestCounts(passed=13)
+    assert facts.base_suite == facts.fixed_suite == TestCounts(passed=11)
+    assert facts.detail.startswith(
+        "2 of 13 tests in the new test files failed on the base commit (11 passed, 2 failed)"
+    )
+    todo.assert_clean()
+
+
+async def test_a_test_file_without_tests_is_no_tests(todo: Project) -> None:
+    facts = await todo.verify(
+        fix=one_line_fix(todo), tests={"tests/test_helpers.py": "def helper():\n    pass\n"}
+    )
+
+    assert facts.verdict == "no_tests"
+    assert facts.detail == "No test was collected from tests/test_helpers.py on the base commit."
+    assert facts.base_with_tests == TestCounts()
+    todo.assert_clean()
+
+
+async def test_a_hanging_new_test_times_out_and_is_not_verified(pricing: Project) -> None:
+    started = time.monotonic()
+
+    facts = await pricing.verify(fix=PRICING_FIX, tests={"tests/test_hang.py": HANGING_TESTS}, timeout_s=3.0)
+
+    assert time.monotonic() - started < 20
+    assert facts.verdict == "tests_do_not_reproduce"
+    assert facts.base_with_tests is not None and facts.base_with_tests.timed_out
+    assert "timed out after 3." in facts.detail
+    assert "timed out after" in facts.excerpts["base_with_tests"]
+    pricing.assert_clean()
+
+
+async def test_a_test_command_that_cannot_start_is_not_run_and_leaves_no_worktree(pricing: Project) -> None:
+    facts = await pricing.verify(
+        fix=PRICING_FIX, tests=PRICING_TESTS, command=str(pricing.tmp / "no-such-runner")
+    )
+
+    assert facts.verdict == "not_run"
+    assert "could not start" in facts.detail
+    pricing.assert_clean()
+
+
+async def test_a_worktree_that_cannot_be_made_raises_and_the_other_is_removed(pricing: Project) -> None:
+    occupied = base_worktree_path(pricing.workdir)
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("someone else's\n")
+
+    with pytest.raises(GitError, match="not empty"):
+        await pricing.verify(fix=PRICING_FIX, tests=PRICING_TESTS)
+
+    assert registered(pricing.path) == [str(pricing.path)]
+    assert not pricing.workdir.exists()
+    assert (occupied / "keep.txt").read_text() == "someone else's\n"
+
+
+async def test_cancelling_a_verification_kills_the_tests_and_removes_the_worktrees(pricing: Project) -> None:
+    task = asyncio.create_task(pricing.verify(fix=PRICING_FIX, tests={"tests/test_hang.py": HANGING_TESTS}))
+    deadline = time.monotonic() + 20
+    started = pricing.tmp / "started"
+    while not (started.exists() and started.read_text()):
+        assert time.monotonic() < deadline, "the hanging test never started"
+        await asyncio.sleep(0.05)
+
+    pid = int(started.read_text())
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    pricing.assert_clean()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped, not left sleeping
+
+
+async def test_test_files_outside_the_repository_are_refused(pricing: Project) -> None:
+    facts = await verify(
+        pricing.repo, base=pricing.base, fix_diff=await pricing.diff(PRICING_FIX),
+        test_diff=await pricing.diff(PRICING_TESTS), test_files=["-p", "../elsewhere.py"],
+        workdir=pricing.workdir, test_command=PYTEST, timeout_s=60, env=pricing.env,
+    )  # fmt: skip
+
+    assert facts.verdict == "no_tests"
+    assert "-p, ../elsewhere.py are not paths inside the repository" in facts.detail
+    pricing.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("python -m pytest -q", True),
+        (".venv/bin/pytest tests", True),
+        ("uv run py.test", True),
+        ("python -m unittest", False),
+        ("make test", False),
+    ],
+)
+def test_pytest_is_recognised_in_the_test_command(command: str, expected: bool) -> None:
+    assert is_pytest(command) is expected
