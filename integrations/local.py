@@ -1,0 +1,90 @@
+"""Local defaults: the terminal as notifier, the database as forge, the run's event log as tracker."""
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from rich.console import Console
+
+from documents.briefing import Briefing
+from documents.facts import RunFacts
+from documents.terminal import briefing_panel
+from integrations.base import PullRequestRef
+
+
+class RecordedPullRequest(Protocol):
+    number: int
+    created_at: datetime
+
+
+class PullRequestLedger(Protocol):
+    """Where local pull requests are recorded (the run store implements it)."""
+
+    async def record_pull_request(
+        self,
+        run_id: str,
+        branch: str,
+        title: str,
+        body: str,
+        diff: str,
+        *,
+        draft: bool,
+        labels: Sequence[str],
+    ) -> tuple[Any, bool]: ...
+
+
+LOCAL_PR_URL = "local://pull-requests/{number}"
+
+
+class TerminalNotifier:
+    """Prints the briefing as a Rich panel; updates are printed as new panels (a terminal cannot edit)."""
+
+    name = "terminal"
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+
+    async def post_briefing(self, facts: RunFacts, briefing: Briefing) -> str | None:
+        self.console.print(briefing_panel(briefing))
+        return None
+
+    async def update_briefing(self, facts: RunFacts, briefing: Briefing, ref: str | None) -> None:
+        self.console.print(briefing_panel(briefing))
+
+    async def notify(self, facts: RunFacts, text: str) -> None:
+        self.console.print(f"[bold]{facts.ticket.key}[/bold] run {facts.run_id}: ", end="")
+        self.console.print(text, markup=False, highlight=False)
+
+
+class LocalForge:
+    """Records pull requests in the database: one per branch, whatever happens twice."""
+
+    name = "local"
+
+    def __init__(self, ledger: PullRequestLedger) -> None:
+        self._ledger = ledger
+
+    async def open_pull_request(
+        self, facts: RunFacts, *, title: str, body: str, diff: str, draft: bool, labels: list[str]
+    ) -> PullRequestRef:
+        if not facts.branch:
+            raise ValueError("a pull request needs the run's branch")
+        record, created = await self._ledger.record_pull_request(
+            facts.run_id, facts.branch, title, body, diff, draft=draft, labels=labels
+        )
+        return PullRequestRef(record.number, LOCAL_PR_URL.format(number=record.number), created)
+
+
+class LocalTracker:
+    """Keeps ticket transitions and comments in the run's event log."""
+
+    name = "local"
+
+    def __init__(self, publish: Callable[[str, str, dict[str, Any]], None]) -> None:
+        self._publish = publish
+
+    async def transition(self, facts: RunFacts, status_name: str) -> None:
+        self._publish(facts.run_id, "ticket_transition", {"key": facts.ticket.key, "to": status_name})
+
+    async def comment(self, facts: RunFacts, text: str) -> None:
+        self._publish(facts.run_id, "ticket_comment", {"key": facts.ticket.key, "text": text})

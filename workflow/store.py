@@ -1,0 +1,328 @@
+"""Run state in the database: runs (their facts as JSON), events, and locally recorded pull requests.
+
+SQLAlchemy Core, so the same code runs on SQLite (the default, in the state directory) and Postgres
+(``NIGHTSHIFT_DATABASE_URL``). Methods are async; the blocking database work runs in a thread so the
+event loop stays responsive. Facts of a run are changed only through ``update``, which reads, applies
+and writes in one transaction under a per-run lock.
+"""
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from documents.facts import UNNUMBERED_KEY, RunFacts, RunStatus, Ticket
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "ns_runs",
+    metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(32), unique=True, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("dedupe_key", sa.String(200), unique=True, nullable=True),
+    sa.Column("facts", sa.Text, nullable=False),
+)
+
+events = sa.Table(
+    "ns_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("agent", sa.String(16), nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+pull_requests = sa.Table(
+    "ns_pull_requests",
+    metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("branch", sa.String(255), unique=True, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("diff", sa.Text, nullable=False),
+    sa.Column("draft", sa.Boolean, nullable=False),
+    sa.Column("labels", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+ACTIVE_STATUSES: tuple[RunStatus, ...] = (
+    "queued",
+    "running",
+    "verifying",
+    "awaiting_decision",
+    "revising",
+    "approving",
+)
+FINAL_STATUSES: tuple[RunStatus, ...] = ("shipped", "cancelled", "expired", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    run_id: str
+    ts: float
+    kind: str
+    agent: str | None
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "ts": self.ts,
+            "kind": self.kind,
+            "agent": self.agent,
+            **self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestRecord:
+    number: int
+    run_id: str
+    branch: str
+    title: str
+    body: str
+    diff: str
+    draft: bool
+    labels: list[str]
+    created_at: datetime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def database_url(data_dir: Path, configured: str | None) -> str:
+    """The app database: the configured URL, else SQLite in the state directory."""
+    if configured:
+        return configured
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(data_dir / 'nightshift.sqlite').resolve()}"
+
+
+class Store:
+    """Async access to the run tables."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        sqlite = url.startswith("sqlite")
+        self._engine = sa.create_engine(
+            url, connect_args={"timeout": 30} if sqlite else {}, pool_pre_ping=not sqlite
+        )
+        if sqlite:
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self._engine)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    async def create_run(self, ticket: Ticket, *, dedupe_key: str | None = None) -> tuple[RunFacts, bool]:
+        """Insert a queued run; ``(facts, False)`` when ``dedupe_key`` already named a run.
+
+        A ticket keyed ``UNNUMBERED_KEY`` (a local incident with no tracker key) is numbered ``INC-<n>``.
+        """
+        return await asyncio.to_thread(self._create_run, ticket, dedupe_key)
+
+    def _create_run(self, ticket: Ticket, dedupe_key: str | None) -> tuple[RunFacts, bool]:
+        with self._engine.begin() as db:
+            if dedupe_key is not None:
+                row = db.execute(sa.select(runs.c.facts).where(runs.c.dedupe_key == dedupe_key)).first()
+                if row is not None:
+                    return RunFacts.model_validate_json(row.facts), False
+            run_id = secrets.token_hex(4)
+            stamp = now()
+            placeholder = RunFacts(run_id=run_id, ticket=ticket, status="queued")
+            inserted = db.execute(
+                runs.insert().values(
+                    id=run_id,
+                    created_at=stamp,
+                    updated_at=stamp,
+                    status="queued",
+                    dedupe_key=dedupe_key,
+                    facts=placeholder.model_dump_json(),
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            number = inserted[0]
+            if ticket.key == UNNUMBERED_KEY:
+                ticket = ticket.model_copy(update={"key": f"INC-{number}"})
+            facts = RunFacts(run_id=run_id, ticket=ticket, status="queued")
+            db.execute(runs.update().where(runs.c.id == run_id).values(facts=facts.model_dump_json()))
+            return facts, True
+
+    async def get(self, run_id: str) -> RunFacts | None:
+        return await asyncio.to_thread(self._get, run_id)
+
+    def _get(self, run_id: str) -> RunFacts | None:
+        with self._engine.connect() as db:
+            row = db.execute(sa.select(runs.c.facts).where(runs.c.id == run_id)).first()
+        return RunFacts.model_validate_json(row.facts) if row else None
+
+    async def update(self, run_id: str, change: Callable[[RunFacts], None]) -> RunFacts:
+        """Apply ``change`` to the run's facts and store them; returns the new facts."""
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            return await asyncio.to_thread(self._update, run_id, change)
+
+    def _update(self, run_id: str, change: Callable[[RunFacts], None]) -> RunFacts:
+        with self._engine.begin() as db:
+            row = db.execute(sa.select(runs.c.facts).where(runs.c.id == run_id).with_for_update()).first()
+            if row is None:
+                raise KeyError(run_id)
+            facts = RunFacts.model_validate_json(row.facts)
+            change(facts)
+            db.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(facts=facts.model_dump_json(), status=facts.status, updated_at=now())
+            )
+            return facts
+
+    async def list_runs(self, *, limit: int = 100, statuses: Sequence[str] | None = None) -> list[RunFacts]:
+        """Newest first."""
+        return await asyncio.to_thread(self._list_runs, limit, statuses)
+
+    def _list_runs(self, limit: int, statuses: Sequence[str] | None) -> list[RunFacts]:
+        query = sa.select(runs.c.facts).order_by(runs.c.number.desc()).limit(limit)
+        if statuses is not None:
+            query = query.where(runs.c.status.in_(list(statuses)))
+        with self._engine.connect() as db:
+            return [RunFacts.model_validate_json(row.facts) for row in db.execute(query)]
+
+    async def count(self, statuses: Sequence[str]) -> int:
+        return await asyncio.to_thread(self._count, statuses)
+
+    def _count(self, statuses: Sequence[str]) -> int:
+        query = sa.select(sa.func.count()).select_from(runs).where(runs.c.status.in_(list(statuses)))
+        with self._engine.connect() as db:
+            return int(db.execute(query).scalar_one())
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def last_event_id(self) -> int:
+        with self._engine.connect() as db:
+            return int(db.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+
+    async def append_events(self, batch: Sequence[StoredEvent]) -> None:
+        if batch:
+            await asyncio.to_thread(self._append_events, batch)
+
+    def _append_events(self, batch: Sequence[StoredEvent]) -> None:
+        rows = [
+            {
+                "id": e.id,
+                "run_id": e.run_id,
+                "ts": e.ts,
+                "kind": e.kind,
+                "agent": e.agent,
+                "data": json.dumps(e.data, default=str),
+            }
+            for e in batch
+        ]
+        with self._engine.begin() as db:
+            db.execute(events.insert(), rows)
+
+    async def events_of(self, run_id: str, *, after: int = 0) -> list[StoredEvent]:
+        return await asyncio.to_thread(self._events_of, run_id, after)
+
+    def _events_of(self, run_id: str, after: int) -> list[StoredEvent]:
+        query = sa.select(events).where(events.c.run_id == run_id, events.c.id > after).order_by(events.c.id)
+        with self._engine.connect() as db:
+            return [
+                StoredEvent(r.id, r.run_id, r.ts, r.kind, r.agent, json.loads(r.data))
+                for r in db.execute(query)
+            ]
+
+    # -- locally recorded pull requests ------------------------------------------------------------
+
+    async def record_pull_request(
+        self,
+        run_id: str,
+        branch: str,
+        title: str,
+        body: str,
+        diff: str,
+        *,
+        draft: bool,
+        labels: Sequence[str],
+    ) -> tuple[PullRequestRecord, bool]:
+        """Insert a PR for ``branch`` unless one exists; ``(record, created)``."""
+        return await asyncio.to_thread(
+            self._record_pull_request, run_id, branch, title, body, diff, draft, list(labels)
+        )
+
+    def _record_pull_request(
+        self, run_id: str, branch: str, title: str, body: str, diff: str, draft: bool, labels: list[str]
+    ) -> tuple[PullRequestRecord, bool]:
+        with self._engine.begin() as db:
+            existing = self._pull_request(db, branch)
+            if existing is not None:
+                return existing, False
+            db.execute(
+                pull_requests.insert().values(
+                    run_id=run_id,
+                    branch=branch,
+                    title=title,
+                    body=body,
+                    diff=diff,
+                    draft=draft,
+                    labels=json.dumps(labels),
+                    created_at=now(),
+                )
+            )
+            record = self._pull_request(db, branch)
+            assert record is not None
+            return record, True
+
+    async def pull_requests(self, *, run_id: str | None = None) -> list[PullRequestRecord]:
+        return await asyncio.to_thread(self._pull_requests, run_id)
+
+    def _pull_requests(self, run_id: str | None) -> list[PullRequestRecord]:
+        query = sa.select(pull_requests).order_by(pull_requests.c.number)
+        if run_id is not None:
+            query = query.where(pull_requests.c.run_id == run_id)
+        with self._engine.connect() as db:
+            return [_pr(row) for row in db.execute(query)]
+
+    @staticmethod
+    def _pull_request(db: sa.Connection, branch: str) -> PullRequestRecord | None:
+        row = db.execute(sa.select(pull_requests).where(pull_requests.c.branch == branch)).first()
+        return _pr(row) if row else None
+
+
+def _pr(row: sa.Row[Any]) -> PullRequestRecord:
+    return PullRequestRecord(
+        row.number,
+        row.run_id,
+        row.branch,
+        row.title,
+        row.body,
+        row.diff,
+        row.draft,
+        json.loads(row.labels),
+        row.created_at,
+    )
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
