@@ -77,7 +77,7 @@ class ToolContext:
             ),
             redactor=Redactor(secret_values),
             env=subprocess_env(home, secrets=secret_values),
-            notes_path=state_dir / "notes" / f"{_slug(repo_id)}.jsonl",
+            notes_path=notes_path(state_dir, repo_id),
         )
 
     def resolve(self, path: str) -> Path:
@@ -100,6 +100,11 @@ def _git_dir(workspace: Path) -> Path | None:
             target = Path(text.removeprefix("gitdir:").strip())
             return target if target.is_absolute() else (workspace / target).resolve()
     return None
+
+
+def notes_path(state_dir: Path, repo_id: str) -> Path:
+    """Where the notes of repository ``repo_id`` are kept (``remember`` / ``recall``)."""
+    return state_dir / "notes" / f"{_slug(repo_id)}.jsonl"
 
 
 def _common_dir(git_dir: Path) -> Path:

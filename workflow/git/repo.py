@@ -85,6 +85,10 @@ class GitRepo:
         commit is reused as it is; a registration whose directory is gone is pruned and re-added."""
         return await worktrees.add_worktree(self._git, path, commit)
 
+    async def reset_worktree(self, path: Path, commit: str) -> None:
+        """Undo every change in the worktree at ``path`` and detach it at ``commit``."""
+        await worktrees.reset_worktree(self._git, path, commit)
+
     async def remove_worktree(self, path: Path) -> None:
         """Remove the worktree at ``path``, changes and all; a missing one is fine. Prunes."""
         await worktrees.remove_worktree(self._git, path)

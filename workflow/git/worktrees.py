@@ -85,6 +85,14 @@ async def remove_worktree(git: Git, path: Path) -> None:
         await git.run("worktree", "prune")
 
 
+async def reset_worktree(git: Git, path: Path, commit: str) -> None:
+    """Put the worktree at ``path`` back to exactly ``commit``: tracked changes undone, every untracked
+    and ignored file removed. Works inside the worktree only, so it needs no repository lock."""
+    sha = await resolve_commit(git, commit)
+    await git.run("checkout", "--force", "--quiet", "--detach", sha, cwd=path)
+    await git.run("clean", "-ffdxq", cwd=path)
+
+
 @asynccontextmanager
 async def _scratch_index(git: Git, worktree: Path) -> AsyncIterator[dict[str, str]]:
     """``GIT_INDEX_FILE`` pointing to a throwaway copy of ``worktree``'s index."""

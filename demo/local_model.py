@@ -1,0 +1,43 @@
+"""The model Nightshift uses: a real endpoint when one is configured, else the scripted demo model."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from client import ModelClient
+from config import Price, Settings
+from demo.incident_script import sample_incident_script
+from demo.model_server import ScriptedModelServer
+
+SCRIPTED_MODEL = "nightshift-scripted-demo"
+HOW_TO_USE_A_REAL_MODEL = (
+    "set OPENAI_API_KEY (and OPENAI_BASE_URL for another OpenAI-compatible endpoint, "
+    "NIGHTSHIFT_MODEL for the model name) to use a real model"
+)
+
+
+def uses_scripted_model(settings: Settings) -> bool:
+    return not settings.secrets.get("OPENAI_API_KEY") and not settings.model.base_url
+
+
+@contextmanager
+def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
+    """``(client, description)``. With no credentials the scripted demo model serves on 127.0.0.1; it
+    knows one incident (the sample repository's bug) and says so in the description."""
+    if not uses_scripted_model(settings):
+        client = ModelClient(settings.model, api_key=settings.secrets.get("OPENAI_API_KEY"))
+        yield client, f"{settings.model.name} at {client.endpoint}"
+        return
+    with ScriptedModelServer(sample_incident_script()) as server:
+        settings.model.base_url = server.base_url
+        settings.model.name = SCRIPTED_MODEL
+        settings.model.pricing = {**settings.model.pricing, SCRIPTED_MODEL: Price(input=0, output=0)}
+        for name in ("triage", "code", "test", "pr"):
+            getattr(settings.agents, name).model = None
+        client = ModelClient(settings.model, api_key=None)
+        yield (
+            client,
+            (
+                f"scripted demo model on {server.base_url} (no OPENAI_API_KEY: it replays the sample "
+                f"incident's script and costs nothing; {HOW_TO_USE_A_REAL_MODEL})"
+            ),
+        )

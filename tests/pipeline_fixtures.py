@@ -1,0 +1,102 @@
+"""An in-process Nightshift engine on a sandbox repository, driven by the scripted model server.
+
+PYTEST_DONT_REWRITE
+"""
+
+import io
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from client import ModelClient
+from config import (
+    AgentSettings,
+    AgentsSettings,
+    ModelSettings,
+    Price,
+    Settings,
+    ToolsSettings,
+    WorkflowSettings,
+)
+from demo.model_server import ScriptedModelServer, Turn
+from demo.sandbox import Sandbox, create_sandbox
+from documents.facts import RunFacts, Ticket
+from integrations.local import TerminalNotifier
+from workflow.engine import Engine, wait_for
+
+TEST_COMMAND = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+MODEL = "scripted-pipeline"
+
+
+def pipeline_settings(repo: Path, data_dir: Path, base_url: str, **workflow: object) -> Settings:
+    agents = {name: AgentSettings(timeout_s=60) for name in ("triage", "code", "test", "pr")}
+    return Settings(
+        repo=repo,
+        data_dir=data_dir,
+        model=ModelSettings(
+            name=MODEL,
+            base_url=base_url,
+            pricing={MODEL: Price(input=1.0, output=4.0)},
+            max_attempts=2,
+            backoff_base_s=0.01,
+        ),
+        tools=ToolsSettings(test_command=TEST_COMMAND, test_timeout_s=60),
+        agents=AgentsSettings(**agents),
+        workflow=WorkflowSettings(**workflow),  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class Pipeline:
+    engine: Engine
+    sandbox: Sandbox
+    server: ScriptedModelServer
+    output: io.StringIO
+
+    async def submit(self, ticket: Ticket) -> RunFacts:
+        facts, _ = await self.engine.submit(ticket)
+        return facts
+
+    async def until(
+        self, run_id: str, predicate: Callable[[RunFacts], bool], timeout_s: float = 90
+    ) -> RunFacts:
+        return await wait_for(self.engine.rt.store, run_id, predicate, timeout_s=timeout_s)
+
+    async def briefed(self, run_id: str, revision: int = 1) -> RunFacts:
+        return await self.until(run_id, lambda f: f.status == "awaiting_decision" and f.revision >= revision)
+
+    def requests_for(self, script: str) -> int:
+        return sum(1 for request in self.server.requests if request.script == script)
+
+
+async def start_pipeline(
+    tmp_path: Path,
+    server: ScriptedModelServer,
+    scripts: dict[str, list[Turn]],
+    sandbox: Sandbox | None = None,
+    **workflow: object,
+) -> Pipeline:
+    sandbox = sandbox or create_sandbox(tmp_path / "sandbox")
+    server.load(scripts)
+    settings = pipeline_settings(sandbox.repo, tmp_path / "state", server.base_url, **workflow)
+    output = io.StringIO()
+    engine = Engine(
+        settings,
+        model=ModelClient(settings.model, api_key=None),
+        notifier=TerminalNotifier(Console(file=output, width=100)),
+    )
+    await engine.start()
+    return Pipeline(engine, sandbox, server, output)
+
+
+@pytest.fixture
+async def pipelines() -> AsyncIterator[list[Pipeline]]:
+    """Pipelines started by a test are stopped after it, whatever happened."""
+    started: list[Pipeline] = []
+    yield started
+    for pipeline in started:
+        await pipeline.engine.stop()

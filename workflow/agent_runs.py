@@ -1,0 +1,165 @@
+"""Running one agent of a run in its own worktree, and recording what it did in the run's facts."""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from agent import AgentEvent, AgentResult, SharedBudget, run_agent
+from agents import AGENT_ROLES, build_specs
+from documents.facts import AgentFacts, FixFacts, PrDraft, RunFacts, TestFacts, TriageFacts
+from tools import ToolContext
+from workflow.runtime import Runtime
+
+
+def tool_context(rt: Runtime, run_id: str, name: str) -> ToolContext:
+    """The tool context of agent ``name`` in its worktree."""
+    return ToolContext.create(
+        rt.worktree(run_id, name),
+        agent=name,
+        role=AGENT_ROLES[name],
+        settings=rt.settings,
+        state_dir=rt.data_dir,
+        repo_id=rt.repo.path.name,
+        secrets=rt.secrets,
+    )
+
+
+async def run_in_worktree(
+    rt: Runtime, facts: RunFacts, name: str, goal: str, *, fresh: bool, label: str
+) -> AgentResult:
+    """Run agent ``name`` on ``goal``; ``fresh`` resets its worktree to the base commit first.
+
+    A first run is always fresh, so a step replayed after a crash starts from a clean tree; a retry or
+    a revision continues from the agent's previous edits. The worktree normally exists already
+    (``prepare_worktrees``); adding it here again is a no-op.
+    """
+    assert facts.base_commit is not None
+    worktree = await rt.repo.add_worktree(rt.worktree(facts.run_id, name), facts.base_commit)
+    if fresh:
+        await rt.repo.reset_worktree(worktree, facts.base_commit)
+    spec = build_specs(rt.settings)[name]
+    budget = rt.budgets.setdefault(
+        facts.run_id, SharedBudget(rt.settings.workflow.max_run_cost_usd, spent_usd=facts.cost_usd)
+    )
+    progress = _Progress(rt, facts.run_id, name)
+    await progress.started(spec.model)
+    result = await run_agent(
+        spec,
+        goal,
+        model=rt.model,
+        tools=rt.registry.select(spec.tools),
+        ctx=tool_context(rt, facts.run_id, name),
+        context=rt.settings.context,
+        context_window=rt.settings.model.context_window,
+        hooks=rt.hooks,
+        sink=progress,
+        transcript=rt.transcript(facts.run_id, label),
+        budget=budget,
+    )
+    await progress.finished(result)
+    return result
+
+
+async def prepare_worktrees(rt: Runtime, facts: RunFacts, names: tuple[str, ...]) -> None:
+    """Create the agents' worktrees before the fork, so that no agent waits for another's
+    ``git worktree add`` (they take the repository's lock one at a time)."""
+    assert facts.base_commit is not None
+    for name in names:
+        await rt.repo.add_worktree(rt.worktree(facts.run_id, name), facts.base_commit)
+
+
+class _Progress:
+    """The agent's event sink: publishes every event, keeps the agent's facts current."""
+
+    def __init__(self, rt: Runtime, run_id: str, name: str) -> None:
+        self.rt, self.run_id, self.name = rt, run_id, name
+        self.base: AgentFacts | None = None
+        self.pending: set[asyncio.Task[RunFacts]] = set()
+
+    async def started(self, model: str) -> None:
+        def change(facts: RunFacts) -> None:
+            previous = facts.agents.get(self.name) or AgentFacts(name=self.name)  # type: ignore[arg-type]
+            self.base = previous.model_copy()
+            facts.agents[self.name] = previous.model_copy(
+                update={
+                    "status": "running",
+                    "message": "",
+                    "model": model,
+                    "finished_at": None,
+                    "started_at": previous.started_at or datetime.now(UTC),
+                }
+            )
+
+        await self.rt.store.update(self.run_id, change)
+
+    def __call__(self, event: AgentEvent) -> None:
+        self.rt.bus.publish(self.run_id, event.kind, event.data, agent=self.name)
+        if event.kind in ("turn_started", "usage"):
+            task = asyncio.get_running_loop().create_task(
+                self.rt.store.update(self.run_id, self._live(event))
+            )
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+
+    def _live(self, event: AgentEvent) -> Any:
+        base = self.base or AgentFacts(name=self.name)  # type: ignore[arg-type]
+
+        def change(facts: RunFacts) -> None:
+            current = facts.agents[self.name]
+            if event.kind == "turn_started":
+                current.turns = base.turns + int(event.data["turn"])
+            else:
+                current.input_tokens = base.input_tokens + int(event.data["input_tokens"])
+                current.output_tokens = base.output_tokens + int(event.data["output_tokens"])
+                current.cost_usd = base.cost_usd + float(event.data["cost_usd"])
+
+        return change
+
+    async def finished(self, result: AgentResult) -> None:
+        await asyncio.gather(*self.pending, return_exceptions=True)
+        base = self.base or AgentFacts(name=self.name)  # type: ignore[arg-type]
+
+        def change(facts: RunFacts) -> None:
+            facts.agents[self.name] = base.model_copy(
+                update={
+                    "status": result.status,
+                    "message": result.message,
+                    "model": facts.agents[self.name].model,
+                    "started_at": facts.agents[self.name].started_at,
+                    "finished_at": datetime.now(UTC),
+                    "turns": base.turns + result.turns,
+                    "input_tokens": base.input_tokens + result.usage.input_tokens,
+                    "output_tokens": base.output_tokens + result.usage.output_tokens,
+                    "cost_usd": base.cost_usd + result.usage.cost_usd,
+                }
+            )
+            facts.cost_usd = sum(agent.cost_usd for agent in facts.agents.values())
+            _record_submission(facts, self.name, result)
+
+        await self.rt.store.update(self.run_id, change)
+
+
+def _record_submission(facts: RunFacts, name: str, result: AgentResult) -> None:
+    if result.submission is None:
+        return
+    data = result.submission.model_dump()
+    if name == "triage":
+        facts.triage = TriageFacts.model_validate(data)
+    elif name == "pr":
+        facts.pr_draft = PrDraft.model_validate(data)
+    elif name == "code":
+        previous = facts.fix
+        facts.fix = FixFacts(
+            root_cause=data["root_cause"],
+            explanation=data["explanation"],
+            diff=previous.diff if previous else "",
+            files=previous.files if previous else [],
+        )
+    elif name == "test":
+        facts.tests = TestFacts(
+            test_files=data["test_files"],
+            test_names=data["test_names"],
+            notes=data["notes"],
+            diff="",
+            files=[],
+        )

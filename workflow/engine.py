@@ -1,0 +1,272 @@
+"""The engine: one per process. Starts DBOS and the runtime, submits incidents, takes decisions.
+
+Only one process at a time executes the runs of a state directory (DBOS recovers a crashed process's
+workflows when the next one launches); the others talk to it through the database. An exclusive lock
+file in the state directory says which process that is.
+"""
+
+import asyncio
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from dbos import DBOS, DBOSConfig, SetWorkflowID
+
+from client import Model
+from config import Settings
+from documents.facts import RunFacts, Ticket
+from hooks import HookRunner
+from integrations.base import Forge, Notifier, Tracker
+from integrations.local import LocalForge, LocalTracker, TerminalNotifier
+from safety.env import subprocess_env
+from tools import builtin_registry, load_plugins
+from workflow.errors import DecisionRefused, EngineBusy, RunNotFound, WorkflowError
+from workflow.events import EventBus
+from workflow.git import GitRepo
+from workflow.pipeline import AGENT_QUEUE, DECISION_TOPIC, QUEUE_POLL_S, incident
+from workflow.runtime import Runtime, install
+from workflow.store import FINAL_STATUSES, Store, database_url
+
+APPLICATION_VERSION = "nightshift-1"
+"""Pinned so that a code change does not strand runs that await a decision (GUIDE §4). Bump it only
+with a migration plan for in-flight runs."""
+
+logger = logging.getLogger("nightshift.engine")
+
+DecisionKind = Literal["approve", "request_changes", "cancel"]
+DecisionSender = Callable[[str, dict[str, object], str], Awaitable[None]]
+"""Delivers (run id, decision message, idempotency key) to the run's workflow."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOutcome:
+    """``accepted`` (sent to the run), ``already`` (approved before), or ``conflict`` (wrong state)."""
+
+    result: Literal["accepted", "already", "conflict"]
+    facts: RunFacts
+    reason: str = ""
+
+
+def dbos_url(settings: Settings, data_dir: Path) -> str:
+    return settings.database_url or f"sqlite:///{(data_dir / 'dbos.sqlite').resolve()}"
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model: Model,
+        notifier: Notifier | None = None,
+        forge: Forge | None = None,
+        tracker: Tracker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.data_dir = settings.data_dir.resolve()
+        self._notifier, self._forge, self._tracker = notifier, forge, tracker
+        self._lock_file: IO[str] | None = None
+        self.runtime: Runtime | None = None
+
+    async def start(self) -> Runtime:
+        """Take the executor lock, open the database, launch DBOS (recovering interrupted runs)."""
+        if self.settings.repo is None:
+            raise WorkflowError("no repository to fix: set NIGHTSHIFT_REPO (or pass --repo PATH)")
+        repo_path = self.settings.repo.resolve()
+        if not (repo_path / ".git").exists():
+            raise WorkflowError(f"{repo_path} is not a git checkout (NIGHTSHIFT_REPO must name one)")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = acquire_executor_lock(self.data_dir)
+        store = Store(database_url(self.data_dir, self.settings.database_url))
+        bus = EventBus(store)
+        registry = builtin_registry()
+        load_plugins(self.settings.tools.plugin_dirs, registry, forbidden_roots=[repo_path, self.data_dir])
+        secrets = self.settings.secrets.all_values()
+        self.runtime = Runtime(
+            settings=self.settings,
+            store=store,
+            bus=bus,
+            model=self.model,
+            registry=registry,
+            hooks=HookRunner(
+                self.settings.hooks, env=subprocess_env(self.data_dir / "home" / "hooks", secrets=secrets)
+            ),
+            notifier=self._notifier or TerminalNotifier(),
+            forge=self._forge or LocalForge(store),
+            tracker=self._tracker or LocalTracker(bus.publish),
+            repo=GitRepo(repo_path),
+            data_dir=self.data_dir,
+        )
+        install(self.runtime)
+        config: DBOSConfig = {
+            "name": "nightshift",
+            "system_database_url": dbos_url(self.settings, self.data_dir),
+            "application_version": APPLICATION_VERSION,
+            "log_level": "WARNING",
+            "notification_listener_polling_interval_sec": 0.1,
+        }
+        DBOS(config=config)
+        DBOS.launch()
+        await DBOS.register_queue_async(
+            AGENT_QUEUE,
+            worker_concurrency=self.settings.workflow.max_concurrent_runs,
+            polling_interval_sec=QUEUE_POLL_S,
+        )
+        await self._start_unstarted_runs()
+        return self.runtime
+
+    async def stop(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.bus.close()
+        await asyncio.to_thread(DBOS.destroy, destroy_registry=False)
+        # DBOS made its thread pool the loop's default executor and has just shut it down; give the loop
+        # a working one back, or every later asyncio.to_thread in this process fails.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(thread_name_prefix="nightshift"))
+        if self.runtime is not None:
+            self.runtime.store.close()
+        install(None)
+        self.runtime = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    @property
+    def rt(self) -> Runtime:
+        if self.runtime is None:
+            raise WorkflowError("the engine is not started")
+        return self.runtime
+
+    async def submit(self, ticket: Ticket, *, dedupe_key: str | None = None) -> tuple[RunFacts, bool]:
+        """Record a run and start its workflow; ``(facts, False)`` when ``dedupe_key`` was seen before."""
+        facts, created = await self.rt.store.create_run(ticket, dedupe_key=dedupe_key)
+        if created:
+            self.rt.bus.publish(
+                facts.run_id,
+                "run_started",
+                {"key": facts.ticket.key, "title": facts.ticket.title, "source": facts.ticket.source},
+            )
+            await self.rt.hooks.fire(
+                "run_started", {"run_id": facts.run_id, "ticket": facts.ticket.model_dump()}
+            )
+            await self._start_workflow(facts.run_id)
+        return facts, created
+
+    async def _start_workflow(self, run_id: str) -> None:
+        with SetWorkflowID(run_id):  # the same id again returns the same workflow: idempotent
+            await DBOS.start_workflow_async(incident, run_id)
+
+    async def _start_unstarted_runs(self) -> None:
+        """Runs recorded but never started (a crash between the two) start now; started ones are no-ops."""
+        for facts in await self.rt.store.list_runs(limit=1000, statuses=["queued"]):
+            await self._start_workflow(facts.run_id)
+
+    async def decide(
+        self, run_id: str, kind: DecisionKind, *, feedback: str | None = None, by: str | None = None
+    ) -> DecisionOutcome:
+        return await decide(
+            self.rt.store, self.settings, run_id, kind, feedback=feedback, by=by, send=_send_in_process
+        )
+
+    async def wait_for(self, run_id: str, until: Callable[[RunFacts], bool], *, timeout_s: float) -> RunFacts:
+        return await wait_for(self.rt.store, run_id, until, timeout_s=timeout_s)
+
+
+async def _send_in_process(run_id: str, message: dict[str, object], key: str) -> None:
+    await DBOS.send_async(run_id, message, topic=DECISION_TOPIC, idempotency_key=key)
+
+
+async def decide(
+    store: Store,
+    settings: Settings,
+    run_id: str,
+    kind: DecisionKind,
+    *,
+    feedback: str | None,
+    by: str | None,
+    send: DecisionSender,
+) -> DecisionOutcome:
+    """Send a decision to a run that awaits one. Idempotent: a double click sends one message."""
+    facts = await store.get(run_id)
+    if facts is None:
+        raise RunNotFound(f"no run with id {run_id!r}")
+    if kind == "approve" and facts.status in ("approving", "shipped"):
+        return DecisionOutcome("already", facts, f"already {facts.status}")
+    if facts.status != "awaiting_decision":
+        return DecisionOutcome("conflict", facts, f"the run is {facts.status}, not awaiting a decision")
+    if kind == "request_changes":
+        if not (feedback or "").strip():
+            raise DecisionRefused("request changes needs feedback: say what should change")
+        if facts.revision > settings.workflow.max_revisions:
+            return DecisionOutcome(
+                "conflict",
+                facts,
+                f"no revisions left (max_revisions = {settings.workflow.max_revisions}); approve or cancel",
+            )
+    message: dict[str, object] = {"kind": kind, "revision": facts.revision, "feedback": feedback, "by": by}
+    await send(run_id, message, f"{run_id}:decision:{facts.revision}")
+    interim = {"approve": "approving", "request_changes": "revising"}.get(kind)
+
+    def change(current: RunFacts) -> None:
+        if interim and current.status == "awaiting_decision":
+            current.status = interim  # type: ignore[assignment]
+
+    return DecisionOutcome("accepted", await store.update(run_id, change))
+
+
+async def wait_for(
+    store: Store, run_id: str, until: Callable[[RunFacts], bool], *, timeout_s: float, poll_s: float = 0.1
+) -> RunFacts:
+    """Poll the run's facts until ``until`` holds (or the run ended); raise on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        facts = await store.get(run_id)
+        if facts is None:
+            raise RunNotFound(f"no run with id {run_id!r}")
+        if until(facts) or facts.status in FINAL_STATUSES:
+            return facts
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id} is still {facts.status} after {timeout_s:g}s")
+        await asyncio.sleep(poll_s)
+
+
+def acquire_executor_lock(data_dir: Path) -> IO[str]:
+    """An exclusive lock on ``<data_dir>/executor.lock``; EngineBusy names the process that holds it."""
+    path = data_dir / "executor.lock"
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise EngineBusy(
+            f"Nightshift is already running from {data_dir} (pid {holder}); "
+            f"use that process (its API or prompt), or stop it first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def executor_lock_holder(data_dir: Path) -> int | None:
+    """The pid of the process executing runs from ``data_dir``, or None when none is."""
+    path = data_dir / "executor.lock"
+    if not path.exists():
+        return None
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None

@@ -1,0 +1,160 @@
+"""The durable incident workflow (DBOS).
+
+    incident(run_id)                       the whole life of a run; holds no queue slot
+      ingest                               step: sync the repository, record the base commit
+      agent_phase(run_id, revision, ...)   child workflow on the agents queue (max_concurrent_runs)
+        agent x4 (gather) | code (revise)  steps: each agent in its own worktree
+        verify [-> code retry -> verify]   steps: the real cross-check, self-correction
+      commit, brief                        steps: the branch, the report, the briefing
+      recv("decision", timeout)            durable wait: approve | request_changes | cancel | expiry
+      ship | finish                        steps: PR (idempotent), ticket, message updated in place
+
+Workflow code is replayed after a crash, so every branch it takes depends only on recorded step
+results; everything with side effects is a step (``workflow.steps``).
+"""
+
+import asyncio
+from typing import Any
+
+from dbos import DBOS, Queue
+
+from documents.facts import RunStatus
+from workflow import steps
+from workflow.runtime import current
+
+AGENT_QUEUE = "nightshift-agents"
+AGENTS = ("triage", "code", "test", "pr")
+DECISION_TOPIC = "decision"
+QUEUE_POLL_S = 0.2
+
+
+@DBOS.step(name="nightshift.ingest")
+async def ingest_step(run_id: str) -> str:
+    return await steps.ingest(current(), run_id)
+
+
+@DBOS.step(name="nightshift.agent")
+async def agent_step(run_id: str, name: str, mode: str, attempt: int, feedback: str | None) -> str:
+    try:
+        return await steps.run_agent_step(current(), run_id, name, mode, attempt, feedback)
+    except Exception as exc:  # an agent that crashes is a failed agent, not a failed run
+        await steps.agent_crashed(current(), run_id, name, exc)
+        return "failed"
+
+
+@DBOS.step(name="nightshift.prepare")
+async def prepare_step(run_id: str) -> None:
+    await steps.prepare_step(current(), run_id, AGENTS)
+
+
+@DBOS.step(name="nightshift.verify")
+async def verify_step(run_id: str, revision: int, attempt: int) -> dict[str, Any]:
+    return await steps.verify_step(current(), run_id, revision, attempt)
+
+
+@DBOS.step(name="nightshift.status")
+async def status_step(run_id: str, status: RunStatus, note: str) -> None:
+    await steps.set_status(current(), run_id, status, note)
+
+
+@DBOS.step(name="nightshift.branch_tip")
+async def branch_tip_step(run_id: str) -> str | None:
+    return await steps.branch_tip(current(), run_id)
+
+
+@DBOS.step(name="nightshift.commit")
+async def commit_step(run_id: str, revision: int, tip: str | None) -> list[str]:
+    return await steps.commit_step(current(), run_id, revision, tip)
+
+
+@DBOS.step(name="nightshift.brief")
+async def brief_step(run_id: str, revision: int) -> None:
+    await steps.brief_step(current(), run_id, revision)
+
+
+@DBOS.step(name="nightshift.decision")
+async def decision_step(run_id: str, decision: dict[str, Any]) -> None:
+    await steps.record_decision(current(), run_id, decision)
+
+
+@DBOS.step(name="nightshift.ship")
+async def ship_step(run_id: str) -> str:
+    return await steps.ship_step(current(), run_id)
+
+
+@DBOS.step(name="nightshift.finish")
+async def finish_step(run_id: str, status: RunStatus, reason: str) -> None:
+    await steps.finish_step(current(), run_id, status, reason)
+
+
+@DBOS.workflow(name="nightshift.agent_phase")
+async def agent_phase(run_id: str, revision: int, feedback: str | None) -> str:
+    """The agent work of one revision: runs while holding one of the queue's slots."""
+    max_attempts = current().settings.workflow.max_fix_attempts
+    if revision == 1:
+        await prepare_step(run_id)
+        await status_step(run_id, "running", "agents started")
+        await asyncio.gather(
+            *(agent_step(run_id, name, "fork", 0, None) for name in AGENTS), return_exceptions=True
+        )
+    else:
+        await status_step(run_id, "revising", f"revision {revision}: code agent addresses the feedback")
+        await agent_step(run_id, "code", "revise", revision, feedback)
+    attempt = 0
+    outcome = await verify_step(run_id, revision, attempt)
+    while outcome["retry"] and attempt < max_attempts:
+        attempt += 1
+        await agent_step(run_id, "code", "retry", attempt, None)
+        outcome = await verify_step(run_id, revision, attempt)
+    return str(outcome["verdict"])
+
+
+@DBOS.workflow(name="nightshift.incident")
+async def incident(run_id: str) -> str:
+    settings = current().settings.workflow
+    try:
+        await ingest_step(run_id)
+        revision, feedback, tip = 1, None, None
+        while True:
+            queue = await agents_queue()
+            phase = await queue.enqueue_async(agent_phase, run_id, revision, feedback)
+            await phase.get_result()
+            await commit_step(run_id, revision, tip)
+            await brief_step(run_id, revision)
+            decision = await _next_decision(run_id, revision, settings.decision_timeout_s)
+            if decision is None:
+                hours = settings.decision_timeout_s / 3600
+                await finish_step(run_id, "expired", f"no decision within {hours:g} h")
+                return "expired"
+            await decision_step(run_id, decision)
+            if decision["kind"] == "approve":
+                await ship_step(run_id)
+                return "shipped"
+            if decision["kind"] == "cancel":
+                await finish_step(run_id, "cancelled", f"cancelled by {decision.get('by') or 'a reviewer'}")
+                return "cancelled"
+            revision, feedback = revision + 1, str(decision.get("feedback") or "")
+            tip = await branch_tip_step(run_id)
+    except Exception as exc:
+        await finish_step(run_id, "failed", f"{type(exc).__name__}: {exc}")
+        return "failed"
+
+
+async def agents_queue() -> Queue:
+    """The queue agent phases wait in; registered (persisted) at start-up, re-registered if missing."""
+    queue = await DBOS.retrieve_queue_async(AGENT_QUEUE)
+    if queue is None:
+        queue = await DBOS.register_queue_async(
+            AGENT_QUEUE,
+            worker_concurrency=current().settings.workflow.max_concurrent_runs,
+            polling_interval_sec=QUEUE_POLL_S,
+        )
+    return queue
+
+
+async def _next_decision(run_id: str, revision: int, timeout_s: float) -> dict[str, Any] | None:
+    """The next decision meant for this revision; a stale one (for an earlier briefing) is skipped."""
+    while True:
+        message = await DBOS.recv_async(DECISION_TOPIC, timeout_seconds=timeout_s)
+        if message is None or message.get("revision") == revision:
+            return message

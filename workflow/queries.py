@@ -1,0 +1,97 @@
+"""Read-only views of runs, shaped as the CLI prints them and the HTTP API will return them."""
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from config import Settings
+from documents.facts import AgentFacts, RunFacts
+from workflow.store import Store, StoredEvent, database_url
+
+AGENT_ORDER = ("triage", "code", "test", "pr")
+
+
+def run_summary(facts: RunFacts) -> dict[str, Any]:
+    """One line of a run list."""
+    verdict = facts.verification.verdict if facts.verification else None
+    return {
+        "id": facts.run_id,
+        "status": facts.status,
+        "key": facts.ticket.key,
+        "title": facts.ticket.title,
+        "source": facts.ticket.source,
+        "revision": facts.revision,
+        "verdict": verdict,
+        "pr_url": facts.pr_url,
+        "cost_usd": round(facts.cost_usd, 6),
+    }
+
+
+def run_detail(facts: RunFacts) -> dict[str, Any]:
+    """Everything about a run: ticket, agents keyed by name, triage, fix, tests, verification, decisions."""
+    data = facts.model_dump(mode="json")
+    agents: dict[str, dict[str, Any]] = {}
+    for name in AGENT_ORDER:
+        agent = facts.agents.get(name) or AgentFacts(name=name)  # type: ignore[arg-type]
+        agents[name] = {**agent.model_dump(mode="json"), "tokens": agent.input_tokens + agent.output_tokens}
+    data.update({"id": facts.run_id, "agents": agents, "cost": round(facts.cost_usd, 6)})
+    return data
+
+
+async def list_runs(store: Store, *, limit: int = 100) -> list[dict[str, Any]]:
+    return [run_summary(facts) for facts in await store.list_runs(limit=limit)]
+
+
+async def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    facts = await store.get(run_id)
+    return run_detail(facts) if facts else None
+
+
+async def latest_run(store: Store) -> dict[str, Any] | None:
+    runs = await store.list_runs(limit=1)
+    return run_detail(runs[0]) if runs else None
+
+
+async def run_events(store: Store, run_id: str, *, after: int = 0) -> list[StoredEvent]:
+    return await store.events_of(run_id, after=after)
+
+
+async def print_runs(settings: Settings) -> int:
+    store = Store(database_url(settings.data_dir.resolve(), settings.database_url))
+    try:
+        runs = await list_runs(store)
+    finally:
+        store.close()
+    table = Table("id", "key", "status", "verdict", "title", "pr", "cost")
+    for run in runs:
+        table.add_row(
+            run["id"],
+            run["key"],
+            run["status"],
+            run["verdict"] or "",
+            run["title"][:50],
+            run["pr_url"] or "",
+            f"${run['cost_usd']:.4f}",
+        )
+    Console().print(table if runs else "no runs yet")
+    return 0
+
+
+async def print_run(settings: Settings, ref: str, *, report: bool) -> int:
+    from workflow.console import resolve_run
+
+    data_dir = settings.data_dir.resolve()
+    store = Store(database_url(data_dir, settings.database_url))
+    try:
+        run_id = await resolve_run(store, ref)
+        detail = await get_run(store, run_id)
+    finally:
+        store.close()
+    if report:
+        path = data_dir / "reports" / f"{run_id}.md"
+        print(path.read_text(encoding="utf-8") if path.exists() else f"run {run_id} has no report yet")
+    else:
+        print(json.dumps(detail, indent=2))
+    return 0

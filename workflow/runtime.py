@@ -1,0 +1,77 @@
+"""What the durable steps need and cannot take as arguments: one ``Runtime`` per process.
+
+DBOS steps are replayed from their recorded inputs, so they take only ids and small values; the
+settings, the database, the model client, the tools and the integrations live here, installed by
+``workflow.engine.Engine`` at start-up and looked up with ``current()``.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent import SharedBudget
+from client import Model
+from config import Settings
+from hooks import HookRunner
+from integrations.base import Forge, Notifier, Tracker
+from safety.redact import Redactor
+from safety.writes import WriteRules
+from tools import ToolRegistry
+from tools.context import notes_path
+from tools.memory import NoteStore
+from workflow.errors import WorkflowError
+from workflow.events import EventBus
+from workflow.git import GitRepo
+from workflow.store import Store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    bus: EventBus
+    model: Model
+    registry: ToolRegistry
+    hooks: HookRunner
+    notifier: Notifier
+    forge: Forge
+    tracker: Tracker
+    repo: GitRepo
+    data_dir: Path
+    budgets: dict[str, SharedBudget] = field(default_factory=dict)
+    """USD pools of the runs whose agents run in this process."""
+
+    def worktree(self, run_id: str, name: str) -> Path:
+        return self.data_dir / "worktrees" / run_id / name
+
+    def transcript(self, run_id: str, name: str) -> Path:
+        return self.data_dir / "transcripts" / run_id / f"{name}.jsonl"
+
+    def report_path(self, run_id: str) -> Path:
+        return self.data_dir / "reports" / f"{run_id}.md"
+
+    @property
+    def secrets(self) -> list[str]:
+        return self.settings.secrets.all_values()
+
+    def is_test_file(self, path: str) -> bool:
+        """Whether ``path`` is a test file under the configured patterns (the fix/tests split)."""
+        return WriteRules("any", self.settings.safety.test_patterns).is_test_file(path)
+
+    @property
+    def notes(self) -> NoteStore:
+        """Lessons kept for this repository across runs (reviewers' feedback, agents' notes)."""
+        return NoteStore(notes_path(self.data_dir, self.repo.path.name), Redactor(self.secrets))
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime | None) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise WorkflowError("the Nightshift engine is not started in this process (Engine.start())")
+    return _current

@@ -1,0 +1,347 @@
+"""The bodies of the pipeline's durable steps. Each takes ids, reads the run's facts, acts, records.
+
+Steps run at least once (a crash replays the one that was running), so each is idempotent: worktrees
+are reset or reused, commits are matched before being made, a pull request is looked up by branch
+before one is opened, and a briefing already posted is updated rather than posted again.
+"""
+
+import logging
+import shutil
+from datetime import UTC, datetime
+from typing import Any
+
+from agents import goals
+from documents.briefing import build_briefing
+from documents.diffstat import diff_files
+from documents.facts import AgentFacts, DecisionFacts, RunFacts, RunStatus, TimelineEntry
+from documents.pr_body import render_pr_body, render_pr_title
+from documents.report import render_report
+from safety.env import subprocess_env
+from workflow.agent_runs import prepare_worktrees, run_in_worktree
+from workflow.git import CommitSpec, branch_name
+from workflow.runtime import Runtime
+from workflow.verify import verify
+
+logger = logging.getLogger("nightshift.workflow")
+
+RETRY_VERDICTS = ("fix_does_not_pass", "regression", "no_fix")
+"""Verdicts the code agent can do something about; the others are the test agent's."""
+
+
+async def _facts(rt: Runtime, run_id: str) -> RunFacts:
+    facts = await rt.store.get(run_id)
+    if facts is None:
+        raise KeyError(f"run {run_id} is not in the database")
+    return facts
+
+
+async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | None = None) -> RunFacts:
+    def change(facts: RunFacts) -> None:
+        facts.status = status
+        if note:
+            facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=note))
+
+    facts = await rt.store.update(run_id, change)
+    rt.bus.publish(run_id, "status", {"status": status, "note": note})
+    return facts
+
+
+async def ingest(rt: Runtime, run_id: str) -> str:
+    """Bring the repository up to date with its default branch; record the base commit."""
+    base = await rt.repo.sync()
+    facts = await _facts(rt, run_id)
+
+    def change(facts: RunFacts) -> None:
+        facts.base_commit = base
+        facts.branch = branch_name(facts.ticket.key, run_id)
+        facts.timeline.append(
+            TimelineEntry(at=datetime.now(UTC), text=f"ingested at base commit {base[:12]}")
+        )
+
+    await rt.store.update(run_id, change)
+    await rt.tracker.transition(facts, "In Progress")
+    rt.bus.publish(run_id, "ingested", {"base_commit": base})
+    return base
+
+
+def _notes(rt: Runtime, facts: RunFacts) -> list[str]:
+    """Notes from earlier runs on this repository (reviewers' feedback first) relevant to the ticket."""
+    found = rt.notes.search(f"{facts.ticket.title} {facts.ticket.description}")
+    found.sort(key=lambda note: note["agent"] != "reviewer")
+    return [f"{note['ts'][:10]}: {note['note']}" for note in found]
+
+
+async def prepare_step(rt: Runtime, run_id: str, names: tuple[str, ...]) -> None:
+    await prepare_worktrees(rt, await _facts(rt, run_id), names)
+
+
+async def run_agent_step(
+    rt: Runtime, run_id: str, name: str, mode: str, attempt: int, feedback: str | None
+) -> str:
+    """One agent run. ``mode``: ``fork`` (first run), ``retry`` (self-correction), ``revise`` (feedback)."""
+    facts = await _facts(rt, run_id)
+    ticket = facts.ticket
+    if mode == "fork":
+        notes = _notes(rt, facts) if name in ("triage", "code", "test") else []
+        goal = {
+            "triage": lambda: goals.triage_goal(ticket, notes),
+            "code": lambda: goals.code_goal(ticket, notes),
+            "test": lambda: goals.test_goal(ticket, notes),
+            "pr": lambda: goals.pr_goal(ticket),
+        }[name]()
+    elif mode == "retry":
+        failure = (
+            facts.verification.detail
+            + "\n\n"
+            + "\n\n".join(f"{phase}:\n{text}" for phase, text in facts.verification.excerpts.items())
+            if facts.verification
+            else "verification did not run"
+        )
+        goal = goals.retry_fix_goal(ticket, failure, facts.fix.diff if facts.fix else "")
+    else:
+        goal = goals.revise_goal(ticket, feedback or "", facts.fix.diff if facts.fix else "")
+    result = await run_in_worktree(
+        rt, facts, name, goal, fresh=mode == "fork", label=f"{name}-{mode}-{attempt}"
+    )
+    return result.status
+
+
+async def agent_crashed(rt: Runtime, run_id: str, name: str, exc: Exception) -> None:
+    """Record an agent whose run raised (a bug or an outside failure) as failed, with the reason."""
+    reason = f"crashed: {type(exc).__name__}: {exc}"
+    logger.exception("agent %s of run %s crashed", name, run_id)
+
+    def change(facts: RunFacts) -> None:
+        agent = facts.agents.get(name) or AgentFacts(name=name)  # type: ignore[arg-type]
+        facts.agents[name] = agent.model_copy(
+            update={"status": "failed", "message": reason, "finished_at": datetime.now(UTC)}
+        )
+
+    await rt.store.update(run_id, change)
+    rt.bus.publish(run_id, "finished", {"status": "failed", "message": reason}, agent=name)
+    await rt.hooks.fire("on_error", {"run_id": run_id, "agent": name, "message": reason})
+
+
+async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> dict[str, Any]:
+    """Cross-check the code agent's fix against the test agent's tests in a fresh worktree."""
+    facts = await set_status(rt, run_id, "verifying", f"verification {revision}.{attempt} started")
+    assert facts.base_commit is not None
+    is_test = rt.is_test_file
+    # A fix or tests count only when their agent submitted them: a half-done edit is not a fix.
+    fix_diff = (
+        await rt.repo.worktree_diff(
+            rt.worktree(run_id, "code"), facts.base_commit, include=lambda p: not is_test(p)
+        )
+        if _submitted(facts, "code")
+        else ""
+    )
+    test_diff = (
+        await rt.repo.worktree_diff(rt.worktree(run_id, "test"), facts.base_commit, include=is_test)
+        if _submitted(facts, "test")
+        else ""
+    )
+    test_files = [change.path for change in diff_files(test_diff) if change.status != "deleted"]
+    result = await verify(
+        rt.repo,
+        base=facts.base_commit,
+        fix_diff=fix_diff,
+        test_diff=test_diff,
+        test_files=test_files,
+        workdir=rt.worktree(run_id, f"verify-{revision}-{attempt}"),
+        test_command=rt.settings.tools.test_command,
+        timeout_s=rt.settings.tools.test_timeout_s,
+        env=subprocess_env(rt.data_dir / "home" / "verify", secrets=rt.secrets),
+    )
+    result = result.model_copy(update={"fix_attempts": attempt + 1})
+    out_of_budget = facts.cost_usd >= rt.settings.workflow.max_run_cost_usd
+
+    def change(facts: RunFacts) -> None:
+        facts.verification = result
+        facts.budget_exhausted = facts.budget_exhausted or out_of_budget
+        if facts.fix is not None:
+            facts.fix = facts.fix.model_copy(update={"diff": fix_diff, "files": diff_files(fix_diff)})
+        if facts.tests is not None:
+            facts.tests = facts.tests.model_copy(update={"diff": test_diff, "files": diff_files(test_diff)})
+        facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"verification: {result.verdict}"))
+
+    await rt.store.update(run_id, change)
+    rt.bus.publish(run_id, "verified", {"verdict": result.verdict, "detail": result.detail})
+    return {"verdict": result.verdict, "retry": result.verdict in RETRY_VERDICTS and not out_of_budget}
+
+
+def _submitted(facts: RunFacts, name: str) -> bool:
+    agent = facts.agents.get(name)
+    return agent is not None and agent.status == "submitted"
+
+
+async def branch_tip(rt: Runtime, run_id: str) -> str | None:
+    facts = await _facts(rt, run_id)
+    return await rt.repo.branch_head(facts.branch) if facts.branch else None
+
+
+async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) -> list[str]:
+    """Commit on the run's branch and push it when there is an origin.
+
+    Revision 1 makes two commits on the base commit, the fix and the tests; a later revision adds one
+    commit on ``tip`` (the branch head recorded before the revision started) with the code agent's
+    new changes.
+    """
+    facts = await _facts(rt, run_id)
+    assert facts.base_commit is not None and facts.branch is not None
+    commits: list[CommitSpec] = []
+    if tip is None:
+        parent = facts.base_commit
+        if facts.fix and facts.fix.diff:
+            commits.append(CommitSpec(_fix_message(facts), facts.fix.diff))
+        if facts.tests and facts.tests.diff:
+            commits.append(
+                CommitSpec(
+                    f"Add regression tests for {facts.ticket.key}\n\n{facts.tests.notes}".strip(),
+                    facts.tests.diff,
+                )
+            )
+    else:
+        parent = tip
+        is_test = rt.is_test_file
+        delta = await rt.repo.worktree_diff(
+            rt.worktree(run_id, "code"), parent, include=lambda p: not is_test(p)
+        )
+        if delta:
+            commits.append(
+                CommitSpec(
+                    f"Revise fix for {facts.ticket.key} (revision {revision})\n\n"
+                    f"Requested: {_last_feedback(facts)}",
+                    delta,
+                )
+            )
+    shas = await rt.repo.commit_on_branch(facts.branch, parent, commits, author=rt.settings.workflow.author)
+    pushed = await rt.repo.push(facts.branch)
+    rt.bus.publish(run_id, "committed", {"branch": facts.branch, "commits": shas, "pushed": pushed})
+    return shas
+
+
+def _fix_message(facts: RunFacts) -> str:
+    assert facts.fix is not None
+    title = facts.ticket.title.splitlines()[0][:60]
+    return (
+        f"Fix {facts.ticket.key}: {title}\n\nRoot cause: {facts.fix.root_cause}\n\n"
+        f"Nightshift run {facts.run_id}"
+    )
+
+
+def _last_feedback(facts: RunFacts) -> str:
+    requests = [d.feedback for d in facts.decisions if d.kind == "request_changes" and d.feedback]
+    return requests[-1] if requests else ""
+
+
+async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
+    """Render the report and the briefing; show it; the run now awaits a decision."""
+
+    def change(facts: RunFacts) -> None:
+        facts.status, facts.revision = "awaiting_decision", revision
+        facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"briefing for revision {revision}"))
+
+    facts = await rt.store.update(run_id, change)
+    rt.bus.publish(run_id, "status", {"status": "awaiting_decision", "revision": revision})
+    write_report(rt, facts)
+    briefing = build_briefing(facts)
+    if facts.message_ref is None:
+        ref = await rt.notifier.post_briefing(facts, briefing)
+        if ref is not None:
+            await rt.store.update(run_id, lambda f: setattr(f, "message_ref", ref))
+    else:
+        await rt.notifier.update_briefing(facts, briefing, facts.message_ref)
+    rt.bus.publish(
+        run_id, "briefing", {"revision": revision, "verdict": briefing.verdict, "tone": briefing.tone}
+    )
+    await rt.hooks.fire(
+        "briefing_posted", {"run_id": run_id, "revision": revision, "verdict": briefing.verdict}
+    )
+
+
+def write_report(rt: Runtime, facts: RunFacts) -> None:
+    path = rt.report_path(facts.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(facts), encoding="utf-8")
+
+
+async def record_decision(rt: Runtime, run_id: str, decision: dict[str, Any]) -> None:
+    kind = decision["kind"]
+    entry = DecisionFacts(
+        kind=kind, by=decision.get("by"), feedback=decision.get("feedback"), at=datetime.now(UTC)
+    )
+
+    def change(facts: RunFacts) -> None:
+        facts.decisions.append(entry)
+        facts.timeline.append(
+            TimelineEntry(at=entry.at, text=f"decision: {kind}" + (f" by {entry.by}" if entry.by else ""))
+        )
+
+    facts = await rt.store.update(run_id, change)
+    rt.bus.publish(run_id, "decision", entry.model_dump(mode="json"))
+    if kind == "request_changes" and entry.feedback:
+        rt.notes.add("reviewer", f"Reviewer feedback on {facts.ticket.key}: {entry.feedback}")
+
+
+async def ship_step(rt: Runtime, run_id: str) -> str:
+    """Open the PR (idempotent per branch), move the ticket, update the briefing in place."""
+    facts = await set_status(rt, run_id, "approving", "approved; opening the pull request")
+    await rt.hooks.fire("approved", {"run_id": run_id})
+    fix_diff = (facts.fix.diff if facts.fix else "") + (facts.tests.diff if facts.tests else "")
+    pr = await rt.forge.open_pull_request(
+        facts,
+        title=render_pr_title(facts),
+        body=render_pr_body(facts),
+        diff=fix_diff,
+        draft=rt.settings.workflow.draft_prs,
+        labels=list(rt.settings.workflow.pr_labels),
+    )
+
+    def change(facts: RunFacts) -> None:
+        facts.pr_url = pr.url
+        facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"pull request {pr.url}"))
+
+    facts = await rt.store.update(run_id, change)
+    rt.bus.publish(run_id, "pr_opened", {"url": pr.url, "number": pr.number, "created": pr.created})
+    if pr.created:
+        await rt.tracker.transition(facts, "In Review")
+        await rt.tracker.comment(facts, f"Nightshift opened {pr.url}")
+        await rt.hooks.fire("pr_opened", {"run_id": run_id, "url": pr.url})
+    await _conclude(rt, facts, "shipped", f"shipped: {pr.url}")
+    return pr.url
+
+
+async def finish_step(rt: Runtime, run_id: str, status: RunStatus, reason: str) -> None:
+    """End a run that will not ship: cancelled, expired or failed. Says why, everywhere."""
+    facts = await _facts(rt, run_id)
+    if status == "failed":
+        facts = await rt.store.update(run_id, lambda f: setattr(f, "error", reason))
+        await rt.hooks.fire("run_failed", {"run_id": run_id, "reason": reason})
+    await _conclude(rt, facts, status, f"{status}: {reason}")
+
+
+async def _conclude(rt: Runtime, facts: RunFacts, status: RunStatus, note: str) -> None:
+    """Report, tell, clean up, and only then record the final status: whoever waits for it finds the
+    run's worktrees gone and every message out."""
+    final = facts.model_copy(
+        update={
+            "status": status,
+            "timeline": [*facts.timeline, TimelineEntry(at=datetime.now(UTC), text=note)],
+        }
+    )
+    write_report(rt, final)
+    await rt.notifier.update_briefing(final, build_briefing(final), final.message_ref)
+    await cleanup(rt, facts.run_id)
+    await set_status(rt, facts.run_id, status, note)
+    await rt.bus.flush()
+
+
+async def cleanup(rt: Runtime, run_id: str) -> None:
+    """Remove the run's worktrees; nothing of the run stays checked out."""
+    root = rt.data_dir / "worktrees" / run_id
+    if root.exists():
+        for worktree in sorted(root.iterdir()):
+            await rt.repo.remove_worktree(worktree)
+        shutil.rmtree(root, ignore_errors=True)
+    rt.budgets.pop(run_id, None)
+    await rt.bus.flush()
