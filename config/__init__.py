@@ -12,10 +12,11 @@ from config.agents import AgentSettings, AgentsSettings
 from config.context import ContextSettings
 from config.errors import ConfigError
 from config.hooks import HOOK_EVENTS, HookSpec
+from config.integrations import GitHubSettings, JiraSettings, Mode, ServerSettings, SlackSettings
 from config.mcp import McpServer, McpSettings
 from config.model import ModelSettings, Price
 from config.safety import Policy, SafetySettings
-from config.settings import Secrets, Settings, load_settings
+from config.settings import Secrets, Settings, integration_modes, load_settings
 from config.tools import ToolsSettings
 from config.workflow import WorkflowSettings
 
@@ -25,16 +26,22 @@ __all__ = [
     "AgentsSettings",
     "ConfigError",
     "ContextSettings",
+    "GitHubSettings",
     "HookSpec",
+    "JiraSettings",
     "McpServer",
     "McpSettings",
+    "Mode",
     "ModelSettings",
     "Policy",
     "Price",
     "SafetySettings",
     "Secrets",
+    "ServerSettings",
     "Settings",
+    "SlackSettings",
     "ToolsSettings",
     "WorkflowSettings",
+    "integration_modes",
     "load_settings",
 ]

@@ -13,6 +13,7 @@ from config.base import Section
 from config.context import ContextSettings
 from config.errors import ConfigError
 from config.hooks import HookSpec
+from config.integrations import GitHubSettings, JiraSettings, Mode, ServerSettings, SlackSettings
 from config.mcp import McpSettings
 from config.model import ModelSettings
 from config.safety import SafetySettings
@@ -33,6 +34,13 @@ SECRET_ENV = (
 
 # Plain settings that the environment may set, and where each lands in the model.
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "SLACK_CHANNEL": ("slack", "channel"),
+    "SLACK_API_URL": ("slack", "api_url"),
+    "SLACK_APPROVERS": ("slack", "approvers"),
+    "GITHUB_REPO": ("github", "repo"),
+    "GITHUB_API_URL": ("github", "api_url"),
+    "JIRA_BASE_URL": ("jira", "base_url"),
+    "JIRA_EMAIL": ("jira", "email"),
     "OPENAI_BASE_URL": ("model", "base_url"),
     "NIGHTSHIFT_MODEL": ("model", "name"),
     "NIGHTSHIFT_REPO": ("repo",),
@@ -70,6 +78,10 @@ class Settings(Section):
     hooks: list[HookSpec] = Field(default_factory=list)
     mcp: McpSettings = Field(default_factory=McpSettings)
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    jira: JiraSettings = Field(default_factory=JiraSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     repo: Path | None = None
     """The local git checkout incidents are fixed in (env ``NIGHTSHIFT_REPO``)."""
     data_dir: Path = Path(".nightshift")
@@ -78,6 +90,46 @@ class Settings(Section):
     """Database for durable runs; None means SQLite in ``data_dir`` (env ``NIGHTSHIFT_DATABASE_URL``)."""
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     """Filled from the environment only."""
+
+
+REQUIRED_WITH: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    # integration: ((what makes it live, (what it then needs too)), ...)
+    "slack": (
+        ("SLACK_BOT_TOKEN", ("SLACK_SIGNING_SECRET", "SLACK_CHANNEL")),
+        ("SLACK_SIGNING_SECRET", ("SLACK_BOT_TOKEN",)),
+    ),
+    "github": (
+        ("GITHUB_TOKEN", ("GITHUB_REPO", "GITHUB_WEBHOOK_SECRET")),
+        ("GITHUB_WEBHOOK_SECRET", ("GITHUB_TOKEN",)),
+    ),
+    "jira": (
+        ("JIRA_API_TOKEN", ("JIRA_BASE_URL", "JIRA_EMAIL")),
+        ("JIRA_WEBHOOK_SECRET", ("JIRA_API_TOKEN",)),
+    ),
+}
+
+
+def integration_modes(settings: Settings) -> dict[str, Mode]:
+    """``live`` or ``local`` for slack, github and jira; ConfigError for a half-configured one."""
+    present = {
+        **{name: bool(settings.secrets.get(name)) for name in SECRET_ENV},
+        "SLACK_CHANNEL": bool(settings.slack.channel),
+        "GITHUB_REPO": bool(settings.github.repo),
+        "JIRA_BASE_URL": bool(settings.jira.base_url),
+        "JIRA_EMAIL": bool(settings.jira.email),
+    }
+    modes: dict[str, Mode] = {}
+    for name, rules in REQUIRED_WITH.items():
+        for trigger, needs in rules:
+            missing = [need for need in needs if not present[need]]
+            if present[trigger] and missing:
+                raise ConfigError(
+                    f"{name} is half-configured: {trigger} is set but {', '.join(missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not; set {' and '.join(missing)} "
+                    f"or unset {trigger} to use the local default"
+                )
+        modes[name] = "live" if present[rules[0][0]] else "local"
+    return modes
 
 
 def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:

@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from documents.briefing import Briefing
-from documents.facts import RunFacts
+from documents.facts import RunFacts, Ticket
 
 
 class IntegrationError(Exception):
     """An outside system refused or failed; the message says which and why (no secrets)."""
+
+
+class SignatureError(IntegrationError):
+    """A webhook whose signature is missing, wrong, stale or replayed; the message says which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,10 @@ class Notifier(Protocol):
 class Forge(Protocol):
     name: str
 
+    async def ci_context(self, ticket: Ticket) -> str | None:
+        """The failing CI jobs' log excerpt for this incident (its own CI run, else the latest failed one)."""
+        ...
+
     async def open_pull_request(
         self, facts: RunFacts, *, title: str, body: str, diff: str, draft: bool, labels: list[str]
     ) -> PullRequestRef:
@@ -52,6 +60,10 @@ class Forge(Protocol):
 
 class Tracker(Protocol):
     name: str
+
+    async def refresh(self, ticket: Ticket) -> Ticket:
+        """The ticket as the tracker has it now (a Slack command may name only its key)."""
+        ...
 
     async def transition(self, facts: RunFacts, status_name: str) -> None:
         """Move the ticket to the named status (looked up at run time)."""

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from rich.console import Console
 
 from documents.briefing import Briefing
-from documents.facts import RunFacts
+from documents.facts import RunFacts, Ticket
 from documents.terminal import briefing_panel
 from integrations.base import PullRequestRef
 
@@ -46,6 +46,8 @@ class TerminalNotifier:
 
     async def post_briefing(self, facts: RunFacts, briefing: Briefing) -> str | None:
         self.console.print(briefing_panel(briefing))
+        if facts.web_url:
+            self.console.print(f"Review it in a browser: {facts.web_url}", highlight=False)
         return None
 
     async def update_briefing(self, facts: RunFacts, briefing: Briefing, ref: str | None) -> None:
@@ -74,6 +76,9 @@ class LocalForge:
         )
         return PullRequestRef(record.number, LOCAL_PR_URL.format(number=record.number), created)
 
+    async def ci_context(self, ticket: Ticket) -> str | None:
+        return ticket.ci_excerpt
+
 
 class LocalTracker:
     """Keeps ticket transitions and comments in the run's event log."""
@@ -82,6 +87,9 @@ class LocalTracker:
 
     def __init__(self, publish: Callable[[str, str, dict[str, Any]], None]) -> None:
         self._publish = publish
+
+    async def refresh(self, ticket: Ticket) -> Ticket:
+        return ticket
 
     async def transition(self, facts: RunFacts, status_name: str) -> None:
         self._publish(facts.run_id, "ticket_transition", {"key": facts.ticket.key, "to": status_name})

@@ -1,0 +1,256 @@
+"""The briefing as Slack Block Kit: pure functions of a ``Briefing``, within Slack's limits.
+
+Ticket and model text is hostile. ``escape`` applies Slack's rules (``&``, ``<`` and ``>`` become
+entities), so ``<!channel>``, ``<@U1>`` or ``<https://evil|click>`` in a ticket shows as those
+characters and pings or links nobody. Our own links are made only from plain http(s) URLs.
+``escape_keep_mentions`` is for lines we write ourselves (``Approving... by <@U1>``): it escapes
+everything except user mentions.
+
+Slack's limits are kept by construction: a briefing is at most a dozen blocks (the file list is one
+section whatever the number of files), section text is cut at 3000 characters without splitting an
+entity or a link, the header at 150, button labels are short constants. A diff is pasted only when it
+is short and complete; otherwise the files and their counts are listed with a link to the run's page.
+"""
+
+import re
+from typing import Any
+
+from documents.briefing import Briefing
+from documents.facts import FileChange
+from documents.phrases import clip, format_usd, plural, verdict_label
+
+APPROVE_ACTION_ID = "nightshift_approve"
+REQUEST_CHANGES_ACTION_ID = "nightshift_request_changes"
+FEEDBACK_CALLBACK_ID = "nightshift_feedback"
+FEEDBACK_BLOCK_ID = "feedback"
+FEEDBACK_ACTION_ID = "text"
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_TEXT = 75
+MAX_FEEDBACK_CHARS = 3000
+
+_MAX_FILES = 10
+_MAX_TESTS = 8
+_MAX_PROSE = 1500
+_MAX_PASTED_DIFF_CHARS = 2500
+_MAX_FALLBACK = 300
+_LINKABLE = re.compile(r"^https?://[^\s<>|&]+$")
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,})&gt;")
+
+BlockJson = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """``text`` with Slack's control characters escaped: it can neither mention nor link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_keep_mentions(text: str) -> str:
+    """Like ``escape``, but user mentions (``<@U123>``) still mention; for lines we compose."""
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
+
+
+def _cut(text: str, limit: int) -> str:
+    """Escaped mrkdwn cut to ``limit`` characters, never inside an entity or a ``<link|label>``."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&", len(cut) - 5)
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    return cut.rstrip() + "…"
+
+
+def _flat(text: str, limit: int = _MAX_PROSE) -> str:
+    return escape(clip(" ".join(text.split()), limit))
+
+
+def _link(url: str | None, label: str) -> str | None:
+    """``<url|label>`` for a plain http(s) URL; any other URL is shown as escaped text."""
+    if not url:
+        return None
+    if _LINKABLE.match(url):
+        return f"<{url}|{escape(label)}>"
+    return f"{escape(label)}: {escape(url)}"
+
+
+def _text(text: str, kind: str = "mrkdwn") -> dict[str, Any]:
+    if kind == "plain_text":
+        return {"type": "plain_text", "text": text, "emoji": True}
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str) -> BlockJson:
+    return {"type": "section", "text": _text(_cut(text, MAX_SECTION_TEXT))}
+
+
+def _context(*parts: str) -> BlockJson:
+    return {"type": "context", "elements": [_text(_cut(part, MAX_SECTION_TEXT)) for part in parts[:10]]}
+
+
+def _header(b: Briefing) -> BlockJson:
+    parts = [b.ticket_key, b.priority, b.ticket_title]
+    text = " · ".join(" ".join(part.split()) for part in parts if part and part.strip())
+    return {"type": "header", "text": _text(clip(text, MAX_HEADER_TEXT), "plain_text")}
+
+
+def _file_line(change: FileChange) -> str:
+    path = f"{change.old_path} → {change.path}" if change.old_path else change.path
+    counts = "binary" if change.binary else f"+{change.added} -{change.removed}"
+    status = "" if change.status == "modified" else f" ({change.status})"
+    return f"• {escape(clip(path, 200))}  {counts}{status}"
+
+
+def _files_section(b: Briefing) -> BlockJson:
+    added = sum(change.added for change in b.files)
+    removed = sum(change.removed for change in b.files)
+    lines = [f"*Files changed:* {plural(len(b.files), 'file')}, +{added} -{removed}"]
+    lines += [_file_line(change) for change in b.files[:_MAX_FILES]]
+    if len(b.files) > _MAX_FILES:
+        lines.append(f"… and {len(b.files) - _MAX_FILES} more")
+    return _section("\n".join(lines))
+
+
+def _diff_blocks(b: Briefing) -> list[BlockJson]:
+    """A short, complete diff pasted as preformatted text; otherwise where to read it."""
+    if not b.diff_excerpt:
+        return []
+    if b.diff_omitted_lines == 0 and len(b.diff_excerpt) <= _MAX_PASTED_DIFF_CHARS:
+        text = {"type": "text", "text": b.diff_excerpt}
+        return [{"type": "rich_text", "elements": [{"type": "rich_text_preformatted", "elements": [text]}]}]
+    total = len(b.diff_excerpt.splitlines()) + b.diff_omitted_lines
+    where = _link(b.web_url, "the run page") or "the pull request once it is open"
+    return [_context(f"The diff ({plural(total, 'line')}) is not pasted here: read it on {where}.")]
+
+
+def _tests_section(b: Briefing) -> BlockJson:
+    if not b.tests:
+        return _section("*Tests:* no new tests.")
+    names = [f"• {_flat(name, 200)}" for name in b.tests[:_MAX_TESTS]]
+    if len(b.tests) > _MAX_TESTS:
+        names.append(f"… and {len(b.tests) - _MAX_TESTS} more")
+    files = ", ".join(_flat(path, 200) for path in b.test_files[:_MAX_FILES])
+    more = f" and {len(b.test_files) - _MAX_FILES} more" if len(b.test_files) > _MAX_FILES else ""
+    title = f"*Tests:* {plural(len(b.tests), 'new test')}" + (f" in {files}{more}" if files else "")
+    return _section("\n".join([title, *names]))
+
+
+def _verdict_section(b: Briefing) -> BlockJson:
+    mark = ":white_check_mark:" if b.verified else (":x:" if b.tone == "bad" else ":warning:")
+    lines = [f"*Verdict:* {mark} {escape(verdict_label(b.verdict))}"]
+    lines += [
+        f"• {escape(phase.label)}: {escape(phase.counts.summary())} ({escape(phase.expectation)})"
+        for phase in b.counts
+    ]
+    if b.fix_attempts and b.fix_attempts > 1:
+        lines.append(f"• Fix attempts: {b.fix_attempts}")
+    return _section("\n".join(lines))
+
+
+def _facts_context(b: Briefing) -> BlockJson:
+    status = b.status.replace("_", " ") + (f" (revision {b.revision})" if b.revision > 1 else "")
+    facts = [f"*Status:* {status}", f"*Cost:* {format_usd(b.cost_usd)}"]
+    if b.branch:
+        facts.append(f"*Branch:* {escape(b.branch)}")
+    links = [_link(b.pr_url, "Pull request"), _link(b.web_url, "Run page"), _link(b.ticket_url, b.ticket_key)]
+    facts += [link for link in links if link]
+    facts.append(f"run {escape(b.run_id)}")
+    elements = [" · ".join(facts)]
+    if b.decisions:
+        last = b.decisions[-1]
+        by = f" by {escape(last.by)}" if last.by else ""
+        feedback = f": {_flat(last.feedback, 300)}" if last.feedback else ""
+        elements.append(f"*Last decision:* {last.kind.replace('_', ' ')}{by}{feedback}")
+    return _context(*elements)
+
+
+def _actions(b: Briefing) -> BlockJson:
+    approve = {
+        "type": "button",
+        "action_id": APPROVE_ACTION_ID,
+        "text": _text("Approve", "plain_text"),
+        "style": "primary",
+        "value": b.run_id,
+        "confirm": {
+            "title": _text("Open the pull request?", "plain_text"),
+            "text": _text(clip(f"Nightshift opens a pull request for {b.ticket_key}.", 300), "plain_text"),
+            "confirm": _text("Open it", "plain_text"),
+            "deny": _text("Not yet", "plain_text"),
+        },
+    }
+    request = {
+        "type": "button",
+        "action_id": REQUEST_CHANGES_ACTION_ID,
+        "text": _text("Request changes", "plain_text"),
+        "value": b.run_id,
+    }
+    return {"type": "actions", "block_id": "nightshift_decision", "elements": [approve, request]}
+
+
+def briefing_blocks(b: Briefing) -> list[BlockJson]:
+    """The briefing message; Approve / Request changes buttons only while the run awaits a decision."""
+    blocks: list[BlockJson] = [_header(b), _section(f"*{_flat(b.headline, 300)}*\n{_flat(b.summary, 2500)}")]
+    if b.root_cause:
+        blocks.append(_section(f"*Root cause:* {_flat(b.root_cause)}"))
+    if b.fix_summary:
+        blocks.append(_section(f"*Fix:* {_flat(b.fix_summary)}"))
+    if b.files:
+        blocks.append(_files_section(b))
+    blocks += _diff_blocks(b)
+    blocks += [_tests_section(b), _verdict_section(b)]
+    if b.warnings:
+        blocks.append(_section("\n".join(f":warning: {_flat(warning, 500)}" for warning in b.warnings)))
+    blocks.append(_facts_context(b))
+    if "approve" in b.actions:
+        blocks.append(_actions(b))
+    return blocks
+
+
+def decided_blocks(b: Briefing, text: str) -> list[BlockJson]:
+    """The briefing without buttons, under a line saying what happened (``Approving... by <@U1>``).
+
+    ``text`` is ours, not the ticket's: it is escaped, but user mentions in it still mention.
+    """
+    blocks = briefing_blocks(b.model_copy(update={"actions": []}))
+    return [blocks[0], _context(escape_keep_mentions(" ".join(text.split()))), *blocks[1:]]
+
+
+def note_blocks(text: str) -> list[BlockJson]:
+    """One line of ours (user mentions kept, the rest escaped): a message reduced to what happened."""
+    return [_section(escape_keep_mentions(text))]
+
+
+def feedback_modal(run_id: str) -> dict[str, Any]:
+    """The Request changes modal: one multi-line input; ``private_metadata`` carries the run id."""
+    return {
+        "type": "modal",
+        "callback_id": FEEDBACK_CALLBACK_ID,
+        "private_metadata": run_id,
+        "title": _text("Request changes", "plain_text"),
+        "submit": _text("Send", "plain_text"),
+        "close": _text("Cancel", "plain_text"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": FEEDBACK_BLOCK_ID,
+                "label": _text("What should the code agent change?", "plain_text"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": FEEDBACK_ACTION_ID,
+                    "multiline": True,
+                    "max_length": MAX_FEEDBACK_CHARS,
+                    "placeholder": _text("e.g. also handle a leading '+' sign", "plain_text"),
+                },
+            }
+        ],
+    }
+
+
+def fallback_text(b: Briefing) -> str:
+    """The message's ``text``: what notifications and screen readers show, escaped."""
+    waiting = " Awaiting your decision." if "approve" in b.actions else ""
+    return escape(clip(" ".join(f"{b.headline} — {b.ticket_title}".split()), _MAX_FALLBACK)) + waiting

@@ -1,0 +1,441 @@
+"""Jira Cloud, live: webhooks in (verified, filtered, turned into a Ticket), REST API v3 calls out.
+
+Errors (all from ``integrations.base``)::
+
+    IntegrationError        Jira refused the credentials, has no such issue, or kept answering 429/503
+    └── SignatureError      a webhook whose X-Hub-Signature is missing, malformed or wrong
+
+A webhook is verified on its raw body before anything else (``verify_jira_signature``), then
+``parse_jira_webhook`` decides whether it starts a run: it returns a ``JiraTrigger`` or the reason it
+is ignored, in words. ``JiraClient`` is the REST client (basic auth with an API token, Retry-After
+honoured); ``JiraTracker`` is the ``Tracker`` the workflow uses to move and comment on the issue.
+The API token never appears in a message or a log line.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from config import JiraSettings
+from documents.facts import RunFacts, Ticket
+from integrations.adf import NO_LINKS, adf_to_text, text_to_adf
+from integrations.base import IntegrationError, SignatureError
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature"
+DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
+"""Unique per delivery and unchanged across Jira's retries: what to remember to drop a redelivery."""
+ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated")
+ISSUE_FIELDS = "summary,description,priority,labels,components,reporter,issuetype,project,status"
+MAX_RETRY_AFTER_S = 30.0
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+_ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+_RETRYABLE = (429, 503)
+
+
+def verify_jira_signature(secret: str, body: bytes, header: str | None) -> None:
+    """Check ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>``; SignatureError says why not.
+
+    Jira signs only the body (no timestamp), so a replay cannot be told from a retry here: the
+    service drops a delivery id (``X-Atlassian-Webhook-Identifier``) it has already handled.
+    """
+    if not secret:
+        raise SignatureError("no Jira webhook secret is configured (JIRA_WEBHOOK_SECRET); cannot verify")
+    if not header or not header.strip():
+        raise SignatureError(
+            f"the Jira webhook has no {SIGNATURE_HEADER} header; set a secret on the webhook"
+        )
+    method, sep, signature = header.strip().partition("=")
+    if not sep or not signature:
+        raise SignatureError(f"the {SIGNATURE_HEADER} header is malformed: expected 'sha256=<hex>'")
+    if method.strip().lower() != "sha256":
+        raise SignatureError(f"the {SIGNATURE_HEADER} method {method.strip()!r} is not supported (sha256 is)")
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise SignatureError(
+            f"the {SIGNATURE_HEADER} does not match the body: the webhook's secret differs from "
+            "JIRA_WEBHOOK_SECRET, or the request was altered"
+        )
+
+
+def ticket_from_issue(issue: Mapping[str, Any], base_url: str) -> Ticket:
+    """A Ticket from a Jira issue (REST or webhook shape); IntegrationError when the issue is malformed."""
+    key = issue.get("key")
+    fields = issue.get("fields")
+    if not isinstance(key, str) or not isinstance(fields, Mapping):
+        raise IntegrationError("the Jira issue has no key or no fields")
+    summary = " ".join(str(fields.get("summary") or "").split())
+    try:
+        return Ticket(
+            key=key,
+            title=summary[:300] or key,
+            description=adf_to_text(fields.get("description")),
+            priority=_name(fields.get("priority")),
+            labels=[str(label) for label in fields.get("labels") or []],
+            components=[name for c in fields.get("components") or [] if (name := _name(c))],
+            reporter=_name(fields.get("reporter"), "displayName"),
+            source="jira",
+            url=f"{base_url.rstrip('/')}/browse/{key}",
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise IntegrationError(f"the Jira issue {key!r} cannot be read as a ticket: {problems}") from None
+
+
+def _name(value: Any, attribute: str = "name") -> str | None:
+    if isinstance(value, Mapping) and value.get(attribute):
+        return str(value[attribute])
+    return None
+
+
+@dataclass(frozen=True)
+class JiraTrigger:
+    """A webhook that starts a run."""
+
+    key: str
+    ticket: Ticket
+    event: str
+    delivery: str | None
+    """The delivery id (header, else derived from the payload) to drop a redelivered webhook."""
+
+
+def parse_jira_webhook(
+    payload: Mapping[str, Any],
+    settings: JiraSettings,
+    *,
+    base_url: str,
+    own_account_id: str | None,
+    delivery: str | None = None,
+) -> JiraTrigger | str:
+    """A trigger for a webhook that should start a run, else the reason it is ignored.
+
+    ``delivery`` is the ``X-Atlassian-Webhook-Identifier`` header when the caller has it; without it
+    the trigger's delivery is derived from the event, the issue id and the changelog id (or timestamp).
+    """
+    event = payload.get("webhookEvent")
+    if event not in ISSUE_EVENTS:
+        return f"ignored: {event!r} events do not start runs (only {' and '.join(ISSUE_EVENTS)})"
+    user = payload.get("user")
+    if own_account_id and isinstance(user, Mapping) and user.get("accountId") == own_account_id:
+        return "ignored: caused by Nightshift's own Jira account"
+    issue = payload.get("issue")
+    fields = issue.get("fields") if isinstance(issue, Mapping) else None
+    if not isinstance(issue, Mapping) or not isinstance(fields, Mapping):
+        return f"ignored: the {event} payload has no issue"
+    key = issue.get("key", "?")
+    project = _name(fields.get("project"), "key")
+    if settings.projects and _folded(project) not in {p.casefold() for p in settings.projects}:
+        return f"ignored: {key} is in project {project}, not in {', '.join(settings.projects)}"
+    issue_type = _name(fields.get("issuetype"))
+    if settings.issue_types and _folded(issue_type) not in {t.casefold() for t in settings.issue_types}:
+        return f"ignored: {key} is a {issue_type}, not a {' or '.join(settings.issue_types)}"
+    wanted = {label.casefold() for label in settings.labels}
+    if event == "jira:issue_created":
+        if wanted and not wanted & {_folded(label) for label in fields.get("labels") or []}:
+            return f"ignored: {key} was created without a {' or '.join(settings.labels)} label"
+    elif not wanted:
+        return f"ignored: {key} was updated; with no [jira] labels set only created issues start runs"
+    elif not wanted & _added_labels(payload.get("changelog")):
+        return f"ignored: the update to {key} did not add a {' or '.join(settings.labels)} label"
+    try:
+        ticket = ticket_from_issue(issue, base_url)
+    except IntegrationError as exc:
+        return f"ignored: {exc}"
+    return JiraTrigger(ticket.key, ticket, str(event), delivery or _delivery(payload, str(event), issue))
+
+
+def _folded(value: Any) -> str:
+    return str(value).casefold() if value is not None else ""
+
+
+def _added_labels(changelog: Any) -> set[str]:
+    """Labels a changelog adds (Jira gives the before and after lists as space-separated strings)."""
+    added: set[str] = set()
+    items = changelog.get("items") if isinstance(changelog, Mapping) else None
+    for item in items or []:
+        if isinstance(item, Mapping) and "labels" in (item.get("field"), item.get("fieldId")):
+            before = set(_folded(item.get("fromString") or "").split())
+            added |= set(_folded(item.get("toString") or "").split()) - before
+    return added
+
+
+def _delivery(payload: Mapping[str, Any], event: str, issue: Mapping[str, Any]) -> str | None:
+    changelog = payload.get("changelog")
+    change = changelog.get("id") if isinstance(changelog, Mapping) else None
+    stamp = change or payload.get("timestamp")
+    return f"{event}:{issue.get('id') or issue.get('key')}:{stamp}" if stamp is not None else None
+
+
+class JiraClient:
+    """Jira Cloud REST API v3 with basic auth (account email + API token)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        email: str,
+        token: str,
+        http: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_retries: int = 3,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.email = email
+        self._auth = httpx.BasicAuth(email, token)
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=TIMEOUT)
+        self._sleep = sleep
+        self._max_retries = max_retries
+        self._account_id: str | None = None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def myself(self) -> str:
+        """The accountId of the token's account (asked once, then remembered)."""
+        if self._account_id is None:
+            data = await self._json("GET", "/rest/api/3/myself")
+            self._account_id = str(data["accountId"])
+        return self._account_id
+
+    async def get_issue(self, key: str) -> Ticket:
+        data = await self._json(
+            "GET", f"/rest/api/3/issue/{_key(key)}", key=key, params={"fields": ISSUE_FIELDS}
+        )
+        return ticket_from_issue(data, self.base_url)
+
+    async def transition(self, key: str, name: str) -> bool:
+        """Apply the transition called ``name`` (or leading to status ``name``); False when it cannot be.
+
+        False, with a log line, when the issue is already in that status or the workflow offers no such
+        transition (or Jira refuses it for a required field): the run goes on either way.
+        """
+        path = f"/rest/api/3/issue/{_key(key)}"
+        issue = await self._json("GET", path, key=key, params={"fields": "status"})
+        status = _name((issue.get("fields") or {}).get("status")) or ""
+        if status.casefold() == name.casefold():
+            logger.info("Jira issue %s is already in %r", key, status)
+            return False
+        offered = (await self._json("GET", f"{path}/transitions", key=key)).get("transitions") or []
+        chosen = _find_transition(offered, name)
+        if chosen is None:
+            names = ", ".join(f"{t.get('name')!r} (to {_name(t.get('to'))!r})" for t in offered) or "none"
+            logger.warning(
+                "Jira issue %s has no transition %r (by name or target status); %s",
+                key,
+                name,
+                f"it is in {status!r} and offers {names}",
+            )
+            return False
+        if _folded(_name(chosen.get("to"))) == status.casefold():
+            logger.info("Jira issue %s is already in %r", key, status)
+            return False
+        response = await self._request(
+            "POST", f"{path}/transitions", key=key, json={"transition": {"id": chosen["id"]}}, refusals=(400,)
+        )
+        if response.status_code == 400:
+            logger.warning(
+                "Jira refused transition %r on %s: %s", chosen.get("name"), key, _jira_errors(response)
+            )
+            return False
+        return True
+
+    async def comment(self, key: str, text: str, *, links: Mapping[str, str] = NO_LINKS) -> None:
+        """Comment on the issue; the body is ADF with ``links`` (label -> url) as links at the end."""
+        body = {"body": text_to_adf(text, links=links)}
+        await self._request("POST", f"/rest/api/3/issue/{_key(key)}/comment", key=key, json=body)
+
+    async def _json(
+        self, method: str, path: str, *, key: str | None = None, params: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        response = await self._request(method, path, key=key, params=params)
+        try:
+            data = response.json()
+        except ValueError:
+            raise IntegrationError(f"Jira answered {method} {path} with something that is not JSON") from None
+        if not isinstance(data, dict):
+            raise IntegrationError(f"Jira answered {method} {path} with unexpected JSON")
+        return data
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        refusals: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """One call, retried on 429/503 as Jira asks; a refusal becomes an IntegrationError that says why.
+
+        Statuses in ``refusals`` are returned to the caller instead of raised.
+        """
+        retries = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json,
+                    auth=self._auth,
+                    headers={"Accept": "application/json"},
+                    timeout=TIMEOUT,
+                )
+            except httpx.TransportError as exc:
+                raise IntegrationError(
+                    f"Jira at {self.base_url} could not be reached ({type(exc).__name__}: {exc})"
+                ) from None
+            if response.status_code in _RETRYABLE and retries < self._max_retries:
+                delay = _retry_after_s(response.headers.get("Retry-After"), retries)
+                retries += 1
+                logger.info(
+                    "Jira answered %s to %s %s; retrying in %.1fs", response.status_code, method, path, delay
+                )
+                await self._sleep(delay)
+                continue
+            if response.is_success or response.status_code in refusals:
+                return response
+            raise self._refusal(response, method, path, key)
+
+    def _refusal(self, response: httpx.Response, method: str, path: str, key: str | None) -> IntegrationError:
+        status = response.status_code
+        detail = _jira_errors(response)
+        if status in (401, 403):
+            return IntegrationError(
+                f"Jira refused the credentials for {self.email}: HTTP {status} {detail} (check JIRA_EMAIL, "
+                f"JIRA_API_TOKEN and that the account may use {key or 'this API'})"
+            )
+        if status == 404 and key:
+            return IntegrationError(
+                f"Jira has no issue {key} at {self.base_url}, or {self.email} may not see it: {detail}"
+            )
+        if status in _RETRYABLE:
+            return IntegrationError(
+                f"Jira kept answering HTTP {status} to {method} {path} after {self._max_retries} retries; "
+                "try again later"
+            )
+        return IntegrationError(f"Jira answered HTTP {status} to {method} {path}: {detail}")
+
+
+def _find_transition(offered: list[Any], name: str) -> Mapping[str, Any] | None:
+    """The transition called ``name``, else the one leading to status ``name`` (case-insensitive)."""
+    wanted = name.casefold()
+    transitions = [t for t in offered if isinstance(t, Mapping)]
+    return next((t for t in transitions if _folded(t.get("name")) == wanted), None) or next(
+        (t for t in transitions if _folded(_name(t.get("to"))) == wanted), None
+    )
+
+
+def _key(key: str) -> str:
+    """The issue key, checked: it goes into a URL path."""
+    if not _ISSUE_KEY.match(key):
+        raise IntegrationError(f"{key!r} is not a Jira issue key (like PROJ-123)")
+    return key
+
+
+def _retry_after_s(value: str | None, attempt: int) -> float:
+    """The server's Retry-After in seconds (capped), else exponential backoff from one second."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        seconds = None
+    if seconds is None or seconds < 0:
+        seconds = float(2**attempt)
+    return min(seconds, MAX_RETRY_AFTER_S)
+
+
+def _jira_errors(response: httpx.Response) -> str:
+    """Jira's own words (``errorMessages`` and ``errors``), else the HTTP reason."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, Mapping):
+        messages = [str(m) for m in data.get("errorMessages") or []]
+        errors = data.get("errors")
+        if isinstance(errors, Mapping):
+            messages += [f"{field}: {message}" for field, message in errors.items()]
+        if messages:
+            return "; ".join(messages)
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+class JiraTracker:
+    """The workflow's Tracker on Jira: reads, moves and comments on issues that came from this Jira site.
+
+    The workflow names the canonical statuses ``In Progress`` and ``In Review``; they are mapped to
+    ``[jira] start_transition`` and ``review_transition`` (a transition name or a target status name).
+    """
+
+    name = "jira"
+
+    def __init__(
+        self, client: JiraClient, settings: JiraSettings, *, run_link: Callable[[str], str | None]
+    ) -> None:
+        self._client = client
+        self._run_link = run_link
+        self._names = {
+            "in progress": settings.start_transition,
+            "in review": settings.review_transition,
+        }
+
+    def _issue_key(self, ticket: Ticket) -> str | None:
+        """The issue behind a ticket from this Jira site (by source, or by a link to ``/browse/KEY``)."""
+        if ticket.source == "jira":
+            return ticket.key
+        browse = f"{self._client.base_url}/browse/"
+        if ticket.url and ticket.url.startswith(browse):
+            key = ticket.url.removeprefix(browse).split("?")[0].strip("/")
+            return key if _ISSUE_KEY.match(key) else None
+        return None
+
+    async def refresh(self, ticket: Ticket) -> Ticket:
+        """The issue as Jira has it now; notes sent with a bare key (``/oncall PROJ-123 notes``) are kept."""
+        key = self._issue_key(ticket)
+        if key is None:
+            return ticket
+        fresh = await self._client.get_issue(key)
+        description = fresh.description
+        notes = ticket.description.strip().removeprefix(ticket.key).strip() if ticket.url is None else ""
+        if notes:
+            description = (
+                f"{description}\n\nNotes from {ticket.reporter or 'the requester'}:\n{notes}".strip()
+            )
+        return fresh.model_copy(
+            update={
+                "description": description,
+                "ci_excerpt": ticket.ci_excerpt,
+                "ci_run_id": ticket.ci_run_id,
+            }
+        )
+
+    async def transition(self, facts: RunFacts, status_name: str) -> None:
+        key = self._issue_key(facts.ticket)
+        if key is not None:
+            await self._client.transition(key, self._names.get(status_name.casefold(), status_name))
+
+    async def comment(self, facts: RunFacts, text: str) -> None:
+        key = self._issue_key(facts.ticket)
+        if key is None:
+            return
+        links: dict[str, str] = {}
+        run_url = self._run_link(facts.run_id) or facts.web_url
+        if run_url:
+            links["Nightshift run"] = run_url
+        if facts.pr_url:
+            links["Pull request"] = facts.pr_url
+        await self._client.comment(key, text, links=links)

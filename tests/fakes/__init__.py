@@ -1,0 +1,1 @@
+"""Fakes of outside services (Slack, GitHub, Jira): local HTTP servers that record every call."""
