@@ -1,25 +1,209 @@
-"""Nightshift's entry point: the command line (``nightshift ...`` or ``python main.py ...``).
+"""Nightshift's entry points: the HTTP adapter (``uvicorn main:app``, ``nightshift serve``) and the
+command line (``nightshift ...`` or ``python main.py ...``).
 
-Thin on purpose: parse arguments, load settings, choose the model, hand over to ``workflow`` and turn
-errors into messages and exit codes. Exit codes: 0 a pull request was opened (or the command did what
-it was asked), 1 the run ended or paused without a pull request, 2 bad input or configuration.
+Thin on purpose. The adapter reads the raw body, hands it with the headers to ``workflow.service`` /
+``workflow.webhooks`` and turns their replies and errors into responses; the CLI parses arguments,
+loads settings, chooses the model, hands over to ``workflow`` and turns errors into messages and exit
+codes. Only this module imports the web framework.
+
+CLI exit codes: 0 a pull request was opened (or the command did what it was asked), 1 the run ended or
+paused without a pull request, 2 bad input or configuration.
 """
 
 import argparse
 import asyncio
 import json
+import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from rich.console import Console
 
 from config import ConfigError, Settings, load_settings
 from demo.local_model import model_for
 from documents.facts import Ticket
+from workflow.engine import DecisionKind
 from workflow.errors import WorkflowError
+from workflow.server_app import Server, running_server
+from workflow.service import ApiError, Reply
 
 __version__ = "0.1.0"
+
+# -- HTTP adapter: verify, parse, hand over to workflow.service; nothing else happens here ------------
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI app. Settings are read at start-up (``uvicorn main:app`` reads them from the env)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running_server(settings or load_settings()) as server:
+            app.state.server = server
+            yield
+
+    app = FastAPI(title="Nightshift", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": f"invalid request: {exc.errors()}"}, status_code=422)
+
+    def server(request: Request) -> Server:
+        return request.app.state.server
+
+    async def body_of(request: Request) -> bytes:
+        limit = server(request).service.settings.server.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, f"the body is larger than {limit} bytes (server.max_body_bytes)")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"the body is larger than {limit} bytes (server.max_body_bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def reply(result: Reply) -> Response:
+        return JSONResponse(result.body, status_code=result.status, headers=result.headers)
+
+    def authorize(request: Request, run_id: str | None = None) -> None:
+        client = request.client.host if request.client else None
+        server(request).service.authorize(request.headers.get("authorization"), client, run_id=run_id)
+
+    @app.get("/health")
+    async def health(request: Request) -> Response:
+        return reply(server(request).service.health())
+
+    @app.post("/webhook/slack/command")
+    async def slack_command(request: Request) -> Response:
+        return reply(await server(request).webhooks.slack_command(await body_of(request), request.headers))
+
+    @app.post("/webhook/slack/actions")
+    async def slack_actions(request: Request) -> Response:
+        result = await server(request).webhooks.slack_action(await body_of(request), request.headers)
+        return Response(status_code=200) if not result.body else reply(result)
+
+    @app.post("/webhook/jira")
+    async def jira(request: Request) -> Response:
+        return reply(await server(request).webhooks.jira_webhook(await body_of(request), request.headers))
+
+    @app.post("/webhook/github")
+    async def github(request: Request) -> Response:
+        return reply(await server(request).webhooks.github_webhook(await body_of(request), request.headers))
+
+    @app.post("/runs")
+    async def create_run(request: Request) -> Response:
+        authorize(request)
+        body = await body_of(request)
+        return reply(await server(request).service.create_run(body, request.headers.get("content-type")))
+
+    @app.get("/runs")
+    async def runs(request: Request) -> Response:
+        return reply(await server(request).service.list_runs())
+
+    @app.get("/runs/{run_id}")
+    async def run(request: Request, run_id: str) -> Response:
+        return reply(await server(request).service.get_run(run_id))
+
+    @app.post("/runs/{run_id}/approve")
+    async def approve(request: Request, run_id: str) -> Response:
+        authorize(request, run_id)
+        return reply(await server(request).service.decide(run_id, "approve", by="api"))
+
+    @app.post("/runs/{run_id}/request-changes")
+    async def request_changes(request: Request, run_id: str) -> Response:
+        authorize(request, run_id)
+        body = await body_of(request)
+        service = server(request).service
+        return reply(
+            await service.request_changes(run_id, body, request.headers.get("content-type"), by="api")
+        )
+
+    @app.post("/runs/{run_id}/cancel")
+    async def cancel(request: Request, run_id: str) -> Response:
+        authorize(request, run_id)
+        return reply(await server(request).service.decide(run_id, "cancel", by="api"))
+
+    @app.get("/runs/{run_id}/events")
+    async def events(request: Request, run_id: str) -> Response:
+        stream = await server(request).service.events(run_id)
+        return StreamingResponse(
+            stream,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    def page(html: str, nonce: str) -> HTMLResponse:
+        policy = (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+            "connect-src 'self'; form-action 'self'; img-src 'self' data:; base-uri 'none'; "
+            "frame-ancestors 'none'"
+        )
+        return HTMLResponse(
+            html,
+            headers={
+                "Content-Security-Policy": policy,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    @app.get("/ui")
+    async def ui_runs(request: Request) -> Response:
+        nonce = secrets.token_urlsafe(16)
+        return page(await server(request).service.runs_page(nonce), nonce)
+
+    @app.get("/ui/runs/{run_id}")
+    async def ui_run(request: Request, run_id: str, sig: str | None = None) -> Response:
+        nonce = secrets.token_urlsafe(16)
+        return page(await server(request).service.run_page(run_id, sig, nonce), nonce)
+
+    async def ui_decide(request: Request, run_id: str, kind: DecisionKind) -> Response:
+        client = request.client.host if request.client else None
+        result = await server(request).service.decide_from_page(
+            run_id,
+            kind,
+            await body_of(request),
+            request.headers.get("content-type"),
+            authorization=request.headers.get("authorization"),
+            client_host=client,
+        )
+        if "application/json" in request.headers.get("accept", ""):
+            return reply(result)
+        return RedirectResponse(request.headers.get("referer") or f"/ui/runs/{run_id}", status_code=303)
+
+    @app.post("/ui/runs/{run_id}/approve")
+    async def ui_approve(request: Request, run_id: str) -> Response:
+        return await ui_decide(request, run_id, "approve")
+
+    @app.post("/ui/runs/{run_id}/request-changes")
+    async def ui_request_changes(request: Request, run_id: str) -> Response:
+        return await ui_decide(request, run_id, "request_changes")
+
+    @app.get("/runs/{run_id}/report")
+    async def report(request: Request, run_id: str) -> Response:
+        return PlainTextResponse(await server(request).service.report(run_id), media_type="text/markdown")
+
+    return app
+
+
+app = create_app()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     changes = commands.add_parser("request-changes", help="send a run back to the code agent with feedback")
     changes.add_argument("run", help="run id, or 'latest'")
     changes.add_argument("feedback", help="what should change")
+
+    serve = commands.add_parser("serve", help="run the webhook server and the web pages under uvicorn")
+    serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: server.port, 8000)")
 
     commands.add_parser("runs", help="list runs, newest first")
     show = commands.add_parser("show", help="show one run as JSON (or its incident report)")
@@ -89,6 +277,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
         return 0
     if args.command == "runs":
         return await print_runs(settings)
+    if args.command == "serve":
+        return await serve(settings, host=args.host, port=args.port)
     if args.command == "show":
         return await print_run(settings, args.run, report=args.report)
     with model_for(settings) as (model, description):
@@ -119,6 +309,22 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
             feedback=getattr(args, "feedback", None),
             console=console,
         )
+
+
+async def serve(settings: Settings, *, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    settings.server.host = host or settings.server.host
+    settings.server.port = settings.server.port if port is None else port
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level="info",
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()
+    return 0
 
 
 async def _ask(prompt: str) -> str:

@@ -1,84 +1,139 @@
-"""`make demo`: one whole incident on local defaults, with no credentials and no network.
+"""`make demo`: one whole incident through the real HTTP server, on local defaults (no credentials).
 
-The sample todo service (demo/sample_repo) is copied into a temporary git repository with a bare
-origin; the scripted model drives the four agents through the real tools to the real fix; the fix is
-verified with real pytest runs, committed, pushed to the local origin, approved (as CI would), and a
-pull request is recorded in the local database. Nothing outside the temporary directory changes.
+1. the sample todo service (demo/sample_repo) is copied into a temporary git repository with a bare
+   origin; a local stand-in for Slack's Web API starts on 127.0.0.1;
+2. `nightshift serve` starts for real (uvicorn, SQLite/DBOS in the temporary state directory) with the
+   scripted model, since no OPENAI_API_KEY is given;
+3. demo/trigger.py fires a correctly signed /oncall command, as Slack would, and follows the run's
+   events to its briefing (posted to the Slack stand-in, with Approve / Request changes);
+4. the run is approved through the operator API, as CI would; the pull request is recorded locally and
+   the Slack message is updated in place;
+5. the branch, the verdict, the PR record and the report's path are printed, and the server stops.
 """
 
-import asyncio
 import os
+import secrets
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.panel import Panel
 
-from config import load_settings
+from demo.fake_slack import CHANNEL_ID, FakeSlack
 from demo.incident_script import SAMPLE_TICKET
-from demo.local_model import HOW_TO_USE_A_REAL_MODEL, model_for
+from demo.local_model import HOW_TO_USE_A_REAL_MODEL
 from demo.sandbox import create_sandbox
-from workflow.console import run_incident
-from workflow.store import Store, database_url
+from demo.trigger import fire, follow
 
-IGNORED = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "NIGHTSHIFT_MODEL",
-    "NIGHTSHIFT_REPO",
-    "NIGHTSHIFT_DATA_DIR",
-    "NIGHTSHIFT_DATABASE_URL",
-    "NIGHTSHIFT_CONFIG",
-)
+ROOT = Path(__file__).resolve().parent.parent
+DROPPED = ("OPENAI_", "NIGHTSHIFT_", "SLACK_", "GITHUB_", "JIRA_")
 
 
-async def demo(console: Console) -> int:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_up(
+    url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
+) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}; its log:\n{log.read_text()}")
+        try:
+            return dict(httpx.get(f"{url}/health", timeout=2).json())
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"the server did not answer on {url} within {timeout_s:g}s; its log: {log}")
+
+
+def demo(console: Console) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nightshift-demo-"))
     sandbox = create_sandbox(workdir / "sandbox")
     config = workdir / "nightshift.toml"
     config.write_text(f'[tools]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n')
-    env = {k: v for k, v in os.environ.items() if k not in IGNORED}
-    env |= {
-        "NIGHTSHIFT_REPO": str(sandbox.repo),
-        "NIGHTSHIFT_DATA_DIR": str(workdir / "state"),
-        "NIGHTSHIFT_CONFIG": str(config),
-    }
-    settings = load_settings(env=env)
     console.print(
         Panel.fit(
-            "This demo uses a [bold]scripted model[/bold]: a local OpenAI-compatible server that replays the "
-            "sample incident's script, so it runs with no credentials and no network. Everything else is "
-            "real: git worktrees, tools, pytest runs, SQLite (DBOS), the approval.\n"
-            f"To point Nightshift at a real model: {HOW_TO_USE_A_REAL_MODEL}, then "
-            '[bold]nightshift run "<what broke>" --repo PATH[/bold].',
+            "The model is [bold]scripted[/bold]: a local OpenAI-compatible server replays the sample "
+            "incident, so this runs with no credentials and no network; Slack is a local stand-in on "
+            "127.0.0.1. Everything else is real: the HTTP server, signatures, git worktrees, tools, pytest "
+            "runs, SQLite (DBOS).\n"
+            f"To point Nightshift at a real model: {HOW_TO_USE_A_REAL_MODEL}.",
             title="Nightshift demo",
         )
     )
-    console.print(f"Sample repository copied to {sandbox.repo} (bare origin {sandbox.origin})")
-    with model_for(settings) as (model, description):
-        console.print(f"model: {description}", highlight=False)
-        code = await run_incident(settings, model, SAMPLE_TICKET, console=console, approve=True)
-    store = Store(database_url(settings.data_dir.resolve(), None))
-    try:
-        runs = await store.list_runs(limit=1)
-        prs = await store.pull_requests()
-    finally:
-        store.close()
-    if not runs:
-        return 1
-    facts = runs[0]
-    verdict = facts.verification.verdict if facts.verification else "not verified"
-    lines = [f"branch        {facts.branch} (pushed to {sandbox.origin})", f"verdict       {verdict}"]
-    for pr in prs:
-        lines.append(
-            f"pull request  #{pr.number} {pr.title!r} on {pr.branch} ({'draft' if pr.draft else 'ready'}, "
-            f"{len(pr.body)} characters of body, {pr.diff.count(chr(10))} diff lines; recorded locally)"
-        )
-    lines.append(f"report        {settings.data_dir.resolve() / 'reports' / f'{facts.run_id}.md'}")
-    console.print(Panel("\n".join(lines), title="Demo result", border_style="green" if code == 0 else "red"))
-    return code
+    signing_secret, api_token, bot_token = secrets.token_hex(16), secrets.token_hex(16), "xoxb-demo-stand-in"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with FakeSlack(token=bot_token) as slack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED)}
+        env |= {
+            "NIGHTSHIFT_REPO": str(sandbox.repo),
+            "NIGHTSHIFT_DATA_DIR": str(workdir / "state"),
+            "NIGHTSHIFT_CONFIG": str(config),
+            "NIGHTSHIFT_API_TOKEN": api_token,
+            "SLACK_BOT_TOKEN": bot_token,
+            "SLACK_SIGNING_SECRET": signing_secret,
+            "SLACK_CHANNEL": CHANNEL_ID,
+            "SLACK_API_URL": slack.api_url,
+        }
+        log = workdir / "server.log"
+        with log.open("wb") as out:
+            server = subprocess.Popen(
+                [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            health = wait_until_up(url, server, log)
+            console.print(
+                f"server up on {url}: {health['integrations']}; model: {health['model']}", highlight=False
+            )
+            ack = fire(url, signing_secret, SAMPLE_TICKET.title)
+            run_id = ack["text"].split("`")[1]
+            run: dict[str, Any] = follow(url, run_id)
+            console.print(
+                f"briefed: {run['status']}, verdict {run['verification']['verdict']}; approving as CI "
+                "would: POST /runs/latest/approve",
+                highlight=False,
+            )
+            approved = httpx.post(
+                f"{url}/runs/latest/approve", headers={"Authorization": f"Bearer {api_token}"}
+            )
+            console.print(f"  -> {approved.status_code} {approved.json()}", highlight=False)
+            deadline = time.monotonic() + 120
+            while run["status"] not in ("shipped", "failed") and time.monotonic() < deadline:
+                time.sleep(0.3)
+                run = httpx.get(f"{url}/runs/{run_id}").json()
+            message = slack.message(run["message_ref"])
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    verdict = run["verification"]["verdict"]
+    lines = [
+        f"branch        {run['branch']} (pushed to {sandbox.origin})",
+        f"verdict       {verdict}: {run['verification']['detail']}",
+        f"pull request  {run['pr_url']} (recorded locally: {run['status']})",
+        f"slack         message {run['message_ref']} updated in place: {message['text'][:80]}",
+        f"report        {workdir / 'state' / 'reports' / f'{run_id}.md'}",
+        f"server log    {log}",
+    ]
+    ok = run["status"] == "shipped"
+    console.print(
+        Panel("\n".join(lines), title="Demo result", border_style="green" if ok else "red"), highlight=False
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(demo(Console(stderr=True))))
+    sys.exit(demo(Console(stderr=True)))

@@ -30,8 +30,14 @@ class _Block:
         path = self.new_path if self.status != "deleted" else self.old_path
         path = path or self.old_path or self.new_path or "?"
         old = self.old_path if self.status in ("renamed", "copied") else None
-        return FileChange(path=path, added=self.added, removed=self.removed, status=self.status,
-                          old_path=old, binary=self.binary)
+        return FileChange(
+            path=path,
+            added=self.added,
+            removed=self.removed,
+            status=self.status,
+            old_path=old,
+            binary=self.binary,
+        )
 
 
 def _take_quoted(text: str) -> tuple[str, str]:

@@ -33,12 +33,24 @@ class Ticket(BaseModel):
     """Link back to the tracker issue or CI run, when there is one."""
     ci_excerpt: str | None = None
     """The failing CI jobs' log excerpt, when the incident came from CI."""
+    ci_run_id: int | None = None
+    """The failed CI workflow run that started the incident, when CI did."""
 
 
 AgentName = Literal["triage", "code", "test", "pr"]
 AgentStatus = Literal[
-    "pending", "running", "submitted", "turn_limit", "timeout", "budget", "model_error", "no_submit",
-    "invalid_submission", "stuck", "failed", "cancelled",
+    "pending",
+    "running",
+    "submitted",
+    "turn_limit",
+    "timeout",
+    "budget",
+    "model_error",
+    "no_submit",
+    "invalid_submission",
+    "stuck",
+    "failed",
+    "cancelled",
 ]
 
 
@@ -175,8 +187,16 @@ class TimelineEntry(BaseModel):
 
 
 RunStatus = Literal[
-    "queued", "running", "verifying", "awaiting_decision", "revising", "approving", "shipped",
-    "cancelled", "expired", "failed",
+    "queued",
+    "running",
+    "verifying",
+    "awaiting_decision",
+    "revising",
+    "approving",
+    "shipped",
+    "cancelled",
+    "expired",
+    "failed",
 ]
 
 
@@ -184,6 +204,7 @@ class RunFacts(BaseModel):
     run_id: str
     ticket: Ticket
     status: RunStatus
+    created_at: datetime | None = None
     revision: int = 1
     branch: str | None = None
     base_commit: str | None = None

@@ -97,8 +97,10 @@ def _fit(parts: list[_Part], limit: int) -> str:
 
 def render_pr_title(facts: RunFacts) -> str:
     """The PR agent's title, or one written from the ticket when it submitted none."""
-    title = facts.pr_draft.title if facts.pr_draft and facts.pr_draft.title.strip() else (
-        f"Fix {facts.ticket.key}: {facts.ticket.title}"
+    title = (
+        facts.pr_draft.title
+        if facts.pr_draft and facts.pr_draft.title.strip()
+        else (f"Fix {facts.ticket.key}: {facts.ticket.title}")
     )
     return clip(" ".join(title.split()), _MAX_TITLE)
 
@@ -166,10 +168,12 @@ def render_pr_body(facts: RunFacts) -> str:
     attempts = facts.verification.fix_attempts if facts.verification else None
     parts: list[_Part] = []
     if verdict != "verified":
-        parts.append(_Part(
-            f"> [!WARNING]\n> {verdict_sentence(verdict, attempts)} "
-            "The measured facts are under *What Nightshift measured* below."
-        ))
+        parts.append(
+            _Part(
+                f"> [!WARNING]\n> {verdict_sentence(verdict, attempts)} "
+                "The measured facts are under *What Nightshift measured* below."
+            )
+        )
     parts += _story(facts)
     parts.append(_Part("---\n\n## What Nightshift measured\n\n" + _facts_table(facts, verdict)))
     parts.append(_Part("### Root cause"))

@@ -70,8 +70,11 @@ def _overview(facts: RunFacts) -> str:
 
 def _ticket(facts: RunFacts) -> str:
     ticket = facts.ticket
-    rows = [["Key", md.link(ticket.key, ticket.url)], ["Title", md.cell(ticket.title)],
-            ["Source", ticket.source]]
+    rows = [
+        ["Key", md.link(ticket.key, ticket.url)],
+        ["Title", md.cell(ticket.title)],
+        ["Source", ticket.source],
+    ]
     for label, value in (("Priority", ticket.priority), ("Reporter", ticket.reporter)):
         if value:
             rows.append([label, md.cell(value)])
@@ -95,8 +98,13 @@ def _timeline(facts: RunFacts) -> str:
             events.append((agent.started_at, f"{label} started{model}", ""))
         if agent.finished_at:
             duration = agent.duration_s
-            events.append((agent.finished_at, f"{label} {md.cell(agent_reason(agent))}",
-                           format_duration(duration) if duration is not None else ""))
+            events.append(
+                (
+                    agent.finished_at,
+                    f"{label} {md.cell(agent_reason(agent))}",
+                    format_duration(duration) if duration is not None else "",
+                )
+            )
     if not events:
         return "## Timeline\n\nNo events were recorded."
     events.sort(key=lambda event: event[0].timestamp())
@@ -108,16 +116,18 @@ def _agents(facts: RunFacts) -> str:
     rows = []
     for agent in ordered_agents(facts.agents):
         duration = agent.duration_s
-        rows.append([
-            agent_label(agent.name),
-            md.cell(agent_reason(agent)),
-            md.code_span(agent.model, in_table=True) if agent.model else "",
-            str(agent.turns),
-            format_duration(duration) if duration is not None else "",
-            f"{agent.input_tokens:,}",
-            f"{agent.output_tokens:,}",
-            format_usd(agent.cost_usd),
-        ])
+        rows.append(
+            [
+                agent_label(agent.name),
+                md.cell(agent_reason(agent)),
+                md.code_span(agent.model, in_table=True) if agent.model else "",
+                str(agent.turns),
+                format_duration(duration) if duration is not None else "",
+                f"{agent.input_tokens:,}",
+                f"{agent.output_tokens:,}",
+                format_usd(agent.cost_usd),
+            ]
+        )
     rows.append(["**Run total**", "", "", "", "", "", "", f"**{format_usd(facts.cost_usd)}**"])
     headers = ["Agent", "Outcome", "Model", "Turns", "Duration", "Tokens in", "Tokens out", "Cost"]
     return "## Agents and cost\n\n" + md.table(headers, rows)
@@ -127,30 +137,34 @@ def _triage(facts: RunFacts) -> str:
     triage = facts.triage
     if triage is None:
         return "## Triage\n\n" + _missing(facts, "triage", "No triage")
-    return "\n\n".join([
-        "## Triage",
-        f"- Priority: {md.inline(triage.priority)}\n- Component: {md.inline(triage.component)}",
-        md.block(triage.summary),
-        "### Affected files\n\n" + _bullets(triage.affected_files, code=True),
-        "### Acceptance criteria\n\n" + _bullets(triage.acceptance_criteria),
-        "### Edge cases\n\n" + _bullets(triage.edge_cases),
-    ])
+    return "\n\n".join(
+        [
+            "## Triage",
+            f"- Priority: {md.inline(triage.priority)}\n- Component: {md.inline(triage.component)}",
+            md.block(triage.summary),
+            "### Affected files\n\n" + _bullets(triage.affected_files, code=True),
+            "### Acceptance criteria\n\n" + _bullets(triage.acceptance_criteria),
+            "### Edge cases\n\n" + _bullets(triage.edge_cases),
+        ]
+    )
 
 
 def _fix(facts: RunFacts) -> str:
     fix = facts.fix
     if fix is None:
         return "## Fix\n\n" + _missing(facts, "code", "No fix")
-    return "\n\n".join([
-        "## Root cause",
-        md.block(fix.root_cause),
-        "### Explanation",
-        md.block(fix.explanation),
-        "### Files changed",
-        md.fence(diffstat(fix.files), "text"),
-        "### Diff",
-        md.fence(fix.diff, "diff"),
-    ])
+    return "\n\n".join(
+        [
+            "## Root cause",
+            md.block(fix.root_cause),
+            "### Explanation",
+            md.block(fix.explanation),
+            "### Files changed",
+            md.fence(diffstat(fix.files), "text"),
+            "### Diff",
+            md.fence(fix.diff, "diff"),
+        ]
+    )
 
 
 def _tests(facts: RunFacts) -> str:
@@ -178,8 +192,15 @@ def _verification(facts: RunFacts) -> str:
         f"Fix attempts: {verification.fix_attempts}",
     ]
     rows = [
-        [md.cell(label), md.cell(expectation), str(c.passed), str(c.failed), str(c.errors), str(c.skipped),
-         "yes" if c.timed_out else "no"]
+        [
+            md.cell(label),
+            md.cell(expectation),
+            str(c.passed),
+            str(c.failed),
+            str(c.errors),
+            str(c.skipped),
+            "yes" if c.timed_out else "no",
+        ]
         for _, label, expectation, c in phase_counts(verification)
     ]
     if rows:
@@ -221,7 +242,16 @@ def _warnings(facts: RunFacts) -> str:
 def render_report(facts: RunFacts) -> str:
     """The incident report for ``facts`` in Markdown."""
     sections = [
-        _overview(facts), _ticket(facts), _timeline(facts), _agents(facts), _triage(facts), _fix(facts),
-        _tests(facts), _verification(facts), _decisions(facts), _pull_request(facts), _warnings(facts),
+        _overview(facts),
+        _ticket(facts),
+        _timeline(facts),
+        _agents(facts),
+        _triage(facts),
+        _fix(facts),
+        _tests(facts),
+        _verification(facts),
+        _decisions(facts),
+        _pull_request(facts),
+        _warnings(facts),
     ]
     return "\n\n".join(sections) + "\n"

@@ -23,7 +23,9 @@ ACTION_KEYS: dict[Action, str] = {"approve": "a", "request_changes": "r", "cance
 """The key the terminal prompt takes for each action, as shown in the hints."""
 
 _ACTION_HINT: dict[Action, str] = {
-    "approve": "approve", "request_changes": "request changes", "cancel": "cancel",
+    "approve": "approve",
+    "request_changes": "request changes",
+    "cancel": "cancel",
 }
 _BORDER = {"good": "green", "warning": "yellow", "bad": "red"}
 _STATUS_STYLE = {"submitted": "green", "running": "cyan", "pending": "dim", "cancelled": "dim"}
@@ -31,8 +33,13 @@ _MAX_FILES = 8
 _MAX_TESTS = 8
 _MAX_REASON = 60
 _COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
-    ("Agent", "left"), ("Status", "left"), ("Turn", "right"), ("Tool", "left"),
-    ("Tokens in/out", "right"), ("Elapsed", "right"), ("Cost", "right"),
+    ("Agent", "left"),
+    ("Status", "left"),
+    ("Turn", "right"),
+    ("Tool", "left"),
+    ("Tokens in/out", "right"),
+    ("Elapsed", "right"),
+    ("Cost", "right"),
 )
 
 
@@ -68,9 +75,10 @@ def _facts_grid(b: Briefing) -> Table:
     verdict_style = "bold green" if b.verified else ("bold red" if b.tone == "bad" else "bold yellow")
     row("Verdict", Text(verdict_label(b.verdict), style=verdict_style))
     if b.counts:
-        row("Tests run", "\n".join(
-            f"{phase.label}: {phase.counts.summary()} ({phase.expectation})" for phase in b.counts
-        ))
+        row(
+            "Tests run",
+            "\n".join(f"{phase.label}: {phase.counts.summary()} ({phase.expectation})" for phase in b.counts),
+        )
     if b.fix_attempts is not None:
         row("Fix attempts", str(b.fix_attempts))
     if b.files:

@@ -73,6 +73,8 @@ class Engine:
         self._notifier, self._forge, self._tracker = notifier, forge, tracker
         self._lock_file: IO[str] | None = None
         self.runtime: Runtime | None = None
+        self.web_link: Callable[[str], str] | None = None
+        """Gives a run's web page URL, when a server shows the runs."""
 
     async def start(self) -> Runtime:
         """Take the executor lock, open the database, launch DBOS (recovering interrupted runs)."""
@@ -113,9 +115,12 @@ class Engine:
         }
         DBOS(config=config)
         DBOS.launch()
+        # A global limit: each claim is rechecked against the database in its own transaction, so it
+        # holds under load and across several executors (a per-worker limit is counted in memory and
+        # can let a second phase slip in while the first is still being dispatched).
         await DBOS.register_queue_async(
             AGENT_QUEUE,
-            worker_concurrency=self.settings.workflow.max_concurrent_runs,
+            global_concurrency=self.settings.workflow.max_concurrent_runs,
             polling_interval_sec=QUEUE_POLL_S,
         )
         await self._start_unstarted_runs()
@@ -146,13 +151,13 @@ class Engine:
         """Record a run and start its workflow; ``(facts, False)`` when ``dedupe_key`` was seen before."""
         facts, created = await self.rt.store.create_run(ticket, dedupe_key=dedupe_key)
         if created:
+            if self.web_link is not None:
+                link = self.web_link(facts.run_id)
+                facts = await self.rt.store.update(facts.run_id, lambda f: setattr(f, "web_url", link))
             self.rt.bus.publish(
                 facts.run_id,
                 "run_started",
                 {"key": facts.ticket.key, "title": facts.ticket.title, "source": facts.ticket.source},
-            )
-            await self.rt.hooks.fire(
-                "run_started", {"run_id": facts.run_id, "ticket": facts.ticket.model_dump()}
             )
             await self._start_workflow(facts.run_id)
         return facts, created

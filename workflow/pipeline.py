@@ -146,7 +146,7 @@ async def agents_queue() -> Queue:
     if queue is None:
         queue = await DBOS.register_queue_async(
             AGENT_QUEUE,
-            worker_concurrency=current().settings.workflow.max_concurrent_runs,
+            global_concurrency=current().settings.workflow.max_concurrent_runs,
             polling_interval_sec=QUEUE_POLL_S,
         )
     return queue

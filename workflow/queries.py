@@ -26,6 +26,7 @@ def run_summary(facts: RunFacts) -> dict[str, Any]:
         "verdict": verdict,
         "pr_url": facts.pr_url,
         "cost_usd": round(facts.cost_usd, 6),
+        "created_at": facts.created_at.isoformat() if facts.created_at else None,
     }
 
 

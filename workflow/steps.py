@@ -7,8 +7,9 @@ before one is opened, and a briefing already posted is updated rather than poste
 
 import logging
 import shutil
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from agents import goals
 from documents.briefing import build_briefing
@@ -16,6 +17,7 @@ from documents.diffstat import diff_files
 from documents.facts import AgentFacts, DecisionFacts, RunFacts, RunStatus, TimelineEntry
 from documents.pr_body import render_pr_body, render_pr_title
 from documents.report import render_report
+from integrations.base import IntegrationError
 from safety.env import subprocess_env
 from workflow.agent_runs import prepare_worktrees, run_in_worktree
 from workflow.git import CommitSpec, branch_name
@@ -23,6 +25,7 @@ from workflow.runtime import Runtime
 from workflow.verify import verify
 
 logger = logging.getLogger("nightshift.workflow")
+T = TypeVar("T")
 
 RETRY_VERDICTS = ("fix_does_not_pass", "regression", "no_fix")
 """Verdicts the code agent can do something about; the others are the test agent's."""
@@ -47,21 +50,37 @@ async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | No
 
 
 async def ingest(rt: Runtime, run_id: str) -> str:
-    """Bring the repository up to date with its default branch; record the base commit."""
-    base = await rt.repo.sync()
+    """Bring the repository up to date with its default branch; record the base commit; complete the
+    ticket from the tracker and the CI logs."""
     facts = await _facts(rt, run_id)
+    await rt.hooks.fire("run_started", {"run_id": run_id, "ticket": facts.ticket.model_dump(mode="json")})
+    base = await rt.repo.sync()
+    ticket = await _outside(rt, run_id, "tracker refresh", rt.tracker.refresh(facts.ticket)) or facts.ticket
+    excerpt = await _outside(rt, run_id, "CI logs", rt.forge.ci_context(ticket))
+    ticket = ticket.model_copy(update={"ci_excerpt": excerpt or ticket.ci_excerpt})
 
     def change(facts: RunFacts) -> None:
+        facts.ticket = ticket
         facts.base_commit = base
         facts.branch = branch_name(facts.ticket.key, run_id)
         facts.timeline.append(
             TimelineEntry(at=datetime.now(UTC), text=f"ingested at base commit {base[:12]}")
         )
 
-    await rt.store.update(run_id, change)
-    await rt.tracker.transition(facts, "In Progress")
+    facts = await rt.store.update(run_id, change)
+    await _outside(rt, run_id, "ticket transition", rt.tracker.transition(facts, "In Progress"))
     rt.bus.publish(run_id, "ingested", {"base_commit": base})
     return base
+
+
+async def _outside(rt: Runtime, run_id: str, what: str, call: Awaitable[T]) -> T | None:
+    """A call to the tracker or CI that must not fail the run: a failure is logged and shown as an event."""
+    try:
+        return await call
+    except IntegrationError as exc:
+        logger.warning("run %s: %s failed: %s", run_id, what, exc)
+        rt.bus.publish(run_id, "integration_error", {"what": what, "error": str(exc)})
+        return None
 
 
 def _notes(rt: Runtime, facts: RunFacts) -> list[str]:
@@ -278,7 +297,7 @@ async def record_decision(rt: Runtime, run_id: str, decision: dict[str, Any]) ->
         )
 
     facts = await rt.store.update(run_id, change)
-    rt.bus.publish(run_id, "decision", entry.model_dump(mode="json"))
+    rt.bus.publish(run_id, "decision", {"decision": kind, "by": entry.by, "feedback": entry.feedback})
     if kind == "request_changes" and entry.feedback:
         rt.notes.add("reviewer", f"Reviewer feedback on {facts.ticket.key}: {entry.feedback}")
 
@@ -304,8 +323,8 @@ async def ship_step(rt: Runtime, run_id: str) -> str:
     facts = await rt.store.update(run_id, change)
     rt.bus.publish(run_id, "pr_opened", {"url": pr.url, "number": pr.number, "created": pr.created})
     if pr.created:
-        await rt.tracker.transition(facts, "In Review")
-        await rt.tracker.comment(facts, f"Nightshift opened {pr.url}")
+        await _outside(rt, run_id, "ticket transition", rt.tracker.transition(facts, "In Review"))
+        await _outside(rt, run_id, "ticket comment", rt.tracker.comment(facts, f"Nightshift opened {pr.url}"))
         await rt.hooks.fire("pr_opened", {"run_id": run_id, "url": pr.url})
     await _conclude(rt, facts, "shipped", f"shipped: {pr.url}")
     return pr.url

@@ -80,12 +80,12 @@ class StoredEvent:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            **self.data,
             "id": self.id,
             "run_id": self.run_id,
             "ts": self.ts,
             "kind": self.kind,
             "agent": self.agent,
-            **self.data,
         }
 
 
@@ -163,7 +163,7 @@ class Store:
             number = inserted[0]
             if ticket.key == UNNUMBERED_KEY:
                 ticket = ticket.model_copy(update={"key": f"INC-{number}"})
-            facts = RunFacts(run_id=run_id, ticket=ticket, status="queued")
+            facts = RunFacts(run_id=run_id, ticket=ticket, status="queued", created_at=stamp)
             db.execute(runs.update().where(runs.c.id == run_id).values(facts=facts.model_dump_json()))
             return facts, True
 

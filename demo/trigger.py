@@ -1,0 +1,75 @@
+"""Fire a signed ``/oncall`` command at a running Nightshift server, as Slack would, and follow the run.
+
+    python -m demo.trigger --url http://127.0.0.1:8000 --signing-secret SECRET [--token API_TOKEN] "text"
+
+The request is signed with slack_sdk's own signer (Slack's v0 scheme over the raw body). The script
+prints the acknowledgement, then follows the run's Server-Sent Events until its briefing, and prints
+the verdict. Exit code 0 when the run reached a briefing.
+"""
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from demo.fake_slack import signed_headers, slash_command_body
+from demo.incident_script import SAMPLE_TICKET
+
+BRIEFED = ("awaiting_decision", "shipped", "failed", "cancelled", "expired")
+
+
+def fire(url: str, signing_secret: str, text: str) -> dict[str, str]:
+    """Post ``/oncall <text>``; return Slack's view of the acknowledgement (an ephemeral message)."""
+    body = slash_command_body(text)
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{url}/webhook/slack/command", content=body, headers=signed_headers(signing_secret, body), timeout=10
+    )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    print(f"/oncall acknowledged in {elapsed_ms:.0f} ms: {response.json()['text']}", flush=True)
+    return dict(response.json())
+
+
+def follow(url: str, run_id: str, *, timeout_s: float = 300) -> dict[str, Any]:
+    """Print the run's events until it is briefed (or ends); return the run."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.stream(
+        "GET", f"{url}/runs/{run_id}/events", timeout=httpx.Timeout(10, read=timeout_s)
+    ) as events:
+        for line in events.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            if (
+                event["kind"] in ("tool_started", "finished", "verified", "status")
+                and event.get("agent") != ""
+            ):
+                detail = event.get("tool") or event.get("status") or event.get("verdict") or ""
+                print(f"  {event.get('agent') or 'run':7} {event['kind']:13} {detail}", flush=True)
+            if (event["kind"] == "status" and event.get("status") in BRIEFED) or time.monotonic() > deadline:
+                break
+    return dict(httpx.get(f"{url}/runs/{run_id}", timeout=10).json())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--signing-secret", required=True, help="the server's SLACK_SIGNING_SECRET")
+    parser.add_argument("text", nargs="?", default=SAMPLE_TICKET.title)
+    args = parser.parse_args(argv)
+    fire(args.url, args.signing_secret, args.text)
+    run_id = httpx.get(f"{args.url}/runs", timeout=10).json()["runs"][0]["id"]
+    run = follow(args.url, run_id)
+    verification = run.get("verification") or {}
+    print(f"run {run_id} is {run['status']}; verdict: {verification.get('verdict', 'none')}", flush=True)
+    return 0 if run["status"] in BRIEFED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The real Nightshift server (uvicorn on 127.0.0.1, in a thread) on a sandbox repository.
+
+PYTEST_DONT_REWRITE
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from config import Secrets, Settings
+from demo.model_server import ScriptedModelServer, Turn
+from demo.sandbox import Sandbox, create_sandbox
+from demo.threaded import ThreadedServer
+from main import create_app
+from tests.pipeline_fixtures import pipeline_settings
+
+API_TOKEN = "nightshift-test-token-4242"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    sandbox: Sandbox
+    settings: Settings
+    server: ThreadedServer
+
+    def client(self, *, token: str | None = API_TOKEN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def wait_for_run(
+        self, run_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        with self.client() as client:
+            while True:
+                run = client.get(f"/runs/{run_id}").json()
+                if predicate(run):
+                    return run
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"run {run_id} is {run.get('status')} after {timeout_s}s")
+                time.sleep(0.1)
+
+
+def server_settings(
+    tmp_path: Path,
+    model: ScriptedModelServer,
+    *,
+    secrets: dict[str, str] | None = None,
+    sandbox: Sandbox | None = None,
+    **overrides: Any,
+) -> tuple[Settings, Sandbox]:
+    sandbox = sandbox or create_sandbox(tmp_path / "sandbox")
+    settings = pipeline_settings(sandbox.repo, tmp_path / "state", model.base_url)
+    values = {"NIGHTSHIFT_API_TOKEN": API_TOKEN, **(secrets or {})}
+    settings.secrets = Secrets(values={k: SecretStr(v) for k, v in values.items()})
+    for section, fields in overrides.items():
+        for name, value in fields.items():
+            setattr(getattr(settings, section), name, value)
+    return settings, sandbox
+
+
+def start_server(
+    settings: Settings, sandbox: Sandbox, scripts: dict[str, list[Turn]] | None, model: ScriptedModelServer
+) -> LiveServer:
+    if scripts is not None:
+        model.load(scripts)
+    threaded = ThreadedServer(create_app(settings), name="nightshift server", lifespan=True)
+    settings.server.port = threaded.port
+    settings.server.public_url = threaded.url
+    threaded.start()
+    return LiveServer(threaded.url, sandbox, settings, threaded)

@@ -1,0 +1,181 @@
+"""The operator API of the real server (uvicorn on 127.0.0.1): runs, decisions, events, auth, bad input."""
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from demo.incident_script import sample_incident_script
+from demo.model_server import ScriptedModelServer
+from tests.server_fixtures import LiveServer, server_settings, start_server
+
+pytest_plugins = ["tests.model_fixtures"]
+
+NEW_RUN = {"title": "Completing a todo twice reopens it", "description": "Mark done twice: it reopens."}
+
+
+@pytest.fixture
+def live(tmp_path: Path, scripted_server: ScriptedModelServer) -> Iterator[LiveServer]:
+    settings, sandbox = server_settings(tmp_path, scripted_server, server={"max_description_chars": 500})
+    server = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+    yield server
+    server.server.stop()
+
+
+def test_health_names_the_model_and_each_integration(live: LiveServer) -> None:
+    with live.client(token=None) as client:
+        health = client.get("/health").json()
+    assert health["status"] == "ok"
+    assert health["model"].startswith("scripted-pipeline at http://127.0.0.1")
+    assert health["integrations"] == {"slack": "local", "github": "local", "jira": "local"}
+
+
+def test_a_run_through_the_api_from_start_to_pull_request(live: LiveServer) -> None:
+    with live.client() as client:
+        created = client.post("/runs", json={**NEW_RUN, "key": "TODO-42", "priority": "High"})
+        assert created.status_code == 202, created.text
+        run_id = created.json()["run_id"]
+        assert f"/ui/runs/{run_id}?sig=" in created.json()["url"]
+        run = live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+        assert set(run["agents"]) == {"triage", "code", "test", "pr"}
+        for agent in run["agents"].values():
+            assert agent["status"] == "submitted" and agent["turns"] > 0 and agent["tokens"] > 0
+            started, finished = (datetime.fromisoformat(agent[k]) for k in ("started_at", "finished_at"))
+            assert started.tzinfo is not None and finished >= started  # ISO 8601 with a zone
+        assert (
+            run["verification"]["verdict"] == "verified" and run["fix"]["diff"] and run["tests"]["test_names"]
+        )
+        assert client.get("/runs").json()["runs"][0]["id"] == run_id
+        assert "Incident report" in client.get(f"/runs/{run_id}/report").text
+
+        with client.stream("GET", f"/runs/{run_id}/events") as stream:
+            kinds = []
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    kinds.append(json.loads(line[6:])["kind"])
+                if "briefing" in kinds:
+                    break
+        assert kinds[0] == "run_started" and {"turn_started", "tool_started", "verified"} <= set(kinds)
+
+        approved = client.post("/runs/latest/approve")
+        assert approved.status_code == 202 and approved.json()["decision"] == "approve"
+        shipped = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+        again = client.post(f"/runs/{run_id}/approve")
+        assert again.status_code == 200 and again.json()["pr_url"] == shipped["pr_url"]
+        cancel = client.post(f"/runs/{run_id}/cancel")
+        assert cancel.status_code == 409 and "shipped" in cancel.json()["error"]
+
+
+def test_mutations_need_the_api_token(live: LiveServer) -> None:
+    with live.client(token=None) as anonymous, live.client(token="wrong-token-000") as wrong:
+        for client in (anonymous, wrong):
+            refused = client.post("/runs", json=NEW_RUN)
+            assert refused.status_code == 401 and "NIGHTSHIFT_API_TOKEN" in refused.json()["error"]
+            assert client.post("/runs/latest/approve").status_code == 401
+        assert anonymous.get("/runs").json() == {"runs": []}  # reading is open; nothing was started
+
+
+@pytest.mark.parametrize(
+    ("send", "status", "reason"),
+    [
+        ({"content": b"title=x", "headers": {"content-type": "text/plain"}}, 415, "application/json"),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
+        ({"json": {"description": "no title"}}, 422, "title"),
+        ({"json": {"title": "x", "surprise": 1}}, 422, "surprise"),
+        ({"json": {"title": "x", "key": "not a key"}}, 422, "key"),
+        ({"json": {"title": "x", "description": "y" * 501}}, 413, "max_description_chars"),
+        ({"json": {"title": "x", "description": "y" * 2_000_000}}, 413, "max_body_bytes"),
+        ({"json": ["a", "list"]}, 422, "body"),
+    ],
+    ids=[
+        "wrong-content-type",
+        "malformed-json",
+        "missing-title",
+        "unknown-field",
+        "bad-key",
+        "too-long",
+        "oversized-body",
+        "not-an-object",
+    ],
+)
+def test_bad_input_gets_a_4xx_with_a_reason_and_starts_nothing(
+    live: LiveServer, send: dict[str, object], status: int, reason: str
+) -> None:
+    with live.client() as client:
+        response = client.post("/runs", **send)  # type: ignore[arg-type]
+        assert response.status_code == status, response.text
+        assert reason in response.json()["error"]
+        assert client.get("/runs").json() == {"runs": []}
+
+
+def test_unknown_runs_and_bad_decisions(live: LiveServer) -> None:
+    with live.client() as client:
+        assert client.get("/runs/nope").status_code == 404
+        assert client.post("/runs/nope/approve").json()["error"] == "no run with id 'nope'"
+        assert client.post("/runs/latest/approve").status_code == 404
+        run_id = client.post("/runs", json=NEW_RUN).json()["run_id"]
+        early = client.post(f"/runs/{run_id}/approve")
+        assert early.status_code == 409 and "not awaiting a decision" in early.json()["error"]
+        live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+        empty = client.post(f"/runs/{run_id}/request-changes", json={"feedback": ""})
+        assert empty.status_code == 422 and "feedback" in empty.json()["error"]
+        wrong_type = client.post(
+            f"/runs/{run_id}/request-changes", content=b"x", headers={"content-type": "text/x"}
+        )
+        assert wrong_type.status_code == 415
+        assert client.post(f"/runs/{run_id}/cancel").status_code == 202
+        live.wait_for_run(run_id, lambda r: r["status"] == "cancelled")
+
+
+def test_too_many_queued_runs_get_429_with_retry_after(
+    tmp_path: Path, scripted_server: ScriptedModelServer
+) -> None:
+    settings, sandbox = server_settings(
+        tmp_path, scripted_server, server={"max_queued_runs": 1}, workflow={"max_concurrent_runs": 1}
+    )
+    slow = {
+        name: [t.model_copy(update={"ttft_s": 0.5}) for t in turns] * 2
+        for name, turns in sample_incident_script().items()
+    }
+    live = start_server(settings, sandbox, slow, scripted_server)
+    try:
+        with live.client() as client:
+            first = client.post("/runs", json=NEW_RUN).json()["run_id"]
+            live.wait_for_run(first, lambda r: r["status"] == "running")
+            second = client.post("/runs", json=NEW_RUN).json()["run_id"]  # waits for the only slot
+            refused = client.post("/runs", json=NEW_RUN)
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+            assert "already waiting" in refused.json()["error"]
+            for run_id in (first, second):
+                live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+            assert len(client.get("/runs").json()["runs"]) == 2
+    finally:
+        live.server.stop()
+
+
+def test_without_a_token_only_loopback_may_change_things(
+    tmp_path: Path, scripted_server: ScriptedModelServer
+) -> None:
+    from workflow.service import ApiError, RunLinks, Service
+
+    settings, _ = server_settings(tmp_path, scripted_server)
+    settings.secrets = type(settings.secrets)(values={})
+    service = Service.__new__(Service)
+    service.settings, service.links = settings, RunLinks("http://x", b"k" * 32)
+    service.authorize(None, "127.0.0.1")
+    service.authorize(None, "::1")
+    with pytest.raises(ApiError) as refused:
+        service.authorize(None, "10.1.2.3")
+    assert refused.value.status == 401 and "only from this machine" in refused.value.reason
+    service.authorize(None, "10.1.2.3", run_id="abc", sig=service.links.signature("abc"))  # a signed link
+    with pytest.raises(ApiError):
+        service.authorize(None, "10.1.2.3", run_id="abd", sig=service.links.signature("abc"))
+
+
+def test_signed_links_survive_a_restart(tmp_path: Path) -> None:
+    from workflow.service import load_link_key
+
+    assert load_link_key(tmp_path) == load_link_key(tmp_path)
+    assert oct((tmp_path / "link.key").stat().st_mode)[-3:] == "600"

@@ -1,0 +1,69 @@
+"""The web pages of the real server in a real headless Chromium: open a run's page from its signed link,
+watch the agents progress live, press Approve, see the pull request link appear."""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from demo.incident_script import sample_incident_script
+from demo.model_server import ScriptedModelServer
+from tests.browser_fixtures import Chromium, PageLog, browser_fixture  # noqa: F401 (fixture)
+from tests.server_fixtures import LiveServer, server_settings, start_server
+
+pytest_plugins = ["tests.model_fixtures"]
+
+
+@pytest.fixture
+def live(tmp_path: Path, scripted_server: ScriptedModelServer) -> Iterator[LiveServer]:
+    slow = {
+        name: [turn.model_copy(update={"ttft_s": 0.4}) for turn in turns]
+        for name, turns in sample_incident_script().items()
+    }
+    settings, sandbox = server_settings(tmp_path, scripted_server)
+    server = start_server(settings, sandbox, slow, scripted_server)
+    yield server
+    server.server.stop()
+
+
+def test_watch_a_run_live_approve_it_and_see_the_pr_link(live: LiveServer, browser: Chromium) -> None:
+    with live.client() as client:
+        created = client.post("/runs", json={"title": "Completing a todo twice reopens it"}).json()
+    run_id, link = created["run_id"], created["url"]
+    assert link.startswith(f"{live.url}/ui/runs/{run_id}?sig=")
+
+    def scenario(page: Page, log: PageLog) -> None:
+        page.goto(link)
+        expect(page.locator("#agent-code-status")).to_have_text(re.compile("running"), timeout=30_000)
+        expect(page.locator("#agent-code-tool")).not_to_be_empty(timeout=30_000)  # a tool call, live
+        expect(page.locator("#approve-button")).to_be_visible(timeout=90_000)  # briefed: the page reloaded
+        expect(page.locator("#verdict")).to_contain_text("verified")
+        page.locator("#approve-button").click()
+        expect(page.locator("#decision-status")).to_contain_text("Approving", timeout=10_000)
+        expect(page.locator("#pr-link")).to_have_attribute("href", "local://pull-requests/1", timeout=60_000)
+        assert log.problems() == []
+
+    browser.run(scenario, timeout_s=180)
+    run = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+    assert run["decisions"][0]["by"] == "web" and run["pr_url"] == "local://pull-requests/1"
+
+
+def test_a_page_without_a_signed_link_needs_the_token(live: LiveServer, browser: Chromium) -> None:
+    with live.client() as client:
+        run_id = client.post("/runs", json={"title": "Completing a todo twice reopens it"}).json()["run_id"]
+    live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+    forged = f"{live.url}/ui/runs/{run_id}?sig=0123456789abcdef0123456789abcdef"
+
+    def scenario(page: Page, log: PageLog) -> None:
+        page.goto(forged)  # a forged signature gives no rights: the form asks for the token
+        expect(page.locator("#approve-token")).to_be_visible()
+
+    browser.run(scenario)
+    with live.client(token=None) as anonymous:  # and the server refuses a form post without either
+        refused = anonymous.post(
+            f"/ui/runs/{run_id}/approve", data={"sig": "0" * 32}, headers={"Accept": "application/json"}
+        )
+    assert refused.status_code == 401 and "NIGHTSHIFT_API_TOKEN" in refused.json()["error"]
+    assert live.client().get(f"/runs/{run_id}").json()["status"] == "awaiting_decision"

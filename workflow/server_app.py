@@ -1,0 +1,76 @@
+"""Building and running the server's parts from settings: model, integrations, engine, service.
+
+Kept out of main.py so the adapter stays thin; nothing here imports the web framework either.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from config import Settings, integration_modes
+from demo.local_model import model_for
+from integrations.github import GitHubForge
+from integrations.jira import JiraClient, JiraTracker
+from integrations.slack import SlackNotifier
+from workflow.engine import Engine
+from workflow.service import RunLinks, Service
+from workflow.webhooks import Webhooks
+
+logger = logging.getLogger("nightshift.server")
+
+
+@dataclass
+class Server:
+    service: Service
+    webhooks: Webhooks
+
+
+@asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[Server]:
+    """Start everything the HTTP server needs; stop it all on exit. ConfigError for bad settings."""
+    modes = integration_modes(settings)
+    secrets = settings.secrets
+    async with AsyncExitStack() as stack:
+        model, description = stack.enter_context(model_for(settings))
+        slack = (
+            SlackNotifier(
+                token=secrets.get("SLACK_BOT_TOKEN") or "",
+                channel=settings.slack.channel or "",
+                api_url=settings.slack.api_url,
+                approvers=settings.slack.approvers,
+            )
+            if modes["slack"] == "live"
+            else None
+        )
+        github = (
+            GitHubForge(
+                token=secrets.get("GITHUB_TOKEN") or "",
+                repo=settings.github.repo or "",
+                api_url=settings.github.api_url,
+            )
+            if modes["github"] == "live"
+            else None
+        )
+        jira = (
+            JiraClient(
+                base_url=settings.jira.base_url or "",
+                email=settings.jira.email or "",
+                token=secrets.get("JIRA_API_TOKEN") or "",
+            )
+            if modes["jira"] == "live"
+            else None
+        )
+        if jira is not None:
+            stack.push_async_callback(jira.aclose)
+        links = RunLinks.from_settings(settings)
+        tracker = JiraTracker(jira, settings.jira, run_link=links.signed) if jira is not None else None
+        engine = Engine(settings, model=model, notifier=slack, forge=github, tracker=tracker)
+        service = Service(settings, engine, modes=modes, model_name=description, links=links)
+        await engine.start()
+        stack.push_async_callback(engine.stop)
+        webhooks = Webhooks(service, slack=slack, github=github, jira=jira)
+        stack.push_async_callback(webhooks.drain)
+        logger.warning("%s", service.banner())
+        print(service.banner(), flush=True)
+        yield Server(service, webhooks)

@@ -1,0 +1,332 @@
+"""What the HTTP server does, without the HTTP framework: main.py adapts requests to these methods.
+
+Every method returns a ``Reply`` or raises ``ApiError`` (a 4xx with a reason). Nothing here imports
+FastAPI; request bodies arrive as bytes with their headers, so signatures are checked over the raw body.
+
+Operator API: mutations need ``Authorization: Bearer $NIGHTSHIFT_API_TOKEN``; with no token configured
+they are accepted only from loopback. Runs started beyond ``server.max_queued_runs`` get 429.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from config import Mode, Settings
+from documents.briefing import build_briefing
+from documents.facts import UNNUMBERED_KEY, RunFacts, Ticket, TicketSource
+from documents.web import run_page, runs_page
+from workflow.engine import DecisionKind, Engine
+from workflow.errors import DecisionRefused
+from workflow.queries import latest_run, list_runs, run_detail
+from workflow.store import StoredEvent
+
+QUEUE_RETRY_AFTER_S = 30
+
+
+class ApiError(Exception):
+    """A request that cannot be served: the status (4xx) and a reason for the caller."""
+
+    def __init__(self, status: int, reason: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.headers = status, reason, dict(headers or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class NewRun(BaseModel):
+    """``POST /runs``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    key: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*-[A-Za-z0-9]+$")
+    priority: str | None = Field(default=None, max_length=40)
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feedback: str = Field(min_length=1, max_length=10_000)
+
+
+def parse_json(body: bytes, content_type: str | None, model: type[BaseModel]) -> Any:
+    """The body as ``model``; 415 for another content type, 400 for bad JSON, 422 for bad fields."""
+    if not (content_type or "").split(";")[0].strip().lower() == "application/json":
+        raise ApiError(415, f"send application/json (got {content_type or 'no content type'})")
+    try:
+        data = json.loads(body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise ApiError(422, f"invalid request: {problems}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RunLinks:
+    """Links to a run's web page, signed so that whoever holds one may decide on that run."""
+
+    public_url: str
+    key: bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RunLinks":
+        server = settings.server
+        public = (server.public_url or f"http://{server.host}:{server.port}").rstrip("/")
+        return cls(public, load_link_key(settings.data_dir.resolve()))
+
+    def signature(self, run_id: str) -> str:
+        return hmac.new(self.key, run_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def signed(self, run_id: str) -> str:
+        return f"{self.public_url}/ui/runs/{run_id}?sig={self.signature(run_id)}"
+
+
+def parse_form(body: bytes, content_type: str | None) -> dict[str, str]:
+    """A url-encoded form; 415 for another content type, 400 when it cannot be parsed."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise ApiError(415, f"send application/x-www-form-urlencoded (got {kind or 'no content type'})")
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, f"the form body cannot be parsed: {exc}") from None
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        modes: Mapping[str, Mode],
+        model_name: str,
+        links: RunLinks,
+    ) -> None:
+        self.settings, self.engine, self.modes, self.model_name = settings, engine, dict(modes), model_name
+        self.links = links
+        self.public_url = links.public_url
+        engine.web_link = links.signed
+
+    # -- auth ----------------------------------------------------------------------------------------
+
+    def authorize(
+        self,
+        authorization: str | None,
+        client_host: str | None,
+        *,
+        run_id: str | None = None,
+        sig: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        """Mutations: the API token (header, or a form field), a run's signed link, or loopback when no
+        token is configured. 401 otherwise."""
+        configured = self.settings.secrets.get("NIGHTSHIFT_API_TOKEN")
+        offered = token or (
+            authorization[7:].strip() if authorization and authorization.startswith("Bearer ") else None
+        )
+        if configured and offered and hmac.compare_digest(offered.encode(), configured.encode()):
+            return
+        if run_id and sig and hmac.compare_digest(sig.encode(), self.links.signature(run_id).encode()):
+            return
+        if not configured and _is_loopback(client_host):
+            return
+        if configured:
+            raise ApiError(401, "send Authorization: Bearer <NIGHTSHIFT_API_TOKEN>")
+        raise ApiError(
+            401, "no NIGHTSHIFT_API_TOKEN is configured, so changes are accepted only from this machine"
+        )
+
+    # -- health --------------------------------------------------------------------------------------
+
+    def health(self) -> Reply:
+        return Reply(
+            200,
+            {
+                "status": "ok",
+                "model": self.model_name,
+                "integrations": self.modes,
+                "repo": str(self.settings.repo),
+                "public_url": self.public_url,
+            },
+        )
+
+    def banner(self) -> str:
+        modes = ", ".join(f"{name} {mode}" for name, mode in self.modes.items())
+        return f"Nightshift on {self.public_url}: model {self.model_name}; {modes}"
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    async def create_run(self, body: bytes, content_type: str | None, source: TicketSource = "api") -> Reply:
+        new: NewRun = parse_json(body, content_type, NewRun)
+        ticket = Ticket(
+            key=new.key or UNNUMBERED_KEY,
+            title=new.title,
+            description=new.description,
+            priority=new.priority,
+            source=source,
+        )
+        facts, _ = await self.submit(ticket)
+        return Reply(202, {"run_id": facts.run_id, "status": facts.status, "url": facts.web_url})
+
+    async def submit(self, ticket: Ticket, *, dedupe_key: str | None = None) -> tuple[RunFacts, bool]:
+        """Start a run for ``ticket`` unless its text is too long or the queue is full."""
+        limit = self.settings.server.max_description_chars
+        if len(ticket.description) > limit:
+            raise ApiError(
+                413,
+                f"the description has {len(ticket.description)} characters; the limit is {limit} "
+                f"(server.max_description_chars)",
+            )
+        queued = await self.engine.rt.store.count(["queued"])
+        if queued >= self.settings.server.max_queued_runs:
+            raise ApiError(
+                429,
+                f"{queued} runs are already waiting; try again later",
+                headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)},
+            )
+        return await self.engine.submit(ticket, dedupe_key=dedupe_key)
+
+    async def list_runs(self) -> Reply:
+        return Reply(200, {"runs": await list_runs(self.engine.rt.store)})
+
+    async def run(self, run_id: str) -> RunFacts:
+        if run_id == "latest":
+            detail = await latest_run(self.engine.rt.store)
+            run_id = detail["id"] if detail else ""
+        facts = await self.engine.rt.store.get(run_id) if run_id else None
+        if facts is None:
+            raise ApiError(404, f"no run with id {run_id!r}")
+        return facts
+
+    async def get_run(self, run_id: str) -> Reply:
+        return Reply(200, run_detail(await self.run(run_id)))
+
+    async def decide(
+        self, run_id: str, kind: DecisionKind, *, feedback: str | None = None, by: str | None = None
+    ) -> Reply:
+        """202 accepted, 200 already approved (with the PR), 409 not awaiting a decision."""
+        facts = await self.run(run_id)
+        try:
+            outcome = await self.engine.decide(facts.run_id, kind, feedback=feedback, by=by)
+        except DecisionRefused as exc:
+            raise ApiError(422, str(exc)) from None
+        body = {"run_id": facts.run_id, "status": outcome.facts.status, "pr_url": outcome.facts.pr_url}
+        if outcome.result == "accepted":
+            return Reply(202, {**body, "decision": kind})
+        if outcome.result == "already":
+            return Reply(200, {**body, "detail": outcome.reason})
+        return Reply(409, {**body, "error": outcome.reason})
+
+    async def request_changes(
+        self, run_id: str, body: bytes, content_type: str | None, by: str | None
+    ) -> Reply:
+        feedback: Feedback = parse_json(body, content_type, Feedback)
+        return await self.decide(run_id, "request_changes", feedback=feedback.feedback, by=by)
+
+    # -- web pages -----------------------------------------------------------------------------------
+
+    async def runs_page(self, nonce: str) -> str:
+        now = datetime.now(UTC)
+        return runs_page(await list_runs(self.engine.rt.store), now=now, nonce=nonce)
+
+    async def run_page(self, run_id: str, sig: str | None, nonce: str) -> str:
+        now = datetime.now(UTC)  # before the facts are read: the page trusts only later events
+        facts = await self.run(run_id)
+        signed = bool(sig) and hmac.compare_digest(
+            (sig or "").encode(), self.links.signature(facts.run_id).encode()
+        )
+        base = f"/ui/runs/{facts.run_id}"
+        return run_page(
+            facts,
+            build_briefing(facts),
+            events_url=f"/runs/{facts.run_id}/events",
+            approve_url=f"{base}/approve",
+            request_changes_url=f"{base}/request-changes",
+            token_field=None if signed else "token",
+            link_sig=sig if signed else None,
+            nonce=nonce,
+            now=now,
+        )
+
+    async def decide_from_page(
+        self,
+        run_id: str,
+        kind: DecisionKind,
+        body: bytes,
+        content_type: str | None,
+        *,
+        authorization: str | None,
+        client_host: str | None,
+    ) -> Reply:
+        """A decision posted by a run page's form, authorised by its signed link or the API token."""
+        form = parse_form(body, content_type)
+        facts = await self.run(run_id)
+        self.authorize(
+            authorization,
+            client_host,
+            run_id=facts.run_id,
+            sig=form.get("sig"),
+            token=form.get("token") or None,
+        )
+        feedback = form.get("feedback", "").strip() or None
+        if kind == "request_changes" and not feedback:
+            raise ApiError(422, "request changes needs feedback: say what should change")
+        return await self.decide(facts.run_id, kind, feedback=feedback, by="web")
+
+    async def events(self, run_id: str) -> AsyncIterator[str]:
+        """Server-Sent Events: every event of the run, past ones first, then live ones."""
+        facts = await self.run(run_id)
+        return _sse(self.engine.rt.bus.subscribe(facts.run_id))
+
+    async def report(self, run_id: str) -> str:
+        facts = await self.run(run_id)
+        text = await asyncio.to_thread(_read_if_exists, self.engine.rt.report_path(facts.run_id))
+        if text is None:
+            raise ApiError(404, f"run {facts.run_id} has no report yet (it is {facts.status})")
+        return text
+
+
+async def _sse(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
+    async for event in events:
+        yield f"id: {event.id}\ndata: {json.dumps(event.as_dict(), default=str)}\n\n"
+
+
+def _read_if_exists(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def load_link_key(data_dir: Path) -> bytes:
+    """The key signing per-run links, kept in the state directory so links survive a restart."""
+    path = data_dir / "link.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return bytes.fromhex(path.read_text(encoding="utf-8").strip())
