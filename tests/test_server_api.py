@@ -1,7 +1,9 @@
 """The operator API of the real server (uvicorn on 127.0.0.1): runs, decisions, events, auth, bad input."""
 
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -179,3 +181,24 @@ def test_signed_links_survive_a_restart(tmp_path: Path) -> None:
 
     assert load_link_key(tmp_path) == load_link_key(tmp_path)
     assert oct((tmp_path / "link.key").stat().st_mode)[-3:] == "600"
+
+
+def test_a_concurrent_double_approval_opens_one_pull_request(live: LiveServer) -> None:
+    with live.client() as client:
+        run_id = client.post("/runs", json=NEW_RUN).json()["run_id"]
+    live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+    barrier = threading.Barrier(2)
+
+    def click() -> int:
+        with live.client() as client:
+            barrier.wait()
+            return client.post(f"/runs/{run_id}/approve").status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: click(), range(2)))
+    assert statuses[0] == 202 and statuses[1] in (200, 202)
+    shipped = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+    assert [d["kind"] for d in shipped["decisions"]] == ["approve"]
+    assert shipped["pr_url"] == "local://pull-requests/1"
+    with live.client() as client:
+        assert client.post(f"/runs/{run_id}/approve").json()["pr_url"] == shipped["pr_url"]

@@ -9,9 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from demo.incident_script import REVISION_FEEDBACK, revision_turns, sample_incident_script
-from demo.model_server import ScriptedModelServer
-from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
 from demo.fake_slack import (
     CHANNEL_ID,
     SIGNING_SECRET,
@@ -22,6 +19,9 @@ from demo.fake_slack import (
     slash_command_body,
     view_submission_body,
 )
+from demo.incident_script import REVISION_FEEDBACK, revision_turns, sample_incident_script
+from demo.model_server import ScriptedModelServer
+from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
 from tests.server_fixtures import LiveServer, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -5,12 +5,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from demo.fake_slack import CHANNEL_ID, FIRST_TS, TOKEN, FakeSlack
 from documents.briefing import Briefing, build_briefing
 from documents.facts import RunFacts
 from documents.slack_blocks import briefing_blocks, feedback_modal
 from integrations.slack import SlackError, SlackNotifier
 from tests.documents_fixtures import verified_run
-from demo.fake_slack import CHANNEL_ID, FIRST_TS, TOKEN, FakeSlack
 
 TS1, TS2 = f"{FIRST_TS}.000100", f"{FIRST_TS}.000200"
 

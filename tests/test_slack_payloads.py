@@ -6,8 +6,6 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
-from integrations.slack import ButtonClick, FeedbackSubmitted, SlashCommand, parse_command, parse_interaction
 from demo.fake_slack import (
     block_actions_body,
     block_actions_payload,
@@ -16,6 +14,8 @@ from demo.fake_slack import (
     view_submission_body,
     view_submission_payload,
 )
+from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
+from integrations.slack import ButtonClick, FeedbackSubmitted, SlashCommand, parse_command, parse_interaction
 
 
 def command(text: str) -> SlashCommand:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from demo.fake_slack import SIGNING_SECRET, signed_headers, slash_command_body
 from integrations.base import SignatureError
 from integrations.slack import ReplayGuard, verify_slack_request
-from demo.fake_slack import SIGNING_SECRET, signed_headers, slash_command_body
 
 NOW = 1_750_000_000
 

@@ -75,6 +75,7 @@ class Engine:
         self.runtime: Runtime | None = None
         self.web_link: Callable[[str], str] | None = None
         """Gives a run's web page URL, when a server shows the runs."""
+        self._starting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> Runtime:
         """Take the executor lock, open the database, launch DBOS (recovering interrupted runs)."""
@@ -127,6 +128,8 @@ class Engine:
         return self.runtime
 
     async def stop(self) -> None:
+        if self._starting:
+            await asyncio.wait(self._starting, timeout=10)
         if self.runtime is not None:
             await self.runtime.bus.close()
         await asyncio.to_thread(DBOS.destroy, destroy_registry=False)
@@ -148,23 +151,34 @@ class Engine:
         return self.runtime
 
     async def submit(self, ticket: Ticket, *, dedupe_key: str | None = None) -> tuple[RunFacts, bool]:
-        """Record a run and start its workflow; ``(facts, False)`` when ``dedupe_key`` was seen before."""
-        facts, created = await self.rt.store.create_run(ticket, dedupe_key=dedupe_key)
+        """Record a run and start its workflow; ``(facts, False)`` when ``dedupe_key`` was seen before.
+
+        Returns as soon as the run is recorded (one database write), so a webhook can be acknowledged at
+        once; the workflow starts in the background. A crash in between loses nothing: ``start()``
+        starts every recorded run whose workflow never began.
+        """
+        facts, created = await self.rt.store.create_run(ticket, dedupe_key=dedupe_key, web_link=self.web_link)
         if created:
-            if self.web_link is not None:
-                link = self.web_link(facts.run_id)
-                facts = await self.rt.store.update(facts.run_id, lambda f: setattr(f, "web_url", link))
             self.rt.bus.publish(
                 facts.run_id,
                 "run_started",
                 {"key": facts.ticket.key, "title": facts.ticket.title, "source": facts.ticket.source},
             )
-            await self._start_workflow(facts.run_id)
+            starting = asyncio.get_running_loop().create_task(self._start_workflow(facts.run_id))
+            self._starting.add(starting)
+            starting.add_done_callback(self._started)
         return facts, created
 
     async def _start_workflow(self, run_id: str) -> None:
         with SetWorkflowID(run_id):  # the same id again returns the same workflow: idempotent
             await DBOS.start_workflow_async(incident, run_id)
+
+    def _started(self, task: "asyncio.Task[None]") -> None:
+        self._starting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "a run's workflow did not start; it starts with the next engine", exc_info=task.exception()
+            )
 
     async def _start_unstarted_runs(self) -> None:
         """Runs recorded but never started (a crash between the two) start now; started ones are no-ops."""

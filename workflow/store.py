@@ -133,14 +133,17 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------------------
 
-    async def create_run(self, ticket: Ticket, *, dedupe_key: str | None = None) -> tuple[RunFacts, bool]:
-        """Insert a queued run; ``(facts, False)`` when ``dedupe_key`` already named a run.
+    async def create_run(
+        self, ticket: Ticket, *, dedupe_key: str | None = None, web_link: Callable[[str], str] | None = None
+    ) -> tuple[RunFacts, bool]:
+        """Insert a queued run in one transaction; ``(facts, False)`` when ``dedupe_key`` already named a
+        run. A ticket keyed ``UNNUMBERED_KEY`` (a local incident with no tracker key) is numbered
+        ``INC-<n>``; ``web_link`` gives the run's web page URL from its id."""
+        return await asyncio.to_thread(self._create_run, ticket, dedupe_key, web_link)
 
-        A ticket keyed ``UNNUMBERED_KEY`` (a local incident with no tracker key) is numbered ``INC-<n>``.
-        """
-        return await asyncio.to_thread(self._create_run, ticket, dedupe_key)
-
-    def _create_run(self, ticket: Ticket, dedupe_key: str | None) -> tuple[RunFacts, bool]:
+    def _create_run(
+        self, ticket: Ticket, dedupe_key: str | None, web_link: Callable[[str], str] | None
+    ) -> tuple[RunFacts, bool]:
         with self._engine.begin() as db:
             if dedupe_key is not None:
                 row = db.execute(sa.select(runs.c.facts).where(runs.c.dedupe_key == dedupe_key)).first()
@@ -163,7 +166,13 @@ class Store:
             number = inserted[0]
             if ticket.key == UNNUMBERED_KEY:
                 ticket = ticket.model_copy(update={"key": f"INC-{number}"})
-            facts = RunFacts(run_id=run_id, ticket=ticket, status="queued", created_at=stamp)
+            facts = RunFacts(
+                run_id=run_id,
+                ticket=ticket,
+                status="queued",
+                created_at=stamp,
+                web_url=web_link(run_id) if web_link else None,
+            )
             db.execute(runs.update().where(runs.c.id == run_id).values(facts=facts.model_dump_json()))
             return facts, True
 
