@@ -11,9 +11,7 @@ Run: .venv/bin/python bench/server.py
 
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,11 +21,11 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from demo.__main__ import ROOT, free_port, wait_until_up
 from demo.fake_slack import CHANNEL_ID, FakeSlack, signed_headers, slash_command_body
 from demo.incident_script import sample_incident_script
 from demo.model_server import ScriptedModelServer
 from demo.sandbox import create_sandbox
+from demo.serving import serving
 
 INCIDENTS, COMMANDS, WATCHERS, WINDOW_S = 4, 100, 50, 5.0
 
@@ -91,11 +89,9 @@ def main() -> None:
         f"[workflow]\nmax_concurrent_runs = {INCIDENTS}\n[server]\nmax_queued_runs = 500\n"
         "[model.pricing.bench]\ninput = 0\noutput = 0\n"
     )
-    secret, token, port = "bench-signing-secret-0123456789", "bench-api-token", free_port()
-    url = f"http://127.0.0.1:{port}"
+    secret, token = "bench-signing-secret-0123456789", "bench-api-token"
     with ScriptedModelServer(slow) as model, FakeSlack(token="xoxb-bench") as slack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "NIGHTSHIFT_", "SLACK_"))}
-        env |= {
+        env = {
             "OPENAI_BASE_URL": model.base_url,
             "NIGHTSHIFT_MODEL": "bench",
             "NIGHTSHIFT_REPO": str(sandbox.repo),
@@ -107,31 +103,22 @@ def main() -> None:
             "SLACK_CHANNEL": CHANNEL_ID,
             "SLACK_API_URL": slack.api_url,
         }
-        log = workdir / "server.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_until_up(url, server, log)
+        with serving(env, workdir) as server:
             auth = {"Authorization": f"Bearer {token}"}
             runs = [
-                httpx.post(f"{url}/runs", json={"title": f"bench incident {n}"}, headers=auth).json()[
+                httpx.post(f"{server.url}/runs", json={"title": f"bench incident {n}"}, headers=auth).json()[
                     "run_id"
                 ]
                 for n in range(INCIDENTS)
             ]
-            while sum(httpx.get(f"{url}/runs/{r}").json()["status"] == "running" for r in runs) < INCIDENTS:
+            while (
+                sum(httpx.get(f"{server.url}/runs/{r}").json()["status"] == "running" for r in runs)
+                < INCIDENTS
+            ):
                 time.sleep(0.2)
             latencies, idle_cpu, busy_cpu, per_watcher = asyncio.run(
-                measure(url, secret, runs[0], server.pid)
+                measure(server.url, secret, runs[0], server.pid)
             )
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     table = Table(

@@ -11,11 +11,7 @@
 5. the branch, the verdict, the PR record and the report's path are printed, and the server stops.
 """
 
-import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,30 +26,8 @@ from demo.fake_slack import CHANNEL_ID, FakeSlack
 from demo.incident_script import SAMPLE_TICKET
 from demo.local_model import HOW_TO_USE_A_REAL_MODEL
 from demo.sandbox import create_sandbox
+from demo.serving import serving
 from demo.trigger import fire, follow
-
-ROOT = Path(__file__).resolve().parent.parent
-DROPPED = ("OPENAI_", "NIGHTSHIFT_", "SLACK_", "GITHUB_", "JIRA_")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(
-    url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
-) -> dict[str, object]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}; its log:\n{log.read_text()}")
-        try:
-            return dict(httpx.get(f"{url}/health", timeout=2).json())
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"the server did not answer on {url} within {timeout_s:g}s; its log: {log}")
 
 
 def demo(console: Console) -> int:
@@ -72,11 +46,8 @@ def demo(console: Console) -> int:
         )
     )
     signing_secret, api_token, bot_token = secrets.token_hex(16), secrets.token_hex(16), "xoxb-demo-stand-in"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with FakeSlack(token=bot_token) as slack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED)}
-        env |= {
+        env = {
             "NIGHTSHIFT_REPO": str(sandbox.repo),
             "NIGHTSHIFT_DATA_DIR": str(workdir / "state"),
             "NIGHTSHIFT_CONFIG": str(config),
@@ -86,18 +57,11 @@ def demo(console: Console) -> int:
             "SLACK_CHANNEL": CHANNEL_ID,
             "SLACK_API_URL": slack.api_url,
         }
-        log = workdir / "server.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            health = wait_until_up(url, server, log)
+        with serving(env, workdir) as server:
+            url = server.url
             console.print(
-                f"server up on {url}: {health['integrations']}; model: {health['model']}", highlight=False
+                f"server up on {url}: {server.health['integrations']}; model: {server.health['model']}",
+                highlight=False,
             )
             ack = fire(url, signing_secret, SAMPLE_TICKET.title)
             run_id = ack["text"].split("`")[1]
@@ -116,9 +80,7 @@ def demo(console: Console) -> int:
                 time.sleep(0.3)
                 run = httpx.get(f"{url}/runs/{run_id}").json()
             message = slack.message(run["message_ref"])
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            log = server.log
     verdict = run["verification"]["verdict"]
     lines = [
         f"branch        {run['branch']} (pushed to {sandbox.origin})",
