@@ -8,11 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from demo.incident_script import sample_incident_script
 from demo.model_server import ScriptedModelServer
 from demo.sandbox import create_sandbox
+from demo.serving import free_port
 from tests.pipeline_fixtures import TEST_COMMAND
 from workflow.store import Store, database_url
 
@@ -122,3 +124,44 @@ def test_bad_config_names_the_key_and_file(cli_env: dict[str, str]) -> None:
     done = run_cli(cli_env, "runs")
     assert done.returncode == 2
     assert "workflow.max_revisons" in done.stderr and cli_env["NIGHTSHIFT_CONFIG"] in done.stderr
+
+
+def test_uvicorn_main_app_reads_its_settings_from_the_environment(cli_env: dict[str, str]) -> None:
+    port = free_port()
+    env = {**cli_env, "NIGHTSHIFT_API_TOKEN": "cli-token-123456"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert health["status"] == "ok" and health["model"].startswith("scripted-cli at http://127.0.0.1")
+        assert health["integrations"] == {"slack": "local", "github": "local", "jira": "local"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=60)[0].decode()
+    assert "Nightshift on http://" in output  # the start-up banner names the model and the integrations
+
+
+def test_a_half_configured_integration_stops_start_up(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "SLACK_BOT_TOKEN": "xoxb-1234567"}
+    done = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "main:app", "--port", str(free_port())],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "SLACK_SIGNING_SECRET" in done.stderr + done.stdout

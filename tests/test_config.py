@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Policy, Settings, load_settings
+from config import ConfigError, Policy, Settings, integration_modes, load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -127,3 +127,36 @@ def test_hook_with_unknown_event_is_refused(tmp_path: Path) -> None:
 def test_settings_model_refuses_unknown_keys_directly() -> None:
     with pytest.raises(ValueError):
         Settings.model_validate({"modle": {}})
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1234567"}, ["SLACK_SIGNING_SECRET", "SLACK_CHANNEL"]),
+        ({"SLACK_SIGNING_SECRET": "abcdef123456"}, ["SLACK_BOT_TOKEN"]),
+        ({"GITHUB_TOKEN": "ghp_123456789"}, ["GITHUB_REPO", "GITHUB_WEBHOOK_SECRET"]),
+        ({"JIRA_API_TOKEN": "jira-123456", "JIRA_BASE_URL": "https://x.atlassian.net"}, ["JIRA_EMAIL"]),
+    ],
+    ids=["slack-token-only", "slack-secret-only", "github-token-only", "jira-without-email"],
+)
+def test_a_half_configured_integration_names_what_is_missing(env: dict[str, str], names: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        integration_modes(load_settings(env=env))
+    for name in names:
+        assert name in str(err.value)
+
+
+def test_integrations_are_live_exactly_when_configured() -> None:
+    assert integration_modes(load_settings(env={})) == {"slack": "local", "github": "local", "jira": "local"}
+    live = {
+        "SLACK_BOT_TOKEN": "xoxb-1234567",
+        "SLACK_SIGNING_SECRET": "abcdef123456",
+        "SLACK_CHANNEL": "C1",
+        "SLACK_APPROVERS": "U1, U2",
+        "JIRA_API_TOKEN": "jira-123456",
+        "JIRA_BASE_URL": "https://x.atlassian.net",
+        "JIRA_EMAIL": "bot@example.com",
+    }
+    settings = load_settings(env=live)
+    assert integration_modes(settings) == {"slack": "live", "github": "local", "jira": "live"}
+    assert settings.slack.approvers == ["U1", "U2"]

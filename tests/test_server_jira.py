@@ -8,6 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack, slash_command_body
+from demo.fake_slack import TOKEN as SLACK_TOKEN
+from demo.fake_slack import signed_headers as slack_signed_headers
 from demo.incident_script import sample_incident_script
 from demo.model_server import ScriptedModelServer
 from tests.fakes.jira import (
@@ -99,3 +102,36 @@ def test_events_caused_by_our_own_account_are_ignored(live: LiveServer, jira: Fa
     response = deliver(live, by_our_account(jira.add_issue("TODO-9"), BOT_ACCOUNT_ID))
     assert response.status_code == 202 and "ignored" in response.json()
     assert live.client().get("/runs").json() == {"runs": []}
+
+
+def test_oncall_with_a_jira_key_runs_on_the_issue_from_jira(
+    tmp_path: Path, scripted_server: ScriptedModelServer, jira: FakeJira
+) -> None:
+    jira.add_issue("TODO-11", summary="Completing a todo twice reopens it (from Jira)")
+    with FakeSlack() as slack:
+        settings, sandbox = server_settings(
+            tmp_path,
+            scripted_server,
+            secrets={
+                "JIRA_API_TOKEN": TOKEN,
+                "SLACK_BOT_TOKEN": SLACK_TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            },
+            jira={"base_url": jira.url, "email": EMAIL},
+            slack={"channel": CHANNEL_ID, "api_url": slack.api_url},
+        )
+        live = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+        try:
+            body = slash_command_body("TODO-11 seen on the mobile app again")
+            with live.client(token=None) as client:
+                ack = client.post(
+                    "/webhook/slack/command", content=body, headers=slack_signed_headers(SIGNING_SECRET, body)
+                )
+            assert ack.status_code == 200 and "TODO-11" in ack.json()["text"]
+            run_id = live.client().get("/runs").json()["runs"][0]["id"]
+            run = live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+            assert run["ticket"]["title"] == "Completing a todo twice reopens it (from Jira)"
+            assert "seen on the mobile app again" in run["ticket"]["description"]  # the reporter's words kept
+            assert jira.status_of("TODO-11") == "In Progress"
+        finally:
+            live.server.stop()
