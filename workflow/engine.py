@@ -150,14 +150,19 @@ class Engine:
             raise WorkflowError("the engine is not started")
         return self.runtime
 
-    async def submit(self, ticket: Ticket, *, dedupe_key: str | None = None) -> tuple[RunFacts, bool]:
+    async def submit(
+        self, ticket: Ticket, *, dedupe_key: str | None = None, max_queued: int | None = None
+    ) -> tuple[RunFacts, bool]:
         """Record a run and start its workflow; ``(facts, False)`` when ``dedupe_key`` was seen before.
 
         Returns as soon as the run is recorded (one database write), so a webhook can be acknowledged at
         once; the workflow starts in the background. A crash in between loses nothing: ``start()``
-        starts every recorded run whose workflow never began.
+        starts every recorded run whose workflow never began. ``QueueFull`` when ``max_queued`` runs
+        already wait.
         """
-        facts, created = await self.rt.store.create_run(ticket, dedupe_key=dedupe_key, web_link=self.web_link)
+        facts, created = await self.rt.store.create_run(
+            ticket, dedupe_key=dedupe_key, web_link=self.web_link, max_queued=max_queued
+        )
         if created:
             self.rt.bus.publish(
                 facts.run_id,

@@ -29,7 +29,7 @@ from documents.web import run_page, runs_page
 from workflow.engine import DecisionKind, Engine
 from workflow.errors import DecisionRefused
 from workflow.queries import latest_run, list_runs, run_detail
-from workflow.store import StoredEvent
+from workflow.store import QueueFull, StoredEvent
 
 QUEUE_RETRY_AFTER_S = 30
 
@@ -197,14 +197,14 @@ class Service:
                 f"the description has {len(ticket.description)} characters; the limit is {limit} "
                 f"(server.max_description_chars)",
             )
-        queued = await self.engine.rt.store.count(["queued"])
-        if queued >= self.settings.server.max_queued_runs:
-            raise ApiError(
-                429,
-                f"{queued} runs are already waiting; try again later",
-                headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)},
+        try:
+            return await self.engine.submit(
+                ticket, dedupe_key=dedupe_key, max_queued=self.settings.server.max_queued_runs
             )
-        return await self.engine.submit(ticket, dedupe_key=dedupe_key)
+        except QueueFull as full:
+            raise ApiError(
+                429, f"{full}; try again later", headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)}
+            ) from None
 
     async def list_runs(self) -> Reply:
         return Reply(200, {"runs": await list_runs(self.engine.rt.store)})

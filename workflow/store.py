@@ -114,6 +114,14 @@ def database_url(data_dir: Path, configured: str | None) -> str:
     return f"sqlite:///{(data_dir / 'nightshift.sqlite').resolve()}"
 
 
+class QueueFull(Exception):
+    """``max_queued`` runs already wait; ``queued`` says how many."""
+
+    def __init__(self, queued: int) -> None:
+        super().__init__(f"{queued} runs are already waiting")
+        self.queued = queued
+
+
 class Store:
     """Async access to the run tables."""
 
@@ -134,21 +142,37 @@ class Store:
     # -- runs --------------------------------------------------------------------------------------
 
     async def create_run(
-        self, ticket: Ticket, *, dedupe_key: str | None = None, web_link: Callable[[str], str] | None = None
+        self,
+        ticket: Ticket,
+        *,
+        dedupe_key: str | None = None,
+        web_link: Callable[[str], str] | None = None,
+        max_queued: int | None = None,
     ) -> tuple[RunFacts, bool]:
         """Insert a queued run in one transaction; ``(facts, False)`` when ``dedupe_key`` already named a
         run. A ticket keyed ``UNNUMBERED_KEY`` (a local incident with no tracker key) is numbered
-        ``INC-<n>``; ``web_link`` gives the run's web page URL from its id."""
-        return await asyncio.to_thread(self._create_run, ticket, dedupe_key, web_link)
+        ``INC-<n>``; ``web_link`` gives the run's web page URL from its id. ``QueueFull`` when
+        ``max_queued`` runs already wait (checked in the same transaction, so the limit holds)."""
+        return await asyncio.to_thread(self._create_run, ticket, dedupe_key, web_link, max_queued)
 
     def _create_run(
-        self, ticket: Ticket, dedupe_key: str | None, web_link: Callable[[str], str] | None
+        self,
+        ticket: Ticket,
+        dedupe_key: str | None,
+        web_link: Callable[[str], str] | None,
+        max_queued: int | None,
     ) -> tuple[RunFacts, bool]:
         with self._engine.begin() as db:
             if dedupe_key is not None:
                 row = db.execute(sa.select(runs.c.facts).where(runs.c.dedupe_key == dedupe_key)).first()
                 if row is not None:
                     return RunFacts.model_validate_json(row.facts), False
+            if max_queued is not None:
+                queued = db.execute(
+                    sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "queued")
+                ).scalar_one()
+                if queued >= max_queued:
+                    raise QueueFull(int(queued))
             run_id = secrets.token_hex(4)
             stamp = now()
             placeholder = RunFacts(run_id=run_id, ticket=ticket, status="queued")
@@ -214,14 +238,6 @@ class Store:
             query = query.where(runs.c.status.in_(list(statuses)))
         with self._engine.connect() as db:
             return [RunFacts.model_validate_json(row.facts) for row in db.execute(query)]
-
-    async def count(self, statuses: Sequence[str]) -> int:
-        return await asyncio.to_thread(self._count, statuses)
-
-    def _count(self, statuses: Sequence[str]) -> int:
-        query = sa.select(sa.func.count()).select_from(runs).where(runs.c.status.in_(list(statuses)))
-        with self._engine.connect() as db:
-            return int(db.execute(query).scalar_one())
 
     # -- events ------------------------------------------------------------------------------------
 
