@@ -1,5 +1,11 @@
 """``git``: read-only subcommands, ``git apply`` as an edit, ``git push`` and command-running config
-refused, remote operations networked.
+refused, remote operations networked, and changes to what every worktree shares refused.
+
+An agent works in a worktree, but refs, worktree registrations, remotes and the object store belong to
+the whole repository: ``git update-ref refs/heads/main ...``, ``git branch -D main``,
+``git worktree add /elsewhere`` or ``git gc --prune=now`` in one agent's worktree would change the main
+checkout and every other run. Those are dangerous; per-worktree changes (a detached commit, a reset)
+are not.
 
 Global options are looked through (``git -C x push`` and ``git --git-dir=... push`` are pushes). A
 ``git config`` key whose value is a command git runs later (hooks path, fsmonitor, pager, aliases,
@@ -25,6 +31,12 @@ _LISTING = {
     "notes": frozenset({"list", "show"}),
 }
 """Subcommands that only list, by their first word ("" = no verb)."""
+_SHARED = words("update-ref symbolic-ref gc prune pack-refs replace filter-branch filter-repo")
+"""Subcommands that change refs or objects every worktree of the repository shares."""
+_SHARING_VERBS = {"worktree", "remote", "reflog"}
+"""Of ``_LISTING``: subcommands whose other verbs change what every worktree shares."""
+_NEW_BRANCH = words("-b -B -c -C --orphan")
+"""``checkout``/``switch`` options that create or reset a branch (a shared ref)."""
 _LIST_VALUED = tuple("--contains --no-contains --merged --no-merged --points-at --sort --format".split())
 _LIST_FLAGS = {
     "branch": words("--list -l --show-current -a --all -r --remotes -v --verbose --color --no-color --column")
@@ -65,8 +77,18 @@ def git(call: Call) -> None:
     _subcommand(call, sub.text, rest)
 
 
+def _shared(call: Call, what: str) -> None:
+    call.danger(
+        f"'{what}' changes refs or worktrees that the main checkout and every run share; never allowed"
+    )
+
+
 def _subcommand(call: Call, name: str, rest: list[Arg]) -> None:
-    if name in ("push", "send-pack") or (name == "subtree" and any(a.text == "push" for a in rest)):
+    if name in _SHARED:
+        _shared(call, f"git {name}")
+    elif name in ("checkout", "switch") and any(a.text.split("=")[0] in _NEW_BRANCH for a in rest):
+        _shared(call, f"git {name} with a new branch")
+    elif name in ("push", "send-pack") or (name == "subtree" and any(a.text == "push" for a in rest)):
         call.danger("'git push' is never allowed: Nightshift pushes the verified fix itself")
     elif name in _NETWORK or (name == "remote" and any(a.text in ("update", "show", "prune") for a in rest)):
         call.network(f"'git {name}' talks to a remote repository")
@@ -86,11 +108,15 @@ def _subcommand(call: Call, name: str, rest: list[Arg]) -> None:
         listing = options.has("--list", "-l") or (name == "tag" and options.has("-n"))
         changing = [flag for flag, _ in options.flags if flag not in _LIST_FLAGS[name]]
         if changing or (options.operands and not listing):
-            call.other(f"'git {name}' with these arguments creates, deletes or changes a {name}")
+            _shared(call, f"git {name} with these arguments")
     elif name in _LISTING:
         verb = next((a.text for a in rest if not a.text.startswith("-")), "")
         if verb not in _LISTING[name]:
-            call.other(f"'{' '.join(filter(None, ('git', name, verb)))}' changes the repository")
+            what = " ".join(filter(None, ("git", name, verb)))
+            if name in _SHARING_VERBS:
+                _shared(call, what)
+            else:
+                call.other(f"'{what}' changes the repository")
     else:
         call.other(f"'git {name}' changes the repository or is not on the read-only list")
 

@@ -16,6 +16,16 @@ from safety import CommandGate, CommandRefused, analyse, subprocess_env
 GUARDED = [Policy.AUTO, Policy.AUTO_EDIT, Policy.ON_REQUEST, Policy.ON_FAILURE]
 
 DANGEROUS = [
+    pytest.param("git update-ref refs/heads/main HEAD~1", id="git-move-the-shared-main-branch"),
+    pytest.param("git branch -D main", id="git-delete-a-shared-branch"),
+    pytest.param("git checkout -B main HEAD~3", id="git-reset-a-shared-branch-by-checkout"),
+    pytest.param("git switch -c nightshift-side", id="git-create-a-shared-branch"),
+    pytest.param("git tag -d v1.0", id="git-delete-a-shared-tag"),
+    pytest.param("git worktree add /tmp/elsewhere", id="git-add-a-worktree-outside"),
+    pytest.param("git worktree remove ../code", id="git-remove-a-sibling-worktree"),
+    pytest.param("git remote set-url origin https://evil.example/x.git", id="git-redirect-the-remote"),
+    pytest.param("git gc --prune=now", id="git-prune-shared-objects"),
+    pytest.param("git reflog expire --expire=now --all", id="git-expire-the-shared-reflog"),
     # rm -r of things outside the workspace, in every flag spelling
     pytest.param("rm -rf /", id="rm-rf-root"),
     pytest.param("rm -fr /", id="rm-fr-root"),
@@ -290,7 +300,6 @@ NOT_EDITS = [
     pytest.param("sed -i 'w /tmp/copy' app.py", "sed script", id="sed-write-command"),
     pytest.param("find . -name x -delete", "find -delete", id="find-delete-inside"),
     pytest.param("git commit -m fix", "'git commit'", id="git-commit"),
-    pytest.param("git branch -D main", "git branch", id="git-branch-delete"),
     pytest.param("LD_PRELOAD=./evil.so ls", "LD_PRELOAD", id="ld-preload"),
     pytest.param("PATH=.:$PATH ls", "PATH", id="path-override"),
     pytest.param("sort -o /tmp/x in.txt", "absolute path", id="sort-output-outside"),
