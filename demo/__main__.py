@@ -28,6 +28,7 @@ from demo.local_model import HOW_TO_USE_A_REAL_MODEL
 from demo.sandbox import create_sandbox
 from demo.serving import serving
 from demo.trigger import fire, follow
+from workflow.runtime import report_path
 
 
 def demo(console: Console) -> int:
@@ -87,7 +88,7 @@ def demo(console: Console) -> int:
         f"verdict       {verdict}: {run['verification']['detail']}",
         f"pull request  {run['pr_url']} (recorded locally: {run['status']})",
         f"slack         message {run['message_ref']} updated in place: {message['text'][:80]}",
-        f"report        {workdir / 'state' / 'reports' / f'{run_id}.md'}",
+        f"report        {report_path(workdir / 'state', run_id)}",
         f"server log    {log}",
     ]
     ok = run["status"] == "shipped"

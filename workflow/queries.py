@@ -8,6 +8,7 @@ from rich.table import Table
 
 from config import Settings
 from documents.facts import AgentFacts, RunFacts
+from workflow.runtime import report_path
 from workflow.store import Store, StoredEvent, database_url
 
 AGENT_ORDER = ("triage", "code", "test", "pr")
@@ -91,7 +92,7 @@ async def print_run(settings: Settings, ref: str, *, report: bool) -> int:
     finally:
         store.close()
     if report:
-        path = data_dir / "reports" / f"{run_id}.md"
+        path = report_path(data_dir, run_id)
         print(path.read_text(encoding="utf-8") if path.exists() else f"run {run_id} has no report yet")
     else:
         print(json.dumps(detail, indent=2))

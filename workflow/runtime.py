@@ -47,7 +47,7 @@ class Runtime:
         return self.data_dir / "transcripts" / run_id / f"{name}.jsonl"
 
     def report_path(self, run_id: str) -> Path:
-        return self.data_dir / "reports" / f"{run_id}.md"
+        return report_path(self.data_dir, run_id)
 
     @property
     def secrets(self) -> list[str]:
@@ -61,6 +61,11 @@ class Runtime:
     def notes(self) -> NoteStore:
         """Lessons kept for this repository across runs (reviewers' feedback, agents' notes)."""
         return NoteStore(notes_path(self.data_dir, self.repo.path.name), Redactor(self.secrets))
+
+
+def report_path(data_dir: Path, run_id: str) -> Path:
+    """Where a run's incident report is kept in the state directory."""
+    return data_dir / "reports" / f"{run_id}.md"
 
 
 _current: Runtime | None = None

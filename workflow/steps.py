@@ -159,7 +159,8 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         if _submitted(facts, "test")
         else ""
     )
-    test_files = [change.path for change in diff_files(test_diff) if change.status != "deleted"]
+    test_changes = diff_files(test_diff)
+    test_files = [change.path for change in test_changes if change.status != "deleted"]
     result = await verify(
         rt.repo,
         base=facts.base_commit,
@@ -180,7 +181,7 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         if facts.fix is not None:
             facts.fix = facts.fix.model_copy(update={"diff": fix_diff, "files": diff_files(fix_diff)})
         if facts.tests is not None:
-            facts.tests = facts.tests.model_copy(update={"diff": test_diff, "files": diff_files(test_diff)})
+            facts.tests = facts.tests.model_copy(update={"diff": test_diff, "files": test_changes})
         facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"verification: {result.verdict}"))
 
     await rt.store.update(run_id, change)
