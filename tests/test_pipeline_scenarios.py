@@ -161,16 +161,23 @@ def slowed(scripts: dict[str, list[Turn]], seconds: float) -> dict[str, list[Tur
 async def test_the_fork_is_really_parallel(
     tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
 ) -> None:
-    """With 1 s added to every turn, the agent phase lasts about as long as its slowest agent."""
+    """With 1 s added to every turn, all four agents run at once and the phase lasts about as long as
+    the slowest of them (run one after the other they would take 11 s or more). How close to the
+    slowest agent it comes is measured by bench/pipeline.py, not asserted on a shared CI machine."""
     pipeline = await start_pipeline(tmp_path, scripted_server, slowed(sample_incident_script(), 1.0))
     pipelines.append(pipeline)
     run = await pipeline.submit(SAMPLE_TICKET)
     facts = await pipeline.briefed(run.run_id)
+    agents = list(facts.agents.values())
+    assert len(agents) == 4 and all(agent.started_at and agent.finished_at for agent in agents)
+    starts = [agent.started_at for agent in agents if agent.started_at]
+    ends = [agent.finished_at for agent in agents if agent.finished_at]
+    assert max(starts) < min(ends)  # every agent was running while every other one was
     phase_start = next(entry.at for entry in facts.timeline if entry.text == "agents started")
-    phase_end = max(agent.finished_at for agent in facts.agents.values() if agent.finished_at)
-    slowest = max(agent.duration_s or 0 for agent in facts.agents.values())
-    assert slowest >= 4  # the code and test agents take four 1-second turns
-    assert (phase_end - phase_start).total_seconds() <= slowest * 1.1
+    slowest = max(agent.duration_s or 0 for agent in agents)
+    total = sum(agent.duration_s or 0 for agent in agents)
+    assert slowest >= 4 and total >= 11  # code and test: four 1-second turns, triage three, PR one
+    assert (max(ends) - phase_start).total_seconds() < slowest + 2
 
 
 async def test_the_run_budget_stops_the_agents_and_the_briefing_says_so(

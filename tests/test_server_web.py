@@ -15,6 +15,20 @@ from tests.server_fixtures import LiveServer, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
 
+RECORD_CODE_TOOLS = """
+document.addEventListener("DOMContentLoaded", () => {
+  const cell = document.getElementById("agent-code-tool");
+  if (!cell) return;
+  const record = () => {
+    if (cell.textContent) document.documentElement.dataset.codeToolShown = cell.textContent;
+  };
+  new MutationObserver(record).observe(cell, { childList: true, characterData: true, subtree: true });
+});
+"""
+"""Keeps, on ``<html data-code-tool-shown>``, the last tool name the code agent's Tool cell showed: a
+tool call lasts milliseconds, far less than the interval at which ``expect`` polls, so polling the
+cell itself would miss most of them."""
+
 
 @pytest.fixture
 def live(tmp_path: Path, scripted_server: ScriptedModelServer) -> Iterator[LiveServer]:
@@ -35,9 +49,11 @@ def test_watch_a_run_live_approve_it_and_see_the_pr_link(live: LiveServer, brows
     assert link.startswith(f"{live.url}/ui/runs/{run_id}?sig=")
 
     def scenario(page: Page, log: PageLog) -> None:
+        page.add_init_script(RECORD_CODE_TOOLS)
         page.goto(link)
         expect(page.locator("#agent-code-status")).to_have_text(re.compile("running"), timeout=30_000)
-        expect(page.locator("#agent-code-tool")).not_to_be_empty(timeout=30_000)  # a tool call, live
+        shown = page.locator("html")  # a tool call, live:
+        expect(shown).to_have_attribute("data-code-tool-shown", re.compile(r"\w"), timeout=30_000)
         expect(page.locator("#approve-button")).to_be_visible(timeout=90_000)  # briefed: the page reloaded
         expect(page.locator("#verdict")).to_contain_text("verified")
         page.locator("#approve-button").click()
