@@ -31,6 +31,7 @@ from workflow.events import EventBus
 from workflow.git import GitRepo
 from workflow.pipeline import AGENT_QUEUE, DECISION_TOPIC, QUEUE_POLL_S, incident
 from workflow.runtime import Runtime, install
+from workflow.starter import WorkflowStarter
 from workflow.store import FINAL_STATUSES, Store, database_url
 
 APPLICATION_VERSION = "nightshift-1"
@@ -75,7 +76,7 @@ class Engine:
         self.runtime: Runtime | None = None
         self.web_link: Callable[[str], str] | None = None
         """Gives a run's web page URL, when a server shows the runs."""
-        self._starting: set[asyncio.Task[None]] = set()
+        self._starter = WorkflowStarter(self._start_workflow)
 
     async def start(self) -> Runtime:
         """Take the executor lock, open the database, launch DBOS (recovering interrupted runs)."""
@@ -124,12 +125,12 @@ class Engine:
             global_concurrency=self.settings.workflow.max_concurrent_runs,
             polling_interval_sec=QUEUE_POLL_S,
         )
+        self._starter = WorkflowStarter(self._start_workflow)
         await self._start_unstarted_runs()
         return self.runtime
 
     async def stop(self) -> None:
-        if self._starting:
-            await asyncio.wait(self._starting, timeout=10)
+        await self._starter.close()
         if self.runtime is not None:
             await self.runtime.bus.close()
         await asyncio.to_thread(DBOS.destroy, destroy_registry=False)
@@ -155,10 +156,10 @@ class Engine:
     ) -> tuple[RunFacts, bool]:
         """Record a run and start its workflow; ``(facts, False)`` when ``dedupe_key`` was seen before.
 
-        Returns as soon as the run is recorded (one database write), so a webhook can be acknowledged at
-        once; the workflow starts in the background. A crash in between loses nothing: ``start()``
-        starts every recorded run whose workflow never began. ``QueueFull`` when ``max_queued`` runs
-        already wait.
+        Returns as soon as the run is recorded (one database write, shared with the runs submitted at
+        the same time), so a webhook can be acknowledged at once; the workflow starts in the background
+        (``WorkflowStarter``). A crash in between loses nothing: ``start()`` starts every recorded run
+        whose workflow never began. ``QueueFull`` when ``max_queued`` runs already wait.
         """
         facts, created = await self.rt.store.create_run(
             ticket, dedupe_key=dedupe_key, web_link=self.web_link, max_queued=max_queued
@@ -169,26 +170,17 @@ class Engine:
                 "run_started",
                 {"key": facts.ticket.key, "title": facts.ticket.title, "source": facts.ticket.source},
             )
-            starting = asyncio.get_running_loop().create_task(self._start_workflow(facts.run_id))
-            self._starting.add(starting)
-            starting.add_done_callback(self._started)
+            self._starter.add(facts.run_id)
         return facts, created
 
     async def _start_workflow(self, run_id: str) -> None:
         with SetWorkflowID(run_id):  # the same id again returns the same workflow: idempotent
             await DBOS.start_workflow_async(incident, run_id)
 
-    def _started(self, task: "asyncio.Task[None]") -> None:
-        self._starting.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error(
-                "a run's workflow did not start; it starts with the next engine", exc_info=task.exception()
-            )
-
     async def _start_unstarted_runs(self) -> None:
         """Runs recorded but never started (a crash between the two) start now; started ones are no-ops."""
-        for facts in await self.rt.store.list_runs(limit=1000, statuses=["queued"]):
-            await self._start_workflow(facts.run_id)
+        for facts in reversed(await self.rt.store.list_runs(limit=1000, statuses=["queued"])):
+            self._starter.add(facts.run_id)
 
     async def decide(
         self, run_id: str, kind: DecisionKind, *, feedback: str | None = None, by: str | None = None

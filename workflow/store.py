@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from documents.facts import UNNUMBERED_KEY, RunFacts, RunStatus, Ticket
+from workflow.batching import GroupCommit, Outcome
 
 metadata = sa.MetaData()
 
@@ -122,6 +123,16 @@ class QueueFull(Exception):
         self.queued = queued
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """A run to record: the arguments of ``Store.create_run``."""
+
+    ticket: Ticket
+    dedupe_key: str | None
+    web_link: Callable[[str], str] | None
+    max_queued: int | None
+
+
 class Store:
     """Async access to the run tables."""
 
@@ -135,6 +146,7 @@ class Store:
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
         metadata.create_all(self._engine)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._new_runs = GroupCommit(self._create_runs)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -149,56 +161,68 @@ class Store:
         web_link: Callable[[str], str] | None = None,
         max_queued: int | None = None,
     ) -> tuple[RunFacts, bool]:
-        """Insert a queued run in one transaction; ``(facts, False)`` when ``dedupe_key`` already named a
-        run. A ticket keyed ``UNNUMBERED_KEY`` (a local incident with no tracker key) is numbered
-        ``INC-<n>``; ``web_link`` gives the run's web page URL from its id. ``QueueFull`` when
-        ``max_queued`` runs already wait (checked in the same transaction, so the limit holds)."""
-        return await asyncio.to_thread(self._create_run, ticket, dedupe_key, web_link, max_queued)
+        """Insert a queued run; ``(facts, False)`` when ``dedupe_key`` already named a run. A ticket keyed
+        ``UNNUMBERED_KEY`` (a local incident with no tracker key) is numbered ``INC-<n>``; ``web_link``
+        gives the run's web page URL from its id. ``QueueFull`` when ``max_queued`` runs already wait
+        (checked in the transaction that inserts, so the limit holds). Runs submitted at the same time
+        share one transaction (``GroupCommit``)."""
+        return await self._new_runs.submit(NewRun(ticket, dedupe_key, web_link, max_queued))
 
-    def _create_run(
-        self,
-        ticket: Ticket,
-        dedupe_key: str | None,
-        web_link: Callable[[str], str] | None,
-        max_queued: int | None,
-    ) -> tuple[RunFacts, bool]:
+    async def _create_runs(self, batch: list["NewRun"]) -> list[Outcome[tuple[RunFacts, bool]]]:
+        return await asyncio.to_thread(self._insert_runs, batch)
+
+    def _insert_runs(self, batch: list["NewRun"]) -> list[Outcome[tuple[RunFacts, bool]]]:
+        outcomes: list[Outcome[tuple[RunFacts, bool]]] = []
         with self._engine.begin() as db:
-            if dedupe_key is not None:
-                row = db.execute(sa.select(runs.c.facts).where(runs.c.dedupe_key == dedupe_key)).first()
-                if row is not None:
-                    return RunFacts.model_validate_json(row.facts), False
-            if max_queued is not None:
-                queued = db.execute(
-                    sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "queued")
-                ).scalar_one()
-                if queued >= max_queued:
-                    raise QueueFull(int(queued))
-            run_id = secrets.token_hex(4)
-            stamp = now()
-            placeholder = RunFacts(run_id=run_id, ticket=ticket, status="queued")
-            inserted = db.execute(
-                runs.insert().values(
-                    id=run_id,
-                    created_at=stamp,
-                    updated_at=stamp,
-                    status="queued",
-                    dedupe_key=dedupe_key,
-                    facts=placeholder.model_dump_json(),
-                )
-            ).inserted_primary_key
-            assert inserted is not None
-            number = inserted[0]
-            if ticket.key == UNNUMBERED_KEY:
-                ticket = ticket.model_copy(update={"key": f"INC-{number}"})
-            facts = RunFacts(
-                run_id=run_id,
-                ticket=ticket,
-                status="queued",
+            queued = db.execute(
+                sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "queued")
+            ).scalar_one()
+            for new in batch:
+                seen = self._deduplicated(db, new.dedupe_key)
+                if seen is not None:
+                    outcomes.append((RunFacts.model_validate_json(seen.facts), False))
+                    continue
+                if new.max_queued is not None and queued >= new.max_queued:
+                    outcomes.append(QueueFull(int(queued)))
+                    continue
+                outcomes.append((self._insert_run(db, new), True))
+                queued += 1
+        return outcomes
+
+    @staticmethod
+    def _deduplicated(db: sa.Connection, dedupe_key: str | None) -> sa.Row[Any] | None:
+        if dedupe_key is None:
+            return None
+        return db.execute(sa.select(runs.c.facts).where(runs.c.dedupe_key == dedupe_key)).first()
+
+    @staticmethod
+    def _insert_run(db: sa.Connection, new: "NewRun") -> RunFacts:
+        run_id = secrets.token_hex(4)
+        stamp = now()
+        placeholder = RunFacts(run_id=run_id, ticket=new.ticket, status="queued")
+        inserted = db.execute(
+            runs.insert().values(
+                id=run_id,
                 created_at=stamp,
-                web_url=web_link(run_id) if web_link else None,
+                updated_at=stamp,
+                status="queued",
+                dedupe_key=new.dedupe_key,
+                facts=placeholder.model_dump_json(),
             )
-            db.execute(runs.update().where(runs.c.id == run_id).values(facts=facts.model_dump_json()))
-            return facts, True
+        ).inserted_primary_key
+        assert inserted is not None
+        ticket = new.ticket
+        if ticket.key == UNNUMBERED_KEY:
+            ticket = ticket.model_copy(update={"key": f"INC-{inserted[0]}"})
+        facts = RunFacts(
+            run_id=run_id,
+            ticket=ticket,
+            status="queued",
+            created_at=stamp,
+            web_url=new.web_link(run_id) if new.web_link else None,
+        )
+        db.execute(runs.update().where(runs.c.id == run_id).values(facts=facts.model_dump_json()))
+        return facts
 
     async def get(self, run_id: str) -> RunFacts | None:
         return await asyncio.to_thread(self._get, run_id)
