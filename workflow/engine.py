@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
@@ -132,6 +132,7 @@ class Engine:
     async def stop(self) -> None:
         await self._starter.close()
         if self.runtime is not None:
+            await _cancel(self.runtime.workflow_tasks)
             await self.runtime.bus.close()
         await asyncio.to_thread(DBOS.destroy, destroy_registry=False)
         # DBOS made its thread pool the loop's default executor and has just shut it down; give the loop
@@ -191,6 +192,19 @@ class Engine:
 
     async def wait_for(self, run_id: str, until: Callable[[RunFacts], bool], *, timeout_s: float) -> RunFacts:
         return await wait_for(self.rt.store, run_id, until, timeout_s=timeout_s)
+
+
+async def _cancel(tasks: set["asyncio.Task[Any]"], timeout_s: float = 10) -> None:
+    """Cancel the running workflows (see ``workflow.pipeline.running``); DBOS resumes them next launch."""
+    pending = list(tasks)
+    if not pending:
+        return
+    logger.warning(
+        "stopping with %d workflows in progress; they resume when Nightshift starts again", len(pending)
+    )
+    for task in pending:
+        task.cancel()
+    await asyncio.wait(pending, timeout=timeout_s)
 
 
 async def _send_in_process(run_id: str, message: dict[str, object], key: str) -> None:

@@ -14,6 +14,8 @@ results; everything with side effects is a step (``workflow.steps``).
 """
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from dbos import DBOS, Queue
@@ -87,9 +89,33 @@ async def finish_step(run_id: str, status: RunStatus, reason: str) -> None:
     await steps.finish_step(current(), run_id, status, reason)
 
 
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """Registers the current workflow's task with the runtime while it runs.
+
+    ``Engine.stop`` cancels these tasks before it shuts DBOS down. A cancelled workflow records
+    nothing and DBOS resumes it at the next launch; left running, a workflow would meet DBOS's closed
+    thread pool mid-step, and the error could be recorded as the run's (an agent "crashed", a run
+    "failed") when it was only the shutdown.
+    """
+    task = asyncio.current_task()
+    assert task is not None, "workflows run in a task"
+    tasks = current().workflow_tasks
+    tasks.add(task)
+    try:
+        yield
+    finally:
+        tasks.discard(task)
+
+
 @DBOS.workflow(name="nightshift.agent_phase")
 async def agent_phase(run_id: str, revision: int, feedback: str | None) -> str:
     """The agent work of one revision: runs while holding one of the queue's slots."""
+    with running():
+        return await _agent_work(run_id, revision, feedback)
+
+
+async def _agent_work(run_id: str, revision: int, feedback: str | None) -> str:
     max_attempts = current().settings.workflow.max_fix_attempts
     if revision == 1:
         await prepare_step(run_id)
@@ -111,6 +137,11 @@ async def agent_phase(run_id: str, revision: int, feedback: str | None) -> str:
 
 @DBOS.workflow(name="nightshift.incident")
 async def incident(run_id: str) -> str:
+    with running():
+        return await _incident(run_id)
+
+
+async def _incident(run_id: str) -> str:
     settings = current().settings.workflow
     try:
         await ingest_step(run_id)

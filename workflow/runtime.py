@@ -5,8 +5,10 @@ settings, the database, the model client, the tools and the integrations live he
 ``workflow.engine.Engine`` at start-up and looked up with ``current()``.
 """
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent import SharedBudget
 from client import Model
@@ -39,6 +41,8 @@ class Runtime:
     data_dir: Path
     budgets: dict[str, SharedBudget] = field(default_factory=dict)
     """USD pools of the runs whose agents run in this process."""
+    workflow_tasks: set["asyncio.Task[Any]"] = field(default_factory=set)
+    """The tasks of the workflows running in this process (``workflow.pipeline.running``)."""
 
     def worktree(self, run_id: str, name: str) -> Path:
         return self.data_dir / "worktrees" / run_id / name
