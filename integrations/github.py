@@ -183,6 +183,11 @@ class GitHubForge:
         self._latest = Github(auth=auth, base_url=base_url, per_page=1, retry=retry, lazy=True)
         """Lists only the newest item: ``latest_failed_run`` asks for one run, not a page of them."""
 
+    def close(self) -> None:
+        """Close both clients' HTTP connection pools."""
+        self._github.close()
+        self._latest.close()
+
     async def open_pull_request(
         self, facts: RunFacts, *, title: str, body: str, diff: str, draft: bool, labels: list[str]
     ) -> PullRequestRef:

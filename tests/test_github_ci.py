@@ -43,7 +43,9 @@ def fake() -> FakeGitHub:
 @pytest.fixture
 def forge(fake: FakeGitHub) -> Iterator[GitHubForge]:
     with fake.serve() as server:
-        yield GitHubForge(token=TOKEN, repo="acme/service", api_url=server.url)
+        opened = GitHubForge(token=TOKEN, repo="acme/service", api_url=server.url)
+        yield opened
+        opened.close()
 
 
 async def test_only_the_failed_jobs_log_is_excerpted_and_the_download_gets_no_token(

@@ -3,7 +3,6 @@
 Kept out of main.py so the adapter stays thin; nothing here imports the web framework either.
 """
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -16,8 +15,6 @@ from integrations.slack import SlackNotifier
 from workflow.engine import Engine
 from workflow.service import RunLinks, Service
 from workflow.webhooks import Webhooks
-
-logger = logging.getLogger("nightshift.server")
 
 
 @dataclass
@@ -52,6 +49,8 @@ async def running_server(settings: Settings) -> AsyncIterator[Server]:
             if modes["github"] == "live"
             else None
         )
+        if github is not None:
+            stack.callback(github.close)
         jira = (
             JiraClient(
                 base_url=settings.jira.base_url or "",
@@ -71,6 +70,5 @@ async def running_server(settings: Settings) -> AsyncIterator[Server]:
         stack.push_async_callback(engine.stop)
         webhooks = Webhooks(service, slack=slack, github=github, jira=jira)
         stack.push_async_callback(webhooks.drain)
-        logger.warning("%s", service.banner())
         print(service.banner(), flush=True)
         yield Server(service, webhooks)
