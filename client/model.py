@@ -17,7 +17,8 @@ from typing import Any, Protocol, Self, cast
 import httpx
 import httpx2
 import openai
-from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolUnionParam
+from openai import AsyncStream
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionToolUnionParam
 
 from client.errors import ModelError, ModelRejected, ModelUnavailable
 from client.events import MessageComplete, ModelEvent, ToolCallComplete, Usage
@@ -88,6 +89,8 @@ class ModelClient:
             timeout=settings.request_timeout_s,
         )
         self._ledger = Ledger(settings.pricing)
+        self._default_temperature_only: set[str] = set()
+        """Models that refused the temperature we sent (reasoning models accept only their default)."""
 
     @property
     def endpoint(self) -> str:
@@ -187,17 +190,7 @@ class ModelClient:
     ) -> AsyncGenerator[ModelEvent, None]:
         """One request, its events as they come; ``AttemptFailed`` when another attempt may succeed."""
         try:
-            response = await self._openai.chat.completions.create(
-                model=model,
-                messages=cast(list[ChatCompletionMessageParam], request.messages),
-                tools=cast(list[ChatCompletionToolUnionParam], request.tools)
-                if request.tools
-                else openai.omit,
-                temperature=request.temperature,
-                max_completion_tokens=request.max_output_tokens,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
+            response = await self._create(model, request)
             async with response:
                 async for chunk in response:
                     for event in assembler.feed(chunk):
@@ -217,6 +210,33 @@ class ModelClient:
             logger.info("model %s stream broke after finish_reason (%s); the message is complete", model, exc)
         if assembler.finish_reason is None:
             raise AttemptFailed("the stream ended before finish_reason")
+
+    async def _create(self, model: str, request: _Request) -> AsyncStream[ChatCompletionChunk]:
+        """Open the stream. A model that refuses our temperature (OpenAI's o-series and gpt-5 accept only
+        their default) is asked again at once without one, and is sent none from then on."""
+        try:
+            return await self._openai.chat.completions.create(
+                model=model,
+                messages=cast(list[ChatCompletionMessageParam], request.messages),
+                tools=cast(list[ChatCompletionToolUnionParam], request.tools)
+                if request.tools
+                else openai.omit,
+                temperature=openai.omit if model in self._default_temperature_only else request.temperature,
+                max_completion_tokens=request.max_output_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        except openai.BadRequestError as exc:
+            if exc.param != "temperature" or model in self._default_temperature_only:
+                raise
+            self._default_temperature_only.add(model)
+            logger.warning(
+                "model %s refused temperature %g (%s); sending it no temperature from now on",
+                model,
+                request.temperature,
+                provider_message(exc),
+            )
+            return await self._create(model, request)
 
     def _finish(
         self,

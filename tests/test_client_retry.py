@@ -214,3 +214,37 @@ async def test_stalled_stream_times_out_and_is_retried(scripted_server: Scripted
             events.append(event)
     assert len(scripted_server.requests) == 2
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == ANSWER[:10], "no text handed twice"
+
+
+async def test_a_model_that_refuses_our_temperature_is_asked_again_without_one(
+    scripted_server: ScriptedModelServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    refusal = {
+        "kind": "reject",
+        "status": 400,
+        "param": "temperature",
+        "message": "Unsupported value: 'temperature' does not support 0.2 with this model. "
+        "Only the default (1) value is supported.",
+    }
+    scripted_server.load({"*": [Turn(content=ANSWER, faults=[refusal]), Turn(content=ANSWER)]})
+    sleep = SleepRecorder()
+    client = scripted_client(scripted_server, sleep=sleep, name="o4-mini", temperature=0.2)
+    with caplog.at_level(logging.WARNING, logger="nightshift.client"):
+        first = [event async for event in client.stream(MESSAGES)]
+        second = [event async for event in client.stream(MESSAGES)]
+
+    assert final(first).text == ANSWER and final(second).text == ANSWER
+    sent = [request.body for request in scripted_server.requests]
+    assert [body.get("temperature") for body in sent] == [0.2, None, None]
+    assert "temperature" not in sent[1] and "temperature" not in sent[2]
+    assert sleep.delays == [], "a refused temperature is not a failure to back off from"
+    assert final(first).attempts == 1
+    assert "model o4-mini refused temperature 0.2" in caplog.text
+
+
+async def test_another_bad_request_is_still_a_rejection(scripted_server: ScriptedModelServer) -> None:
+    fault = {"kind": "reject", "status": 400, "param": "max_completion_tokens", "message": "Too many tokens"}
+    scripted_server.load({"*": [Turn(content=ANSWER, faults=[fault])]})
+    with pytest.raises(ModelRejected, match="Too many tokens"):
+        await collect(scripted_server, SleepRecorder(), name="o4-mini")
+    assert len(scripted_server.requests) == 1

@@ -171,8 +171,10 @@ def create_app(book: ScriptBook) -> Starlette:
     return Starlette(routes=[Route("/v1/chat/completions", chat_completions, methods=["POST"])])
 
 
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(message, kind=kind), status_code=status, headers=headers)
+def _error(
+    status: int, message: str, kind: str, headers: dict[str, str] | None = None, param: str | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(message, kind=kind, param=param), status_code=status, headers=headers)
 
 
 def _fault_response(fault: Fault) -> JSONResponse | None:
@@ -188,7 +190,8 @@ def _fault_response(fault: Fault) -> JSONResponse | None:
     if fault.kind == "reject":
         status = fault.status or 400
         kind = "authentication_error" if status == 401 else "invalid_request_error"
-        return _error(status, fault.message or f"Request rejected with {status} (scripted fault).", kind)
+        message = fault.message or f"Request rejected with {status} (scripted fault)."
+        return _error(status, message, kind, param=fault.param)
     return None
 
 

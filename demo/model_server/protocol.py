@@ -191,6 +191,8 @@ def completion_body(reply: Reply) -> dict[str, Any]:
     return body
 
 
-def error_body(message: str, *, kind: str, code: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, *, kind: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     """OpenAI's error envelope."""
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}

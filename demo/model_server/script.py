@@ -34,6 +34,9 @@ class Fault(_Strict):
     """Retry-After header of a ``rate_limit`` fault; None sends none."""
     message: str | None = None
     """Error message in the response body; a default one names the fault."""
+    param: str | None = None
+    """The request parameter a ``reject`` blames (the body's ``param``), as OpenAI does: ``temperature``
+    for a reasoning model that accepts only its default temperature."""
     after_chunks: Annotated[int, Field(ge=1)] | None = None
     """``cut``/``drop``: data lines sent before the stream stops; None means half the body."""
 
