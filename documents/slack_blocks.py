@@ -219,11 +219,6 @@ def decided_blocks(b: Briefing, text: str) -> list[BlockJson]:
     return [blocks[0], _context(escape_keep_mentions(" ".join(text.split()))), *blocks[1:]]
 
 
-def note_blocks(text: str) -> list[BlockJson]:
-    """One line of ours (user mentions kept, the rest escaped): a message reduced to what happened."""
-    return [_section(escape_keep_mentions(text))]
-
-
 def feedback_modal(run_id: str) -> dict[str, Any]:
     """The Request changes modal: one multi-line input; ``private_metadata`` carries the run id."""
     return {

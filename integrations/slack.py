@@ -18,7 +18,6 @@ here. Errors::
     ValueError            a payload or reference that is not what Slack sends (slack_payloads)
 """
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -41,7 +40,6 @@ from documents.slack_blocks import (
     escape_keep_mentions,
     fallback_text,
     feedback_modal,
-    note_blocks,
 )
 from integrations.base import IntegrationError, SignatureError
 from integrations.slack_payloads import (
@@ -73,8 +71,6 @@ __all__ = [
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _TIMEOUT_S = 15
-_REMEMBERED = 512
-"""How many posted briefings are kept to redraw a message without buttons (``mark_deciding``)."""
 _ELSEWHERE = ("not_in_channel", "channel_not_found", "is_archived")
 """Errors after which a briefing for a run's own channel goes to the configured channel instead."""
 _HINTS = {
@@ -163,7 +159,6 @@ class SlackNotifier:
             timeout=_TIMEOUT_S,
             retry_handlers=retry_handlers(),
         )
-        self._shown: OrderedDict[str, Briefing] = OrderedDict()
 
     async def _call(
         self, call: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any
@@ -176,12 +171,6 @@ class SlackNotifier:
         except (SlackClientError, OSError) as exc:
             raise SlackError(f"Slack {method} failed: {type(exc).__name__}: {exc}") from None
 
-    def _remember(self, ref: str, briefing: Briefing) -> None:
-        self._shown[ref] = briefing
-        self._shown.move_to_end(ref)
-        while len(self._shown) > _REMEMBERED:
-            self._shown.popitem(last=False)
-
     async def _post(self, channel: str, briefing: Briefing) -> str:
         response = await self._call(
             self.client.chat_postMessage,
@@ -193,7 +182,6 @@ class SlackNotifier:
             link_names=False,
         )
         ref = join_ref(str(response["channel"]), str(response["ts"]))
-        self._remember(ref, briefing)
         return ref
 
     async def post_briefing(self, facts: RunFacts, briefing: Briefing) -> str | None:
@@ -225,8 +213,6 @@ class SlackNotifier:
             if exc.code != "message_not_found":
                 raise
             await self._post(channel, briefing)
-            return
-        self._remember(join_ref(channel, ts), briefing)
 
     async def notify(self, facts: RunFacts, text: str) -> None:
         """A reply in the briefing's thread, or a channel message naming the ticket when there is none."""
@@ -242,23 +228,22 @@ class SlackNotifier:
             link_names=False,
         )
 
-    async def mark_deciding(self, ref: str, text: str, *, by: str | None) -> None:
-        """Redraw the message without buttons at once, under ``text`` (and who clicked).
+    async def mark_deciding(self, ref: str, text: str, *, by: str | None, briefing: Briefing) -> None:
+        """Redraw the message at once as ``briefing`` without buttons, under ``text`` (and who clicked).
 
-        The briefing is redrawn from the last one this notifier showed at ``ref``; after a restart
-        only the line is shown until the next ``update_briefing``.
+        The caller builds ``briefing`` from the run's stored facts, so a server restarted since the
+        message was posted redraws it whole.
         """
         channel, ts = split_ref(ref)
         if ts is None:
             raise ValueError(f"mark_deciding needs a message reference 'CHANNEL:TS', not {ref[:80]!r}")
         line = f"{text} (by <@{by}>)" if by else text
-        briefing = self._shown.get(join_ref(channel, ts))
         await self._call(
             self.client.chat_update,
             channel=channel,
             ts=ts,
             text=escape_keep_mentions(line),
-            blocks=decided_blocks(briefing, line) if briefing else note_blocks(line),
+            blocks=decided_blocks(briefing, line),
             link_names=False,
         )
 

@@ -8,7 +8,7 @@ import pytest
 from demo.fake_slack import CHANNEL_ID, FIRST_TS, TOKEN, FakeSlack
 from documents.briefing import Briefing, build_briefing
 from documents.facts import RunFacts
-from documents.slack_blocks import briefing_blocks, feedback_modal
+from documents.slack_blocks import briefing_blocks, decided_blocks, feedback_modal
 from integrations.slack import SlackError, SlackNotifier
 from tests.documents_fixtures import verified_run
 
@@ -90,7 +90,7 @@ async def test_mark_deciding_removes_the_buttons_at_once(slack: FakeSlack, notif
     ref = await notifier.post_briefing(facts, b)
     assert ref is not None
 
-    await notifier.mark_deciding(ref, "Approving...", by="U0ALICE")
+    await notifier.mark_deciding(ref, "Approving...", by="U0ALICE", briefing=b)
 
     blocks = slack.message(ref)["blocks"]
     assert not has_buttons(blocks)
@@ -99,19 +99,20 @@ async def test_mark_deciding_removes_the_buttons_at_once(slack: FakeSlack, notif
     assert slack.message(ref)["text"] == "Approving... (by <@U0ALICE>)"
 
 
-async def test_mark_deciding_after_a_restart_still_removes_the_buttons(slack: FakeSlack) -> None:
+async def test_mark_deciding_after_a_restart_redraws_the_whole_briefing(slack: FakeSlack) -> None:
     facts, b = awaiting()
     first = SlackNotifier(token=TOKEN, channel=CHANNEL_ID, api_url=slack.api_url)
     ref = await first.post_briefing(facts, b)
     assert ref is not None
     restarted = SlackNotifier(token=TOKEN, channel=CHANNEL_ID, api_url=slack.api_url)
 
-    await restarted.mark_deciding(ref, "Changes requested: <!channel> retry", by="U0ALICE")
+    await restarted.mark_deciding(ref, "Changes requested: <!channel> retry", by="U0ALICE", briefing=b)
 
-    assert slack.message(ref)["blocks"] == [{
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": "Changes requested: &lt;!channel&gt; retry (by <@U0ALICE>)"},
-    }]
+    blocks = slack.message(ref)["blocks"]
+    assert not has_buttons(blocks)
+    assert blocks == decided_blocks(b, "Changes requested: <!channel> retry (by <@U0ALICE>)")
+    assert blocks[1]["elements"][0]["text"] == "Changes requested: &lt;!channel&gt; retry (by <@U0ALICE>)"
+    assert len(blocks) == len(briefing_blocks(b))  # the whole briefing, less its buttons, plus the line
 
 
 async def test_a_429_is_retried_after_retry_after(slack: FakeSlack, notifier: SlackNotifier) -> None:

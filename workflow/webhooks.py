@@ -12,6 +12,7 @@ import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
+from documents.briefing import build_briefing
 from documents.facts import UNNUMBERED_KEY, Ticket
 from integrations.base import SignatureError
 from integrations.github import GitHubForge, parse_workflow_run, verify_github_signature
@@ -148,7 +149,7 @@ class Webhooks:
         ref = facts.message_ref or f"{click.channel_id}:{click.message_ts}"
         reply = await self.service.decide(facts.run_id, "approve", by=click.user_name)
         if reply.status == 202:
-            await slack.mark_deciding(ref, "Approving...", by=click.user_id)
+            await slack.mark_deciding(ref, "Approving...", by=click.user_id, briefing=build_briefing(facts))
         else:
             detail = reply.body.get("error") or reply.body.get("detail") or reply.body.get("status")
             await slack.ephemeral(click.channel_id, click.user_id, f"Run {facts.run_id}: {detail}")
@@ -160,7 +161,10 @@ class Webhooks:
         )
         if reply.status == 202 and facts.message_ref:
             await slack.mark_deciding(
-                facts.message_ref, f"Changes requested: {submitted.feedback}", by=submitted.user_id
+                facts.message_ref,
+                f"Changes requested: {submitted.feedback}",
+                by=submitted.user_id,
+                briefing=build_briefing(facts),
             )
         elif reply.status != 202:
             logger.warning("request changes on %s refused: %s", facts.run_id, reply.body)
