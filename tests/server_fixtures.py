@@ -33,6 +33,11 @@ class LiveServer:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
+    def get_json(self, path: str) -> Any:
+        """GET ``path`` with the API token on a client of its own, closed at once; the JSON body."""
+        with self.client() as client:
+            return client.get(path).json()
+
     def wait_for_run(
         self, run_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120
     ) -> dict[str, Any]:

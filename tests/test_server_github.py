@@ -84,7 +84,7 @@ def test_a_ci_failure_becomes_a_run_with_the_log_excerpt_and_ships_a_pr(
     assert shipped["pr_url"].endswith(f"/{fake.full_name}/pull/{fake.pulls[0]['number']}")
     assert "verified" in fake.pulls[0]["body"]
     assert all(call.authorization is None for call in fake.downloads())  # the token stayed with the API
-    assert len(live.client().get("/runs").json()["runs"]) == 1
+    assert len(live.get_json("/runs")["runs"]) == 1
 
 
 def test_successful_and_other_branch_runs_are_ignored(
@@ -95,7 +95,7 @@ def test_successful_and_other_branch_runs_are_ignored(
     branch = deliver(live, workflow_run_payload(repo=fake.full_name, head_branch="feature/x"))
     assert success.status_code == branch.status_code == 202
     assert "ignored" in success.json() and "ignored" in branch.json()
-    assert live.client().get("/runs").json() == {"runs": []}
+    assert live.get_json("/runs") == {"runs": []}
 
 
 def test_forged_github_deliveries_get_401(
@@ -103,4 +103,4 @@ def test_forged_github_deliveries_get_401(
 ) -> None:
     refused = deliver(live, workflow_run_payload(repo=github[0].full_name), secret="not-the-secret")
     assert refused.status_code == 401 and "signature" in refused.json()["error"]
-    assert live.client().get("/runs").json() == {"runs": []}
+    assert live.get_json("/runs") == {"runs": []}

@@ -78,7 +78,7 @@ def test_issue_created_runs_moves_the_ticket_and_comments_the_pr(live: LiveServe
     assert jira.status_of("TODO-7") == "In Review"
     comment = json.dumps(jira.comments_on("TODO-7"))
     assert shipped["pr_url"] in comment and f"/ui/runs/{run_id}" in comment
-    assert len(live.client().get("/runs").json()["runs"]) == 1
+    assert len(live.get_json("/runs")["runs"]) == 1
 
 
 @pytest.mark.parametrize("forgery", ["unsigned", "wrong-secret", "tampered"])
@@ -101,7 +101,7 @@ def test_forged_jira_deliveries_get_401_and_start_nothing(
 def test_events_caused_by_our_own_account_are_ignored(live: LiveServer, jira: FakeJira) -> None:
     response = deliver(live, by_our_account(jira.add_issue("TODO-9"), BOT_ACCOUNT_ID))
     assert response.status_code == 202 and "ignored" in response.json()
-    assert live.client().get("/runs").json() == {"runs": []}
+    assert live.get_json("/runs") == {"runs": []}
 
 
 def test_oncall_with_a_jira_key_runs_on_the_issue_from_jira(
@@ -128,7 +128,7 @@ def test_oncall_with_a_jira_key_runs_on_the_issue_from_jira(
                     "/webhook/slack/command", content=body, headers=slack_signed_headers(SIGNING_SECRET, body)
                 )
             assert ack.status_code == 200 and "TODO-11" in ack.json()["text"]
-            run_id = live.client().get("/runs").json()["runs"][0]["id"]
+            run_id = live.get_json("/runs")["runs"][0]["id"]
             run = live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
             assert run["ticket"]["title"] == "Completing a todo twice reopens it (from Jira)"
             assert "seen on the mobile app again" in run["ticket"]["description"]  # the reporter's words kept

@@ -77,7 +77,7 @@ def start_from_slack(live: LiveServer) -> tuple[str, dict[str, Any]]:
     ack = post(live, "/webhook/slack/command", slash_command_body("Completing a todo twice reopens it"))
     assert ack.status_code == 200, ack.text
     assert ack.json()["response_type"] == "ephemeral"
-    run_id = live.client().get("/runs").json()["runs"][0]["id"]
+    run_id = live.get_json("/runs")["runs"][0]["id"]
     assert f"`{run_id}`" in ack.json()["text"]  # the ack names the run
     return run_id, live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
 
@@ -108,7 +108,7 @@ def test_oncall_to_briefing_to_approve_to_pr_with_the_message_updated_in_place(
     second = post(live, "/webhook/slack/actions", late_click)
     assert second.status_code == 200
     eventually(lambda: bool(slack.calls_to("chat.postEphemeral")), "the second click is answered")
-    runs = live.client().get("/runs").json()["runs"]
+    runs = live.get_json("/runs")["runs"]
     assert len(runs) == 1 and runs[0]["pr_url"] == shipped["pr_url"]
 
 
@@ -145,7 +145,7 @@ def test_an_approver_not_on_the_list_is_refused_and_nothing_changes(
         assert refused.status_code == 200
         eventually(lambda: bool(slack.calls_to("chat.postEphemeral")), "an ephemeral refusal")
         assert "U0BOSS" in str(slack.calls_to("chat.postEphemeral")[0].body)
-        assert live.client().get(f"/runs/{run_id}").json()["status"] == "awaiting_decision"
+        assert live.get_json(f"/runs/{run_id}")["status"] == "awaiting_decision"
         assert buttons(slack.message(run["message_ref"])) != []
     finally:
         live.server.stop()
@@ -164,12 +164,12 @@ def test_forged_unsigned_stale_and_replayed_commands_get_401_and_start_nothing(
     }[forgery]
     if forgery == "replayed":
         assert post(live, "/webhook/slack/command", body, headers).status_code == 200
-        baseline = len(live.client().get("/runs").json()["runs"])
+        baseline = len(live.get_json("/runs")["runs"])
     else:
         baseline = 0
     refused = post(live, "/webhook/slack/command", body, headers)
     assert refused.status_code == 401 and "signature" in refused.json()["error"].lower()
-    assert len(live.client().get("/runs").json()["runs"]) == baseline
+    assert len(live.get_json("/runs")["runs"]) == baseline
 
 
 def test_help_status_and_bad_input(live: LiveServer) -> None:
@@ -189,4 +189,4 @@ def test_help_status_and_bad_input(live: LiveServer) -> None:
     assert wrong.status_code == 415
     missing = post(live, "/webhook/slack/actions", b"nopayload=1")
     assert missing.status_code == 400 and "payload" in missing.json()["error"]
-    assert live.client().get("/runs").json() == {"runs": []}
+    assert live.get_json("/runs") == {"runs": []}

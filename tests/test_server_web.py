@@ -82,4 +82,4 @@ def test_a_page_without_a_signed_link_needs_the_token(live: LiveServer, browser:
             f"/ui/runs/{run_id}/approve", data={"sig": "0" * 32}, headers={"Accept": "application/json"}
         )
     assert refused.status_code == 401 and "NIGHTSHIFT_API_TOKEN" in refused.json()["error"]
-    assert live.client().get(f"/runs/{run_id}").json()["status"] == "awaiting_decision"
+    assert live.get_json(f"/runs/{run_id}")["status"] == "awaiting_decision"
