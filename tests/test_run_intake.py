@@ -112,6 +112,17 @@ async def test_one_dedupe_key_in_a_burst_makes_one_run(store: Store) -> None:
     assert len(await store.list_runs()) == 1
 
 
+async def test_a_dedupe_key_seen_before_returns_the_stored_run_in_a_later_burst(store: Store) -> None:
+    first, created = await store.create_run(TICKET, dedupe_key="jira:PAY-1")
+    assert created
+    later = await asyncio.gather(
+        store.create_run(TICKET, dedupe_key="jira:PAY-1"), store.create_run(TICKET, dedupe_key="jira:PAY-2")
+    )
+    assert later[0] == (first, False)
+    assert later[1][1] and later[1][0].run_id != first.run_id
+    assert len(await store.list_runs()) == 2
+
+
 # -- WorkflowStarter -------------------------------------------------------------------------------------
 
 

@@ -172,57 +172,82 @@ class Store:
         return await asyncio.to_thread(self._insert_runs, batch)
 
     def _insert_runs(self, batch: list["NewRun"]) -> list[Outcome[tuple[RunFacts, bool]]]:
-        outcomes: list[Outcome[tuple[RunFacts, bool]]] = []
+        """The whole batch in one transaction, with a few statements for all of its new runs."""
         with self._engine.begin() as db:
             queued = db.execute(
                 sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "queued")
             ).scalar_one()
+            stored = self._facts_by_dedupe_key(db, {new.dedupe_key for new in batch if new.dedupe_key})
+            fresh: list[NewRun] = []
+            fresh_by_key: dict[str, int] = {}
+            # Per request: the run its dedupe key named, the index of its new run in `fresh`, or a refusal.
+            plan: list[RunFacts | int | QueueFull] = []
             for new in batch:
-                seen = self._deduplicated(db, new.dedupe_key)
-                if seen is not None:
-                    outcomes.append((RunFacts.model_validate_json(seen.facts), False))
-                    continue
-                if new.max_queued is not None and queued >= new.max_queued:
-                    outcomes.append(QueueFull(int(queued)))
-                    continue
-                outcomes.append((self._insert_run(db, new), True))
-                queued += 1
+                if new.dedupe_key in stored:
+                    plan.append(stored[new.dedupe_key])
+                elif new.dedupe_key in fresh_by_key:
+                    plan.append(fresh_by_key[new.dedupe_key])
+                elif new.max_queued is not None and queued >= new.max_queued:
+                    plan.append(QueueFull(int(queued)))
+                else:
+                    if new.dedupe_key:
+                        fresh_by_key[new.dedupe_key] = len(fresh)
+                    plan.append(len(fresh))
+                    fresh.append(new)
+                    queued += 1
+            created = self._insert_fresh(db, fresh)
+        outcomes: list[Outcome[tuple[RunFacts, bool]]] = []
+        first_of: set[int] = set()
+        for step in plan:
+            if isinstance(step, int):
+                outcomes.append((created[step], step not in first_of))
+                first_of.add(step)
+            elif isinstance(step, RunFacts):
+                outcomes.append((step, False))
+            else:
+                outcomes.append(step)
         return outcomes
 
     @staticmethod
-    def _deduplicated(db: sa.Connection, dedupe_key: str | None) -> sa.Row[Any] | None:
-        if dedupe_key is None:
-            return None
-        return db.execute(sa.select(runs.c.facts).where(runs.c.dedupe_key == dedupe_key)).first()
+    def _facts_by_dedupe_key(db: sa.Connection, keys: set[str | None]) -> dict[str | None, RunFacts]:
+        if not keys:
+            return {}
+        rows = db.execute(sa.select(runs.c.dedupe_key, runs.c.facts).where(runs.c.dedupe_key.in_(keys)))
+        return {row.dedupe_key: RunFacts.model_validate_json(row.facts) for row in rows}
 
     @staticmethod
-    def _insert_run(db: sa.Connection, new: "NewRun") -> RunFacts:
-        run_id = secrets.token_hex(4)
+    def _insert_fresh(db: sa.Connection, fresh: list["NewRun"]) -> list[RunFacts]:
+        """Insert the runs, then write their facts, which need the numbers the database gave them."""
+        if not fresh:
+            return []
         stamp = now()
-        placeholder = RunFacts(run_id=run_id, ticket=new.ticket, status="queued")
-        inserted = db.execute(
-            runs.insert().values(
-                id=run_id,
-                created_at=stamp,
-                updated_at=stamp,
-                status="queued",
-                dedupe_key=new.dedupe_key,
-                facts=placeholder.model_dump_json(),
-            )
-        ).inserted_primary_key
-        assert inserted is not None
-        ticket = new.ticket
-        if ticket.key == UNNUMBERED_KEY:
-            ticket = ticket.model_copy(update={"key": f"INC-{inserted[0]}"})
-        facts = RunFacts(
-            run_id=run_id,
-            ticket=ticket,
-            status="queued",
-            created_at=stamp,
-            web_url=new.web_link(run_id) if new.web_link else None,
+        ids = [secrets.token_hex(4) for _ in fresh]
+        db.execute(
+            runs.insert(),
+            [
+                {
+                    "id": run_id,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "status": "queued",
+                    "dedupe_key": new.dedupe_key,
+                    "facts": "",
+                }
+                for run_id, new in zip(ids, fresh, strict=True)
+            ],
         )
-        db.execute(runs.update().where(runs.c.id == run_id).values(facts=facts.model_dump_json()))
-        return facts
+        numbers = {
+            row.id: row.number
+            for row in db.execute(sa.select(runs.c.id, runs.c.number).where(runs.c.id.in_(ids)))
+        }
+        created = [
+            _queued_facts(run_id, numbers[run_id], new, stamp) for run_id, new in zip(ids, fresh, strict=True)
+        ]
+        db.execute(
+            runs.update().where(runs.c.id == sa.bindparam("b_id")).values(facts=sa.bindparam("b_facts")),
+            [{"b_id": facts.run_id, "b_facts": facts.model_dump_json()} for facts in created],
+        )
+        return created
 
     async def get(self, run_id: str) -> RunFacts | None:
         return await asyncio.to_thread(self._get, run_id)
@@ -367,6 +392,20 @@ def _pr(row: sa.Row[Any]) -> PullRequestRecord:
         row.draft,
         json.loads(row.labels),
         row.created_at,
+    )
+
+
+def _queued_facts(run_id: str, number: int, new: NewRun, stamp: datetime) -> RunFacts:
+    """A new run's facts. A ticket keyed ``UNNUMBERED_KEY`` is numbered ``INC-<number>``."""
+    ticket = new.ticket
+    if ticket.key == UNNUMBERED_KEY:
+        ticket = ticket.model_copy(update={"key": f"INC-{number}"})
+    return RunFacts(
+        run_id=run_id,
+        ticket=ticket,
+        status="queued",
+        created_at=stamp,
+        web_url=new.web_link(run_id) if new.web_link else None,
     )
 
 
