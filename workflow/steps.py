@@ -255,22 +255,36 @@ def _last_feedback(facts: RunFacts) -> str:
 
 
 async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
-    """Render the report and the briefing; show it; the run now awaits a decision."""
+    """Render the report and the briefing; show it; then the run awaits a decision.
+
+    The status changes only once the briefing is out and its message reference stored, so whoever sees
+    ``awaiting_decision`` (the API, the terminal prompt, a CI job) also finds the message to update.
+    """
+    entry = TimelineEntry(at=datetime.now(UTC), text=f"briefing for revision {revision}")
 
     def change(facts: RunFacts) -> None:
         facts.status, facts.revision = "awaiting_decision", revision
-        facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"briefing for revision {revision}"))
+        facts.timeline.append(entry)
 
-    facts = await rt.store.update(run_id, change)
-    rt.bus.publish(run_id, "status", {"status": "awaiting_decision", "revision": revision})
+    stored = await rt.store.get(run_id)
+    if stored is None:
+        raise KeyError(run_id)
+    facts = stored.model_copy(deep=True)
+    change(facts)  # what the briefing shows: the run as it will be once it is out
     write_report(rt, facts)
     briefing = build_briefing(facts)
-    if facts.message_ref is None:
+    ref = facts.message_ref
+    if ref is None:
         ref = await rt.notifier.post_briefing(facts, briefing)
-        if ref is not None:
-            await rt.store.update(run_id, lambda f: setattr(f, "message_ref", ref))
     else:
-        await rt.notifier.update_briefing(facts, briefing, facts.message_ref)
+        await rt.notifier.update_briefing(facts, briefing, ref)
+
+    def settle(current: RunFacts) -> None:
+        change(current)
+        current.message_ref = current.message_ref or ref
+
+    await rt.store.update(run_id, settle)
+    rt.bus.publish(run_id, "status", {"status": "awaiting_decision", "revision": revision})
     rt.bus.publish(
         run_id, "briefing", {"revision": revision, "verdict": briefing.verdict, "tone": briefing.tone}
     )
