@@ -24,7 +24,6 @@ class WorkflowStarter:
         self._max_defer_s = max_defer_s
         self._waiting: deque[tuple[str, float]] = deque()
         """Run ids to start, oldest first, with the loop time at which each was added."""
-        self._last_added = 0.0
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -33,8 +32,7 @@ class WorkflowStarter:
         if self._closing:
             return  # the next engine starts it
         loop = asyncio.get_running_loop()
-        self._last_added = loop.time()
-        self._waiting.append((run_id, self._last_added))
+        self._waiting.append((run_id, loop.time()))
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._start_waiting())
 
@@ -42,7 +40,7 @@ class WorkflowStarter:
         loop = asyncio.get_running_loop()
         while self._waiting and not self._closing:
             now = loop.time()
-            quiet_for = now - self._last_added
+            quiet_for = now - self._waiting[-1][1]  # since the newest addition
             overdue_in = self._waiting[0][1] + self._max_defer_s - now
             if quiet_for < self._quiet_s and overdue_in > 0:
                 await asyncio.sleep(min(self._quiet_s - quiet_for, overdue_in))

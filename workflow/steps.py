@@ -266,10 +266,7 @@ async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
         facts.status, facts.revision = "awaiting_decision", revision
         facts.timeline.append(entry)
 
-    stored = await rt.store.get(run_id)
-    if stored is None:
-        raise KeyError(run_id)
-    facts = stored.model_copy(deep=True)
+    facts = await _facts(rt, run_id)  # a copy of its own: the store keeps the facts as JSON
     change(facts)  # what the briefing shows: the run as it will be once it is out
     write_report(rt, facts)
     briefing = build_briefing(facts)
