@@ -22,6 +22,22 @@ from tests.pipeline_fixtures import pipeline_settings
 API_TOKEN = "nightshift-test-token-4242"
 
 
+def wait_for_run(
+    client: httpx.Client, run_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120
+) -> dict[str, Any]:
+    """Poll ``GET /runs/{run_id}`` on ``client`` (its base URL set) until ``predicate`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run: dict[str, Any] = client.get(f"/runs/{run_id}").json()
+        if predicate(run):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"run {run_id} is {run.get('status')} after {timeout_s}s: {run.get('agents')}"
+            )
+        time.sleep(0.1)
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -41,15 +57,8 @@ class LiveServer:
     def wait_for_run(
         self, run_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
         with self.client() as client:
-            while True:
-                run = client.get(f"/runs/{run_id}").json()
-                if predicate(run):
-                    return run
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"run {run_id} is {run.get('status')} after {timeout_s}s")
-                time.sleep(0.1)
+            return wait_for_run(client, run_id, predicate, timeout_s)
 
 
 def server_settings(

@@ -5,7 +5,6 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from config import HookSpec
 from hooks import OUTPUT_CAP, HookRunner
+from tests.waiting import eventually
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -50,13 +50,6 @@ def group_members(pgid: int) -> list[int]:
         if int(pgrp) == pgid and state not in ("Z", "X"):
             members.append(int(entry.name))
     return members
-
-
-async def eventually(condition: Callable[[], bool], *, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.02)
 
 
 async def test_payload_arrives_on_stdin_as_json(env: dict[str, str]) -> None:

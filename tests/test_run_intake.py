@@ -3,12 +3,13 @@ deferred workflow starts (workflow/starter.py) that keep a burst of acknowledgem
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from documents.facts import UNNUMBERED_KEY, Ticket
+from tests.waiting import eventually
 from workflow.batching import GroupCommit, Outcome
 from workflow.starter import WorkflowStarter
 from workflow.store import QueueFull, Store, database_url
@@ -140,14 +141,6 @@ class Starts:
     @property
     def ids(self) -> list[str]:
         return [run_id for run_id, _ in self.started]
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 5) -> None:
-    for _ in range(int(timeout_s / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"not true within {timeout_s} s")
 
 
 async def test_starts_wait_for_the_burst_to_end_then_go_in_order() -> None:

@@ -1,32 +1,18 @@
 """A server stopped with SIGTERM while its agents work: the run is neither failed nor lost, and the next
 server finishes it. Real `nightshift serve` processes on one state directory, the scripted model over HTTP."""
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from demo.incident_script import sample_incident_script
 from demo.model_server import ScriptedModelServer
 from demo.sandbox import create_sandbox
-from demo.serving import Served, serving
+from demo.serving import serving
 from tests.pipeline_fixtures import TEST_COMMAND
+from tests.server_fixtures import wait_for_run
 
 pytest_plugins = ["tests.model_fixtures"]
-
-
-def wait_for(
-    served: Served, run_id: str, until: Callable[[dict[str, Any]], bool], timeout_s: float = 120
-) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        run = httpx.get(f"{served.url}/runs/{run_id}", timeout=10).json()
-        if until(run):
-            return dict(run)
-        assert time.monotonic() < deadline, f"run {run_id} is still {run['status']}: {run['agents']}"
-        time.sleep(0.2)
 
 
 def test_sigterm_while_agents_work_leaves_the_run_to_the_next_server(
@@ -48,11 +34,9 @@ def test_sigterm_while_agents_work_leaves_the_run_to_the_next_server(
     }
     scripted_server.load(slow)
     (tmp_path / "first").mkdir()
-    with serving(env, tmp_path / "first") as first:
-        run_id = httpx.post(f"{first.url}/runs", json={"title": "Completing a todo twice reopens it"}).json()[
-            "run_id"
-        ]
-        wait_for(first, run_id, lambda run: run["agents"].get("code", {}).get("turns", 0) >= 2)
+    with serving(env, tmp_path / "first") as first, httpx.Client(base_url=first.url, timeout=10) as client:
+        run_id = client.post("/runs", json={"title": "Completing a todo twice reopens it"}).json()["run_id"]
+        wait_for_run(client, run_id, lambda run: run["agents"].get("code", {}).get("turns", 0) >= 2)
     # serving() sent SIGTERM and waited for the server to exit
 
     log = (tmp_path / "first" / "server.log").read_text()
@@ -60,11 +44,11 @@ def test_sigterm_while_agents_work_leaves_the_run_to_the_next_server(
 
     scripted_server.load(sample_incident_script())  # the interrupted agents start over
     (tmp_path / "second").mkdir()
-    with serving(env, tmp_path / "second") as second:
-        interrupted = httpx.get(f"{second.url}/runs/{run_id}").json()
+    with serving(env, tmp_path / "second") as second, httpx.Client(base_url=second.url, timeout=10) as client:
+        interrupted = client.get(f"/runs/{run_id}").json()
         assert interrupted["status"] not in ("failed", "cancelled"), interrupted
         assert all(agent["status"] != "failed" for agent in interrupted["agents"].values()), interrupted
-        run = wait_for(second, run_id, lambda run: run["status"] == "awaiting_decision")
+        run = wait_for_run(client, run_id, lambda run: run["status"] == "awaiting_decision")
     assert run["verification"]["verdict"] == "verified", run["verification"]
     assert {name: agent["status"] for name, agent in run["agents"].items()} == {
         "triage": "submitted",
