@@ -243,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run", help="run id, or 'latest'")
     show.add_argument("--report", action="store_true", help="print the incident report (Markdown)")
     commands.add_parser("config", help="print the effective settings (secret names only) and exit")
+    doctor = commands.add_parser(
+        "doctor", help="prepare the environment and run the suite on the default branch, as a run would"
+    )
+    doctor.add_argument("--repo", type=Path, help="git checkout to check (default: NIGHTSHIFT_REPO)")
     return parser
 
 
@@ -281,6 +285,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
         return await serve(settings, host=args.host, port=args.port)
     if args.command == "show":
         return await print_run(settings, args.run, report=args.report)
+    if args.command == "doctor":
+        from workflow.doctor import diagnose
+
+        diagnosis = await diagnose(settings)
+        print("\n".join(diagnosis.lines()), flush=True)
+        return 1 if diagnosis.problem else 0
     with model_for(settings) as (model, description):
         console.print(f"model: {description}", highlight=False)
         if args.command == "run":

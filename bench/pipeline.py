@@ -26,7 +26,7 @@ from rich.table import Table
 
 from client import ModelClient
 from client.events import ModelEvent, Usage
-from config import ModelSettings, Price, Settings, ToolsSettings, WorkflowSettings
+from config import EnvironmentSettings, ModelSettings, Price, Settings, WorkflowSettings
 from context.tokens import count_text
 from demo.incident_script import SAMPLE_TICKET, sample_incident_script
 from demo.model_server import ScriptedModelServer, Turn
@@ -107,7 +107,7 @@ async def incidents(count: int, ttft: float, workdir: Path) -> tuple[list[RunFac
             repo=sandbox.repo,
             data_dir=workdir / f"state-{count}",
             model=ModelSettings(name=MODEL, pricing={MODEL: Price(input=0, output=0)}),
-            tools=ToolsSettings(test_command=f"{sys.executable} -m pytest -q -p no:cacheprovider"),
+            environment=EnvironmentSettings(test_command=f"{sys.executable} -m pytest -q"),
             workflow=WorkflowSettings(max_concurrent_runs=count),
         )
         engine = Engine(

@@ -118,7 +118,7 @@ def main() -> None:
         for name, turns in sample_incident_script().items()
     }
     (workdir / "nightshift.toml").write_text(
-        f'[tools]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n'
+        f'[environment]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n'
         f"[workflow]\nmax_concurrent_runs = {INCIDENTS}\n[server]\nmax_queued_runs = 500\n"
         "[model.pricing.bench]\ninput = 0\noutput = 0\n"
     )

@@ -10,12 +10,13 @@ Errors::
 
 from config.agents import AgentSettings, AgentsSettings
 from config.context import ContextSettings
+from config.environment import EnvironmentSettings
 from config.errors import ConfigError
 from config.hooks import HOOK_EVENTS, HookSpec
 from config.integrations import GitHubSettings, JiraSettings, Mode, ServerSettings, SlackSettings
 from config.mcp import McpServer, McpSettings
 from config.model import ModelSettings, Price
-from config.safety import Policy, SafetySettings
+from config.safety import Policy, SafetySettings, SandboxKind
 from config.settings import Secrets, Settings, integration_modes, load_settings
 from config.tools import ToolsSettings
 from config.workflow import WorkflowSettings
@@ -26,6 +27,7 @@ __all__ = [
     "AgentsSettings",
     "ConfigError",
     "ContextSettings",
+    "EnvironmentSettings",
     "GitHubSettings",
     "HookSpec",
     "JiraSettings",
@@ -36,6 +38,7 @@ __all__ = [
     "Policy",
     "Price",
     "SafetySettings",
+    "SandboxKind",
     "Secrets",
     "ServerSettings",
     "Settings",

@@ -1,16 +1,18 @@
 """The settings model and its loader (defaults < nightshift.toml < environment)."""
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from config.agents import AgentsSettings
 from config.base import Section
 from config.context import ContextSettings
+from config.environment import EnvironmentSettings
 from config.errors import ConfigError
 from config.hooks import HookSpec
 from config.integrations import GitHubSettings, JiraSettings, Mode, ServerSettings, SlackSettings
@@ -19,6 +21,8 @@ from config.model import ModelSettings
 from config.safety import SafetySettings
 from config.tools import ToolsSettings
 from config.workflow import WorkflowSettings
+
+logger = logging.getLogger("nightshift.config")
 
 SECRET_ENV = (
     "OPENAI_API_KEY",
@@ -50,6 +54,12 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 
 _SECRET_WORDS = ("key", "token", "secret", "password")
 
+MOVED_KEYS: dict[tuple[str, str], tuple[str, str]] = {
+    ("tools", "test_command"): ("environment", "test_command"),
+    ("safety", "test_patterns"): ("environment", "test_files"),
+}
+"""Keys that moved, and where to: the old spelling keeps working, with a notice saying where it went."""
+
 
 class Secrets(BaseModel):
     """Credentials, from the environment only; never printed, never passed to a subprocess."""
@@ -75,6 +85,7 @@ class Settings(Section):
     context: ContextSettings = Field(default_factory=ContextSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    environment: EnvironmentSettings = Field(default_factory=EnvironmentSettings)
     hooks: list[HookSpec] = Field(default_factory=list)
     mcp: McpSettings = Field(default_factory=McpSettings)
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
@@ -90,6 +101,46 @@ class Settings(Section):
     """Database for durable runs; None means SQLite in ``data_dir`` (env ``NIGHTSHIFT_DATABASE_URL``)."""
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     """Filled from the environment only."""
+    notices: list[str] = Field(default_factory=list, exclude=True)
+    """What the configuration should change (a key that moved, ...); logged at start-up."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        """Move keys that have a new home (``MOVED_KEYS``) there, with a notice naming it."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        notices = list(data.get("notices") or [])
+        for (old_section, old_key), (new_section, new_key) in MOVED_KEYS.items():
+            section = data.get(old_section)
+            if not isinstance(section, Mapping) or old_key not in section:
+                continue
+            section = dict(section)
+            value = section.pop(old_key)
+            data[old_section] = section
+            target = dict(data.get(new_section) or {})
+            if isinstance(data.get(new_section), BaseModel):
+                target = data[new_section].model_dump(exclude_unset=True)
+            target.setdefault(new_key, value)
+            data[new_section] = target
+            notices.append(
+                f"[{old_section}] {old_key} has moved to [{new_section}] {new_key}; "
+                f"it still works, but write it there"
+            )
+        data["notices"] = notices
+        return data
+
+    @model_validator(mode="after")
+    def _setup_needs_the_sandbox(self) -> "Settings":
+        if self.environment.setup and self.safety.sandbox == "none":
+            raise ValueError(
+                "[environment] setup needs the sandbox: its result is mounted at /workspace in every "
+                'worktree, so that each one\'s own code is what runs. With [safety] sandbox = "none", '
+                "remove setup and point [environment] test_command at an environment that does not "
+                "install the project in editable mode"
+            )
+        return self
 
 
 REQUIRED_WITH: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -145,9 +196,12 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
             origin[key_path[0]] = f"environment variable {var}"
     secrets = Secrets(values={k: SecretStr(env[k]) for k in SECRET_ENV if env.get(k)})
     try:
-        return Settings.model_validate({**data, "secrets": secrets})
+        settings = Settings.model_validate({**data, "secrets": secrets})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin, config_path)) from None
+    for notice in settings.notices:
+        logger.warning("%s: %s", config_path, notice)
+    return settings
 
 
 def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:

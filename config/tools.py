@@ -1,4 +1,4 @@
-"""Tool settings: test command, timeouts, caps, plugin directories."""
+"""Tool settings: timeouts, caps, plugin directories (the test command is ``[environment]``'s)."""
 
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +11,6 @@ from config.base import Section
 class ToolsSettings(Section):
     """Built-in tool behaviour and where extra tools come from."""
 
-    test_command: str = "python -m pytest -q"
-    """The repository's test command, run by ``run_tests`` and by verification."""
     test_timeout_s: Annotated[float, Field(gt=0)] = 300.0
     """A test run is killed (its whole process group) after this long."""
     shell_timeout_s: Annotated[float, Field(gt=0)] = 60.0

@@ -35,7 +35,7 @@ def demo(console: Console) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nightshift-demo-"))
     sandbox = create_sandbox(workdir / "sandbox")
     config = workdir / "nightshift.toml"
-    config.write_text(f'[tools]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n')
+    config.write_text(f'[environment]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n')
     console.print(
         Panel.fit(
             "The model is [bold]scripted[/bold]: a local OpenAI-compatible server replays the sample "

@@ -135,7 +135,14 @@ class TestCounts(BaseModel):
 
 
 Verdict = Literal[
-    "verified", "tests_do_not_reproduce", "fix_does_not_pass", "regression", "no_fix", "no_tests", "not_run"
+    "verified",
+    "tests_do_not_reproduce",
+    "fix_does_not_pass",
+    "regression",
+    "no_fix",
+    "no_tests",
+    "environment_error",
+    "not_run",
 ]
 
 VERDICT_TEXT: dict[str, str] = {
@@ -145,6 +152,7 @@ VERDICT_TEXT: dict[str, str] = {
     "regression": "regression",
     "no_fix": "no fix",
     "no_tests": "no tests",
+    "environment_error": "the project's environment is broken",
     "not_run": "not verified",
 }
 
@@ -164,6 +172,25 @@ class VerificationFacts(BaseModel):
     excerpts: dict[str, str] = Field(default_factory=dict)
     """Output excerpts by phase name, for the briefing and the report."""
     fix_attempts: int = 1
+
+
+EnvironmentStatus = Literal["none", "ready", "reused", "failed"]
+
+
+class EnvironmentFacts(BaseModel):
+    """Where the run's commands ran: the sandbox, and the repository's prepared environment."""
+
+    sandbox: str
+    """``bubblewrap 0.11.0``, or ``unsandboxed``."""
+    sandboxed: bool
+    status: EnvironmentStatus
+    """``none`` (no set-up configured), ``ready`` (prepared for this run), ``reused``, ``failed``."""
+    key: str | None = None
+    """The hash of the set-up command and the dependency manifests the environment was made for."""
+    detail: str = ""
+    log: str = ""
+    """The tail of the set-up's output, when it ran."""
+    duration_s: float = 0.0
 
 
 class PrDraft(BaseModel):
@@ -227,3 +254,7 @@ class RunFacts(BaseModel):
     """Link to the run's web page, when a server is running."""
     message_ref: str | None = None
     """Where the notifier showed the briefing (e.g. a Slack channel and ts), to update it in place."""
+    environment: EnvironmentFacts | None = None
+    """The sandbox and the environment the run's commands ran in."""
+    test_files: list[str] = Field(default_factory=list)
+    """Glob patterns of the project's test files at the base commit (``workflow.project``)."""

@@ -44,6 +44,8 @@ _VERDICT_SENTENCE: dict[str, str] = {
     "regression": "Not verified: the fix breaks tests of the existing suite that passed before.",
     "no_fix": "Not verified: there is no fix.",
     "no_tests": "Not verified: there are no new tests to check the fix against.",
+    "environment_error": "Not verified: the project's environment is broken, so no test could run; "
+    "this says nothing about the fix.",
     "not_run": "Not verified: verification did not run.",
 }
 
@@ -54,6 +56,7 @@ _HEADLINE: dict[str, str] = {
     "regression": "the fix breaks existing tests",
     "no_fix": "no fix",
     "no_tests": "fix not verified, no tests",
+    "environment_error": "not verified: the project's environment is broken, not the fix",
     "not_run": "not verified",
 }
 
@@ -196,6 +199,11 @@ def _verdict_warning(facts: RunFacts) -> str | None:
         return "No fix was produced."
     if verdict == "no_tests":
         return "No new tests were written, so the fix is unchecked."
+    if verdict == "environment_error":
+        return (
+            "The project's environment is the cause, not the fix: the tests could not run. "
+            "Configure [environment] setup and test_command, then run `nightshift doctor`."
+        )
     return None
 
 

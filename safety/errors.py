@@ -27,3 +27,22 @@ class UrlRefused(SafetyError):
 
 class ShellSyntaxError(SafetyError):
     """A command the shell parser cannot read; ``analyse`` reports it as ``parse_error``."""
+
+
+class SandboxUnavailable(SafetyError):
+    """No sandbox can be made here (no usable bwrap, or the kernel refuses the namespaces); the
+    message names the fix. Start-up stops on it unless ``[safety] sandbox = "none"`` is set."""
+
+
+class SecretFound(SafetyError):
+    """A known secret (raw or encoded) in something about to leave the bot; the send is stopped.
+
+    ``names`` are the secrets' names (never their values), ``where`` what was being sent."""
+
+    def __init__(self, where: str, names: list[str]) -> None:
+        super().__init__(
+            f"{where} was not sent: it contains the secret {', '.join(names)} "
+            "(as is or encoded); nothing of it left Nightshift"
+        )
+        self.where = where
+        self.names = names

@@ -16,6 +16,7 @@ from client import ModelClient
 from config import (
     AgentSettings,
     AgentsSettings,
+    EnvironmentSettings,
     ModelSettings,
     Price,
     Settings,
@@ -28,7 +29,7 @@ from documents.facts import RunFacts, Ticket
 from integrations.local import TerminalNotifier
 from workflow.engine import Engine, wait_for
 
-TEST_COMMAND = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+TEST_COMMAND = f"{sys.executable} -m pytest -q"
 MODEL = "scripted-pipeline"
 
 
@@ -44,7 +45,8 @@ def pipeline_settings(repo: Path, data_dir: Path, base_url: str, **workflow: obj
             max_attempts=2,
             backoff_base_s=0.01,
         ),
-        tools=ToolsSettings(test_command=TEST_COMMAND, test_timeout_s=60),
+        tools=ToolsSettings(test_timeout_s=60),
+        environment=EnvironmentSettings(test_command=TEST_COMMAND),
         agents=AgentsSettings(**agents),
         workflow=WorkflowSettings(**workflow),  # type: ignore[arg-type]
     )

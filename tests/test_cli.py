@@ -28,7 +28,7 @@ def cli_env(tmp_path: Path, scripted_server: ScriptedModelServer) -> dict[str, s
     sandbox = create_sandbox(tmp_path / "sandbox")
     config = tmp_path / "nightshift.toml"
     config.write_text(
-        f'[tools]\ntest_command = "{TEST_COMMAND}"\n\n'
+        f'[environment]\ntest_command = "{TEST_COMMAND}"\n\n'
         "[model.pricing.scripted-cli]\ninput = 1.0\noutput = 4.0\n"
     )
     scripted_server.load(sample_incident_script())

@@ -18,7 +18,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     settings = load_settings(env={})
     assert settings.model.name == "gpt-4.1-mini"
     assert settings.safety.policy is Policy.AUTO
-    assert settings.tools.test_command == "python -m pytest -q"
+    assert settings.environment.test_command == "python -m pytest -q"
     assert settings.secrets.all_values() == []
 
 

@@ -27,7 +27,7 @@ from agents import (
     retry_fix_goal,
     revise_goal,
 )
-from config import Settings, ToolsSettings
+from config import Settings
 from demo.incident_script import (
     FIX_ATTEMPTS,
     REGRESSION_TEST_NAMES,
@@ -41,13 +41,12 @@ from demo.model_server import SCRIPTS, ScriptedModelServer
 from demo.sandbox import create_sandbox
 from tests.git_fixtures import git
 from tests.model_fixtures import scripted_client
-from tests.tools_fixtures import TEST_COMMAND
-from tools import ToolContext, builtin_registry
+from tests.tools_fixtures import TEST_COMMAND, make_context
+from tools import builtin_registry
 
 pytest_plugins = ["tests.model_fixtures"]
 
-SETTINGS = Settings(tools=ToolsSettings(test_command=TEST_COMMAND))
-SPECS = build_specs(SETTINGS)
+SPECS = build_specs(Settings())
 FIXED_LINE = "+        todo.completed = True"
 
 
@@ -72,10 +71,10 @@ def incident(tmp_path: Path) -> Incident:
 
 async def run(name: str, goal: str, incident: Incident, server: ScriptedModelServer) -> AgentResult:
     spec: AgentSpec = SPECS[name]
-    ctx = ToolContext.create(
-        incident.worktrees[name], agent=name, role=AGENT_ROLES[name], settings=SETTINGS,
-        state_dir=incident.state, repo_id="todo", secrets=(),
-    )
+    ctx = make_context(
+        incident.worktrees[name], incident.state, agent=name, role=AGENT_ROLES[name], repo_id="todo",
+        test_command=TEST_COMMAND,
+    )  # fmt: skip
     tools = builtin_registry().select(spec.tools)
     return await run_agent(spec, goal, model=scripted_client(server), tools=tools, ctx=ctx)
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from config.safety import DEFAULT_TEST_PATTERNS
 from safety import WriteDenied, WriteRules
+from tests.tools_fixtures import TEST_FILES as DEFAULT_TEST_PATTERNS
 
 CODE = WriteRules("code", DEFAULT_TEST_PATTERNS)
 TEST = WriteRules("test", DEFAULT_TEST_PATTERNS)

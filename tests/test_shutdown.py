@@ -20,7 +20,7 @@ def test_sigterm_while_agents_work_leaves_the_run_to_the_next_server(
 ) -> None:
     sandbox = create_sandbox(tmp_path / "sandbox")
     config = tmp_path / "nightshift.toml"
-    config.write_text(f'[tools]\ntest_command = "{TEST_COMMAND}"\n')
+    config.write_text(f'[environment]\ntest_command = "{TEST_COMMAND}"\n')
     env = {
         "OPENAI_BASE_URL": scripted_server.base_url,
         "NIGHTSHIFT_MODEL": "scripted-shutdown",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from config import McpServer
+from safety.env import subprocess_env
 from tests.tools_fixtures import tool_ctx_fixture, workspace_fixture  # noqa: F401 (fixtures)
 from tools import ToolContext, builtin_registry
 from tools.mcp import McpTools
@@ -62,7 +63,7 @@ async def test_stdio_server_tools_are_registered_and_callable(
     ]
     registry = builtin_registry()
     with caplog.at_level(logging.WARNING, logger="tools.mcp"):
-        async with McpTools(servers, registry, env=tool_ctx.env) as mcp:
+        async with McpTools(servers, registry, env=subprocess_env(tool_ctx.workspace.parent / "home")) as mcp:
             assert mcp.tool_names == ["calc__add", "calc__divide", "calc__getenv"]
             assert list(mcp.failures) == ["ghost"]
             [add] = registry.select(["calc__add"])
@@ -79,7 +80,9 @@ async def test_stdio_server_tools_are_registered_and_callable(
             [getenv] = registry.select(["calc__getenv"])
             assert (await getenv.invoke(tool_ctx, {"name": "CALC_MODE"})).text == "strict"
             assert (await getenv.invoke(tool_ctx, {"name": "OPENAI_API_KEY"})).text == "unset"
-            assert (await getenv.invoke(tool_ctx, {"name": "HOME"})).text == tool_ctx.env["HOME"]
+            assert (await getenv.invoke(tool_ctx, {"name": "HOME"})).text == str(
+                tool_ctx.workspace.parent / "home"
+            )
 
     ghost_warnings = [r for r in caplog.records if "ghost" in r.getMessage()]
     assert len(ghost_warnings) == 1
@@ -93,6 +96,6 @@ async def test_a_server_that_never_answers_times_out(tmp_path: Path, tool_ctx: T
     silent.write_text("import time\ntime.sleep(60)\n")
     servers = [McpServer(name="silent", command=[sys.executable, str(silent)], timeout_s=1)]
     registry = builtin_registry()
-    async with McpTools(servers, registry, env=tool_ctx.env) as mcp:
+    async with McpTools(servers, registry, env=subprocess_env(tool_ctx.workspace.parent / "home")) as mcp:
         assert mcp.failures == {"silent": "did not start and list its tools within 1 s"}
         assert mcp.tool_names == []

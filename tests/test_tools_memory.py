@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-from config import Settings
 from tests.tools_fixtures import make_context, tool_ctx_fixture, workspace_fixture  # noqa: F401 (fixtures)
 from tools import ToolContext, ToolOutcome, builtin_registry
 
@@ -47,10 +46,7 @@ async def test_notes_persist_per_repository_as_jsonl(workspace: Path, tmp_path: 
     assert set(record) == {"ts", "agent", "note"} and record["agent"] == "tester"
     assert first.notes_path == tmp_path / "state" / "notes" / "calc.jsonl"
 
-    other = ToolContext.create(
-        workspace, agent="code", role="code", settings=Settings(), state_dir=tmp_path / "state",
-        repo_id="another/repo", secrets=(),
-    )  # fmt: skip
+    other = make_context(workspace, tmp_path / "state", agent="code", role="code", repo_id="another/repo")
     assert (await recall(other, "sub operands")).text == "no notes yet"
 
 

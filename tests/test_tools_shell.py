@@ -1,4 +1,5 @@
-"""shell: runs under the command policy in the workspace, kills its group on timeout, sees no secrets."""
+"""shell: runs under the command policy in the sandbox at /workspace, is killed whole on timeout or
+cancellation, sees no secrets and an empty HOME."""
 
 import asyncio
 from pathlib import Path
@@ -7,9 +8,15 @@ from typing import Any
 import pytest
 
 from config import Policy, SafetySettings
-from tests.tools_fixtures import all_dead, git, make_context, tool_ctx_fixture, workspace_fixture  # noqa: F401 (fixtures)
+from tests.tools_fixtures import (  # noqa: F401 (fixtures)
+    git,
+    make_context,
+    none_running,
+    processes_running,
+    tool_ctx_fixture,
+    workspace_fixture,
+)
 from tools import ToolContext, ToolOutcome, builtin_registry
-from tools.context import HOME_DIR
 
 
 async def shell(ctx: ToolContext, command: str, **arguments: Any) -> ToolOutcome:
@@ -21,7 +28,7 @@ async def test_runs_in_the_workspace_and_reports_exit_code(tool_ctx: ToolContext
     assert not outcome.is_error
     lines = outcome.text.splitlines()
     assert lines[0] == "exit code 3"
-    assert lines[1:] == [str(workspace), "to-stderr"]
+    assert lines[1:] == ["/workspace", "to-stderr"]
     assert outcome.data == {"exit_code": 3, "timed_out": False}
     quiet = await shell(tool_ctx, "true")
     assert quiet.text == "exit code 0\n(no output)"
@@ -38,15 +45,13 @@ async def test_a_refused_command_leaves_no_trace(tool_ctx: ToolContext, workspac
 
 async def test_timeout_kills_the_whole_process_group(workspace: Path, tmp_path: Path) -> None:
     ctx = make_context(workspace, tmp_path / "state", safety=SafetySettings(policy=Policy.YOLO))
-    pid_file = tmp_path / "background.pid"
-    command = f"sleep 60 & echo $! > {pid_file}; echo started; sleep 60"
-    outcome = await shell(ctx, command, timeout=1)
+    outcome = await shell(ctx, "sleep 6101 & echo started; sleep 6102", timeout=1)
     assert outcome.is_error
     assert outcome.text.splitlines() == [
         "timed out after 1 s; the command and its child processes were killed",
         "started",
     ]
-    assert all_dead([int(pid_file.read_text())]), "a background child of the command must die with it"
+    assert none_running("sleep 610"), "a background child of the command must die with it"
 
 
 async def test_a_requested_timeout_is_capped(workspace: Path, tmp_path: Path) -> None:
@@ -74,23 +79,23 @@ async def test_secrets_are_not_in_the_environment(
     assert "PATH=" in outcome.text
 
 
-async def test_home_is_outside_the_diff(tool_ctx: ToolContext, workspace: Path) -> None:
-    outcome = await shell(tool_ctx, 'echo "$HOME"; touch "$HOME/.tool-cache"')
-    home = Path(outcome.text.splitlines()[1])
-    assert (home / ".tool-cache").is_file()
-    assert home == workspace / HOME_DIR  # inside the workspace, not in its git directory
+async def test_home_is_empty_private_and_gone_afterwards(tool_ctx: ToolContext, workspace: Path) -> None:
+    outcome = await shell(tool_ctx, 'echo "$HOME"; ls -A "$HOME" | wc -l; touch "$HOME/.tool-cache"')
+    assert outcome.text.splitlines()[1:] == ["/home/sandbox", "0"]
+    again = await shell(tool_ctx, 'ls -A "$HOME" | wc -l')
+    assert again.text.splitlines()[1] == "0", "nothing of one command's HOME reaches the next"
     assert git(workspace, "status", "--porcelain") == ""  # and never part of the diff
 
 
 async def test_cancelling_the_call_kills_the_command(workspace: Path, tmp_path: Path) -> None:
     ctx = make_context(workspace, tmp_path / "state", safety=SafetySettings(policy=Policy.YOLO))
-    pid_file = tmp_path / "background.pid"
-    call = asyncio.create_task(shell(ctx, f"sleep 60 & echo $! > {pid_file}; sleep 60"))
+    call = asyncio.create_task(shell(ctx, "sleep 6201 & sleep 6202"))
     for _ in range(200):  # the agent is cancelled (say, its time is up) once the command is running
-        if pid_file.exists() and pid_file.read_text().strip():
+        if len(processes_running("sleep 620")) == 2:
             break
         await asyncio.sleep(0.05)
+    assert len(processes_running("sleep 620")) == 2
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    assert all_dead([int(pid_file.read_text())]), "a cancelled call must not leave its processes running"
+    assert none_running("sleep 620"), "a cancelled call must not leave its processes running"

@@ -1,29 +1,44 @@
-"""run_tests and run_test_command: real pytest subprocesses, counts, timeouts that kill the whole group."""
+"""run_tests and run_test_command: real test runs in the sandbox, counts from the JUnit report or the
+runner's summary, projects' own pytest configuration, timeouts that kill every process."""
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.tools_fixtures import TEST_COMMAND, all_dead, make_context, tool_ctx_fixture, workspace_fixture  # noqa: F401 (fixtures)
+from tests.tools_fixtures import (  # noqa: F401 (fixtures)
+    TEST_COMMAND,
+    git,
+    make_context,
+    make_repo,
+    none_running,
+    processes_running,
+    tool_ctx_fixture,
+    workspace_fixture,
+)
 from tools import ToolContext, builtin_registry, run_test_command
-from tools.testing import parse_summary
+from tools.test_reports import Counts, parse_summary, strip_ansi
+from tools.testing import TestRun, runner_kind
 
 FAILING = "from calc.ops import sub\n\n\ndef test_sub_backwards():\n    assert sub(3, 5) == 2\n"
 BROKEN = "import calc.missing_module\n\n\ndef test_never_runs():\n    pass\n"
 SKIPPED = "import pytest\n\n\n@pytest.mark.skip(reason='later')\ndef test_later():\n    pass\n"
 HANGING = """\
-import os
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 
 def test_hangs():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    Path(os.environ["PIDS_FILE"]).write_text(f"{os.getpid()} {child.pid}")
-    time.sleep(60)
+    subprocess.Popen(["sleep", "6301"])
+    subprocess.run(["sleep", "6302"])
+"""
+WRITES_BESIDE_ITSELF = """\
+from pathlib import Path
+
+
+def test_writes():
+    Path(__file__).with_name("left_behind.txt").write_text("x")
+    Path("calc/ops.py").write_text("broken = True\\n")
 """
 
 
@@ -34,18 +49,31 @@ def test_hangs():
         ("========= 1 failed, 2 passed, 1 skipped in 0.12s =========", (2, 1, 0, 1)),
         ("== 3 passed, 1 warning ==", (3, 0, 0, 0)),
         ("5 errors in 0.31s", (0, 0, 5, 0)),
-        ("1 error in 0.05s", (0, 0, 1, 0)),
         ("2 failed, 1 passed, 3 errors in 1.02s (0:00:01)", (1, 2, 3, 0)),
         ("=== no tests ran in 0.01s ===", (0, 0, 0, 0)),
-        ("no tests ran", (0, 0, 0, 0)),
         ("4 passed, 1 xfailed, 1 xpassed, 2 deselected in 0.50s", (4, 0, 0, 0)),
     ],
 )
-def test_summary_line_parsing(line: str, expected: tuple[int, int, int, int]) -> None:
+def test_pytest_summary_line_parsing(line: str, expected: tuple[int, int, int, int]) -> None:
     summary = parse_summary(f"tests/test_x.py ..F\nsome output\n{line}\n")
     assert summary is not None
-    assert (summary.passed, summary.failed, summary.errors, summary.skipped) == expected
+    assert summary.counts == Counts(*expected)
     assert summary.line == line.strip("= ")
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        ("Ran 3 tests in 0.001s\n\nOK\n", Counts(passed=3)),
+        ("Ran 4 tests in 0.010s\n\nFAILED (failures=1, errors=2)\n", Counts(passed=1, failed=1, errors=2)),
+        ("Ran 3 tests in 0.002s\n\nOK (skipped=1, expected failures=1)\n", Counts(passed=1, skipped=2)),
+        ("Ran 2 tests in 0.002s\n\nFAILED (unexpected successes=1)\n", Counts(passed=1, failed=1)),
+        ("Ran 0 tests in 0.000s\n\nNO TESTS RAN\n", Counts()),
+    ],
+)
+def test_unittest_summary_parsing(tail: str, expected: Counts) -> None:
+    summary = parse_summary(f".F\n{'-' * 70}\n{tail}")
+    assert summary is not None and summary.counts == expected
 
 
 @pytest.mark.parametrize(
@@ -53,6 +81,26 @@ def test_summary_line_parsing(line: str, expected: tuple[int, int, int, int]) ->
 )
 def test_no_summary_line_means_none(output: str) -> None:
     assert parse_summary(output) is None
+
+
+def test_colour_codes_are_stripped_before_parsing() -> None:
+    coloured = "\x1b[32m\x1b[1m2 passed\x1b[0m\x1b[32m in 0.01s\x1b[0m"
+    summary = parse_summary(strip_ansi(coloured))
+    assert summary is not None and summary.counts == Counts(passed=2)
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("python -m pytest -q", "pytest"),
+        (".venv/bin/pytest -x", "pytest"),
+        ("python -m unittest discover", "unittest"),
+        ("python test.py", "other"),
+        ("make test", "other"),
+    ],
+)
+def test_runner_kind(command: str, kind: str) -> None:
+    assert runner_kind(command) == kind
 
 
 async def test_passing_suite(tool_ctx: ToolContext) -> None:
@@ -69,16 +117,71 @@ async def test_failing_erroring_and_skipped_tests_are_counted(tool_ctx: ToolCont
     (workspace / "tests/test_failing.py").write_text(FAILING)
     (workspace / "tests/test_broken.py").write_text(BROKEN)
     (workspace / "tests/test_skipped.py").write_text(SKIPPED)
-    run = await run_test_command(workspace, TEST_COMMAND, env=tool_ctx.env, timeout_s=60)
+    run = await _run(tool_ctx, workspace)
     assert run.exit_code != 0
-    assert (run.passed, run.failed, run.errors) == (0, 0, 1), "a collection error stops the whole run"
-    assert run.summary is not None and "error" in run.summary
+    assert run.counts is not None and run.counts.errors == 1, "a collection error stops the whole run"
+    assert run.report is not None and run.report.collection_errors()
 
     (workspace / "tests/test_broken.py").unlink()
-    run = await run_test_command(workspace, TEST_COMMAND, env=tool_ctx.env, timeout_s=60)
-    assert (run.passed, run.failed, run.errors, run.skipped) == (2, 1, 0, 1)
+    run = await _run(tool_ctx, workspace)
+    assert run.counts == Counts(passed=2, failed=1, skipped=1)
     assert run.exit_code == 1 and not run.timed_out
     assert "test_sub_backwards" in run.output
+
+
+async def test_a_project_configured_pytest_is_run_as_configured(tmp_path: Path) -> None:
+    """addopts with --color=yes and -p, filterwarnings = error, minversion, testpaths: counts still
+    come out right, with no colour codes left in what the model sees."""
+    files = {
+        "calc/__init__.py": "",
+        "calc/ops.py": "def add(a, b):\n    return a + b\n",
+        "checks/test_ops.py": "from calc.ops import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"
+        "def test_wrong():\n    assert add(1, 2) == 4\n",
+        "ignored/test_elsewhere.py": "def test_never_collected():\n    raise AssertionError\n",
+        "pyproject.toml": "[tool.pytest.ini_options]\nminversion = '7.0'\n"
+        "addopts = '--color=yes -p no:asyncio -p no:doctest -rA --strict-markers'\n"
+        "filterwarnings = ['error']\ntestpaths = ['checks']\n",
+    }
+    workspace = make_repo(tmp_path / "project", files)
+    ctx = make_context(workspace, tmp_path / "state")
+    outcome = await builtin_registry().select(["run_tests"])[0].invoke(ctx, {})
+    assert outcome.data is not None
+    assert (outcome.data["passed"], outcome.data["failed"], outcome.data["errors"]) == (1, 1, 0)
+    assert "\x1b[" not in outcome.text
+    assert "test_wrong" in outcome.text
+
+
+async def test_a_root_level_unittest_script_reports_its_counts(tmp_path: Path) -> None:
+    files = {
+        "lib.py": "def double(x):\n    return x * 3\n",
+        "test.py": "import unittest\n\nfrom lib import double\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_one(self):\n        self.assertEqual(double(0), 0)\n\n"
+        "    def test_two(self):\n        self.assertEqual(double(2), 4)\n\n\n"
+        "if __name__ == '__main__':\n    unittest.main()\n",
+    }
+    workspace = make_repo(tmp_path / "project", files)
+    ctx = make_context(workspace, tmp_path / "state", test_command=f"{sys.executable} test.py")
+    outcome = await builtin_registry().select(["run_tests"])[0].invoke(ctx, {"path": "test.py"})
+    assert outcome.data is not None
+    assert (outcome.data["passed"], outcome.data["failed"]) == (1, 1)
+    assert "runs its whole suite; it takes no paths" in outcome.text
+
+
+async def test_no_tests_is_not_a_passing_suite(tmp_path: Path) -> None:
+    workspace = make_repo(tmp_path / "empty", {"lib.py": "X = 1\n"})
+    ctx = make_context(workspace, tmp_path / "state")
+    run = await _run(ctx, workspace)
+    assert run.no_tests and run.exit_code == 5
+    assert run.headline().startswith("tests: no tests ran")
+
+
+async def test_files_the_tests_write_vanish_with_the_run(tool_ctx: ToolContext, workspace: Path) -> None:
+    (workspace / "tests/test_writes.py").write_text(WRITES_BESIDE_ITSELF)
+    run = await _run(tool_ctx, workspace, paths=["tests/test_writes.py"])
+    assert run.counts == Counts(passed=1)
+    assert not (workspace / "tests/left_behind.txt").exists()
+    assert (workspace / "calc/ops.py").read_text().startswith("def add")
+    assert git(workspace, "status", "--porcelain") == "?? tests/test_writes.py\n"
 
 
 async def test_run_tests_on_one_path_or_node(tool_ctx: ToolContext, workspace: Path) -> None:
@@ -100,11 +203,9 @@ async def test_a_missing_test_program_is_a_clear_error(workspace: Path, tmp_path
 
 
 async def test_a_hanging_suite_is_killed_without_blocking_the_loop(
-    tool_ctx: ToolContext, workspace: Path, tmp_path: Path
+    tool_ctx: ToolContext, workspace: Path
 ) -> None:
     (workspace / "tests/test_hang.py").write_text(HANGING)
-    pids_file = tmp_path / "pids"
-    env = {**tool_ctx.env, "PIDS_FILE": str(pids_file)}
     ticks = 0
 
     async def ticker() -> None:
@@ -116,22 +217,26 @@ async def test_a_hanging_suite_is_killed_without_blocking_the_loop(
     ticking = asyncio.create_task(ticker())
     try:
         run = await run_test_command(
-            workspace, TEST_COMMAND, env=env, timeout_s=4, paths=["tests/test_hang.py"]
-        )
+            tool_ctx.sandbox, workspace, TEST_COMMAND, environment=tool_ctx.environment, timeout_s=4,
+            paths=["tests/test_hang.py"],
+        )  # fmt: skip
     finally:
         ticking.cancel()
     assert run.timed_out and run.summary is None
     assert ticks > 40, f"the event loop was blocked: only {ticks} ticks in {run.duration_s:.1f} s"
-    pids = [int(pid) for pid in pids_file.read_text().split()]
-    assert len(pids) == 2, "the hanging test should have started before the timeout"
-    assert all_dead(pids), "pytest and its child must be killed with the group"
+    assert none_running("sleep 630"), "pytest and every process it started must be killed"
 
 
 async def test_run_tests_reports_a_timeout_as_an_error(workspace: Path, tmp_path: Path) -> None:
     (workspace / "tests/test_hang.py").write_text(HANGING)
-    ctx = make_context(workspace, tmp_path / "state", test_timeout_s=0.5)
-    ctx.env["PIDS_FILE"] = str(tmp_path / "pids")
+    ctx = make_context(workspace, tmp_path / "state", test_timeout_s=1)
     outcome = await builtin_registry().select(["run_tests"])[0].invoke(ctx, {"path": "tests/test_hang.py"})
     assert outcome.is_error
     assert outcome.text.startswith("the test run timed out after")
     assert outcome.data is not None and outcome.data["timed_out"] is True
+
+
+async def _run(ctx: ToolContext, workspace: Path, paths: list[str] | None = None) -> TestRun:
+    return await run_test_command(
+        ctx.sandbox, workspace, ctx.test_command, environment=ctx.environment, timeout_s=60, paths=paths or []
+    )

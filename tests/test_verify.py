@@ -1,7 +1,6 @@
 """verify(): real git worktrees, real pytest (and unittest) subprocesses, real verdicts."""
 
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -9,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from config import SafetySettings
 from demo.sandbox import Sandbox
 from documents.facts import TestCounts, VerificationFacts
-from safety.env import subprocess_env
+from safety import sandbox as commands
 from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
 from tests.test_sample_repo import BUGGY, FIXED
+from tests.tools_fixtures import none_running, processes_running
 from workflow.errors import GitError
 from workflow.git import GitRepo
 from workflow.verify import base_worktree_path, verify
-from workflow.verify.phases import is_pytest
 
 PYTEST = f"{sys.executable} -m pytest -q"
 REGRESSION_FILE = "tests/test_complete_twice.py"
@@ -51,14 +51,11 @@ def test_completing_once_completes():
     assert service.complete(todo.id).completed is True
 """
 HANGING_TESTS = """\
-import os
-import time
-from pathlib import Path
+import subprocess
 
 
 def test_hangs():
-    Path(os.environ["STARTED_FILE"]).write_text(str(os.getpid()))
-    time.sleep(60)
+    subprocess.run(["sleep", "6401"])
 """
 
 PRICING = {
@@ -148,8 +145,9 @@ class Project:
         self.base = git(sandbox.repo, "rev-parse", "HEAD").strip()
         self.tmp = tmp_path
         self.workdir = tmp_path / "verify"
-        (tmp_path / "home").mkdir(exist_ok=True)
-        self.env = subprocess_env(tmp_path / "home", extra={"STARTED_FILE": str(tmp_path / "started")})
+        self.sandbox = commands.Sandbox.create(
+            SafetySettings(), state_dir=tmp_path / "state", hidden=[self.path]
+        )
         self._diffs = 0
 
     async def diff(self, files: Mapping[str, str]) -> str:
@@ -178,7 +176,8 @@ class Project:
             workdir=self.workdir,
             test_command=command,
             timeout_s=timeout_s,
-            env=self.env,
+            sandbox=self.sandbox,
+            environment=commands.Environment(),
         )
 
     def assert_clean(self) -> None:
@@ -302,7 +301,7 @@ async def test_a_two_file_fix_in_another_project_is_verified_despite_an_import_e
     pricing.assert_clean()
 
 
-async def test_a_runner_other_than_pytest_is_judged_by_exit_codes(
+async def test_unittest_reports_its_own_counts(
     make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path
 ) -> None:
     project = Project(make_repo(UNITTEST_PRICING), tmp_path)
@@ -313,13 +312,51 @@ async def test_a_runner_other_than_pytest_is_judged_by_exit_codes(
 
     assert facts.verdict == "verified", facts.detail
     assert facts.detail == (
-        "The new tests failed on the base commit (exit code 1; the runner reports no counts), and they pass "
-        "with the fix (exit code 0); the suite exited with code 0 on the base commit and 0 with the fix "
-        "(no counts reported)."
+        "1 new test failed on the base commit, and 1 new test passed with the fix; 1 existing test passed "
+        "with the fix, as many as the 1 on the base commit (counts only: the test command is not pytest)."
     )
-    assert facts.base_with_tests == facts.fixed_with_tests == TestCounts()
+    assert facts.base_with_tests == TestCounts(errors=1)
+    assert facts.fixed_with_tests == TestCounts(passed=1)
     assert "ImportError" in facts.excerpts["base_with_tests"]
     assert "Ran 2 tests" in facts.excerpts["fixed_suite"]
+    project.assert_clean()
+
+
+SCRIPT_SUITE = {
+    "lib.py": "def double(x):\n    return x + x if x >= 0 else x\n",
+    "test.py": (
+        "import unittest\n\nfrom lib import double\n\n\nclass DoubleTest(unittest.TestCase):\n"
+        "    def test_positive(self):\n        self.assertEqual(double(2), 4)\n"
+        "\n\nif __name__ == '__main__':\n    unittest.main()\n"
+    ),
+}
+"""A project whose unittest tests live in one root-level ``test.py``, run as ``python test.py``."""
+
+
+async def test_a_whole_suite_script_is_verified_and_a_wrong_fix_is_not(
+    make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path
+) -> None:
+    project = Project(make_repo(SCRIPT_SUITE), tmp_path)
+    tests = project.edited(
+        "test.py",
+        "\n\nif __name__",
+        "\n    def test_negative(self):\n        self.assertEqual(double(-3), -6)\n\n\nif __name__",
+    )
+    command = f"{sys.executable} test.py"
+
+    right = await project.verify(
+        fix={"lib.py": "def double(x):\n    return x + x\n"}, tests=tests, command=command
+    )
+    wrong = await project.verify(
+        fix={"lib.py": "def double(x):\n    return -6\n"}, tests=tests, command=command
+    )
+
+    assert right.verdict == "verified", right.detail
+    assert right.base_suite == TestCounts(passed=1)
+    assert right.base_with_tests == TestCounts(passed=1, failed=1)
+    assert right.fixed_with_tests == right.fixed_suite == TestCounts(passed=2)
+    assert "the test command runs its whole suite" in right.detail
+    assert wrong.verdict == "fix_does_not_pass", wrong.detail
     project.assert_clean()
 
 
@@ -389,43 +426,42 @@ async def test_a_worktree_that_cannot_be_made_raises_and_the_other_is_removed(pr
 async def test_cancelling_a_verification_kills_the_tests_and_removes_the_worktrees(pricing: Project) -> None:
     task = asyncio.create_task(pricing.verify(fix=PRICING_FIX, tests={"tests/test_hang.py": HANGING_TESTS}))
     deadline = time.monotonic() + 20
-    started = pricing.tmp / "started"
-    while not (started.exists() and started.read_text()):
+    while not processes_running("sleep 6401"):
         assert time.monotonic() < deadline, "the hanging test never started"
         await asyncio.sleep(0.05)
-
-    pid = int(started.read_text())
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
     pricing.assert_clean()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)  # killed and reaped, not left sleeping
+    assert none_running("sleep 6401"), "the test processes are killed, not left sleeping"
+
+
+async def test_a_suite_that_cannot_be_collected_on_base_is_the_environments_fault(
+    make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path
+) -> None:
+    """A conftest importing what the environment lacks breaks every run, with the right fix or a wrong
+    one: the verdict says so instead of blaming the fix."""
+    broken = {**PRICING, "tests/conftest.py": "import not_installed_anywhere\n"}
+    project = Project(make_repo(broken), tmp_path)
+
+    facts = await project.verify(fix=PRICING_FIX, tests=PRICING_TESTS)
+
+    assert facts.verdict == "environment_error", facts.detail
+    assert "ModuleNotFoundError: No module named 'not_installed_anywhere'" in facts.detail
+    assert "not the fix" in facts.detail and "nightshift doctor" in facts.detail
+    project.assert_clean()
 
 
 async def test_test_files_outside_the_repository_are_refused(pricing: Project) -> None:
     facts = await verify(
         pricing.repo, base=pricing.base, fix_diff=await pricing.diff(PRICING_FIX),
         test_diff=await pricing.diff(PRICING_TESTS), test_files=["-p", "../elsewhere.py"],
-        workdir=pricing.workdir, test_command=PYTEST, timeout_s=60, env=pricing.env,
+        workdir=pricing.workdir, test_command=PYTEST, timeout_s=60, sandbox=pricing.sandbox,
+        environment=commands.Environment(),
     )  # fmt: skip
 
     assert facts.verdict == "no_tests"
     assert "-p, ../elsewhere.py are not paths inside the repository" in facts.detail
     pricing.assert_clean()
-
-
-@pytest.mark.parametrize(
-    ("command", "expected"),
-    [
-        ("python -m pytest -q", True),
-        (".venv/bin/pytest tests", True),
-        ("uv run py.test", True),
-        ("python -m unittest", False),
-        ("make test", False),
-    ],
-)
-def test_pytest_is_recognised_in_the_test_command(command: str, expected: bool) -> None:
-    assert is_pytest(command) is expected

@@ -5,6 +5,7 @@ Import the fixtures into a test module to use them (they are named ``workspace``
     from tests.tools_fixtures import tool_ctx_fixture, workspace_fixture  # noqa: F401 (fixtures)
 """
 
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ from typing import Any, Literal
 
 import pytest
 
-from config import SafetySettings, Settings, ToolsSettings
+from config import EnvironmentSettings, SafetySettings, Settings, ToolsSettings
+from safety.sandbox import Environment, Sandbox
 from tools.context import ToolContext
 
 SAMPLE_FILES = {
@@ -42,8 +44,9 @@ SAMPLE_FILES = {
     ),
 }
 
-TEST_COMMAND = f"{sys.executable} -m pytest -q -p no:cacheprovider"
-"""The venv's pytest, run in the workspace; no cache directory is left in the repository."""
+TEST_COMMAND = f"{sys.executable} -m pytest -q"
+"""The venv's pytest (its installation is shown read-only in the sandbox)."""
+TEST_FILES = ["tests/**", "test/**", "**/test_*.py", "**/*_test.py", "**/conftest.py"]
 
 
 def git(workspace: Path, *args: str) -> str:
@@ -75,6 +78,33 @@ def process_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def processes_running(prefix: str) -> list[int]:
+    """Host pids of live processes whose whole command line starts with ``prefix`` (``sleep 61``:
+    ``sleep 6101``, not a shell that runs it). Sandboxed processes are included: their own PID
+    namespace hides nothing from the host."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        except OSError:
+            continue
+        if b" ".join(argv).decode(errors="replace").startswith(prefix) and process_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def none_running(prefix: str, within_s: float = 5.0) -> bool:
+    """Poll until no process whose command line starts with ``prefix`` is left; False after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while processes_running(prefix):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def all_dead(pids: Iterable[int], within_s: float = 5.0) -> bool:
     """Poll until every process in ``pids`` is gone; False if one is still alive after ``within_s``."""
     deadline = time.monotonic() + within_s
@@ -92,21 +122,30 @@ def make_context(
     role: Literal["code", "test", "any"] = "any",
     secrets: Iterable[str] = (),
     safety: SafetySettings | None = None,
+    test_command: str = TEST_COMMAND,
+    environment: Environment | None = None,
+    agent: str = "tester",
+    repo_id: str = "calc",
     **tool_settings: Any,
 ) -> ToolContext:
-    """A ToolContext for agent ``tester`` built the way the agent runner builds it."""
+    """A ToolContext for agent ``tester`` built the way the agent runner builds it, with a real sandbox."""
     settings = Settings(
-        tools=ToolsSettings(**{"test_command": TEST_COMMAND, **tool_settings}),
+        tools=ToolsSettings(**tool_settings),
         safety=safety or SafetySettings(),
+        environment=EnvironmentSettings(test_command=test_command),
     )
+    secrets = list(secrets)
     return ToolContext.create(
         workspace,
-        agent="tester",
+        agent=agent,
         role=role,
         settings=settings,
         state_dir=state_dir,
-        repo_id="calc",
+        repo_id=repo_id,
         secrets=secrets,
+        sandbox=Sandbox.create(settings.safety, state_dir=state_dir, secrets=secrets),
+        environment=environment or Environment(),
+        test_files=TEST_FILES,
     )
 
 

@@ -1,16 +1,16 @@
-"""The shell tool: one bash command, checked by the command gate, in its own process group."""
+"""The shell tool: one bash command, checked by the command gate, run in the sandbox."""
 
 from pydantic import PositiveFloat
 
 from tools.context import ToolContext
-from tools.process import run_in_group
 from tools.registry import ToolOutcome
 from tools.text import tail
 
 
 # The argument is called ``timeout`` because that is what the model sees in the schema.
 async def shell(ctx: ToolContext, command: str, timeout: PositiveFloat | None = None) -> ToolOutcome:  # noqa: ASYNC109
-    """Run a bash command in the workspace root and return its exit code and output.
+    """Run a bash command at the workspace root (in a sandbox without network) and return its exit
+    code and output.
 
     Processes the command starts in the background are stopped when it ends.
 
@@ -22,18 +22,27 @@ async def shell(ctx: ToolContext, command: str, timeout: PositiveFloat | None = 
     ctx.command_gate.check(command)
     settings = ctx.settings
     limit = settings.shell_timeout_s if timeout is None else min(timeout, settings.max_shell_timeout_s)
-    run = await run_in_group(["bash", "-c", command], cwd=ctx.workspace, env=ctx.env, timeout_s=limit)
+    run = await ctx.sandbox.run(
+        ["bash", "-c", command],
+        workspace=ctx.workspace,
+        environment=ctx.environment,
+        timeout_s=limit,
+        access="read_write",
+    )
     ctx.command_gate.record_exit(run.exit_code)
     notes = []
     if timeout is not None and timeout > limit:
         notes.append(f"(timeout capped at the maximum of {limit:g} s)")
-    if run.timed_out:
+    stopped = ctx.sandbox.explain(run)
+    if stopped:
+        notes.append(f"{stopped}; the command and its child processes were killed")
+    elif run.timed_out:
         notes.append(f"timed out after {limit:g} s; the command and its child processes were killed")
     else:
         notes.append(f"exit code {run.exit_code}")
     output = tail(run.output) if run.output else "(no output)"
     return ToolOutcome(
         "\n".join([*notes, output]),
-        is_error=run.timed_out,
+        is_error=run.timed_out or stopped is not None,
         data={"exit_code": run.exit_code, "timed_out": run.timed_out},
     )

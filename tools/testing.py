@@ -1,32 +1,52 @@
-"""Running the repository's tests: the ``run_tests`` tool, and ``run_test_command`` for the verifier."""
+"""Running the repository's tests in the sandbox: ``run_test_command`` (the tool and the verifier
+both use it) and the ``run_tests`` tool.
 
-import re
+Every run sees the worktree through a throwaway overlay: caches, fixtures and any file the tests write
+vanish when the run ends and never reach a diff. What is known about a run depends on the runner the
+test command names:
+
+- ``pytest`` (``pytest``, ``py.test``, ``python -m pytest``): paths are appended; pytest is asked for a
+  JUnit report (``--junitxml`` into a directory of ours, ``-o junit_family=xunit1``,
+  ``--rootdir=/workspace``), and counts and per-test outcomes come from it, whatever the project's
+  ``addopts`` (``--color=yes``, ``-p`` plugins, ``filterwarnings = error``, ...) do to the output;
+- ``unittest`` (``python -m unittest ...``): paths are appended; counts from ``Ran N tests`` and
+  ``FAILED (failures=1, errors=2)``;
+- anything else (``python test.py``, ``make test``, ``tox``): run as written, paths not appended;
+  counts from a unittest or pytest summary in its output, when there is one.
+
+ANSI colour codes are stripped before anything is parsed or shown. Zero tests is never a pass: a run
+that ran none (pytest's exit code 5, ``Ran 0 tests``) says "no tests ran".
+"""
+
+import itertools
 import shlex
-from collections.abc import Mapping, Sequence
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
+from safety.sandbox import Environment, Sandbox
 from tools.context import ToolContext
 from tools.errors import ToolError
-from tools.process import run_in_group
 from tools.registry import ToolOutcome
+from tools.test_reports import Counts, Report, parse_summary, read_report, strip_ansi
 from tools.text import tail
 
-_COUNT = r"\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|warnings?|deselected|rerun)"
-_SUMMARY = re.compile(rf"^=*\s*(?:no tests ran|{_COUNT}(?:, {_COUNT})*)(?:\s+in\s+[\d.]+\s*s\b.*)?\s*=*$")
-_COUNT_PARTS = re.compile(r"(\d+) (passed|failed|error|skipped)")
+RunnerKind = Literal["pytest", "unittest", "other"]
+NO_TESTS_COLLECTED = 5
+"""pytest's (and, since Python 3.12, unittest's) exit code when it ran no test."""
+_REPORT = "report.xml"
 
 
-@dataclass(frozen=True)
-class Summary:
-    """pytest's final summary line, e.g. ``1 failed, 2 passed in 0.12s``."""
-
-    passed: int
-    failed: int
-    errors: int
-    skipped: int
-    line: str
+def runner_kind(command: str) -> RunnerKind:
+    """Which runner ``command`` starts: ``pytest``, ``unittest`` (``-m unittest``) or ``other``."""
+    argv = shlex.split(command)
+    if any(Path(arg).name in ("pytest", "py.test") for arg in argv[:2]):
+        return "pytest"
+    for flag, module in itertools.pairwise(argv):
+        if flag == "-m":
+            return "pytest" if module == "pytest" else "unittest" if module == "unittest" else "other"
+    return "other"
 
 
 @dataclass(frozen=True)
@@ -35,95 +55,136 @@ class TestRun:
 
     __test__: ClassVar[bool] = False  # not a pytest test class, despite its name
 
-    passed: int
-    failed: int
-    errors: int
-    skipped: int
+    kind: RunnerKind
+    counts: Counts | None
+    """From the JUnit report (pytest), else the runner's summary; None when nothing reported counts."""
     exit_code: int
     """Exit status of the command; negative when it was killed."""
     timed_out: bool
     output: str
+    """What it printed, ANSI codes stripped."""
     duration_s: float
     summary: str | None
-    """pytest's summary line; None when the run printed none (crash, timeout, other runner)."""
+    """The runner's own summary line; None when it printed none (crash, timeout, another runner)."""
+    report: Report | None = None
+    """pytest's JUnit report; None for other runners, or when pytest wrote none."""
+    import_failures: bool = False
+    """unittest could not import a test module."""
+    stopped: str | None = None
+    """Why the sandbox stopped the run (a memory, process or output limit), when it did."""
+
+    @property
+    def selective(self) -> bool:
+        """The runner runs the paths it is given (pytest, unittest); others run their whole suite."""
+        return self.kind != "other"
+
+    @property
+    def no_tests(self) -> bool:
+        """It finished and ran no test at all."""
+        if self.timed_out or self.stopped:
+            return False
+        if self.exit_code == NO_TESTS_COLLECTED and self.kind != "other":
+            return True
+        return self.counts is not None and self.counts.total == 0 and self.exit_code == 0
 
     def headline(self) -> str:
+        if self.stopped:
+            return f"the test run was {self.stopped}"
         if self.timed_out:
-            return f"the test run timed out after {self.duration_s:.1f} s; its process group was killed"
-        counts = f"{self.passed} passed, {self.failed} failed, {self.errors} errors, {self.skipped} skipped"
-        if self.summary is None:
-            counts = "no pytest summary line found"
+            return f"the test run timed out after {self.duration_s:.1f} s; its processes were killed"
+        if self.no_tests:
+            return f"tests: no tests ran (exit code {self.exit_code}, {self.duration_s:.1f} s)"
+        if self.counts is None:
+            counts = "no test counts reported"
+        else:
+            c = self.counts
+            counts = f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
         return f"tests: {counts} (exit code {self.exit_code}, {self.duration_s:.1f} s)"
 
 
-def parse_summary(output: str) -> Summary | None:
-    """The counts of pytest's last summary line in ``output``, or None when there is none."""
-    for raw in reversed(output.splitlines()):
-        line = raw.strip()
-        if not _SUMMARY.match(line):
-            continue
-        counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
-        for number, word in _COUNT_PARTS.findall(line):
-            counts[word] += int(number)
-        line = line.strip("= ")
-        return Summary(counts["passed"], counts["failed"], counts["error"], counts["skipped"], line)
-    return None
-
-
 async def run_test_command(
+    sandbox: Sandbox,
     workspace: Path,
     command: str,
     *,
-    env: Mapping[str, str],
+    environment: Environment,
     timeout_s: float,
-    paths: Sequence[str] = (),
+    paths: tuple[str, ...] | list[str] = (),
 ) -> TestRun:
-    """Run ``command`` (shlex-split, ``paths`` appended) in ``workspace``; kill its group on timeout.
+    """Run ``command`` at ``workspace`` in the sandbox, through a throwaway overlay (see the module
+    docstring). ``paths`` (workspace-relative) are appended for runners that take them.
 
     Raises OSError when the command's program cannot be started.
     """
-    run = await run_in_group([*shlex.split(command), *paths], cwd=workspace, env=env, timeout_s=timeout_s)
-    summary = None if run.timed_out else parse_summary(run.output)
+    kind = runner_kind(command)
+    argv = shlex.split(command)
+    with tempfile.TemporaryDirectory(prefix="nightshift-tests-") as scratch:
+        outputs = Path(scratch)
+        if kind == "pytest":
+            report = f"{sandbox.outputs_path(outputs)}/{_REPORT}"
+            root = sandbox.workspace_path(workspace)
+            argv += [f"--junitxml={report}", "-o", "junit_family=xunit1", f"--rootdir={root}"]
+        if kind != "other":
+            argv += paths
+        run = await sandbox.run(
+            argv, workspace=workspace, environment=environment, timeout_s=timeout_s, access="overlay",
+            outputs=outputs,
+        )  # fmt: skip
+        junit = read_report(outputs / _REPORT) if kind == "pytest" and not run.timed_out else None
+    output = strip_ansi(run.output)
+    summary = None if run.timed_out else parse_summary(output)
+    counts = junit.counts() if junit is not None else summary.counts if summary else None
     return TestRun(
-        passed=summary.passed if summary else 0,
-        failed=summary.failed if summary else 0,
-        errors=summary.errors if summary else 0,
-        skipped=summary.skipped if summary else 0,
+        kind=kind,
+        counts=counts,
         exit_code=run.exit_code,
         timed_out=run.timed_out,
-        output=run.output,
+        output=output,
         duration_s=run.duration_s,
         summary=summary.line if summary else None,
+        report=junit,
+        import_failures=summary.import_failures if summary else False,
+        stopped=sandbox.explain(run),
     )
 
 
 async def run_tests(ctx: ToolContext, path: str | None = None) -> ToolOutcome:
     """Run the repository's tests (all of them, or one file, directory or test) and report the counts.
 
+    Files the tests write are thrown away when the run ends; change files with the file tools.
+
     Args:
         path: Test file or directory relative to the workspace root, or a pytest node id such as
             'tests/test_x.py::test_y'; defaults to the whole suite.
     """
+    command = ctx.test_command
     paths: list[str] = []
     if path:
         file_part, sep, node = path.partition("::")
         paths.append(ctx.relative(ctx.resolve(file_part)) + sep + node)
     try:
         run = await run_test_command(
+            ctx.sandbox,
             ctx.workspace,
-            ctx.settings.test_command,
-            env=ctx.env,
+            command,
+            environment=ctx.environment,
             timeout_s=ctx.settings.test_timeout_s,
             paths=paths,
         )
     except OSError as exc:
-        raise ToolError(f"the test command {ctx.settings.test_command!r} could not start: {exc}") from None
+        raise ToolError(f"the test command {command!r} could not start: {exc}") from None
+    counts = run.counts or Counts()
     data = {
-        "passed": run.passed,
-        "failed": run.failed,
-        "errors": run.errors,
-        "skipped": run.skipped,
+        "passed": counts.passed,
+        "failed": counts.failed,
+        "errors": counts.errors,
+        "skipped": counts.skipped,
         "exit_code": run.exit_code,
         "timed_out": run.timed_out,
     }
-    return ToolOutcome(f"{run.headline()}\n{tail(run.output)}", is_error=run.timed_out, data=data)
+    notes = [run.headline()]
+    if paths and not run.selective:
+        notes.append(f"(the test command {command!r} runs its whole suite; it takes no paths)")
+    return ToolOutcome(
+        "\n".join([*notes, tail(run.output)]), is_error=run.timed_out or bool(run.stopped), data=data
+    )

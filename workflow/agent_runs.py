@@ -11,16 +11,21 @@ from tools import ToolContext
 from workflow.runtime import Runtime
 
 
-def tool_context(rt: Runtime, run_id: str, name: str) -> ToolContext:
-    """The tool context of agent ``name`` in its worktree."""
+async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
+    """The tool context of agent ``name`` in its worktree, in the repository's environment."""
+    assert facts.base_commit is not None
+    prepared = await rt.environments.prepare(facts.base_commit)
     return ToolContext.create(
-        rt.worktree(run_id, name),
+        rt.worktree(facts.run_id, name),
         agent=name,
         role=AGENT_ROLES[name],
         settings=rt.settings,
         state_dir=rt.data_dir,
         repo_id=rt.repo.path.name,
         secrets=rt.secrets,
+        sandbox=rt.sandbox,
+        environment=prepared.environment,
+        test_files=rt.test_rules(facts).test_patterns,
     )
 
 
@@ -48,7 +53,7 @@ async def run_in_worktree(
         goal,
         model=rt.model,
         tools=rt.registry.select(spec.tools),
-        ctx=tool_context(rt, facts.run_id, name),
+        ctx=await tool_context(rt, facts, name),
         context=rt.settings.context,
         context_window=rt.settings.model.context_window,
         hooks=rt.hooks,

@@ -25,7 +25,10 @@ from hooks import HookRunner
 from integrations.base import Forge, Notifier, Tracker
 from integrations.local import LocalForge, LocalTracker, TerminalNotifier
 from safety.env import subprocess_env
+from safety.errors import SandboxUnavailable
+from safety.sandbox import Sandbox
 from tools import builtin_registry, load_plugins
+from workflow.environment import Environments
 from workflow.errors import DecisionRefused, EngineBusy, RunNotFound, WorkflowError
 from workflow.events import EventBus
 from workflow.git import GitRepo
@@ -87,11 +90,13 @@ class Engine:
             raise WorkflowError(f"{repo_path} is not a git checkout (NIGHTSHIFT_REPO must name one)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = acquire_executor_lock(self.data_dir)
+        secrets = self.settings.secrets.all_values()
+        sandbox = await start_sandbox(self.settings, self.data_dir, repo_path)
+        repo = GitRepo(repo_path)
         store = Store(database_url(self.data_dir, self.settings.database_url))
         bus = EventBus(store)
         registry = builtin_registry()
         load_plugins(self.settings.tools.plugin_dirs, registry, forbidden_roots=[repo_path, self.data_dir])
-        secrets = self.settings.secrets.all_values()
         self.runtime = Runtime(
             settings=self.settings,
             store=store,
@@ -104,8 +109,10 @@ class Engine:
             notifier=self._notifier or TerminalNotifier(),
             forge=self._forge or LocalForge(store),
             tracker=self._tracker or LocalTracker(bus.publish),
-            repo=GitRepo(repo_path),
+            repo=repo,
             data_dir=self.data_dir,
+            sandbox=sandbox,
+            environments=Environments(repo, self.settings, sandbox, self.data_dir),
         )
         install(self.runtime)
         config: DBOSConfig = {
@@ -263,6 +270,24 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"run {run_id} is still {facts.status} after {timeout_s:g}s")
         await asyncio.sleep(poll_s)
+
+
+async def start_sandbox(settings: Settings, data_dir: Path, repo_path: Path) -> Sandbox:
+    """The sandbox every command of this process runs in; WorkflowError naming the fix when none can be
+    made (unless ``[safety] sandbox = "none"``, which is then said loudly)."""
+    try:
+        sandbox = await asyncio.to_thread(
+            Sandbox.create,
+            settings.safety,
+            state_dir=data_dir,
+            secrets=settings.secrets.all_values(),
+            hidden=[repo_path],
+        )
+    except SandboxUnavailable as exc:
+        raise WorkflowError(str(exc)) from None
+    if not sandbox.sandboxed:
+        logger.warning("UNSANDBOXED: %s", sandbox.describe())
+    return sandbox
 
 
 def acquire_executor_lock(data_dir: Path) -> IO[str]:

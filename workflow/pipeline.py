@@ -3,6 +3,7 @@
     incident(run_id)                       the whole life of a run; holds no queue slot
       ingest                               step: sync the repository, record the base commit
       agent_phase(run_id, revision, ...)   child workflow on the agents queue (max_concurrent_runs)
+        environment                        step: prepare or reuse the repository's environment
         agent x4 (gather) | code (revise)  steps: each agent in its own worktree
         verify [-> code retry -> verify]   steps: the real cross-check, self-correction
       commit, brief                        steps: the branch, the report, the briefing
@@ -47,6 +48,11 @@ async def agent_step(run_id: str, name: str, mode: str, attempt: int, feedback: 
 @DBOS.step(name="nightshift.prepare")
 async def prepare_step(run_id: str) -> None:
     await steps.prepare_step(current(), run_id, AGENTS)
+
+
+@DBOS.step(name="nightshift.environment")
+async def environment_step(run_id: str) -> bool:
+    return await steps.environment_step(current(), run_id)
 
 
 @DBOS.step(name="nightshift.verify")
@@ -119,6 +125,8 @@ async def _agent_work(run_id: str, revision: int, feedback: str | None) -> str:
     max_attempts = current().settings.workflow.max_fix_attempts
     if revision == 1:
         await prepare_step(run_id)
+        if not await environment_step(run_id):
+            return "environment_error"
         await status_step(run_id, "running", "agents started")
         await asyncio.gather(
             *(agent_step(run_id, name, "fork", 0, None) for name in AGENTS), return_exceptions=True

@@ -13,16 +13,20 @@ from typing import Any
 from agent import SharedBudget
 from client import Model
 from config import Settings
+from documents.facts import RunFacts
 from hooks import HookRunner
 from integrations.base import Forge, Notifier, Tracker
 from safety.redact import Redactor
+from safety.sandbox import Sandbox
 from safety.writes import WriteRules
 from tools import ToolRegistry
 from tools.context import notes_path
 from tools.memory import NoteStore
+from workflow.environment import Environments
 from workflow.errors import WorkflowError
 from workflow.events import EventBus
 from workflow.git import GitRepo
+from workflow.project import CONVENTIONS, DEFAULT_TEST_PATTERNS
 from workflow.store import Store
 
 
@@ -39,6 +43,8 @@ class Runtime:
     tracker: Tracker
     repo: GitRepo
     data_dir: Path
+    sandbox: Sandbox
+    environments: Environments
     budgets: dict[str, SharedBudget] = field(default_factory=dict)
     """USD pools of the runs whose agents run in this process."""
     workflow_tasks: set["asyncio.Task[Any]"] = field(default_factory=set)
@@ -57,9 +63,10 @@ class Runtime:
     def secrets(self) -> list[str]:
         return self.settings.secrets.all_values()
 
-    def is_test_file(self, path: str) -> bool:
-        """Whether ``path`` is a test file under the configured patterns (the fix/tests split)."""
-        return WriteRules("any", self.settings.safety.test_patterns).is_test_file(path)
+    def test_rules(self, facts: RunFacts) -> WriteRules:
+        """The run's test-file patterns (the fix/tests split); a run recorded before they were derived
+        gets the conventional ones."""
+        return WriteRules("any", facts.test_files or [*DEFAULT_TEST_PATTERNS, *CONVENTIONS])
 
     @property
     def notes(self) -> NoteStore:

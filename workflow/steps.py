@@ -14,15 +14,23 @@ from typing import Any, TypeVar
 from agents import goals
 from documents.briefing import build_briefing
 from documents.diffstat import diff_files
-from documents.facts import AgentFacts, DecisionFacts, RunFacts, RunStatus, TimelineEntry
+from documents.facts import (
+    AgentFacts,
+    DecisionFacts,
+    EnvironmentFacts,
+    RunFacts,
+    RunStatus,
+    TimelineEntry,
+    VerificationFacts,
+)
 from documents.pr_body import render_pr_body, render_pr_title
 from documents.report import render_report
 from integrations.base import IntegrationError
-from safety.env import subprocess_env
 from workflow.agent_runs import prepare_worktrees, run_in_worktree
 from workflow.git import CommitSpec, branch_name
+from workflow.project import project_test_patterns
 from workflow.runtime import Runtime
-from workflow.verify import verify
+from workflow.verify import ENVIRONMENT_ADVICE, verify
 
 logger = logging.getLogger("nightshift.workflow")
 T = TypeVar("T")
@@ -94,6 +102,38 @@ async def prepare_step(rt: Runtime, run_id: str, names: tuple[str, ...]) -> None
     await prepare_worktrees(rt, await _facts(rt, run_id), names)
 
 
+async def environment_step(rt: Runtime, run_id: str) -> bool:
+    """Prepare (or reuse) the repository's environment for the base commit and read which files are the
+    project's tests; record both. False when the set-up failed: then the verdict is the environment's."""
+    facts = await _facts(rt, run_id)
+    assert facts.base_commit is not None
+    prepared = await rt.environments.prepare(facts.base_commit)
+    patterns = await project_test_patterns(rt.repo, facts.base_commit, rt.settings)
+    recorded = EnvironmentFacts(
+        sandbox=rt.sandbox.describe() if rt.sandbox.sandboxed else "unsandboxed",
+        sandboxed=rt.sandbox.sandboxed,
+        status=prepared.status,
+        key=prepared.key,
+        detail=prepared.detail,
+        log=prepared.log,
+        duration_s=prepared.duration_s,
+    )
+
+    def change(facts: RunFacts) -> None:
+        facts.environment, facts.test_files = recorded, patterns
+        facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"environment: {prepared.status}"))
+        if not prepared.ok:
+            facts.verification = VerificationFacts(
+                verdict="environment_error",
+                detail=f"{prepared.detail} The agents did not run. {ENVIRONMENT_ADVICE}",
+                excerpts={"setup": prepared.log},
+            )
+
+    await rt.store.update(run_id, change)
+    rt.bus.publish(run_id, "environment", {"status": prepared.status, "detail": prepared.detail})
+    return prepared.ok
+
+
 async def run_agent_step(
     rt: Runtime, run_id: str, name: str, mode: str, attempt: int, feedback: str | None
 ) -> str:
@@ -145,7 +185,7 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     """Cross-check the code agent's fix against the test agent's tests in a fresh worktree."""
     facts = await set_status(rt, run_id, "verifying", f"verification {revision}.{attempt} started")
     assert facts.base_commit is not None
-    is_test = rt.is_test_file
+    is_test = rt.test_rules(facts).is_test_file
     # A fix or tests count only when their agent submitted them: a half-done edit is not a fix.
     fix_diff = (
         await rt.repo.worktree_diff(
@@ -168,9 +208,10 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         test_diff=test_diff,
         test_files=test_files,
         workdir=rt.worktree(run_id, f"verify-{revision}-{attempt}"),
-        test_command=rt.settings.tools.test_command,
+        test_command=rt.settings.environment.test_command,
         timeout_s=rt.settings.tools.test_timeout_s,
-        env=subprocess_env(rt.data_dir / "home" / "verify", secrets=rt.secrets),
+        sandbox=rt.sandbox,
+        environment=(await rt.environments.prepare(facts.base_commit)).environment,
     )
     result = result.model_copy(update={"fix_attempts": attempt + 1})
     out_of_budget = facts.cost_usd >= rt.settings.workflow.max_run_cost_usd
@@ -222,7 +263,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
             )
     else:
         parent = tip
-        is_test = rt.is_test_file
+        is_test = rt.test_rules(facts).is_test_file
         delta = await rt.repo.worktree_diff(
             rt.worktree(run_id, "code"), parent, include=lambda p: not is_test(p)
         )

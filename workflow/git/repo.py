@@ -133,9 +133,40 @@ class GitRepo:
         await self._git.run("push", "--quiet", *lease, remote, f"{ref}:{ref}")
         return True
 
+    async def commit(self, revision: str) -> str | None:
+        """The full sha of the commit ``revision`` names, None when it names none."""
+        return await commit_of(self._git, revision)
+
     async def branch_head(self, branch: str) -> str | None:
         """The commit ``branch`` points to, None when it does not exist."""
         return await branch_head(self._git, branch)
+
+    async def files_at(self, commit: str) -> dict[str, str]:
+        """Every file of ``commit``: repository-relative path -> blob sha."""
+        out = (await self._git.run("ls-tree", "-r", "-z", "--full-tree", commit)).stdout
+        files: dict[str, str] = {}
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            if path:
+                files[path] = meta.split()[-1]
+        return files
+
+    async def read_at(self, commit: str, path: str) -> str | None:
+        """The text of ``path`` in ``commit``; None when the commit has no such file."""
+        result = await self._git.run("show", f"{commit}:{path}", ok=(0, 128))
+        return result.stdout if result.returncode == 0 else None
+
+    async def ignore_locally(self, patterns: Sequence[str]) -> None:
+        """Add ``patterns`` to the repository's own ``info/exclude`` (every worktree shares it) once."""
+        common = Path(await self._git.out("rev-parse", "--path-format=absolute", "--git-common-dir"))
+        exclude = common / "info" / "exclude"
+        async with self._git.lock():
+            lines = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []
+            missing = [pattern for pattern in patterns if pattern not in lines]
+            if missing:
+                exclude.parent.mkdir(parents=True, exist_ok=True)
+                with exclude.open("a", encoding="utf-8") as out:
+                    out.write(("\n" if lines and lines[-1] else "") + "\n".join(missing) + "\n")
 
     async def diffstat(self, base: str, head: str) -> str:
         """``git diff --stat`` from ``base`` to ``head``: one line per file and a summary line."""

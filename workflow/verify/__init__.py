@@ -23,6 +23,6 @@ This package raises nothing of its own: ``workflow.errors.GitError`` when a work
 - ``junit``: reading the report; ``suite``: comparing the suites; ``words``: the detail's clauses.
 """
 
-from workflow.verify.verifier import base_worktree_path, verify
+from workflow.verify.verifier import ENVIRONMENT_ADVICE, base_worktree_path, verify
 
-__all__ = ["base_worktree_path", "verify"]
+__all__ = ["ENVIRONMENT_ADVICE", "base_worktree_path", "verify"]

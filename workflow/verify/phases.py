@@ -1,52 +1,60 @@
-"""One verification phase: a real run of the repository's test command, its counts and its excerpt.
+"""One verification phase: a real run of the repository's test command in the sandbox, its counts and
+its excerpt.
 
-With pytest (``pytest``/``py.test`` as a program, or ``-m pytest``) every run also gets
-``--junitxml=<file outside the worktree>``, ``-o junit_family=xunit1``, ``-p no:cacheprovider`` and
-``--rootdir=<worktree>``, so each test's outcome is known by a node id that is the same in every
-worktree. Counts then come from the report, restricted to the phase's own tests (``keep``): the new
-test files, or everything else. With another runner only its pytest-style summary line (if any) and
-its exit code are known; see ``PhaseRun.failing`` and ``PhaseRun.passing``.
+Runs go through ``tools.testing.run_test_command`` (a throwaway overlay of the worktree; for pytest a
+JUnit report, so each test's outcome is known by a node id that is the same in every worktree). Counts
+then come from the report, restricted to the phase's own tests (``keep``): the new test files, or
+everything else. A runner that takes no paths (``python test.py``) runs its whole suite in every phase;
+its counts are the whole suite's (``PhaseRun.whole``). With no counts at all only the exit code is
+known; see ``PhaseRun.failing`` and ``PhaseRun.passing``.
 """
 
-import asyncio
-import itertools
-import shlex
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from documents.facts import TestCounts
+from documents.phrases import clip
+from safety.sandbox import Environment, Sandbox
+from tools.test_reports import Counts, Report
 from tools.testing import TestRun, run_test_command
 from tools.text import tail
-from workflow.verify.junit import Report, read_report
 
 EXCERPT_LINES = 60
 EXCERPT_CHARS = 4000
-_NO_TESTS_COLLECTED = 5
-"""pytest's exit code when it collected nothing."""
+_COLLECTION_EXIT_CODES = (2, 3, 4)
+_ERROR_LINE = re.compile(r"^(?:E\s+)?((?:[\w.]+)?(?:Error|Exception|Warning): .+)$", re.MULTILINE)
+"""pytest: interrupted (collection errors), internal error, usage error."""
 
 
-def is_pytest(command: str) -> bool:
-    """Whether ``command`` runs pytest: ``pytest``, ``.venv/bin/pytest``, ``python -m pytest``..."""
-    argv = shlex.split(command)
-    if any(Path(arg).name in ("pytest", "py.test") for arg in argv):
-        return True
-    return any(flag == "-m" and module == "pytest" for flag, module in itertools.pairwise(argv))
+def _last_error(output: str) -> str | None:
+    """The last ``SomeError: message`` line of ``output`` (pytest's ``E`` prefix removed)."""
+    found = _ERROR_LINE.findall(output)
+    return clip(found[-1].strip(), 300) if found else None
+
+
+def test_counts(counts: Counts, *, timed_out: bool = False) -> TestCounts:
+    return TestCounts(
+        passed=counts.passed, failed=counts.failed, errors=counts.errors, skipped=counts.skipped,
+        timed_out=timed_out,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class PhaseRun:
     phase: str
     run: TestRun
-    report: Report | None
-    """The whole JUnit report; None for other runners or when pytest wrote none (it crashed before
-    the end, or was killed)."""
     counts: TestCounts
     """The counts of the phase's own tests (from the report when there is one, else the summary)."""
-    pytest: bool
-    """The command is pytest, so a JUnit report was asked for."""
     keep: Callable[[str], bool] | None = None
     """Picks the phase's own tests from the report by node id; None: all of them."""
+
+    @property
+    def report(self) -> Report | None:
+        """The whole JUnit report; None for other runners or when pytest wrote none (it crashed before
+        the end, or was killed)."""
+        return self.run.report
 
     @property
     def own(self) -> Report | None:
@@ -56,20 +64,25 @@ class PhaseRun:
         return self.report.select(self.keep)
 
     @property
+    def whole(self) -> bool:
+        """The runner ran its whole suite, not just the paths it was given."""
+        return not self.run.selective
+
+    @property
     def counts_known(self) -> bool:
-        return self.report is not None or self.run.summary is not None
+        return self.run.counts is not None
 
     @property
     def ran_nothing(self) -> bool:
-        """pytest ran and finished, but none of this phase's tests were collected."""
+        """The run finished, but none of this phase's tests ran."""
         c = self.counts
         nothing = c.passed + c.failed + c.errors + c.skipped == 0
-        return self.counts_known and nothing and self.run.exit_code in (0, _NO_TESTS_COLLECTED)
+        return self.run.no_tests or (self.counts_known and nothing and self.run.exit_code == 0)
 
     @property
     def failing(self) -> bool:
         """Some of the phase's tests failed or errored (or, counts unknown, the command failed)."""
-        if self.run.timed_out:
+        if self.run.timed_out or self.run.stopped:
             return False
         if self.counts.failed + self.counts.errors:
             return True
@@ -80,31 +93,55 @@ class PhaseRun:
     @property
     def passing(self) -> bool:
         """Every one of the phase's tests passed and at least one ran (counts unknown: exit code 0)."""
-        if self.run.timed_out:
+        if self.run.timed_out or self.run.stopped:
             return False
         if self.counts_known:
             return self.counts.failed == self.counts.errors == 0 and self.counts.passed > 0
         return self.run.exit_code == 0
+
+    @property
+    def broken_environment(self) -> str | None:
+        """Why this run says the project's environment (not the code) is broken: no test could even be
+        collected (import errors, missing modules, a broken conftest, a bad pytest configuration).
+        None when tests ran."""
+        run = self.run
+        if run.timed_out or run.stopped or run.no_tests:
+            return None
+        counts = run.counts
+        ran = counts is not None and counts.passed + counts.failed + counts.skipped > 0
+        if ran:
+            return None
+        said = _last_error(run.output) or "see its output"
+        if run.report is not None and run.report.collection_errors():
+            return run.report.collection_errors()[0].collection_error
+        if run.kind == "pytest" and run.exit_code in _COLLECTION_EXIT_CODES:
+            return f"pytest stopped before running any test, exit code {run.exit_code}: {said}"
+        if run.import_failures:
+            return f"unittest could not import the test modules: {said}"
+        if counts is None and run.exit_code != 0:
+            return f"the test command failed before reporting any test, exit code {run.exit_code}: {said}"
+        return None
 
     def excerpt(self) -> str:
         """The tail of the output (EXCERPT_LINES lines, EXCERPT_CHARS characters), without the line
         naming our report file."""
         lines = [line for line in self.run.output.splitlines() if "generated xml file:" not in line]
         text = "\n".join(lines[-EXCERPT_LINES:])
-        if self.run.timed_out:
-            text += f"\n[timed out after {self.run.duration_s:.1f} s; the test process group was killed]"
+        if self.run.stopped:
+            text += f"\n[{self.run.stopped}]"
+        elif self.run.timed_out:
+            text += f"\n[timed out after {self.run.duration_s:.1f} s; the test processes were killed]"
         return tail(text, EXCERPT_CHARS)
 
 
 class Runner:
-    """Runs the test command for each phase; JUnit reports go to ``reports`` (outside any worktree)."""
+    """Runs the test command for each phase, in the sandbox, in the repository's environment."""
 
-    def __init__(self, command: str, *, timeout_s: float, env: Mapping[str, str], reports: Path) -> None:
+    def __init__(self, command: str, *, timeout_s: float, sandbox: Sandbox, environment: Environment) -> None:
         self.command = command
         self.timeout_s = timeout_s
-        self.env = env
-        self.reports = reports
-        self.pytest = is_pytest(command)
+        self.sandbox = sandbox
+        self.environment = environment
 
     async def run(
         self,
@@ -116,21 +153,14 @@ class Runner:
     ) -> PhaseRun:
         """Run the command in ``worktree`` with ``paths`` appended; ``keep`` picks the phase's own tests
         (by node id) from the JUnit report for the counts. Raises OSError when the command cannot start."""
-        options: list[str] = []
-        report_path = self.reports / f"{phase}.xml"
-        if self.pytest:
-            report_path.unlink(missing_ok=True)
-            options = [
-                f"--junitxml={report_path}", "-o", "junit_family=xunit1", "-p", "no:cacheprovider",
-                f"--rootdir={worktree}",
-            ]  # fmt: skip
         run = await run_test_command(
-            worktree, self.command, env=self.env, timeout_s=self.timeout_s, paths=[*options, *paths]
+            self.sandbox,
+            worktree,
+            self.command,
+            environment=self.environment,
+            timeout_s=self.timeout_s,
+            paths=list(paths),
         )
-        report = await asyncio.to_thread(read_report, report_path) if self.pytest else None
-        if report is not None:
-            counts = (report.select(keep) if keep else report).counts()
-        else:
-            counts = TestCounts(passed=run.passed, failed=run.failed, errors=run.errors, skipped=run.skipped)
-        timed_out = {"timed_out": run.timed_out}
-        return PhaseRun(phase, run, report, counts.model_copy(update=timed_out), self.pytest, keep)
+        report = run.report
+        counts = (report.select(keep) if keep else report).counts() if report else run.counts or Counts()
+        return PhaseRun(phase, run, test_counts(counts, timed_out=run.timed_out), keep)

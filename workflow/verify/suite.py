@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from documents.facts import TestCounts
 from documents.phrases import plural
-from workflow.verify.phases import PhaseRun
+from workflow.verify.phases import PhaseRun, test_counts
 from workflow.verify.words import seconds
 
 MAX_NAMED = 10
@@ -40,10 +40,41 @@ def check_suite(before: PhaseRun, after: PhaseRun, new: PhaseRun | None) -> Suit
     if after.run.timed_out:
         clause = f"the suite timed out after {seconds(after)} with the fix, so regressions were not checked"
         return SuiteCheck(False, clause, after.counts)
+    if before.run.no_tests:
+        clause = "the existing suite has no tests (none ran on the base commit), so nothing could break"
+        return SuiteCheck(True, clause, after.counts)
+    if after.whole:
+        return _whole(before, after)
     if before.report is not None:
         return _by_test(before, after, new)
-    why = "pytest wrote no report on the base commit" if before.pytest else "the test command is not pytest"
+    why = (
+        "pytest wrote no report on the base commit"
+        if before.run.kind == "pytest"
+        else "the test command is not pytest"
+    )
     return _by_counts(before, after, new, why)
+
+
+def _whole(before: PhaseRun, after: PhaseRun) -> SuiteCheck:
+    """A runner that only ever runs its whole suite: with the fix (and the new tests) all of it must pass,
+    with at least as many passing tests as on the base commit."""
+    if not (before.counts_known and after.counts_known):
+        was, now = before.run.exit_code, after.run.exit_code
+        ok = now == 0
+        clause = (
+            f"the whole suite exited with code {was} on the base commit and {now} with the fix "
+            "(no counts reported)"
+        )
+        return SuiteCheck(ok, clause, after.counts)
+    was, now = before.counts.passed, after.counts.passed
+    ok = after.passing and now >= was
+    verb = "passes" if after.passing else "fails"
+    clause = (
+        f"the whole suite ({after.counts.summary()}, new tests included) {verb} with the fix; "
+        f"{plural(was, 'test')} passed on the base commit (the test command runs its whole suite, so the "
+        "new and the existing tests are counted together)"
+    )
+    return SuiteCheck(ok, clause, after.counts)
 
 
 def _by_test(before: PhaseRun, after: PhaseRun, new: PhaseRun | None) -> SuiteCheck:
@@ -54,7 +85,7 @@ def _by_test(before: PhaseRun, after: PhaseRun, new: PhaseRun | None) -> SuiteCh
         counts = _minus(after.counts, new.counts) if new else after.counts
         passed_after: set[str] = set()
     else:
-        counts = after.report.select(lambda node: node in known).counts()
+        counts = test_counts(after.report.select(lambda node: node in known).counts())
         passed_after = after.report.passed()
     broken = sorted(passed_before - passed_after)
     if broken:

@@ -2,24 +2,28 @@
 
 import asyncio
 import shlex
-import tempfile
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from documents.facts import TestCounts, Verdict, VerificationFacts
+from safety.sandbox import Environment, Sandbox
+from tools.test_reports import belongs_to
 from workflow.errors import GitError
 from workflow.git import GitRepo
 from workflow.verify import words
-from workflow.verify.junit import belongs_to
 from workflow.verify.phases import PhaseRun, Runner
 from workflow.verify.suite import check_suite
 
 A = TypeVar("A")
 B = TypeVar("B")
 PHASES = ("base_suite", "base_with_tests", "fixed_with_tests", "fixed_suite")
+ENVIRONMENT_ADVICE = (
+    "Configure how the project is prepared and tested in nightshift.toml ([environment] setup, "
+    "test_command) and check it with `nightshift doctor`."
+)
 Decision = tuple[Verdict, str]
 """A verdict reached before the suites are compared, and its detail."""
 
@@ -39,7 +43,8 @@ async def verify(
     workdir: Path,
     test_command: str,
     timeout_s: float,
-    env: Mapping[str, str],
+    sandbox: Sandbox,
+    environment: Environment,
 ) -> VerificationFacts:
     """Check the fix against the new tests and the existing suite with real test runs (see the
     package docstring). ``workdir`` (and ``base_worktree_path(workdir)``) are created as fresh
@@ -64,19 +69,18 @@ async def verify(
     if has_tests and unsafe:
         detail = f"The test files {', '.join(unsafe)} are not paths inside the repository; no test was run."
         return VerificationFacts(verdict="no_tests", detail=detail)
-    with tempfile.TemporaryDirectory(prefix="nightshift-verify-") as reports:
-        runner = Runner(test_command, timeout_s=timeout_s, env=env, reports=Path(reports))
-        verification = _Verification(repo, base, workdir, runner, files)
-        try:
-            if not has_tests:
-                why = (
-                    "there is no test diff" if not test_diff.strip() else "the test agent named no test files"
-                )
-                return await verification.fix_only(fix_diff, why)
-            return await verification.with_tests(test_diff, fix_diff)
-        except OSError as exc:
-            detail = f"The test command {test_command!r} could not start: {exc}."
-            return verification.facts("not_run", detail)
+    runner = Runner(test_command, timeout_s=timeout_s, sandbox=sandbox, environment=environment)
+    verification = _Verification(repo, base, workdir, runner, files)
+    try:
+        if not has_tests:
+            why = "there is no test diff" if not test_diff.strip() else "the test agent named no test files"
+            facts = await verification.fix_only(fix_diff, why)
+        else:
+            facts = await verification.with_tests(test_diff, fix_diff)
+    except OSError as exc:
+        detail = f"The test command {test_command!r} could not start: {exc}."
+        return verification.facts("not_run", detail)
+    return verification.environment_error() or facts
 
 
 class _Verification:
@@ -89,6 +93,20 @@ class _Verification:
         self.runner = runner
         self.files = files
         self.runs: dict[str, PhaseRun] = {}
+
+    def environment_error(self) -> VerificationFacts | None:
+        """The environment verdict, when the existing suite could not even be collected on the base
+        commit: then no phase says anything about the fix."""
+        base = self.runs.get("base_suite")
+        problem = base.broken_environment if base else None
+        if problem is None:
+            return None
+        detail = (
+            f"The existing suite could not run on the base commit ({problem}), so the project's "
+            "environment, not the fix, is the problem; nothing here says whether the fix works. "
+            f"{ENVIRONMENT_ADVICE}"
+        )
+        return self.facts("environment_error", detail)
 
     def facts(self, verdict: Verdict, detail: str) -> VerificationFacts:
         def counts(phase: str) -> TestCounts | None:
@@ -184,7 +202,10 @@ class _Verification:
                     "fix_does_not_pass",
                     f"{words.capital(words.still_fails(fixed))}; {words.failed_on_base(on_base)}.",
                 )
-            await self._run("fixed_suite", worktree)
+            if fixed.whole:  # the runner ran the whole suite already: that was the suite with the fix
+                self.runs["fixed_suite"] = fixed
+            else:
+                await self._run("fixed_suite", worktree)
             return None
 
     async def _run(

@@ -1,0 +1,44 @@
+"""The repository's environment: how it is prepared, what else the sandbox shows, how tests run.
+
+See docs/environment.md for recipes (pip with extras, requirements files, uv, poetry, a private index).
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from config.base import Section
+
+DEFAULT_TEST_COMMAND = "python -m pytest -q"
+
+
+class EnvironmentSettings(Section):
+    """How the project's environment is made, and how and where its tests run."""
+
+    setup: str | None = None
+    """Shell command that prepares the project at ``/workspace`` on the base commit, in the sandbox (e.g.
+    ``python -m venv .venv && .venv/bin/pip install -e '.[test]'``). It runs once per hash of the
+    dependency manifests; what it creates is kept and mounted read-only into every later sandbox.
+    None: the interpreters on the host's PATH, read-only."""
+    setup_network: bool = True
+    """Whether the set-up may use the network (package indexes). Nothing else in the sandbox can."""
+    setup_timeout_s: Annotated[float, Field(gt=0)] = 1800.0
+    """The set-up is killed (and the environment reported broken) after this long."""
+    read_only_paths: list[Path] = Field(default_factory=list)
+    """Host paths visible, read-only and at the same path, in every sandbox of the repository (a CA
+    bundle, a wheel folder, a package cache). Nothing else of the host is."""
+    test_command: str = DEFAULT_TEST_COMMAND
+    """What ``run_tests`` and verification run inside the environment."""
+    test_files: list[str] | None = None
+    """Glob patterns of the project's test files (``**`` spans directories). None: derived from the
+    project's own configuration (pytest's ``python_files`` and ``testpaths``), the usual conventions
+    and the files the test command names."""
+
+    @field_validator("read_only_paths")
+    @classmethod
+    def _absolute(cls, paths: list[Path]) -> list[Path]:
+        relative = [str(path) for path in paths if not path.is_absolute()]
+        if relative:
+            raise ValueError(f"read_only_paths must be absolute paths; {', '.join(relative)} is not")
+        return paths

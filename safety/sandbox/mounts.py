@@ -1,0 +1,220 @@
+"""What a sandbox shows, as bwrap arguments: system files, interpreters, the workspace and its git.
+
+Paths inside every sandbox:
+
+    /workspace              the worktree (read-write, read-only, or a throwaway overlay)
+    /workspace/<entry>      what the environment set-up made there (read-only)
+    /git                    the repository's shared git directory, read-only; its object store is a
+                            throwaway overlay, its config a sanitised copy (no remotes, no credentials)
+    /git/worktrees/<name>   this worktree's own git directory (HEAD, index), a throwaway overlay;
+                            no other worktree's is there
+    /usr /bin /lib ... /etc system files, read-only (a short list of /etc, and our own passwd/group)
+    host interpreters       the installations of the interpreters on the PATH, read-only, at their paths
+    read_only_paths         what the operator listed, read-only, at their paths
+    /home/sandbox /tmp      empty, private, gone when the command ends
+    /outputs                a directory of ours for reports (JUnit XML), when asked for
+
+Nothing else of the host is there: not the state directory, the bot's HOME, the main checkout or any
+other run's worktree. Git inside works for history, status, diff and even commits within one command;
+what all worktrees share cannot change, and nothing git writes outlives the command.
+"""
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+WORKSPACE = "/workspace"
+GIT = "/git"
+HOME = "/home/sandbox"
+OUTPUTS = "/outputs"
+USER = "sandbox"
+UID = 1000
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""Shown read-only (symlinks such as merged-/usr's ``/bin -> usr/bin`` are recreated as links)."""
+ETC_ENTRIES = (
+    "alternatives", "ca-certificates", "ca-certificates.conf", "crypto-policies", "debian_version",
+    "gai.conf", "host.conf", "hosts", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime",
+    "locale.alias", "mime.types", "nsswitch.conf", "os-release", "pki", "protocols", "python3",
+    "services", "ssl", "terminfo", "timezone",
+)  # fmt: skip
+"""The parts of /etc programs need; not the rest (shadow, credentials, the bot's own config)."""
+NETWORK_ETC = ("resolv.conf",)
+"""Added when the sandbox has the network (the environment set-up)."""
+_GIT_CONFIG_KEPT = ("core.repositoryformatversion", "core.bare", "core.filemode", "core.symlinks",
+                    "core.ignorecase", "core.precomposeunicode", "core.autocrlf", "core.eol")  # fmt: skip
+
+
+def system_args(*, network: bool, support: "Support") -> list[str]:
+    """System directories, the chosen parts of /etc, our passwd and group, fresh /proc, /dev, /tmp, HOME."""
+    args: list[str] = []
+    for directory in SYSTEM_DIRS:
+        if os.path.islink(directory):
+            args += ["--symlink", os.readlink(directory), directory]
+        elif os.path.isdir(directory):
+            args += ["--ro-bind", directory, directory]
+    for name in (*ETC_ENTRIES, *(NETWORK_ETC if network else ())):
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    args += ["--ro-bind", str(support.passwd), "/etc/passwd", "--ro-bind", str(support.group), "/etc/group"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run"]
+    args += ["--tmpfs", HOME]
+    return args
+
+
+def is_system(path: Path) -> bool:
+    return any(path == Path(d) or Path(d) in path.parents for d in SYSTEM_DIRS)
+
+
+def installation_roots(program: Path) -> list[Path]:
+    """The directories a program outside the system directories needs: its own directory, and for a
+    Python interpreter its installation (``lib/python3.X``) or virtual environment and that one's base."""
+    roots: list[Path] = []
+    for candidate in dict.fromkeys((program, program.resolve())):
+        bin_dir = candidate.parent
+        prefix = bin_dir.parent
+        if (prefix / "pyvenv.cfg").is_file():
+            roots.append(prefix)
+            home = _pyvenv_home(prefix / "pyvenv.cfg")
+            if home is not None and (home.parent / "lib").is_dir():
+                roots.append(home.parent)
+        elif any((prefix / "lib").glob("python3*")):
+            roots.append(prefix)
+        else:
+            roots.append(bin_dir)
+    return [root for root in dict.fromkeys(roots) if not is_system(root)]
+
+
+def path_roots(path_variable: str) -> list[Path]:
+    """What the non-system directories of ``PATH`` need: each directory, a version manager's root for
+    its ``shims`` (pyenv, rbenv: they exec from ``<root>/libexec``), and the installations of the
+    Python interpreters in them."""
+    roots: list[Path] = []
+    for entry in path_variable.split(os.pathsep):
+        directory = Path(entry)
+        if not entry or not directory.is_absolute() or not directory.is_dir() or is_system(directory):
+            continue
+        if directory.name == "shims" and (directory.parent / "libexec").is_dir():
+            roots.append(directory.parent)
+            continue
+        roots.append(directory)
+        for name in ("python3", "python"):
+            if (directory / name).is_file():
+                roots += installation_roots(directory / name)
+    return list(dict.fromkeys(roots))
+
+
+def visible_roots(roots: Iterable[Path], hidden: Sequence[Path], home: Path | None = None) -> list[Path]:
+    """``roots`` minus any inside a ``hidden`` tree (the state directory, the repository's checkout) or
+    that would show one, or ``home`` (the bot's HOME: a directory inside it, such as an interpreter's
+    installation, is fine; HOME itself or a parent of it is not). Nested roots give way to their parent."""
+    kept: list[Path] = []
+    for root in sorted(dict.fromkeys(roots), key=lambda p: len(p.parts)):
+        if any(root == h or h in root.parents or root in h.parents for h in hidden):
+            continue
+        if home is not None and (root == home or root in home.parents):
+            continue
+        if any(k in root.parents for k in kept):
+            continue
+        kept.append(root)
+    return kept
+
+
+def read_only_args(paths: Iterable[Path]) -> list[str]:
+    args: list[str] = []
+    for path in paths:
+        args += ["--ro-bind-try", str(path), str(path)]
+    return args
+
+
+def git_args(workspace: Path, support: "Support") -> list[str]:
+    """The worktree's git, as described in the module docstring; a workspace that is a full checkout
+    (``.git`` a directory) gets that directory read-only; a plain directory gets nothing."""
+    dotgit = workspace / ".git"
+    if dotgit.is_dir() and not dotgit.is_symlink():
+        return ["--ro-bind", str(dotgit), f"{WORKSPACE}/.git"]
+    admin = _admin_dir(dotgit)
+    if admin is None:
+        return []
+    common = admin
+    pointer = admin / "commondir"
+    if pointer.is_file():
+        common = (admin / pointer.read_text(encoding="utf-8").strip()).resolve()
+    inside = f"{GIT}/worktrees/{admin.name}"
+    return [
+        "--ro-bind", str(common), GIT,
+        "--overlay-src", str(common / "objects"), "--tmp-overlay", f"{GIT}/objects",
+        "--ro-bind", str(support.git_config(common)), f"{GIT}/config",
+        "--tmpfs", f"{GIT}/worktrees",
+        "--overlay-src", str(admin), "--tmp-overlay", inside,
+        "--ro-bind", str(support.text_file(f"gitdir: {inside}\n")), f"{WORKSPACE}/.git",
+    ]  # fmt: skip
+
+
+def _admin_dir(dotgit: Path) -> Path | None:
+    """The git directory a worktree's ``.git`` file names, when it is one."""
+    if not dotgit.is_file() or dotgit.is_symlink():
+        return None
+    text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+    if not text.startswith("gitdir:"):
+        return None
+    target = Path(text.removeprefix("gitdir:").strip())
+    admin = target if target.is_absolute() else (dotgit.parent / target)
+    admin = admin.resolve()
+    return admin if admin.is_dir() else None
+
+
+def _pyvenv_home(config: Path) -> Path | None:
+    for line in config.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "home":
+            return Path(value.strip())
+    return None
+
+
+class Support:
+    """Small files of ours that sandboxes show: passwd, group, ``.git`` links, sanitised git configs.
+
+    Kept in one directory of the state directory (never shown whole), written once each.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.passwd = self.text_file(
+            f"root:x:0:0:root:/root:/usr/sbin/nologin\n{USER}:x:{UID}:{UID}:{USER}:{HOME}:/bin/bash\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        )
+        self.group = self.text_file(f"root:x:0:\n{USER}:x:{UID}:\nnogroup:x:65534:\n")
+        self._configs: dict[tuple[Path, int, int], Path] = {}
+
+    def text_file(self, content: str) -> Path:
+        """A file holding ``content`` (named by its hash, so each is written once)."""
+        path = self.root / hashlib.sha256(content.encode()).hexdigest()[:24]
+        if not path.exists():
+            scratch = path.with_name(f".{path.name}.{os.getpid()}")
+            scratch.write_text(content, encoding="utf-8")
+            scratch.replace(path)
+        return path
+
+    def git_config(self, common: Path) -> Path:
+        """The repository's git config with only what git needs to read the repository (format,
+        extensions, file-system flags): no remote URLs, credentials, hooks, filters or aliases."""
+        config = common / "config"
+        stat = config.stat()
+        key = (config, stat.st_mtime_ns, stat.st_size)
+        if key not in self._configs:
+            listed = subprocess.run(
+                ["git", "config", "--file", str(config), "--list"],
+                capture_output=True, text=True, check=False, env={"PATH": os.defpath},
+            ).stdout  # fmt: skip
+            sections: dict[str, list[str]] = {}
+            for line in listed.splitlines():
+                name, _, value = line.partition("=")
+                section, _, key_name = name.partition(".")
+                if name in _GIT_CONFIG_KEPT or section == "extensions":
+                    sections.setdefault(section, []).append(f"\t{key_name} = {value}")
+            text = "".join(f"[{section}]\n" + "\n".join(lines) + "\n" for section, lines in sections.items())
+            self._configs[key] = self.text_file(text)
+        return self._configs[key]
