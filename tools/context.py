@@ -72,9 +72,7 @@ class ToolContext:
             settings=settings.tools,
             safety=settings.safety,
             write_rules=WriteRules(role, settings.safety.test_patterns),
-            command_gate=CommandGate(
-                settings.safety.policy, allow_network=settings.safety.allow_network, workspace=workspace
-            ),
+            command_gate=CommandGate(settings.safety.policy),
             redactor=Redactor(secret_values),
             env=subprocess_env(home, secrets=secret_values),
             notes_path=notes_path(state_dir, repo_id),

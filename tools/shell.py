@@ -1,4 +1,8 @@
-"""The shell tool: one bash command, checked by the command gate, in its own process group."""
+"""The shell tool: one bash command, checked by the command gate, in its own process group.
+
+The gate also says how the workspace is mounted for the command (``access``); when it is read-only, or
+the policy has just made it so, the result says so first.
+"""
 
 from pydantic import PositiveFloat
 
@@ -15,16 +19,18 @@ async def shell(ctx: ToolContext, command: str, timeout: PositiveFloat | None = 
     Processes the command starts in the background are stopped when it ends.
 
     Args:
-        command: The bash command line; the command policy decides whether it may run.
+        command: The bash command line; the command policy decides whether it may run, and whether the
+            workspace is writable for it.
         timeout: Seconds before the command (and everything it started) is killed; defaults to the
             configured shell timeout, and cannot exceed the configured maximum.
     """
-    ctx.command_gate.check(command)
+    gate = ctx.command_gate
+    access = gate.check(command)
     settings = ctx.settings
     limit = settings.shell_timeout_s if timeout is None else min(timeout, settings.max_shell_timeout_s)
     run = await run_in_group(["bash", "-c", command], cwd=ctx.workspace, env=ctx.env, timeout_s=limit)
-    ctx.command_gate.record_exit(run.exit_code)
-    notes = []
+    gate.record_exit(run.exit_code)
+    notes = [f"({gate.description})"] if access == "read_only" or gate.access != access else []
     if timeout is not None and timeout > limit:
         notes.append(f"(timeout capped at the maximum of {limit:g} s)")
     if run.timed_out:
