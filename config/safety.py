@@ -1,22 +1,30 @@
-"""Safety settings: the sandbox and its limits, the command policy, allowlisted hosts."""
+"""Safety settings: the sandbox and its limits, the command approval policy, allowlisted hosts."""
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from config.base import Section
 
 
 class Policy(StrEnum):
-    """How ``shell`` commands are approved when no human is there to ask (see docs/safety.md)."""
+    """How ``shell`` commands are approved when no human is there to ask (see docs/safety.md).
+
+    Every command runs in the sandbox; the policy decides whether it runs, whether the workspace is
+    mounted read-write or read-only for it, and whether plainly destructive intent is refused first.
+    """
 
     YOLO = "yolo"
+    """Every command runs with the workspace writable; no intent checks."""
     AUTO = "auto"
-    AUTO_EDIT = "auto_edit"
+    """Every command runs with the workspace writable, unless an intent check refuses it."""
     ON_REQUEST = "on_request"
+    """Every command runs with the workspace read-only (intent checks apply)."""
     NEVER = "never"
+    """No command runs."""
     ON_FAILURE = "on_failure"
+    """Like ``auto`` until a command fails, then like ``on_request`` for the rest of the run."""
 
 
 class SandboxKind(StrEnum):
@@ -32,9 +40,11 @@ class SafetySettings(Section):
     """What agents may run, write and reach."""
 
     policy: Policy = Policy.AUTO
-    """Command approval policy for ``shell``."""
+    """Command approval policy for ``shell``. ``auto_edit`` is still accepted and means ``auto``: the
+    sandbox confines every edit to the workspace, so it no longer differs."""
     allow_network: bool = False
-    """Whether shell commands may use network tools (curl, wget, ssh, pip install, ...)."""
+    """No effect, kept so that configurations setting it still load: shell commands never have network
+    (the sandbox has none). Network for the environment set-up is ``[environment] setup_network``."""
     allow_hosts: list[str] = Field(default_factory=list)
     """Hosts ``web_fetch`` may reach even when they resolve to a private or loopback address."""
     sandbox: SandboxKind = SandboxKind.BWRAP
@@ -48,3 +58,8 @@ class SafetySettings(Section):
     """Output (stdout and stderr) one command may print before it is stopped."""
     file_size_limit_mb: Annotated[int, Field(ge=1)] = 2048
     """Largest file a sandboxed command may write."""
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _auto_edit_is_auto(cls, value: Any) -> Any:
+        return Policy.AUTO if value == "auto_edit" else value

@@ -18,15 +18,11 @@ class WriteDenied(SafetyError):
 
 
 class CommandRefused(SafetyError):
-    """A shell command the command policy does not allow, or that cannot be parsed."""
+    """A shell command the policy does not run: ``never``, plainly destructive intent, unreadable."""
 
 
 class UrlRefused(SafetyError):
     """A URL that is not plain http(s) to a public address (SSRF protection)."""
-
-
-class ShellSyntaxError(SafetyError):
-    """A command the shell parser cannot read; ``analyse`` reports it as ``parse_error``."""
 
 
 class SandboxUnavailable(SafetyError):

@@ -98,6 +98,13 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     assert str(path) in str(err.value)
 
 
+def test_old_safety_settings_still_load(tmp_path: Path) -> None:
+    path = write(tmp_path, '[safety]\npolicy = "auto_edit"\nallow_network = true\n')
+    settings = load_settings(env={}, path=path)
+    assert settings.safety.policy is Policy.AUTO  # the sandbox confines every edit: auto_edit is auto
+    assert settings.safety.allow_network is True  # accepted, without effect on shell commands
+
+
 def test_hooks_and_mcp_sections(tmp_path: Path) -> None:
     path = write(
         tmp_path,

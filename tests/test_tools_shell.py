@@ -43,6 +43,17 @@ async def test_a_refused_command_leaves_no_trace(tool_ctx: ToolContext, workspac
     assert sibling.is_dir() and (workspace / "calc/ops.py").is_file()
 
 
+async def test_the_result_says_when_the_policy_mounts_the_workspace_read_only(
+    workspace: Path, tmp_path: Path
+) -> None:
+    ctx = make_context(workspace, tmp_path / "state", safety=SafetySettings(policy=Policy.ON_FAILURE))
+    assert (await shell(ctx, "true")).text == "exit code 0\n(no output)"
+    switched = (await shell(ctx, "exit 4")).text.splitlines()
+    assert switched[0].startswith("(on_failure: a command has failed, so for the rest of this run the")
+    assert switched[1] == "exit code 4"
+    assert "mounted read-only" in (await shell(ctx, "true")).text.splitlines()[0]
+
+
 async def test_timeout_kills_the_whole_process_group(workspace: Path, tmp_path: Path) -> None:
     ctx = make_context(workspace, tmp_path / "state", safety=SafetySettings(policy=Policy.YOLO))
     outcome = await shell(ctx, "sleep 6101 & echo started; sleep 6102", timeout=1)

@@ -60,9 +60,7 @@ class ToolContext:
             settings=settings.tools,
             safety=settings.safety,
             write_rules=WriteRules(role, test_files),
-            command_gate=CommandGate(
-                settings.safety.policy, allow_network=settings.safety.allow_network, workspace=workspace
-            ),
+            command_gate=CommandGate(settings.safety.policy),
             redactor=Redactor(tuple(secrets)),
             sandbox=sandbox,
             environment=environment,

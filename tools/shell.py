@@ -1,4 +1,8 @@
-"""The shell tool: one bash command, checked by the command gate, run in the sandbox."""
+"""The shell tool: one bash command, checked by the command gate, run in the sandbox.
+
+The gate also says how the workspace is mounted for the command (``access``); when it is read-only, or
+the policy has just made it so, the result says so first.
+"""
 
 from pydantic import PositiveFloat
 
@@ -15,11 +19,13 @@ async def shell(ctx: ToolContext, command: str, timeout: PositiveFloat | None = 
     Processes the command starts in the background are stopped when it ends.
 
     Args:
-        command: The bash command line; the command policy decides whether it may run.
+        command: The bash command line; the command policy decides whether it may run, and whether the
+            workspace is writable for it.
         timeout: Seconds before the command (and everything it started) is killed; defaults to the
             configured shell timeout, and cannot exceed the configured maximum.
     """
-    ctx.command_gate.check(command)
+    gate = ctx.command_gate
+    access = gate.check(command)
     settings = ctx.settings
     limit = settings.shell_timeout_s if timeout is None else min(timeout, settings.max_shell_timeout_s)
     run = await ctx.sandbox.run(
@@ -27,10 +33,10 @@ async def shell(ctx: ToolContext, command: str, timeout: PositiveFloat | None = 
         workspace=ctx.workspace,
         environment=ctx.environment,
         timeout_s=limit,
-        access="read_write",
+        access=access,
     )
-    ctx.command_gate.record_exit(run.exit_code)
-    notes = []
+    gate.record_exit(run.exit_code)
+    notes = [f"({gate.description})"] if access == "read_only" or gate.access != access else []
     if timeout is not None and timeout > limit:
         notes.append(f"(timeout capped at the maximum of {limit:g} s)")
     stopped = ctx.sandbox.explain(run)
