@@ -45,3 +45,9 @@ class InvalidSubmissions(AgentExit):
 
 class StuckInLoop(AgentExit):
     status = "stuck"
+
+
+class SecretInRequest(AgentExit):
+    """The next model request holds one of the bot's secrets (raw or encoded); it was not sent."""
+
+    status = "failed"

@@ -17,7 +17,14 @@ from pydantic import BaseModel, ValidationError
 
 from agent.budget import SharedBudget
 from agent.events import AgentEvent, EventKind, EventSink
-from agent.exits import BudgetExceeded, InvalidSubmissions, ModelFailed, StuckInLoop, Submitted
+from agent.exits import (
+    BudgetExceeded,
+    InvalidSubmissions,
+    ModelFailed,
+    SecretInRequest,
+    StuckInLoop,
+    Submitted,
+)
 from agent.spec import AgentSpec
 from client import Model
 from client.events import MessageComplete, TextDelta, ToolCallComplete, Usage
@@ -25,6 +32,7 @@ from config import ContextSettings
 from context import LoopDetector, LoopVerdict, truncate_output
 from context.tokens import count_messages
 from hooks import HookRunner
+from safety.errors import SecretFound
 from tools import Tool, ToolContext, ToolOutcome
 
 CHARS_PER_TOKEN = 4
@@ -69,10 +77,23 @@ class TurnRunner:
         self.usage = Usage()
         self.invalid_submits = 0
         self.redact = ctx.redactor
+        self.outbound = ctx.outbound
+        self._scanned: list[dict[str, Any]] = []
         self._write_lock = asyncio.Lock()
         self._warning: str | None = None
         self._stuck: str | None = None
         self._submission: BaseModel | None = None
+
+    def _check_outbound(self, messages: list[dict[str, Any]]) -> None:
+        """Stop before a request that would carry a secret to the model (messages sent before were
+        checked then; a compressed conversation is checked whole)."""
+        seen = len(self._scanned)
+        fresh = messages[seen:] if messages[:seen] == self._scanned else messages
+        try:
+            self.outbound.check("the model request", json.dumps(fresh, default=str))
+        except SecretFound as exc:
+            raise SecretInRequest(str(exc)) from None
+        self._scanned = list(messages)
 
     def emit(self, kind: EventKind, data: dict[str, Any]) -> None:
         self.sink(AgentEvent(self.spec.name, kind, data))
@@ -90,6 +111,7 @@ class TurnRunner:
         tasks: list[asyncio.Task[str]] = []
         final: MessageComplete | None = None
         self._warning = self._stuck = None
+        self._check_outbound(messages)
         try:
             stream = self.model.stream(
                 messages,
@@ -224,7 +246,9 @@ class TurnRunner:
         try:
             if call.arguments is None:
                 raise ValueError(call.error or "arguments were not a JSON object")
-            self._submission = self.spec.submit_model.model_validate(call.arguments)
+            self._submission = self.spec.submit_model.model_validate(
+                call.arguments, context={"workspace": self.ctx.workspace}
+            )
         except (ValidationError, ValueError) as exc:
             self.invalid_submits += 1
             return f"error: {self.spec.submit_name} was rejected, fix these and call it again:\n{exc}"

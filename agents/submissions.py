@@ -5,10 +5,20 @@ written for the model. Every string and list is bounded: a run that ends with a 
 is refused, and the model gets the validation error to fix and submit again.
 """
 
+import ast
 import posixpath
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 
@@ -20,6 +30,34 @@ def _relative_path(value: str) -> str:
     if ".." in value.split("/"):
         raise ValueError(f"{value!r} must not contain '..'; give the path from the repository root")
     return posixpath.normpath(value)
+
+
+def find_tests(workspace: Path, files: list[str], name: str) -> list[str]:
+    """Node ids of the test functions or methods called ``name`` (or ``Class.name``) in ``files``."""
+    wanted_class, _, wanted = name.rpartition(".") if "." in name else ("", "", name)
+    found = []
+    for file in files:
+        path = (workspace / file).resolve()
+        if not path.is_relative_to(workspace.resolve()) or not path.is_file():
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name == wanted
+                and not wanted_class
+            ):
+                found.append(f"{file}::{node.name}")
+            elif isinstance(node, ast.ClassDef) and wanted_class in ("", node.name):
+                found += [
+                    f"{file}::{node.name}::{item.name}"
+                    for item in node.body
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == wanted
+                ]
+    return found
 
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -98,8 +136,7 @@ class FixSubmission(_Submission):
         min_length=10,
         max_length=4000,
         description=(
-            "What you changed and why it is the smallest correct fix; which tests you ran and their "
-            "result."
+            "What you changed and why it is the smallest correct fix; which tests you ran and their result."
         ),
     )
 
@@ -118,7 +155,8 @@ class TestSubmission(_Submission):
         min_length=1,
         max_length=50,
         description=(
-            "pytest node ids of the new tests, e.g. 'tests/test_x.py::test_y'; each file is in test_files."
+            "Node ids of the new tests, e.g. 'tests/test_x.py::test_y' or "
+            "'tests/test_x.py::TestX::test_y'; each file is in test_files."
         ),
     )
     notes: str = Field(
@@ -130,16 +168,30 @@ class TestSubmission(_Submission):
         ),
     )
 
-    @model_validator(mode="after")
-    def _names_in_files(self) -> "TestSubmission":
-        files = set(self.test_files)
-        stray = [name for name in self.test_names if _relative_path(name.partition("::")[0]) not in files]
+    @field_validator("test_names")
+    @classmethod
+    def _names_in_files(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        """Node ids in the submitted files; a bare name (``test_rollover``) is looked up in those files
+        (in the workspace given as validation context) and replaced by its node id."""
+        files = list(info.data.get("test_files") or [])
+        workspace = (info.context or {}).get("workspace")
+        resolved: list[str] = []
+        stray: list[str] = []
+        for name in names:
+            if "::" in name:
+                ok = _relative_path(name.partition("::")[0]) in files
+                resolved += [name] if ok else []
+                stray += [] if ok else [name]
+                continue
+            found = find_tests(Path(workspace), files, name) if workspace else []
+            resolved += found
+            stray += [] if found else [name]
         if stray:
             raise ValueError(
-                f"test_names {stray} are not pytest node ids in the submitted test_files {sorted(files)}; "
+                f"test_names {stray} are not tests in the submitted test_files {sorted(files)}; "
                 "write each as '<one of test_files>::<test function>'"
             )
-        return self
+        return list(dict.fromkeys(resolved))
 
 
 class PrSubmission(_Submission):

@@ -76,6 +76,10 @@ class Secrets(BaseModel):
         """Every configured secret value (for redaction)."""
         return [s.get_secret_value() for s in self.values.values() if s.get_secret_value()]
 
+    def named(self) -> dict[str, str]:
+        """Every configured secret by its variable's name (for scans that must say which one they found)."""
+        return {name: s.get_secret_value() for name, s in self.values.items() if s.get_secret_value()}
+
 
 class Settings(Section):
     """Everything Nightshift reads at start-up."""

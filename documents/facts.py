@@ -258,3 +258,5 @@ class RunFacts(BaseModel):
     """The sandbox and the environment the run's commands ran in."""
     test_files: list[str] = Field(default_factory=list)
     """Glob patterns of the project's test files at the base commit (``workflow.project``)."""
+    withheld: list[str] = Field(default_factory=list)
+    """Sends the outbound secret scan stopped, each naming the secret and where it was found."""

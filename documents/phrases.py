@@ -21,6 +21,10 @@ PHASES: tuple[tuple[str, str, str], ...] = (
 """(attribute of VerificationFacts, label, what the phase must show)."""
 
 IN_PROGRESS = ("queued", "running", "verifying", "revising")
+UNSANDBOXED = (
+    "Unsandboxed: this run's tests and commands ran as the bot, without the sandbox "
+    '([safety] sandbox = "none").'
+)
 
 _STATUS_WORDS = {
     "pending": "did not start",
@@ -220,6 +224,9 @@ def run_warnings(facts: RunFacts) -> list[str]:
         )
     if facts.budget_exhausted:
         warnings.append("The per-run budget ran out; agents were stopped.")
+    warnings += [sentence(f"Not sent: {reason}") for reason in facts.withheld]
+    if facts.environment is not None and not facts.environment.sandboxed:
+        warnings.append(UNSANDBOXED)
     verdict_warning = _verdict_warning(facts)
     if verdict_warning:
         warnings.append(verdict_warning)

@@ -14,6 +14,7 @@ from documents import markdown as md
 from documents.diffstat import diffstat
 from documents.facts import RunFacts, Verdict
 from documents.phrases import (
+    UNSANDBOXED,
     agent_label,
     agent_reason,
     clip,
@@ -137,6 +138,10 @@ def _facts_table(facts: RunFacts, verdict: Verdict) -> str:
         rows.append(["Branch", md.code_span(facts.branch, in_table=True)])
     if facts.base_commit:
         rows.append(["Base commit", md.code_span(facts.base_commit[:12], in_table=True)])
+    environment = facts.environment
+    if environment is not None:
+        where = md.cell(environment.sandbox) if environment.sandboxed else "**unsandboxed**"
+        rows.append(["Tests ran in", f"{where}; environment {md.cell(environment.status)}"])
     return md.table(["", ""], rows)
 
 
@@ -174,6 +179,8 @@ def render_pr_body(facts: RunFacts) -> str:
                 "The measured facts are under *What Nightshift measured* below."
             )
         )
+    if facts.environment is not None and not facts.environment.sandboxed:
+        parts.append(_Part(f"> [!WARNING]\n> {UNSANDBOXED}"))
     parts += _story(facts)
     parts.append(_Part("---\n\n## What Nightshift measured\n\n" + _facts_table(facts, verdict)))
     parts.append(_Part("### Root cause"))

@@ -37,8 +37,7 @@ class SecretFound(SafetyError):
 
     def __init__(self, where: str, names: list[str]) -> None:
         super().__init__(
-            f"{where} was not sent: it contains the secret {', '.join(names)} "
-            "(as is or encoded); nothing of it left Nightshift"
+            f"{where} was not sent: it contains the secret {', '.join(names)}; nothing of it left Nightshift"
         )
         self.where = where
         self.names = names

@@ -1,19 +1,43 @@
 """Replace secret values with ``[redacted]`` in text, data and log records.
 
 Secrets are known values (API keys, tokens) rather than patterns: whatever a tool printed, a model
-wrote or a log line holds, every occurrence of a known secret becomes ``[redacted]`` before it reaches a
-prompt, Slack, a PR body or a log file. Values shorter than ``MIN_SECRET_LENGTH`` are ignored: redacting
-"true" or "1234" everywhere would mangle text and protects nothing.
+wrote or a log line holds, every occurrence of a known secret, as itself or hex-, URL- or
+base64-encoded (``encoded_forms``), becomes ``[redacted]`` before it reaches a prompt, Slack, a PR body
+or a log file. Values shorter than ``MIN_SECRET_LENGTH`` are ignored: redacting "true" or "1234"
+everywhere would mangle text and protects nothing.
 """
 
+import base64
 import logging
 import re
 import threading
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MIN_SECRET_LENGTH = 6
 REDACTED = "[redacted]"
+_MIN_FORM = 8
+"""Encoded forms shorter than this are not looked for (they would match by chance)."""
+
+
+def encoded_forms(secret: str) -> dict[str, set[str]]:
+    """The spellings of ``secret`` to look for, by encoding name."""
+    raw = secret.encode()
+    forms: dict[str, set[str]] = {
+        "as is": {secret},
+        "hex": {raw.hex(), raw.hex().upper()},
+        "URL-encoded": {quote(secret, safe=""), quote_plus(secret), "".join(f"%{b:02X}" for b in raw)},
+        "base64": set(),
+    }
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + raw).decode()
+        start = -(-8 * shift // 6)  # the first character no byte before the secret touches
+        end = 8 * (shift + len(raw)) // 6  # past the last character the secret alone decides
+        core = encoded[start:end]
+        forms["base64"] |= {core, core.translate(str.maketrans("+/", "-_"))}
+    return {name: {form for form in spellings if len(form) >= _MIN_FORM or name == "as is"}
+            for name, spellings in forms.items()}  # fmt: skip
 
 
 class Redactor:
@@ -21,6 +45,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         for secret in secrets:
@@ -34,8 +59,9 @@ class Redactor:
             if secret in self._secrets:
                 return
             self._secrets.add(secret)
+            self._forms.update(form for spellings in encoded_forms(secret).values() for form in spellings)
             # Longest first, so a secret that contains another is replaced whole.
-            ordered = sorted(self._secrets, key=len, reverse=True)
+            ordered = sorted(self._forms, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
     def redact(self, text: str) -> str:

@@ -424,6 +424,26 @@ async def test_transcript_is_saved_as_jsonl_with_secrets_redacted(
     assert "sk-very-secret-123" not in tool_results(1, scripted_server)[0]  # never sent to the model either
 
 
+async def test_a_request_that_would_carry_a_secret_is_not_sent(
+    scripted_server: ScriptedModelServer, ctx: ToolContext
+) -> None:
+    """A ticket that quotes the bot's secret base64-encoded (raw it would be redacted) stops the agent
+    before anything reaches the model, naming the secret but not its value."""
+    import base64
+
+    encoded = base64.b64encode(b"token: sk-very-secret-123").decode()
+    scripted_server.load(script(Turn(tool_calls=[SUBMIT])))
+    result = await run(
+        spec(), scripted_client(scripted_server), ctx, probe_registry([]), goal=f"Decode this: {encoded}"
+    )
+    assert result.status == "failed"
+    assert result.message == (
+        "the model request was not sent: it contains the secret SECRET_0 (base64); nothing of it left "
+        "Nightshift"
+    )
+    assert scripted_server.requests == []
+
+
 async def test_before_tool_hook_veto_reaches_the_model(
     scripted_server: ScriptedModelServer, ctx: ToolContext, tmp_path: Path
 ) -> None:

@@ -135,6 +135,7 @@ def make_context(
         environment=EnvironmentSettings(test_command=test_command),
     )
     secrets = list(secrets)
+    named = {f"SECRET_{number}": value for number, value in enumerate(secrets)}
     return ToolContext.create(
         workspace,
         agent=agent,
@@ -142,7 +143,7 @@ def make_context(
         settings=settings,
         state_dir=state_dir,
         repo_id=repo_id,
-        secrets=secrets,
+        secrets=named,
         sandbox=Sandbox.create(settings.safety, state_dir=state_dir, secrets=secrets),
         environment=environment or Environment(),
         test_files=TEST_FILES,

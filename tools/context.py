@@ -1,13 +1,14 @@
 """What every tool call sees: the agent's workspace, its settings, the safety gates and the sandbox."""
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from config import SafetySettings, Settings, ToolsSettings
 from safety.commands import CommandGate
+from safety.outbound import SecretScanner
 from safety.paths import resolve_in_workspace, workspace_relative
 from safety.redact import Redactor
 from safety.sandbox import Environment, Sandbox
@@ -29,6 +30,8 @@ class ToolContext:
     write_rules: WriteRules
     command_gate: CommandGate
     redactor: Redactor
+    outbound: SecretScanner
+    """Looks for the bot's secrets, raw or encoded, in what is about to be sent to the model."""
     sandbox: Sandbox
     """Where every command a tool starts runs (the shell, the tests)."""
     environment: Environment
@@ -47,13 +50,14 @@ class ToolContext:
         settings: Settings,
         state_dir: Path,
         repo_id: str,
-        secrets: Iterable[str],
+        secrets: Mapping[str, str],
         sandbox: Sandbox,
         environment: Environment,
         test_files: Sequence[str],
     ) -> "ToolContext":
-        """Build a context for ``agent`` working in ``workspace``; ``test_files`` are the glob patterns
-        of the project's test files (the write rules between the code and the test agents)."""
+        """Build a context for ``agent`` working in ``workspace``; ``secrets`` are the bot's secrets by
+        name; ``test_files`` are the glob patterns of the project's test files (the write rules between
+        the code and the test agents)."""
         return cls(
             workspace=workspace.resolve(),
             agent=agent,
@@ -61,7 +65,8 @@ class ToolContext:
             safety=settings.safety,
             write_rules=WriteRules(role, test_files),
             command_gate=CommandGate(settings.safety.policy),
-            redactor=Redactor(tuple(secrets)),
+            redactor=Redactor(secrets.values()),
+            outbound=SecretScanner(secrets),
             sandbox=sandbox,
             environment=environment,
             test_command=settings.environment.test_command,

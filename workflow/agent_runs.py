@@ -22,7 +22,7 @@ async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
         settings=rt.settings,
         state_dir=rt.data_dir,
         repo_id=rt.repo.path.name,
-        secrets=rt.secrets,
+        secrets=rt.settings.secrets.named(),
         sandbox=rt.sandbox,
         environment=prepared.environment,
         test_files=rt.test_rules(facts).test_patterns,

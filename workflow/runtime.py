@@ -16,6 +16,7 @@ from config import Settings
 from documents.facts import RunFacts
 from hooks import HookRunner
 from integrations.base import Forge, Notifier, Tracker
+from safety.outbound import SecretScanner
 from safety.redact import Redactor
 from safety.sandbox import Sandbox
 from safety.writes import WriteRules
@@ -58,6 +59,11 @@ class Runtime:
 
     def report_path(self, run_id: str) -> Path:
         return report_path(self.data_dir, run_id)
+
+    @property
+    def outbound(self) -> SecretScanner:
+        """The scan every send to the outside passes (push, pull request, messages)."""
+        return SecretScanner(self.settings.secrets.named())
 
     @property
     def secrets(self) -> list[str]:

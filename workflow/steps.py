@@ -26,6 +26,7 @@ from documents.facts import (
 from documents.pr_body import render_pr_body, render_pr_title
 from documents.report import render_report
 from integrations.base import IntegrationError
+from safety.errors import SecretFound
 from workflow.agent_runs import prepare_worktrees, run_in_worktree
 from workflow.git import CommitSpec, branch_name
 from workflow.project import project_test_patterns
@@ -276,9 +277,28 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
                 )
             )
     shas = await rt.repo.commit_on_branch(facts.branch, parent, commits, author=rt.settings.workflow.author)
+    try:
+        rt.outbound.check(
+            f"the push of {facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
+        )
+    except SecretFound as exc:
+        await _withhold(rt, run_id, str(exc))
+        return shas
     pushed = await rt.repo.push(facts.branch)
     rt.bus.publish(run_id, "committed", {"branch": facts.branch, "commits": shas, "pushed": pushed})
     return shas
+
+
+async def _withhold(rt: Runtime, run_id: str, reason: str) -> None:
+    """Record a send the outbound scan stopped (the reason names the secret, never its value)."""
+    logger.error("run %s: %s", run_id, reason)
+
+    def change(facts: RunFacts) -> None:
+        facts.withheld.append(reason)
+        facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=reason))
+
+    await rt.store.update(run_id, change)
+    rt.bus.publish(run_id, "withheld", {"reason": reason})
 
 
 def _fix_message(facts: RunFacts) -> str:
