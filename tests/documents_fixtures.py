@@ -66,23 +66,47 @@ HOSTILE_TEXT = (
 )
 
 
-def agent(name: str, *, status: str = "submitted", minutes: float = 2.0, message: str = "", turns: int = 5,
-          cost: float = 0.05, start: float = 0.0) -> AgentFacts:
+def agent(
+    name: str,
+    *,
+    status: str = "submitted",
+    minutes: float = 2.0,
+    message: str = "",
+    turns: int = 5,
+    cost: float = 0.05,
+    start: float = 0.0,
+) -> AgentFacts:
     started = T0 + timedelta(minutes=start)
-    return AgentFacts.model_validate({
-        "name": name, "status": status, "message": message or status, "model": "gpt-test",
-        "started_at": started, "finished_at": started + timedelta(minutes=minutes), "turns": turns,
-        "input_tokens": 12_000, "output_tokens": 800, "cost_usd": cost,
-    })
+    return AgentFacts.model_validate(
+        {
+            "name": name,
+            "status": status,
+            "message": message or status,
+            "model": "gpt-test",
+            "started_at": started,
+            "finished_at": started + timedelta(minutes=minutes),
+            "turns": turns,
+            "input_tokens": 12_000,
+            "output_tokens": 800,
+            "cost_usd": cost,
+        }
+    )
 
 
 def verified_run() -> RunFacts:
     """Every agent submitted, the tests reproduce the bug and the fix passes; one change requested."""
     return RunFacts(
         run_id="run-7f3a",
-        ticket=Ticket(key="PAY-42", title="Refunds show up as charges", description="Customers see +12.50.",
-                      priority="P2", source="jira", url="https://tracker.example.com/browse/PAY-42",
-                      reporter="dana", labels=["billing"]),
+        ticket=Ticket(
+            key="PAY-42",
+            title="Refunds show up as charges",
+            description="Customers see +12.50.",
+            priority="P2",
+            source="jira",
+            url="https://tracker.example.com/browse/PAY-42",
+            reporter="dana",
+            labels=["billing"],
+        ),
         status="awaiting_decision",
         revision=2,
         branch="fix/PAY-42-run-7f3a",
@@ -93,17 +117,31 @@ def verified_run() -> RunFacts:
             "test": agent("test", minutes=3.0, cost=0.12),
             "pr": agent("pr", minutes=0.5, start=5.0, cost=0.01),
         },
-        triage=TriageFacts(priority="P1", component="billing", affected_files=["billing/amounts.py"],
-                           acceptance_criteria=["negative amounts keep their sign"],
-                           edge_cases=["thousands separators", "whitespace"],
-                           summary="Negative amounts lose their sign when parsed."),
-        fix=FixFacts(root_cause=ROOT_CAUSE, explanation="Keep the sign and parse the magnitude.",
-                     diff=FIX_DIFF, files=diff_files(FIX_DIFF)),
-        tests=TestFacts(test_files=["tests/test_amounts.py"],
-                        test_names=["test_negative_amount_keeps_sign", "test_negative_with_thousands"],
-                        notes="Both tests fail on base.", diff=TEST_DIFF, files=diff_files(TEST_DIFF)),
-        pr_draft=PrDraft(title="Keep the sign of negative amounts",
-                         body="## Summary\n\nRefunds were parsed as charges; this keeps the sign."),
+        triage=TriageFacts(
+            priority="P1",
+            component="billing",
+            affected_files=["billing/amounts.py"],
+            acceptance_criteria=["negative amounts keep their sign"],
+            edge_cases=["thousands separators", "whitespace"],
+            summary="Negative amounts lose their sign when parsed.",
+        ),
+        fix=FixFacts(
+            root_cause=ROOT_CAUSE,
+            explanation="Keep the sign and parse the magnitude.",
+            diff=FIX_DIFF,
+            files=diff_files(FIX_DIFF),
+        ),
+        tests=TestFacts(
+            test_files=["tests/test_amounts.py"],
+            test_names=["test_negative_amount_keeps_sign", "test_negative_with_thousands"],
+            notes="Both tests fail on base.",
+            diff=TEST_DIFF,
+            files=diff_files(TEST_DIFF),
+        ),
+        pr_draft=PrDraft(
+            title="Keep the sign of negative amounts",
+            body="## Summary\n\nRefunds were parsed as charges; this keeps the sign.",
+        ),
         verification=VerificationFacts(
             verdict="verified",
             detail="2 new tests fail on base and pass with the fix; the old suite passes.",
@@ -113,11 +151,19 @@ def verified_run() -> RunFacts:
             fixed_suite=TestCounts(passed=41, failed=0, skipped=1),
             excerpts={"base_with_tests": "FAILED tests/test_amounts.py::test_negative_amount_keeps_sign"},
         ),
-        decisions=[DecisionFacts(kind="request_changes", by="alice", feedback="Also handle '+' signs.",
-                                 at=T0 + timedelta(minutes=20))],
+        decisions=[
+            DecisionFacts(
+                kind="request_changes",
+                by="alice",
+                feedback="Also handle '+' signs.",
+                at=T0 + timedelta(minutes=20),
+            )
+        ],
         cost_usd=0.4213,
-        timeline=[TimelineEntry(at=T0 - timedelta(seconds=5), text="Ticket PAY-42 received from Jira"),
-                  TimelineEntry(at=T0 + timedelta(minutes=7), text="Verification finished: verified")],
+        timeline=[
+            TimelineEntry(at=T0 - timedelta(seconds=5), text="Ticket PAY-42 received from Jira"),
+            TimelineEntry(at=T0 + timedelta(minutes=7), text="Verification finished: verified"),
+        ],
         web_url="http://127.0.0.1:8000/runs/run-7f3a",
     )
 
@@ -125,8 +171,9 @@ def verified_run() -> RunFacts:
 def timeout_run() -> RunFacts:
     """The test agent timed out: no tests, so nothing could be verified."""
     facts = verified_run()
-    facts.agents["test"] = agent("test", status="timeout", minutes=10.0,
-                                 message="timed out after 600s (wall clock)")
+    facts.agents["test"] = agent(
+        "test", status="timeout", minutes=10.0, message="timed out after 600s (wall clock)"
+    )
     facts.tests = None
     facts.verification = VerificationFacts(verdict="no_tests", detail="There were no new tests to run.")
     facts.decisions = []
@@ -154,8 +201,9 @@ def budget_run() -> RunFacts:
     """The budget ran out: the PR agent was stopped before it wrote the narrative."""
     facts = verified_run()
     facts.budget_exhausted = True
-    facts.agents["pr"] = agent("pr", status="budget", minutes=0.2, start=5.0,
-                               message="the run's budget of $0.40 is spent")
+    facts.agents["pr"] = agent(
+        "pr", status="budget", minutes=0.2, start=5.0, message="the run's budget of $0.40 is spent"
+    )
     facts.pr_draft = None
     return facts
 
@@ -200,8 +248,11 @@ def walk(tokens: list[Token]) -> list[Token]:
 def plain(inline: Token) -> str:
     """The text a reader sees in an inline token: escapes resolved, markup dropped."""
     breaks = ("softbreak", "hardbreak")
-    return "".join("\n" if child.type in breaks else child.content for child in inline.children or []
-                   if child.type in ("text", "code_inline", *breaks))
+    return "".join(
+        "\n" if child.type in breaks else child.content
+        for child in inline.children or []
+        if child.type in ("text", "code_inline", *breaks)
+    )
 
 
 def tables(markdown: str) -> list[list[list[str]]]:

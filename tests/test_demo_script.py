@@ -91,8 +91,9 @@ def pytest_in(tree: Path, incident: Incident, *paths: str, regression_from: Path
         shutil.copy(regression_from / REGRESSION_TESTS, copy / REGRESSION_TESTS)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     command = [*TEST_COMMAND.split(), *paths]
-    result = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        command, cwd=copy, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     return f"exit={result.returncode}\n{result.stdout}{result.stderr}"
 
 
@@ -134,8 +135,9 @@ async def test_the_four_agents_reach_the_real_fix_through_the_real_tools(
 
     on_base = pytest_in(incident.base, incident, REGRESSION_TESTS, regression_from=incident.worktrees["test"])
     assert on_base.startswith("exit=1") and "2 failed" in on_base and "assert False is True" in on_base
-    with_fix = pytest_in(incident.worktrees["code"], incident, REGRESSION_TESTS,
-                         regression_from=incident.worktrees["test"])
+    with_fix = pytest_in(
+        incident.worktrees["code"], incident, REGRESSION_TESTS, regression_from=incident.worktrees["test"]
+    )
     assert with_fix.startswith("exit=0") and "2 passed" in with_fix
     suite = pytest_in(incident.worktrees["code"], incident)
     assert suite.startswith("exit=0") and "11 passed" in suite
@@ -190,8 +192,14 @@ async def test_revision_turns_act_on_the_reviewers_feedback(
 
 def test_the_cli_prints_the_scripts_the_model_server_loads() -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "demo.incident_script", *args], capture_output=True,
-                              text=True, timeout=60, check=False, cwd=Path(__file__).resolve().parents[1])
+        return subprocess.run(
+            [sys.executable, "-m", "demo.incident_script", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=Path(__file__).resolve().parents[1],
+        )
 
     plain, wrong, revised = cli(), cli("--wrong-fix"), cli("--revision")
     assert SCRIPTS.validate_json(plain.stdout) == sample_incident_script()

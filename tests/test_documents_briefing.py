@@ -47,7 +47,9 @@ def test_verified_run_gives_a_good_briefing_with_one_actionable_paragraph() -> N
     assert "Verified: the new tests fail on the base commit and pass with the fix" in b.summary
     assert b.priority == "P1"  # the triage agent's, over the ticket's P2
     assert [p.counts.summary() for p in b.counts] == [
-        "0 passed, 2 failed", "2 passed, 0 failed", "41 passed, 0 failed, 1 skipped",
+        "0 passed, 2 failed",
+        "2 passed, 0 failed",
+        "41 passed, 0 failed, 1 skipped",
         "41 passed, 0 failed, 1 skipped",
     ]
     assert b.warnings == []
@@ -147,8 +149,9 @@ def test_hostile_ticket_text_is_shown_literally_in_the_panel() -> None:
 
 
 def test_agents_table_shows_live_progress() -> None:
-    running = AgentFacts(name="code", status="running", started_at=T0, turns=3, input_tokens=1_500,
-                         output_tokens=200)
+    running = AgentFacts(
+        name="code", status="running", started_at=T0, turns=3, input_tokens=1_500, output_tokens=200
+    )
     agents = {
         "triage": agent("triage", minutes=1.0),
         "code": running,

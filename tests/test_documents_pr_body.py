@@ -117,8 +117,9 @@ def test_long_run_is_cut_to_fit_githubs_limit_with_a_note() -> None:
     assert len(diff.splitlines()) >= 5_000
     facts = verified_run()
     facts.fix = FixFacts(root_cause="cause " * 5_000, explanation="x", diff=diff, files=diff_files(diff))
-    facts.tests = TestFacts(test_files=["tests/t.py"], test_names=[f"test_{i}" for i in range(3_000)],
-                            notes="", diff="", files=[])
+    facts.tests = TestFacts(
+        test_files=["tests/t.py"], test_names=[f"test_{i}" for i in range(3_000)], notes="", diff="", files=[]
+    )
     facts.pr_draft = PrDraft(title="t", body="narrative line\n" * 8_000)
 
     body = render_pr_body(facts)

@@ -53,8 +53,9 @@ async def test_only_the_failed_jobs_log_is_excerpted_and_the_download_gets_no_to
 ) -> None:
     run = fake.add_run()
     lint = fake.add_job(run["id"], "lint", conclusion="success", log=f"{STAMP}ruff: LINT_JOB_OUTPUT clean\n")
-    tests = fake.add_job(run["id"], "tests (3.11)", conclusion="failure", failed_step="Run pytest",
-                         log=_pytest_log())
+    tests = fake.add_job(
+        run["id"], "tests (3.11)", conclusion="failure", failed_step="Run pytest", log=_pytest_log()
+    )
 
     excerpt = await forge.failing_jobs_excerpt(run["id"], max_chars=2500)
 
@@ -95,8 +96,9 @@ async def test_many_failed_jobs_are_named_when_their_logs_do_not_fit(
 ) -> None:
     run = fake.add_run()
     for shard in range(5):
-        fake.add_job(run["id"], f"shard {shard}", conclusion="failure", failed_step="pytest",
-                     log=_pytest_log(50))
+        fake.add_job(
+            run["id"], f"shard {shard}", conclusion="failure", failed_step="pytest", log=_pytest_log(50)
+        )
 
     excerpt = await forge.failing_jobs_excerpt(run["id"], max_chars=1300)
 

@@ -27,13 +27,21 @@ def api_url(fake: FakeGitHub) -> Iterator[str]:
 
 
 def _facts(branch: str | None = BRANCH) -> RunFacts:
-    return RunFacts(run_id="run42", ticket=Ticket(key="PROJ-7", title="Parser drops empty lines"),
-                    status="approving", branch=branch)
+    return RunFacts(
+        run_id="run42",
+        ticket=Ticket(key="PROJ-7", title="Parser drops empty lines"),
+        status="approving",
+        branch=branch,
+    )
 
 
 async def _open(forge: GitHubForge) -> PullRequestRef:
     return await forge.open_pull_request(
-        _facts(), title="Fix: keep empty lines", body="Root cause: ...", diff="--- a\n+++ b\n", draft=True,
+        _facts(),
+        title="Fix: keep empty lines",
+        body="Root cause: ...",
+        diff="--- a\n+++ b\n",
+        draft=True,
         labels=["nightshift", "bug"],
     )
 
@@ -44,15 +52,24 @@ async def test_opens_a_draft_pull_request_with_labels_against_the_default_branch
     forge = GitHubForge(token=TOKEN, repo="acme/service", api_url=api_url)
 
     ref = await forge.open_pull_request(
-        _facts(), title="Fix: keep empty lines", body="Root cause: ...", diff="", draft=True,
+        _facts(),
+        title="Fix: keep empty lines",
+        body="Root cause: ...",
+        diff="",
+        draft=True,
         labels=["nightshift", "bug"],
     )
 
     assert (ref.number, ref.created) == (1, True)
     assert ref.url == f"{api_url}/acme/service/pull/1"
     [create] = fake.calls_to(f"POST {PULLS}")
-    assert create.body == {"base": "trunk", "head": BRANCH, "title": "Fix: keep empty lines",
-                           "body": "Root cause: ...", "draft": True}
+    assert create.body == {
+        "base": "trunk",
+        "head": BRANCH,
+        "title": "Fix: keep empty lines",
+        "body": "Root cause: ...",
+        "draft": True,
+    }
     [labels] = fake.calls_to("POST /repos/acme/service/issues/1/labels")
     assert labels.body == ["nightshift", "bug"]
     assert fake.pulls[0]["labels"] == ["nightshift", "bug"] and fake.pulls[0]["draft"] is True

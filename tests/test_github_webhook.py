@@ -78,8 +78,13 @@ def test_a_failed_run_on_the_default_branch_is_a_ci_failure() -> None:
     failure = parse_workflow_run("workflow_run", payload)
 
     assert failure == CiFailure(
-        repo="acme/service", run_id=77, run_url="https://github.com/acme/service/actions/runs/77",
-        workflow_name="CI", head_sha="f" * 40, head_branch="main", conclusion="failure",
+        repo="acme/service",
+        run_id=77,
+        run_url="https://github.com/acme/service/actions/runs/77",
+        workflow_name="CI",
+        head_sha="f" * 40,
+        head_branch="main",
+        conclusion="failure",
         title="Make the parser accept empty lines",
     )
 
@@ -97,15 +102,24 @@ def test_without_display_title_the_title_is_the_head_commits_first_line() -> Non
     [
         ("push", {}, "event 'push' is not workflow_run"),
         ("ping", {}, "event 'ping' is not workflow_run"),
-        ("workflow_run", {"action": "in_progress", "status": "in_progress", "conclusion": None},
-         "action 'in_progress', not completed"),
-        ("workflow_run", {"action": "requested", "status": "queued", "conclusion": None},
-         "action 'requested', not completed"),
+        (
+            "workflow_run",
+            {"action": "in_progress", "status": "in_progress", "conclusion": None},
+            "action 'in_progress', not completed",
+        ),
+        (
+            "workflow_run",
+            {"action": "requested", "status": "queued", "conclusion": None},
+            "action 'requested', not completed",
+        ),
         ("workflow_run", {"conclusion": "success"}, "conclusion 'success', not failure"),
         ("workflow_run", {"conclusion": "cancelled"}, "conclusion 'cancelled', not failure"),
         ("workflow_run", {"head_branch": "feature/x"}, "branch 'feature/x' is not the default branch 'main'"),
-        ("workflow_run", {"head_repo": "mallory/service"},
-         "the run is for a branch of the fork 'mallory/service'"),
+        (
+            "workflow_run",
+            {"head_repo": "mallory/service"},
+            "the run is for a branch of the fork 'mallory/service'",
+        ),
     ],
 )
 def test_other_deliveries_are_ignored_with_the_reason(

@@ -218,7 +218,9 @@ def test_the_feedback_modal_is_a_valid_view_carrying_the_run_id() -> None:
     assert (field["type"], field["block_id"]) == ("input", FEEDBACK_BLOCK_ID)
     element = field["element"]
     assert (element["type"], element["action_id"], element["multiline"]) == (
-        "plain_text_input", FEEDBACK_ACTION_ID, True
+        "plain_text_input",
+        FEEDBACK_ACTION_ID,
+        True,
     )
 
 

@@ -161,7 +161,9 @@ async def test_the_briefing_goes_to_the_runs_own_channel_or_falls_back(
     assert await notifier.post_briefing(facts, b) == f"{CHANNEL_ID}:{TS2}"
 
     assert [call.body["channel"] for call in slack.calls_to("chat.postMessage")] == [
-        "C0TEAM", "C0PRIVATE", CHANNEL_ID,
+        "C0TEAM",
+        "C0PRIVATE",
+        CHANNEL_ID,
     ]
 
 

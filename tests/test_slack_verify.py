@@ -112,8 +112,9 @@ def test_a_replayed_request_is_refused_within_the_window() -> None:
 
     assert refusal(body, headers, now=NOW + 5, guard=guard).startswith("replayed request")
     other = slash_command_body("deploy again")
-    verify_slack_request(SIGNING_SECRET, other, signed_headers(SIGNING_SECRET, other, ts=NOW), now=NOW,
-                         replay_guard=guard)
+    verify_slack_request(
+        SIGNING_SECRET, other, signed_headers(SIGNING_SECRET, other, ts=NOW), now=NOW, replay_guard=guard
+    )
 
 
 def test_the_default_replay_guard_is_shared_by_calls_without_one() -> None:

@@ -15,6 +15,7 @@ from safety import sandbox as commands
 from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
 from tests.test_sample_repo import BUGGY, FIXED
 from tests.tools_fixtures import none_running, processes_running
+from workflow.environment import command_programs
 from workflow.errors import GitError
 from workflow.git import GitRepo
 from workflow.verify import base_worktree_path, verify
@@ -177,7 +178,7 @@ class Project:
             test_command=command,
             timeout_s=timeout_s,
             sandbox=self.sandbox,
-            environment=commands.Environment(),
+            environment=commands.Environment(programs=command_programs(command)),
         )
 
     def assert_clean(self) -> None:

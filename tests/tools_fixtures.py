@@ -18,18 +18,12 @@ import pytest
 from config import EnvironmentSettings, SafetySettings, Settings, ToolsSettings
 from safety.sandbox import Environment, Sandbox
 from tools.context import ToolContext
+from workflow.environment import command_programs
 
 SAMPLE_FILES = {
     "README.md": "# calc\n\nA tiny calculator used by the tools tests.\n",
     "calc/__init__.py": "",
-    "calc/ops.py": (
-        "def add(a, b):\n"
-        "    return a + b\n"
-        "\n"
-        "\n"
-        "def sub(a, b):\n"
-        "    return a - b\n"
-    ),
+    "calc/ops.py": ("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"),
     "tests/__init__.py": "",
     "tests/test_ops.py": (
         "from calc.ops import add, sub\n"
@@ -145,7 +139,7 @@ def make_context(
         repo_id=repo_id,
         secrets=named,
         sandbox=Sandbox.create(settings.safety, state_dir=state_dir, secrets=secrets),
-        environment=environment or Environment(),
+        environment=environment or Environment(programs=command_programs(test_command)),
         test_files=TEST_FILES,
     )
 

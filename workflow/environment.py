@@ -21,6 +21,7 @@ import fnmatch
 import hashlib
 import json
 import logging
+import shlex
 import shutil
 import time
 from dataclasses import dataclass
@@ -78,8 +79,12 @@ class Environments:
         self._locks: dict[str, asyncio.Lock] = {}
 
     def plain(self) -> Environment:
-        """The environment without a set-up: only the configured read-only paths."""
-        return Environment(read_only_paths=tuple(self.settings.read_only_paths))
+        """The environment without a set-up: the configured read-only paths and the test command's
+        interpreter, when the command names one by its path."""
+        return Environment(read_only_paths=tuple(self.settings.read_only_paths), programs=self._programs())
+
+    def _programs(self) -> tuple[Path, ...]:
+        return command_programs(self.settings.test_command)
 
     async def prepare(self, base: str) -> Prepared:
         """The environment for ``base``: reused when its key was built before, else built now."""
@@ -122,6 +127,7 @@ class Environments:
             entries=tuple(data["entries"]),
             virtualenv=data.get("virtualenv"),
             read_only_paths=tuple(self.settings.read_only_paths),
+            programs=self._programs(),
         )
 
     async def _build(self, base: str, key: str) -> Prepared:
@@ -163,6 +169,15 @@ class Environments:
         made = ", ".join(entries) or "nothing at the top of the worktree"
         detail = f"The environment {key} was prepared in {took:.0f} s (`{setup}` made {made})."
         return Prepared("ready", ready, key, took, log, detail)
+
+
+def command_programs(command: str) -> tuple[Path, ...]:
+    """The program of ``command`` when it is given by an absolute path (``/opt/py/bin/python -m ...``)."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return ()
+    return (Path(argv[0]),) if argv and Path(argv[0]).is_absolute() else ()
 
 
 def _locked(path: Path) -> IO[str]:

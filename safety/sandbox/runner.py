@@ -63,6 +63,9 @@ class Environment:
     """The entry that is a Python virtual environment: its ``bin`` goes first on PATH."""
     read_only_paths: tuple[Path, ...] = ()
     """Host paths shown read-only at their own paths."""
+    programs: tuple[Path, ...] = ()
+    """Programs outside the system directories that every sandbox of the repository can run (the test
+    command's interpreter): their installations are shown read-only, their directories go on PATH."""
 
 
 @dataclass
@@ -160,7 +163,7 @@ class Sandbox:
                 argv, cwd=workspace, env=env, timeout_s=timeout_s, max_output_bytes=self.limits.output_bytes
             )
         assert self.bwrap is not None
-        roots = self._program_roots(argv)
+        roots = self._program_roots([argv[0], *map(str, environment.programs)] if argv else [])
         args = await asyncio.to_thread(
             self._bwrap_args,
             workspace,
@@ -187,12 +190,13 @@ class Sandbox:
     def _visible(self, roots: Sequence[Path]) -> list[Path]:
         return mounts.visible_roots(roots, self.hidden, self.home)
 
-    def _program_roots(self, argv: Sequence[str]) -> list[Path]:
+    def _program_roots(self, programs: Sequence[str]) -> list[Path]:
         """An absolute program outside the system directories brings its installation along."""
-        program = Path(argv[0]) if argv else None
-        if program is None or not program.is_absolute() or mounts.is_system(program) or not program.exists():
-            return []
-        return self._visible(mounts.installation_roots(program))
+        roots: list[Path] = []
+        for program in map(Path, programs):
+            if program.is_absolute() and not mounts.is_system(program) and program.exists():
+                roots += mounts.installation_roots(program)
+        return self._visible(roots)
 
     def _bwrap_args(
         self,
@@ -226,7 +230,7 @@ class Sandbox:
             args += ["--dir", mounts.WORKSPACE]
         if outputs is not None:
             args += ["--bind", str(outputs), mounts.OUTPUTS]
-        return args
+        return [*args, "--remount-ro", "/"]  # the root itself: only /workspace, /tmp and HOME are writable
 
     def _environment(
         self, workspace: Path, environment: Environment, network: bool, variables: Mapping[str, str]
@@ -236,6 +240,7 @@ class Sandbox:
         first: list[str] = []
         if environment.virtualenv:
             first.append(f"{where}/{environment.virtualenv}/bin")
+        first += [str(program.parent) for program in environment.programs if program.is_absolute()]
         if not self.sandboxed:
             home = self.support.root / "home"
             home.mkdir(exist_ok=True)

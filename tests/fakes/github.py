@@ -84,7 +84,11 @@ class FakeGitHub:
     """The fake's state (pull requests, runs, jobs, logs), its knobs and the record of calls."""
 
     def __init__(
-        self, *, owner: str = "acme", name: str = "service", default_branch: str = "main",
+        self,
+        *,
+        owner: str = "acme",
+        name: str = "service",
+        default_branch: str = "main",
         token: str | None = None,
     ) -> None:
         self.owner, self.name, self.default_branch = owner, name, default_branch
@@ -108,34 +112,66 @@ class FakeGitHub:
     # -- knobs -------------------------------------------------------------------------------------
 
     def fail(
-        self, status: int, *, times: int = 1, method: str | None = None, path: str | None = None,
-        retry_after: int | None = None, message: str | None = None,
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: int | None = None,
+        message: str | None = None,
     ) -> None:
         """Answer the next ``times`` matching calls with ``status`` (``path``: a substring of the path)."""
         self._faults.append(Fault(status, times, method, path, retry_after, message))
 
     def add_run(
-        self, *, conclusion: str | None = "failure", status: str = "completed",
-        head_branch: str | None = None, name: str = "CI", display_title: str = "Fix the flaky parser",
-        head_sha: str | None = None, event: str = "push",
+        self,
+        *,
+        conclusion: str | None = "failure",
+        status: str = "completed",
+        head_branch: str | None = None,
+        name: str = "CI",
+        display_title: str = "Fix the flaky parser",
+        head_sha: str | None = None,
+        event: str = "push",
     ) -> dict[str, Any]:
         """A workflow run (newest first in listings); the base URLs are filled in per request."""
         run_id = next(self._ids)
         sha = head_sha or hashlib.sha1(str(run_id).encode()).hexdigest()
         run = {
-            "id": run_id, "name": name, "node_id": f"WFR_{run_id}",
-            "head_branch": head_branch or self.default_branch, "head_sha": sha,
-            "path": ".github/workflows/ci.yml", "display_title": display_title, "run_number": run_id - 1000,
-            "event": event, "status": status, "conclusion": conclusion, "workflow_id": 7, "run_attempt": 1,
-            "created_at": _TIME, "updated_at": _TIME, "run_started_at": _TIME,
-            "head_commit": {"id": sha, "tree_id": sha, "message": f"{display_title}\n\nbody",
-                            "timestamp": _TIME},
+            "id": run_id,
+            "name": name,
+            "node_id": f"WFR_{run_id}",
+            "head_branch": head_branch or self.default_branch,
+            "head_sha": sha,
+            "path": ".github/workflows/ci.yml",
+            "display_title": display_title,
+            "run_number": run_id - 1000,
+            "event": event,
+            "status": status,
+            "conclusion": conclusion,
+            "workflow_id": 7,
+            "run_attempt": 1,
+            "created_at": _TIME,
+            "updated_at": _TIME,
+            "run_started_at": _TIME,
+            "head_commit": {
+                "id": sha,
+                "tree_id": sha,
+                "message": f"{display_title}\n\nbody",
+                "timestamp": _TIME,
+            },
         }
         self.runs.insert(0, run)
         return run
 
     def add_job(
-        self, run_id: int, name: str, *, conclusion: str = "success", failed_step: str | None = None,
+        self,
+        run_id: int,
+        name: str,
+        *,
+        conclusion: str = "success",
+        failed_step: str | None = None,
         log: str | None = "",
     ) -> dict[str, Any]:
         """A job of ``run_id``; ``failed_step`` names the step that failed; ``log=None``: logs expired."""
@@ -145,10 +181,20 @@ class FakeGitHub:
             steps.append({"name": failed_step, "status": "completed", "conclusion": "failure", "number": 2})
             steps.append({"name": "Post job", "status": "completed", "conclusion": "skipped", "number": 3})
         job = {
-            "id": job_id, "run_id": run_id, "node_id": f"CR_{job_id}", "name": name, "status": "completed",
-            "conclusion": conclusion, "started_at": _TIME, "completed_at": _TIME, "steps": steps,
-            "labels": ["ubuntu-latest"], "runner_name": "GitHub Actions 2", "workflow_name": "CI",
-            "head_branch": self.default_branch, "head_sha": "0" * 40,
+            "id": job_id,
+            "run_id": run_id,
+            "node_id": f"CR_{job_id}",
+            "name": name,
+            "status": "completed",
+            "conclusion": conclusion,
+            "started_at": _TIME,
+            "completed_at": _TIME,
+            "steps": steps,
+            "labels": ["ubuntu-latest"],
+            "runner_name": "GitHub Actions 2",
+            "workflow_name": "CI",
+            "head_branch": self.default_branch,
+            "head_sha": "0" * 40,
         }
         self.jobs.append(job)
         if log is not None:
@@ -192,8 +238,14 @@ class FakeGitHub:
             body = json.loads(body_bytes) if body_bytes else None
         except json.JSONDecodeError:
             body = body_bytes.decode("utf-8", "replace")
-        call = Call(request.method, path, prefix, dict(request.query_params),
-                    {k.lower(): v for k, v in request.headers.items()}, body)
+        call = Call(
+            request.method,
+            path,
+            prefix,
+            dict(request.query_params),
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
+        )
         self.calls.append(call)
         response = await self._answer(request, call)
         call.status = response.status_code
@@ -257,7 +309,8 @@ class FakeGitHub:
         head = query.get("head")
         hidden, self._hidden_once = self._hidden_once, set()
         selected = [
-            p for p in self.pulls
+            p
+            for p in self.pulls
             if (state == "all" or p["state"] == state)
             # GitHub ignores a head filter without "owner:" (it then lists every pull request).
             and (head is None or ":" not in head or p["head"]["label"] == head)
@@ -271,16 +324,31 @@ class FakeGitHub:
         body = ctx.call.body if isinstance(ctx.call.body, dict) else {}
         head, base, title = body.get("head"), body.get("base"), body.get("title")
         if not head or not base or not title:
-            return _validation_failed({"resource": "PullRequest", "code": "missing_field",
-                                       "field": "head" if not head else "base" if not base else "title"})
+            return _validation_failed(
+                {
+                    "resource": "PullRequest",
+                    "code": "missing_field",
+                    "field": "head" if not head else "base" if not base else "title",
+                }
+            )
         branch = head.split(":", 1)[-1]
         if self.no_commits:
-            return _validation_failed({"resource": "PullRequest", "code": "custom",
-                                       "message": f"No commits between {base} and {branch}"})
+            return _validation_failed(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"No commits between {base} and {branch}",
+                }
+            )
         label = f"{self.owner}:{branch}"
         if any(p["head"]["label"] == label and p["state"] == "open" for p in self.pulls):
-            return _validation_failed({"resource": "PullRequest", "code": "custom",
-                                       "message": f"A pull request already exists for {label}."})
+            return _validation_failed(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"A pull request already exists for {label}.",
+                }
+            )
         pull = self._new_pull(branch, base, title, body.get("body") or "", draft=bool(body.get("draft")))
         return JSONResponse(self._pull_json(ctx, pull), status_code=201)
 
@@ -304,14 +372,16 @@ class FakeGitHub:
         query = ctx.call.query
         wanted = query.get("status")
         selected = [
-            r for r in self.runs
+            r
+            for r in self.runs
             if (query.get("branch") is None or r["head_branch"] == query["branch"])
             and (wanted is None or wanted in (r["status"], r["conclusion"]))
             and (query.get("event") is None or r["event"] == query["event"])
         ]
         page = _paginate(selected, ctx)
-        return _json_page({"total_count": page.total,
-                           "workflow_runs": [self._run_json(ctx, r) for r in page.items]}, page)
+        return _json_page(
+            {"total_count": page.total, "workflow_runs": [self._run_json(ctx, r) for r in page.items]}, page
+        )
 
     async def _get_run(self, ctx: "_Ctx", run_id: int) -> Response:
         run = next((r for r in self.runs if r["id"] == run_id), None)
@@ -342,8 +412,13 @@ class FakeGitHub:
 
     def _new_pull(self, branch: str, base: str, title: str, body: str, *, draft: bool) -> dict[str, Any]:
         pull = {
-            "number": len(self.pulls) + 1, "id": next(self._ids), "state": "open", "title": title,
-            "body": body, "draft": draft, "labels": [],
+            "number": len(self.pulls) + 1,
+            "id": next(self._ids),
+            "state": "open",
+            "title": title,
+            "body": body,
+            "draft": draft,
+            "labels": [],
             "head": {"ref": branch, "label": f"{self.owner}:{branch}", "sha": "1" * 40},
             "base": {"ref": base, "label": f"{self.owner}:{base}", "sha": "2" * 40},
         }
@@ -356,10 +431,19 @@ class FakeGitHub:
     def _repo_json(self, ctx: "_Ctx") -> dict[str, Any]:
         url = f"{ctx.api}/repos/{self.full_name}"
         return {
-            "id": 42, "node_id": "R_42", "name": self.name, "full_name": self.full_name, "private": True,
-            "owner": _user_json(ctx, self.owner, "Organization"), "html_url": f"{ctx.web}/{self.full_name}",
-            "url": url, "pulls_url": url + "/pulls{/number}", "issues_url": url + "/issues{/number}",
-            "default_branch": self.default_branch, "created_at": _TIME, "updated_at": _TIME,
+            "id": 42,
+            "node_id": "R_42",
+            "name": self.name,
+            "full_name": self.full_name,
+            "private": True,
+            "owner": _user_json(ctx, self.owner, "Organization"),
+            "html_url": f"{ctx.web}/{self.full_name}",
+            "url": url,
+            "pulls_url": url + "/pulls{/number}",
+            "issues_url": url + "/issues{/number}",
+            "default_branch": self.default_branch,
+            "created_at": _TIME,
+            "updated_at": _TIME,
         }
 
     def _pull_json(self, ctx: "_Ctx", pull: dict[str, Any]) -> dict[str, Any]:
@@ -367,30 +451,45 @@ class FakeGitHub:
         number = pull["number"]
         owner = _user_json(ctx, self.owner, "Organization")
         return {
-            "url": f"{repo_url}/pulls/{number}", "id": pull["id"], "node_id": f"PR_{pull['id']}",
-            "number": number, "state": pull["state"], "locked": False, "title": pull["title"],
-            "body": pull["body"], "draft": pull["draft"], "merged": False,
+            "url": f"{repo_url}/pulls/{number}",
+            "id": pull["id"],
+            "node_id": f"PR_{pull['id']}",
+            "number": number,
+            "state": pull["state"],
+            "locked": False,
+            "title": pull["title"],
+            "body": pull["body"],
+            "draft": pull["draft"],
+            "merged": False,
             "html_url": f"{ctx.web}/{self.full_name}/pull/{number}",
-            "issue_url": f"{repo_url}/issues/{number}", "user": _user_json(ctx, "nightshift-bot", "Bot"),
+            "issue_url": f"{repo_url}/issues/{number}",
+            "user": _user_json(ctx, "nightshift-bot", "Bot"),
             "labels": [_label_json(repo_url, name) for name in pull["labels"]],
             "head": {**pull["head"], "repo": self._repo_json(ctx), "user": owner},
             "base": {**pull["base"], "repo": self._repo_json(ctx), "user": owner},
-            "created_at": _TIME, "updated_at": _TIME,
+            "created_at": _TIME,
+            "updated_at": _TIME,
         }
 
     def _run_json(self, ctx: "_Ctx", run: dict[str, Any]) -> dict[str, Any]:
         url = f"{ctx.api}/repos/{self.full_name}/actions/runs/{run['id']}"
         return {
-            **run, "url": url, "html_url": f"{ctx.web}/{self.full_name}/actions/runs/{run['id']}",
-            "jobs_url": url + "/jobs", "logs_url": url + "/logs", "cancel_url": url + "/cancel",
-            "rerun_url": url + "/rerun", "repository": self._repo_json(ctx),
+            **run,
+            "url": url,
+            "html_url": f"{ctx.web}/{self.full_name}/actions/runs/{run['id']}",
+            "jobs_url": url + "/jobs",
+            "logs_url": url + "/logs",
+            "cancel_url": url + "/cancel",
+            "rerun_url": url + "/rerun",
+            "repository": self._repo_json(ctx),
             "head_repository": self._repo_json(ctx),
         }
 
     def _job_json(self, ctx: "_Ctx", job: dict[str, Any]) -> dict[str, Any]:
         repo_url = f"{ctx.api}/repos/{self.full_name}"
         return {
-            **job, "url": f"{repo_url}/actions/jobs/{job['id']}",
+            **job,
+            "url": f"{repo_url}/actions/jobs/{job['id']}",
             "run_url": f"{repo_url}/actions/runs/{job['run_id']}",
             "html_url": f"{ctx.web}/{self.full_name}/actions/runs/{job['run_id']}/job/{job['id']}",
             "check_run_url": f"{repo_url}/check-runs/{job['id']}",
@@ -406,13 +505,23 @@ class _Ctx:
 
 
 def _user_json(ctx: _Ctx, login: str, kind: str) -> dict[str, Any]:
-    return {"login": login, "id": abs(hash(login)) % 10_000, "type": kind, "url": f"{ctx.api}/users/{login}",
-            "html_url": f"{ctx.web}/{login}"}
+    return {
+        "login": login,
+        "id": abs(hash(login)) % 10_000,
+        "type": kind,
+        "url": f"{ctx.api}/users/{login}",
+        "html_url": f"{ctx.web}/{login}",
+    }
 
 
 def _label_json(repo_url: str, name: str) -> dict[str, Any]:
-    return {"id": abs(hash(name)) % 10_000, "name": name, "color": "ededed", "default": False,
-            "url": f"{repo_url}/labels/{name}"}
+    return {
+        "id": abs(hash(name)) % 10_000,
+        "name": name,
+        "color": "ededed",
+        "default": False,
+        "url": f"{repo_url}/labels/{name}",
+    }
 
 
 def _paginate(items: list[dict[str, Any]], ctx: _Ctx) -> _Page:
@@ -432,15 +541,24 @@ def _json_page(content: Any, page: _Page) -> Response:
 
 
 def _error(status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"message": message, "documentation_url": DOCS, "status": str(status)},
-                        status_code=status, headers=headers)
+    return JSONResponse(
+        {"message": message, "documentation_url": DOCS, "status": str(status)},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _validation_failed(error: dict[str, Any]) -> Response:
     """GitHub's 422 body: the useful words are in ``errors[].message``."""
-    return JSONResponse({"message": "Validation Failed", "errors": [error],
-                         "documentation_url": f"{DOCS}/pulls/pulls#create-a-pull-request", "status": "422"},
-                        status_code=422)
+    return JSONResponse(
+        {
+            "message": "Validation Failed",
+            "errors": [error],
+            "documentation_url": f"{DOCS}/pulls/pulls#create-a-pull-request",
+            "status": "422",
+        },
+        status_code=422,
+    )
 
 
 def signed_headers(secret: str, body: bytes, *, event: str = "workflow_run") -> dict[str, str]:
@@ -457,9 +575,16 @@ def signed_headers(secret: str, body: bytes, *, event: str = "workflow_run") -> 
 
 
 def workflow_run_payload(
-    *, repo: str = "acme/service", default_branch: str = "main", head_branch: str = "main",
-    action: str = "completed", status: str = "completed", conclusion: str | None = "failure",
-    run_id: int = 9_876_543_210, head_sha: str = "c0ffee" + "0" * 34, name: str = "CI",
+    *,
+    repo: str = "acme/service",
+    default_branch: str = "main",
+    head_branch: str = "main",
+    action: str = "completed",
+    status: str = "completed",
+    conclusion: str | None = "failure",
+    run_id: int = 9_876_543_210,
+    head_sha: str = "c0ffee" + "0" * 34,
+    name: str = "CI",
     display_title: str | None = "Make the parser accept empty lines",
     head_commit_message: str = "Make the parser accept empty lines\n\nLonger description.",
     head_repo: str | None = None,
@@ -471,20 +596,45 @@ def workflow_run_payload(
     owner = repo.split("/")[0]
 
     def repository(full_name: str) -> dict[str, Any]:
-        return {"id": abs(hash(full_name)) % 10_000, "name": full_name.split("/")[1], "full_name": full_name,
-                "private": False, "owner": {"login": full_name.split("/")[0], "type": "Organization"},
-                "html_url": f"https://github.com/{full_name}", "default_branch": default_branch}
+        return {
+            "id": abs(hash(full_name)) % 10_000,
+            "name": full_name.split("/")[1],
+            "full_name": full_name,
+            "private": False,
+            "owner": {"login": full_name.split("/")[0], "type": "Organization"},
+            "html_url": f"https://github.com/{full_name}",
+            "default_branch": default_branch,
+        }
 
     run: dict[str, Any] = {
-        "id": run_id, "name": name, "node_id": "WFR_kwLOB", "head_branch": head_branch, "head_sha": head_sha,
-        "path": ".github/workflows/ci.yml", "run_number": 562, "event": "push", "status": status,
-        "conclusion": conclusion, "workflow_id": 159038, "check_suite_id": 414944374, "run_attempt": 1,
+        "id": run_id,
+        "name": name,
+        "node_id": "WFR_kwLOB",
+        "head_branch": head_branch,
+        "head_sha": head_sha,
+        "path": ".github/workflows/ci.yml",
+        "run_number": 562,
+        "event": "push",
+        "status": status,
+        "conclusion": conclusion,
+        "workflow_id": 159038,
+        "check_suite_id": 414944374,
+        "run_attempt": 1,
         "url": f"https://api.github.com/repos/{repo}/actions/runs/{run_id}",
         "html_url": f"https://github.com/{repo}/actions/runs/{run_id}",
-        "created_at": _TIME, "updated_at": _TIME, "run_started_at": _TIME, "pull_requests": [],
-        "head_commit": {"id": head_sha, "tree_id": head_sha, "message": head_commit_message,
-                        "timestamp": _TIME, "author": {"name": "Octo Cat", "email": "octocat@github.com"}},
-        "repository": repository(repo), "head_repository": repository(head_repo or repo),
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "run_started_at": _TIME,
+        "pull_requests": [],
+        "head_commit": {
+            "id": head_sha,
+            "tree_id": head_sha,
+            "message": head_commit_message,
+            "timestamp": _TIME,
+            "author": {"name": "Octo Cat", "email": "octocat@github.com"},
+        },
+        "repository": repository(repo),
+        "head_repository": repository(head_repo or repo),
     }
     if display_title is not None:
         run["display_title"] = display_title
