@@ -44,6 +44,7 @@ MANIFESTS = (
 )  # fmt: skip
 """File names (at any depth) whose content decides the environment."""
 LOG_CHARS = 4000
+NO_SETUP = "No set-up is configured: tests run with the interpreters on the host's PATH, read-only."
 _READY = "ready.json"
 
 Status = Literal["none", "ready", "reused", "failed"]
@@ -89,7 +90,7 @@ class Environments:
     async def prepare(self, base: str) -> Prepared:
         """The environment for ``base``: reused when its key was built before, else built now."""
         if not self.settings.setup:
-            return Prepared("none", self.plain(), detail="No set-up is configured; the host's interpreters.")
+            return Prepared("none", self.plain(), detail=NO_SETUP)
         key = await self.key(base)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:

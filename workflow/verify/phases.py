@@ -24,12 +24,15 @@ from tools.text import tail
 EXCERPT_LINES = 60
 EXCERPT_CHARS = 4000
 _COLLECTION_EXIT_CODES = (2, 3, 4)
-_ERROR_LINE = re.compile(r"^(?:E\s+)?((?:[\w.]+)?(?:Error|Exception|Warning): .+)$", re.MULTILINE)
+_ERROR_LINE = re.compile(
+    r"^(?:E\s+|INTERNALERROR>\s+)?((?:[\w.]+)?(?:Error|Exception|Warning): .+)$", re.MULTILINE
+)
 """pytest: interrupted (collection errors), internal error, usage error."""
 
 
 def _last_error(output: str) -> str | None:
-    """The last ``SomeError: message`` line of ``output`` (pytest's ``E`` prefix removed)."""
+    """The last ``SomeError: message`` line of ``output`` (pytest's ``E`` and ``INTERNALERROR>`` prefixes
+    removed)."""
     found = _ERROR_LINE.findall(output)
     return clip(found[-1].strip(), 300) if found else None
 

@@ -1,0 +1,178 @@
+"""The repository's environment, prepared by its own set-up in the sandbox: a src layout with a test
+dependency that only the set-up installs (from local wheels, no index). The right fix is verified with
+real counts, a wrong one is not, and without the set-up the verdict blames the environment, not the
+fix. ``nightshift doctor`` tells both cases apart."""
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config import EnvironmentSettings, SafetySettings, Settings
+from main import cli
+from safety.sandbox import Sandbox
+from tests.tools_fixtures import git, make_repo
+from tests.wheels import repack, write_wheel
+from workflow.environment import Environments
+from workflow.git import GitRepo
+from workflow.verify import verify
+
+CLOCK = "def next_hour(hour):\n    return hour + 1\n"
+"""The bug: 23 + 1 is 24, not 0."""
+RIGHT = "def next_hour(hour):\n    return (hour + 1) % 24\n"
+WRONG = "def next_hour(hour):\n    return 0 if hour == 23 else hour\n"
+PROJECT = {
+    "pyproject.toml": (
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "clock"\nversion = "0.1"\n\n'
+        '[project.optional-dependencies]\ntest = ["pytest", "tinyhelper"]\n\n'
+        "[tool.setuptools.packages.find]\nwhere = ['src']\n\n"
+        "[tool.pytest.ini_options]\naddopts = '--color=yes -ra -p no:asyncio'\nfilterwarnings = ['error']\n"
+        "testpaths = ['tests']\n"
+    ),
+    "src/clock/__init__.py": CLOCK,
+    "tests/test_clock.py": (
+        "from clock import next_hour\nfrom tinyhelper import hours\n\n\n"
+        "def test_morning():\n    assert next_hour(9) == 10\n\n\n"
+        "def test_every_hour_has_a_next():\n    assert all(next_hour(h) in hours() for h in range(23))\n"
+    ),
+}
+REGRESSION = {
+    "tests/test_midnight.py": (
+        "from clock import next_hour\n\n\n"
+        "def test_after_23_comes_midnight():\n    assert next_hour(23) == 0\n"
+    )
+}
+SETUP = (
+    "python3 -m venv .venv && "
+    ".venv/bin/pip install -q --no-index --find-links {wheels} wheel && "
+    ".venv/bin/pip install -q --no-index --find-links {wheels} --no-build-isolation -e '.[test]'"
+)
+TEST_COMMAND = ".venv/bin/python -m pytest -q"
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tinyhelper, plus pytest and wheel (which the venv's setuptools builds editable installs with), as
+    wheels in one directory."""
+    folder = tmp_path_factory.mktemp("wheels")
+    write_wheel(
+        folder, "tinyhelper", "1.0", {"tinyhelper/__init__.py": b"def hours():\n    return range(24)\n"}
+    )
+    repack(folder, ["pytest", "wheel"])
+    return folder
+
+
+class Project:
+    def __init__(self, tmp_path: Path, wheels: Path, *, setup: bool) -> None:
+        self.path = make_repo(tmp_path / "clock", PROJECT)
+        self.base = git(self.path, "rev-parse", "HEAD").strip()
+        self.repo = GitRepo(self.path)
+        self.state = tmp_path / "state"
+        environment = (
+            EnvironmentSettings(
+                setup=SETUP.format(wheels=wheels), read_only_paths=[wheels], test_command=TEST_COMMAND
+            )
+            if setup
+            else EnvironmentSettings(test_command=f"{sys.executable} -m pytest -q")
+        )
+        self.settings = Settings(repo=self.path, data_dir=self.state, environment=environment)
+        self.sandbox = Sandbox.create(SafetySettings(), state_dir=self.state, hidden=[self.path])
+        self.environments = Environments(self.repo, self.settings, self.sandbox, self.state)
+        self.tmp = tmp_path
+
+    async def diff(self, name: str, files: dict[str, str]) -> str:
+        worktree = await self.repo.add_worktree(self.tmp / name, self.base)
+        for path, text in files.items():
+            (worktree / path).write_text(text)
+        patch = await self.repo.worktree_diff(worktree, self.base, include=lambda _: True)
+        await self.repo.remove_worktree(worktree)
+        return patch
+
+    async def verify(self, fix: str):  # type: ignore[no-untyped-def]
+        prepared = await self.environments.prepare(self.base)
+        return await verify(
+            self.repo, base=self.base, fix_diff=await self.diff("fix", {"src/clock/__init__.py": fix}),
+            test_diff=await self.diff("tests", REGRESSION), test_files=list(REGRESSION),
+            workdir=self.tmp / "verify", test_command=self.settings.environment.test_command, timeout_s=120,
+            sandbox=self.sandbox, environment=prepared.environment,
+        )  # fmt: skip
+
+    def config(self) -> Path:
+        """The project's settings as a nightshift.toml (TOML strings are JSON strings)."""
+        environment = self.settings.environment
+        lines = ["[environment]", f"test_command = {json.dumps(environment.test_command)}"]
+        if environment.setup:
+            lines.append(f"setup = {json.dumps(environment.setup)}")
+            lines.append(f"read_only_paths = {json.dumps([str(p) for p in environment.read_only_paths])}")
+        path = self.tmp / "nightshift.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+
+@pytest.fixture
+def prepared_project(tmp_path: Path, wheels: Path) -> Iterator[Project]:
+    yield Project(tmp_path, wheels, setup=True)
+
+
+async def test_the_set_up_runs_once_per_manifest_hash(prepared_project: Project) -> None:
+    first = await prepared_project.environments.prepare(prepared_project.base)
+    again = await prepared_project.environments.prepare(prepared_project.base)
+
+    assert first.status == "ready", first.log
+    assert first.environment.entries == (".venv",) and first.environment.virtualenv == ".venv"
+    assert again.status == "reused" and again.key == first.key and again.duration_s == 0
+    assert git(prepared_project.path, "status", "--porcelain") == "", "the checkout is untouched"
+
+
+async def test_the_right_fix_is_verified_and_a_wrong_one_is_not(prepared_project: Project) -> None:
+    right = await prepared_project.verify(RIGHT)
+    wrong = await prepared_project.verify(WRONG)
+
+    assert right.verdict == "verified", right.detail
+    assert right.base_suite is not None and right.base_suite.passed == 2
+    assert right.base_with_tests is not None and right.base_with_tests.failed == 1
+    assert right.fixed_with_tests is not None and right.fixed_with_tests.passed == 1
+    assert wrong.verdict in ("fix_does_not_pass", "regression"), wrong.detail
+
+
+async def test_without_the_set_up_the_environment_is_blamed_not_the_fix(tmp_path: Path, wheels: Path) -> None:
+    project = Project(tmp_path, wheels, setup=False)
+
+    facts = await project.verify(RIGHT)
+
+    assert facts.verdict == "environment_error", facts.detail
+    assert "ModuleNotFoundError: No module named" in facts.detail
+    assert "nightshift doctor" in facts.detail
+
+
+@pytest.mark.parametrize("setup", [True, False])
+def test_doctor_tells_a_ready_environment_from_a_broken_one(
+    tmp_path: Path,
+    wheels: Path,
+    setup: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = Project(tmp_path, wheels, setup=setup)
+    monkeypatch.setenv("NIGHTSHIFT_CONFIG", str(project.config()))
+    monkeypatch.setenv("NIGHTSHIFT_DATA_DIR", str(project.state))
+
+    code = cli(["doctor", "--repo", str(project.path)])
+
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "sandbox      bubblewrap" in out, captured.err
+    if setup:
+        assert code == 0, out
+        assert "environment  ready:" in out and "made .venv" in out
+        assert "suite        tests: 2 passed, 0 failed, 0 errors, 0 skipped" in out
+        assert "READY: a run would verify fixes against this suite." in out
+        assert "slow" in out and "tests/test_clock.py::test_morning" in out
+    else:
+        assert code == 1, out
+        assert "environment  none:" in out
+        assert "NOT READY: The existing suite could not run:" in out
+        assert "ModuleNotFoundError" in out and "[environment] setup" in out
