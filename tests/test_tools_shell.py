@@ -110,3 +110,13 @@ async def test_cancelling_the_call_kills_the_command(workspace: Path, tmp_path: 
     with pytest.raises(asyncio.CancelledError):
         await call
     assert none_running("sleep 620"), "a cancelled call must not leave its processes running"
+
+
+async def test_a_command_that_prints_without_end_is_stopped_at_the_output_limit(
+    workspace: Path, tmp_path: Path
+) -> None:
+    ctx = make_context(workspace, tmp_path / "state", safety=SafetySettings(output_limit_mb=1))
+    outcome = await shell(ctx, "yes nightshift", timeout=60)
+    assert outcome.is_error
+    assert outcome.text.startswith("stopped by the sandbox: it printed more than 1 MB")
+    assert none_running("yes nightshift")
