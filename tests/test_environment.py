@@ -3,6 +3,7 @@ dependency that only the set-up installs (from local wheels, no index). The righ
 real counts, a wrong one is not, and without the set-up the verdict blames the environment, not the
 fix. ``nightshift doctor`` tells both cases apart."""
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from main import cli
 from safety.sandbox import Sandbox
 from tests.tools_fixtures import git, make_repo
 from tests.wheels import repack, write_wheel
-from workflow.environment import Environments
+from workflow.environment import Environments, Prepared
 from workflow.git import GitRepo
 from workflow.verify import verify
 
@@ -112,13 +113,21 @@ class Project:
         return path
 
 
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> tuple[Project, Prepared]:
+    """The project with a set-up, and what its first preparation did (the set-up takes a while, so the
+    tests of this module share it, as runs on one state directory do)."""
+    project = Project(tmp_path_factory.mktemp("prepared"), wheels, setup=True)
+    return project, asyncio.run(project.environments.prepare(project.base))
+
+
 @pytest.fixture
-def prepared_project(tmp_path: Path, wheels: Path) -> Iterator[Project]:
-    yield Project(tmp_path, wheels, setup=True)
+def prepared_project(prepared: tuple[Project, Prepared]) -> Iterator[Project]:
+    yield prepared[0]
 
 
-async def test_the_set_up_runs_once_per_manifest_hash(prepared_project: Project) -> None:
-    first = await prepared_project.environments.prepare(prepared_project.base)
+async def test_the_set_up_runs_once_per_manifest_hash(prepared: tuple[Project, Prepared]) -> None:
+    prepared_project, first = prepared
     again = await prepared_project.environments.prepare(prepared_project.base)
 
     assert first.status == "ready", first.log
@@ -152,11 +161,12 @@ async def test_without_the_set_up_the_environment_is_blamed_not_the_fix(tmp_path
 def test_doctor_tells_a_ready_environment_from_a_broken_one(
     tmp_path: Path,
     wheels: Path,
+    prepared: tuple[Project, Prepared],
     setup: bool,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    project = Project(tmp_path, wheels, setup=setup)
+    project = prepared[0] if setup else Project(tmp_path, wheels, setup=False)
     monkeypatch.setenv("NIGHTSHIFT_CONFIG", str(project.config()))
     monkeypatch.setenv("NIGHTSHIFT_DATA_DIR", str(project.state))
 
@@ -167,7 +177,7 @@ def test_doctor_tells_a_ready_environment_from_a_broken_one(
     assert "sandbox      bubblewrap" in out, captured.err
     if setup:
         assert code == 0, out
-        assert "environment  ready:" in out and "made .venv" in out
+        assert "environment  reused: The environment" in out, "doctor found what the first run prepared"
         assert "suite        tests: 2 passed, 0 failed, 0 errors, 0 skipped" in out
         assert "READY: a run would verify fixes against this suite." in out
         assert "slow" in out and "tests/test_clock.py::test_morning" in out
