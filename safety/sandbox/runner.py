@@ -24,7 +24,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -151,13 +151,12 @@ class Sandbox:
         access: Access,
         outputs: Path | None = None,
         network: bool = False,
-        variables: Mapping[str, str] | None = None,
     ) -> ProcessRun:
         """Run ``argv`` at the workspace (see the module docstring). ``outputs``: a host directory the
         command may write to (for reports), seen at ``outputs_path``. Raises OSError when the program
         cannot be started (for the sandbox: when bwrap cannot)."""
         workspace = await asyncio.to_thread(workspace.resolve)
-        env = self._environment(workspace, environment, network, variables or {})
+        env = self._environment(workspace, environment, network)
         if not self.sandboxed:
             return await run_in_group(
                 argv, cwd=workspace, env=env, timeout_s=timeout_s, max_output_bytes=self.limits.output_bytes
@@ -232,9 +231,7 @@ class Sandbox:
             args += ["--bind", str(outputs), mounts.OUTPUTS]
         return [*args, "--remount-ro", "/"]  # the root itself: only /workspace, /tmp and HOME are writable
 
-    def _environment(
-        self, workspace: Path, environment: Environment, network: bool, variables: Mapping[str, str]
-    ) -> dict[str, str]:
+    def _environment(self, workspace: Path, environment: Environment, network: bool) -> dict[str, str]:
         """The command's variables: the scrubbed allowlist (``safety.env``), then the sandbox's own."""
         where = self.workspace_path(workspace)
         first: list[str] = []
@@ -244,15 +241,12 @@ class Sandbox:
         if not self.sandboxed:
             home = self.support.root / "home"
             home.mkdir(exist_ok=True)
-            env = subprocess_environment.subprocess_env(home, secrets=self.secrets, extra=variables)
+            env = subprocess_environment.subprocess_env(home, secrets=self.secrets)
             env["PATH"] = os.pathsep.join([*first, os.environ.get("PATH", os.defpath)])
         else:
-            env = subprocess_environment.subprocess_env(
-                Path(mounts.HOME), secrets=self.secrets, extra=variables
-            )
+            env = subprocess_environment.subprocess_env(Path(mounts.HOME), secrets=self.secrets)
             for name in (*_HOST_ONLY, *(() if network else _NETWORK_ONLY)):
-                if name not in variables:
-                    env.pop(name, None)
+                env.pop(name, None)
             env.update(
                 PATH=os.pathsep.join(dict.fromkeys([*first, *self._visible_path(), *_SYSTEM_PATH])),
                 HOME=mounts.HOME, USER=mounts.USER, LOGNAME=mounts.USER, SHELL="/bin/bash", TMPDIR="/tmp",
