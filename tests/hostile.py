@@ -7,7 +7,10 @@ pytest shows its report line ``PROBE {json}`` for the outer test to read either 
 """
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 _TEMPLATE = """\
 import base64
@@ -71,6 +74,18 @@ def hostile_test(*, read: dict[str, Path], write: dict[str, Path], port: int, al
         port=port,
         allocate=allocate,
     )
+
+
+def bot_with_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secrets: Mapping[str, str]) -> Path:
+    """Give the bot (this test process) a HOME holding a private key, and ``secrets`` in its environment,
+    as a bot deployed with credentials has; the HOME is returned."""
+    home = tmp_path / "bot-home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh/id_ed25519").write_text("PRIVATE KEY\n")
+    monkeypatch.setenv("HOME", str(home))
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    return home
 
 
 def probe_results(output: str) -> dict[str, str]:

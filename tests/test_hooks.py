@@ -12,7 +12,7 @@ import pytest
 
 from config import HookSpec
 from hooks import OUTPUT_CAP, HookRunner
-from tests.waiting import eventually
+from tests.waiting import Ticks, eventually
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -115,23 +115,14 @@ async def test_hung_hook_is_killed_with_its_process_group_while_the_loop_keeps_r
     pids = tmp_path / "pids"
     hang = script(tmp_path, "hang.sh", f"sleep 30 &\necho $$ > {pids}\nsleep 30")
     runner = HookRunner([hook("on_error", hang, timeout_s=0.5)], env=env)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticking = asyncio.create_task(ticker())
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="nightshift.hooks"):
-        (result,) = await runner.fire("on_error", {"error": "boom"})
+    async with Ticks() as ticks:
+        with caplog.at_level(logging.WARNING, logger="nightshift.hooks"):
+            (result,) = await runner.fire("on_error", {"error": "boom"})
     elapsed = time.monotonic() - started
-    ticking.cancel()
 
     assert elapsed < 10  # nowhere near the 30 s the hook wanted
-    assert ticks >= 10  # other coroutines ran while the hook hung
+    assert ticks.count >= 10  # other coroutines ran while the hook hung
     assert result.timed_out and result.exit_code is None and not result.ok
     pgid = int(pids.read_text())
     await eventually(lambda: not group_members(pgid))  # the background sleep is gone too

@@ -2,7 +2,6 @@
 every attempt to steal credentials or reach out fails or stays inside, nothing of it reaches a diff
 or the model, and a fork bomb or a runaway allocation is stopped with a clear message."""
 
-import asyncio
 import socket
 import sys
 import threading
@@ -14,8 +13,9 @@ import pytest
 from config import SafetySettings
 from safety.outbound import SecretScanner
 from safety.sandbox import Environment
-from tests.hostile import FORK_BOMB, MEMORY_HOG, hostile_test, probe_results
+from tests.hostile import FORK_BOMB, MEMORY_HOG, bot_with_secrets, hostile_test, probe_results
 from tests.tools_fixtures import TEST_COMMAND, git, make_context, make_repo, none_running
+from tests.waiting import Ticks
 from tools import ToolContext, builtin_registry
 from workflow.git import GitRepo
 from workflow.verify import verify
@@ -57,12 +57,7 @@ def listener() -> Iterator[Listener]:
 @pytest.fixture
 def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """The bot's own places, with something worth stealing in each, and its secrets in its environment."""
-    home = tmp_path / "bot-home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh/id_ed25519").write_text("PRIVATE KEY\n")
-    monkeypatch.setenv("HOME", str(home))
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
+    home = bot_with_secrets(tmp_path, monkeypatch, SECRETS)
     state = tmp_path / "state"
     state.mkdir()
     (state / "nightshift.sqlite").write_text("the runs' database\n")
@@ -166,24 +161,12 @@ async def test_a_fork_bomb_is_stopped_at_the_process_limit_without_blocking_the_
     workspace = make_repo(tmp_path / "repo")
     (workspace / "tests/test_bomb.py").write_text(FORK_BOMB)
     ctx = context(workspace, bot, process_limit=64)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticking = asyncio.create_task(ticker())
-    try:
-        outcome = (
-            await builtin_registry().select(["run_tests"])[0].invoke(ctx, {"path": "tests/test_bomb.py"})
-        )
-    finally:
-        ticking.cancel()
+    run_tests = builtin_registry().select(["run_tests"])[0]
+    async with Ticks() as ticks:
+        outcome = await run_tests.invoke(ctx, {"path": "tests/test_bomb.py"})
     assert outcome.is_error
     assert outcome.text.startswith("the test run was stopped by the sandbox: it ran more than 64 processes")
-    assert ticks > 10, "the bot's event loop kept running"
+    assert ticks.count > 10, "the bot's event loop kept running"
     assert none_running(f"{sys.executable} -m pytest"), "every process of the sandbox is gone"
 
 

@@ -18,7 +18,7 @@ from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, TOKEN, FakeSlack, signed
 from demo.incident_script import REGRESSION_TEST_NAMES, REGRESSION_TESTS, sample_incident_script
 from demo.model_server import ScriptedCall, ScriptedModelServer, Turn
 from safety.outbound import SecretScanner
-from tests.hostile import hostile_test
+from tests.hostile import bot_with_secrets, hostile_test
 from tests.server_fixtures import API_TOKEN, LiveServer, server_settings, start_server
 from tests.test_sandbox_hostile import Listener
 
@@ -92,12 +92,7 @@ def test_a_hostile_incident_is_contained_end_to_end(
     listener: Listener,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    home = tmp_path / "bot-home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh/id_ed25519").write_text("PRIVATE KEY\n")
-    monkeypatch.setenv("HOME", str(home))
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
+    home = bot_with_secrets(tmp_path, monkeypatch, SECRETS)
     with FakeSlack() as slack:
         settings, playground = server_settings(
             tmp_path,

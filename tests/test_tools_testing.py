@@ -1,7 +1,6 @@
 """run_tests and run_test_command: real test runs in the sandbox, counts from the JUnit report or the
 runner's summary, projects' own pytest configuration, timeouts that kill every process."""
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tests.tools_fixtures import (  # noqa: F401 (fixtures)
     tool_ctx_fixture,
     workspace_fixture,
 )
+from tests.waiting import Ticks
 from tools import ToolContext, builtin_registry, run_test_command
 from tools.test_reports import Counts, parse_summary, strip_ansi
 from tools.testing import TestRun, runner_kind
@@ -206,24 +206,13 @@ async def test_a_hanging_suite_is_killed_without_blocking_the_loop(
     tool_ctx: ToolContext, workspace: Path
 ) -> None:
     (workspace / "tests/test_hang.py").write_text(HANGING)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticking = asyncio.create_task(ticker())
-    try:
+    async with Ticks() as ticks:
         run = await run_test_command(
             tool_ctx.sandbox, workspace, TEST_COMMAND, environment=tool_ctx.environment, timeout_s=4,
             paths=["tests/test_hang.py"],
         )  # fmt: skip
-    finally:
-        ticking.cancel()
     assert run.timed_out and run.summary is None
-    assert ticks > 40, f"the event loop was blocked: only {ticks} ticks in {run.duration_s:.1f} s"
+    assert ticks.count > 40, f"the event loop was blocked: only {ticks.count} ticks in {run.duration_s:.1f} s"
     assert none_running("sleep 630"), "pytest and every process it started must be killed"
 
 
