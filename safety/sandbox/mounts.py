@@ -22,6 +22,7 @@ what all worktrees share cannot change, and nothing git writes outlives the comm
 import hashlib
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -192,10 +193,12 @@ class Support:
     def text_file(self, content: str) -> Path:
         """A file holding ``content`` (named by its hash, so each is written once)."""
         path = self.root / hashlib.sha256(content.encode()).hexdigest()[:24]
-        if not path.exists():
-            scratch = path.with_name(f".{path.name}.{os.getpid()}")
-            scratch.write_text(content, encoding="utf-8")
-            scratch.replace(path)
+        if not path.exists():  # written whole under another name, then renamed: never seen half-written
+            handle, scratch = tempfile.mkstemp(dir=self.root, prefix=f".{path.name}.")
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(content)
+            os.chmod(scratch, 0o644)
+            os.replace(scratch, path)
         return path
 
     def git_config(self, common: Path) -> Path:
