@@ -128,3 +128,24 @@ def test_sequences_of_calls_answer_as_documented(served: Served) -> None:
             max_examples=EXAMPLES, stateful_step_count=6, deadline=None, database=None, derandomize=True
         )
     )
+
+
+def test_the_document_follows_the_configuration() -> None:
+    """What /docs tells an integrator changes with what the server enforces."""
+    live = DOCUMENT
+    local_settings = pipeline_settings(Path("/unused/repo"), Path("/unused/state"), "http://127.0.0.1:9")
+    local_settings.server.max_description_chars = 500
+    local = create_app(local_settings).openapi()
+
+    def new_run_limit(document: dict[str, Any]) -> int:
+        return int(document["components"]["schemas"]["NewRun"]["properties"]["description"]["maxLength"])
+
+    def signature_required(document: dict[str, Any], path: str) -> list[bool]:
+        parameters = document["paths"][path]["post"]["parameters"]
+        return [p["required"] for p in parameters if p["name"].endswith(("Signature", "Signature-256"))]
+
+    assert new_run_limit(live) == 20_000 and new_run_limit(local) == 500
+    assert live["paths"]["/runs"]["post"]["security"] == [{"bearerAuth": []}]
+    assert local["paths"]["/runs"]["post"]["security"] == [{"bearerAuth": []}, {}]  # loopback may
+    for path in ("/webhook/slack/command", "/webhook/github", "/webhook/jira"):
+        assert signature_required(live, path) == [True] and signature_required(local, path) == [False]

@@ -417,8 +417,9 @@ def configure_document(document: dict[str, Any], settings: Settings) -> dict[str
             answers = operation.get("responses", {})
             if answers.get("422", {}).get("content", {}).get(JSON, {}).get("schema") == fastapi_422:
                 del answers["422"]
-            if not token_configured and operation.get("security"):
-                operation["security"] = [*operation["security"], {}]
+            security = operation.get("security")
+            if not token_configured and security and {} not in security:
+                operation["security"] = [*security, {}]
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "header" and parameter["name"] in SIGNATURE_HEADERS:
                     parameter["required"] = signed.get(path, False)
