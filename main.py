@@ -63,6 +63,11 @@ SLACK_HEADERS = api.header_parameters(
         "X-Slack-Request-Timestamp": "Unix seconds; more than 5 minutes off, or seen before: 401.",
     }
 )
+EVENT_TAKEN = api.answer(
+    "A run started, or the event starts none (and why).", api.WebhookRun, api.WebhookIgnored
+)
+EVENT_ERRORS = api.errors(400, 401, 404, 413, 415, 429, webhook=True)
+"""Jira's and GitHub's events: JSON that may start a run, so a full queue answers 429 too."""
 DECIDED: dict[int | str, dict[str, Any]] = {
     202: api.answer("Accepted: the decision is on its way to the run.", api.DecisionAccepted),
     200: api.answer("Already approved (approve only): `pr_url` once the PR is open.", api.AlreadyApproved),
@@ -205,15 +210,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status_code=202,
         summary="Jira issue events",
         responses={
-            202: api.answer(
-                "A run started, or the event starts none (and why).", api.WebhookRun, api.WebhookIgnored
-            ),
+            202: EVENT_TAKEN,
             200: api.answer(
                 "A run already works on the issue, or this delivery was seen before.",
                 api.WebhookRun,
                 api.WebhookIgnored,
             ),
-            **api.errors(400, 401, 404, 413, 415, 429, webhook=True),
+            **EVENT_ERRORS,
         },
         openapi_extra={
             **api.body(api.JiraEvent),
@@ -235,15 +238,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status_code=202,
         summary="GitHub workflow_run events",
         responses={
-            202: api.answer(
-                "A run started, or the event starts none (and why).", api.WebhookRun, api.WebhookIgnored
-            ),
+            202: EVENT_TAKEN,
             200: api.answer(
                 "This failure (its head commit) already has a run; or the answer to a ping.",
                 api.WebhookRun,
                 api.Pong,
             ),
-            **api.errors(400, 401, 404, 413, 415, 429, webhook=True),
+            **EVENT_ERRORS,
         },
         openapi_extra={
             **api.body(api.GitHubEvent),

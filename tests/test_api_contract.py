@@ -35,6 +35,10 @@ from tests.pipeline_fixtures import pipeline_settings
 from tests.server_fixtures import API_TOKEN, LiveServer, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
+pytestmark = pytest.mark.filterwarnings(
+    # schemathesis's own strategies draw from `random`; hypothesis warns about it on every such draw
+    "ignore:Do not use the `random` module inside strategies:hypothesis.errors.HypothesisDeprecationWarning"
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20_240_612
