@@ -2,9 +2,9 @@
 
 main.py declares every route's request body, answers and headers with the helpers at the end of this
 module, so ``/openapi.json`` (and ``/docs``) describes the API as served; ``tests/test_api_contract.py``
-fuzzes the running server against that document with schemathesis. ``workflow.service`` parses
-request bodies with the same models and builds its answers from them, so a change to one is a change
-to the other.
+fuzzes the running server against that document with schemathesis. ``workflow.service`` parses the
+operator API's bodies with these models and builds its run and decision answers from them, so for
+those a change to the model is a change to the server; the fuzzer holds the other answers to theirs.
 
 Every error answer is ``ApiErrorBody``: ``{"error": "<reason>"}``; a 409 on a decision adds the run's
 id, status and pull request (``DecisionConflict``). Webhook payloads are described as Slack, Jira and
