@@ -235,7 +235,7 @@ RUN_JS = r"""
     const text = await response.text();
     try {
       const data = JSON.parse(text);
-      if (data && typeof data.detail === "string") return data.detail;
+      if (data && typeof data.error === "string") return data.error;
     } catch { /* not JSON: the text itself */ }
     return text.trim().slice(0, 300) || response.statusText;
   }

@@ -387,7 +387,11 @@ class FakeAdapter:
         run_id = request.path_params["run_id"]
         form = {key: str(value) for key, value in (await request.form()).items()}
         if form.get("token") != TOKEN and form.get("sig") != SIG:
-            return JSONResponse({"detail": "the API token or link signature is wrong"}, status_code=403)
+            return JSONResponse(  # the real server's refusal: its one error shape
+                {"error": "send Authorization: Bearer <NIGHTSHIFT_API_TOKEN>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         kind = "approve" if request.url.path.endswith("/approve") else "request_changes"
         with self._lock:
             self.decisions.append({"kind": kind, **form})
@@ -488,7 +492,7 @@ def test_run_page_follows_the_agents_live_then_approves_and_shows_the_pr(
         page.fill("#approve-token", "wrong")
         page.click("#approve-button")
         expect(page.locator("#decision-error")).to_have_text(
-            "Refused (HTTP 403): the API token or link signature is wrong"
+            "Refused (HTTP 401): send Authorization: Bearer <NIGHTSHIFT_API_TOKEN>"
         )
         expect(page.locator("#approve-button")).to_be_enabled()
         page.fill("#approve-token", TOKEN)
@@ -511,7 +515,7 @@ def test_run_page_follows_the_agents_live_then_approves_and_shows_the_pr(
         expect(page.locator("#run-status")).to_have_text("shipped")
         expect(page.locator("#pr-link")).to_have_attribute("href", PR_URL)
         assert page.locator("#approve-form").count() == 0
-        refused = [error for error in log.console_errors if "403" in error and "/runs/run-1/approve" in error]
+        refused = [error for error in log.console_errors if "401" in error and "/runs/run-1/approve" in error]
         assert len(refused) == 1  # Chromium logs the refused request; nothing else went wrong
         assert [problem for problem in log.problems() if problem not in refused] == []
 

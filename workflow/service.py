@@ -20,12 +20,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from config import Mode, Settings
 from documents.briefing import build_briefing
 from documents.facts import UNNUMBERED_KEY, RunFacts, Ticket, TicketSource
 from documents.web import run_page, runs_page
+from workflow.api_models import (
+    AlreadyApproved,
+    DecisionAccepted,
+    DecisionConflict,
+    Feedback,
+    NewRun,
+    RunAccepted,
+)
 from workflow.engine import DecisionKind, Engine
 from workflow.errors import DecisionRefused
 from workflow.queries import latest_run, list_runs, run_detail
@@ -47,23 +55,6 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
-
-
-class NewRun(BaseModel):
-    """``POST /runs``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str = Field(min_length=1, max_length=300)
-    description: str = ""
-    key: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*-[A-Za-z0-9]+$")
-    priority: str | None = Field(default=None, max_length=40)
-
-
-class Feedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    feedback: str = Field(min_length=1, max_length=10_000)
 
 
 def parse_json(body: bytes, content_type: str | None, model: type[BaseModel]) -> Any:
@@ -150,10 +141,13 @@ class Service:
             return
         if not configured and _is_loopback(client_host):
             return
+        challenge = {"WWW-Authenticate": "Bearer"}
         if configured:
-            raise ApiError(401, "send Authorization: Bearer <NIGHTSHIFT_API_TOKEN>")
+            raise ApiError(401, "send Authorization: Bearer <NIGHTSHIFT_API_TOKEN>", headers=challenge)
         raise ApiError(
-            401, "no NIGHTSHIFT_API_TOKEN is configured, so changes are accepted only from this machine"
+            401,
+            "no NIGHTSHIFT_API_TOKEN is configured, so changes are accepted only from this machine",
+            headers=challenge,
         )
 
     # -- health --------------------------------------------------------------------------------------
@@ -186,7 +180,7 @@ class Service:
             source=source,
         )
         facts, _ = await self.submit(ticket)
-        return Reply(202, {"run_id": facts.run_id, "status": facts.status, "url": facts.web_url})
+        return Reply(202, _json(RunAccepted(run_id=facts.run_id, status=facts.status, url=facts.web_url)))
 
     async def submit(self, ticket: Ticket, *, dedupe_key: str | None = None) -> tuple[RunFacts, bool]:
         """Start a run for ``ticket`` unless its text is too long or the queue is full."""
@@ -230,12 +224,16 @@ class Service:
             outcome = await self.engine.decide(facts.run_id, kind, feedback=feedback, by=by)
         except DecisionRefused as exc:
             raise ApiError(422, str(exc)) from None
-        body = {"run_id": facts.run_id, "status": outcome.facts.status, "pr_url": outcome.facts.pr_url}
+        run: dict[str, Any] = {
+            "run_id": facts.run_id,
+            "status": outcome.facts.status,
+            "pr_url": outcome.facts.pr_url,
+        }
         if outcome.result == "accepted":
-            return Reply(202, {**body, "decision": kind})
+            return Reply(202, _json(DecisionAccepted(**run, decision=kind)))
         if outcome.result == "already":
-            return Reply(200, {**body, "detail": outcome.reason})
-        return Reply(409, {**body, "error": outcome.reason})
+            return Reply(200, _json(AlreadyApproved(**run, detail=outcome.reason)))
+        return Reply(409, _json(DecisionConflict(**run, error=outcome.reason)))
 
     async def request_changes(
         self, run_id: str, body: bytes, content_type: str | None, by: str | None
@@ -304,6 +302,10 @@ class Service:
         if text is None:
             raise ApiError(404, f"run {facts.run_id} has no report yet (it is {facts.status})")
         return text
+
+
+def _json(answer: BaseModel) -> dict[str, Any]:
+    return answer.model_dump(mode="json")
 
 
 async def _sse(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
