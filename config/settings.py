@@ -154,7 +154,7 @@ REQUIRED_WITH: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("SLACK_SIGNING_SECRET", ("SLACK_BOT_TOKEN",)),
     ),
     "github": (
-        ("GITHUB_TOKEN", ("GITHUB_REPO", "GITHUB_WEBHOOK_SECRET")),
+        ("GITHUB_TOKEN", ("GITHUB_REPO",)),
         ("GITHUB_WEBHOOK_SECRET", ("GITHUB_TOKEN",)),
     ),
     "jira": (
@@ -165,7 +165,11 @@ REQUIRED_WITH: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 
 
 def integration_modes(settings: Settings) -> dict[str, Mode]:
-    """``live`` or ``local`` for slack, github and jira; ConfigError for a half-configured one."""
+    """``live`` or ``local`` for slack, github and jira; ConfigError for a half-configured one.
+
+    An integration is live with its API credentials; its webhook secret is optional (GitHub without
+    ``GITHUB_WEBHOOK_SECRET`` opens pull requests and reads CI logs, and only its webhook is off).
+    """
     present = {
         **{name: bool(settings.secrets.get(name)) for name in SECRET_ENV},
         "SLACK_CHANNEL": bool(settings.slack.channel),

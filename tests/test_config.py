@@ -141,10 +141,17 @@ def test_settings_model_refuses_unknown_keys_directly() -> None:
     [
         ({"SLACK_BOT_TOKEN": "xoxb-1234567"}, ["SLACK_SIGNING_SECRET", "SLACK_CHANNEL"]),
         ({"SLACK_SIGNING_SECRET": "abcdef123456"}, ["SLACK_BOT_TOKEN"]),
-        ({"GITHUB_TOKEN": "ghp_123456789"}, ["GITHUB_REPO", "GITHUB_WEBHOOK_SECRET"]),
+        ({"GITHUB_TOKEN": "ghp_123456789"}, ["GITHUB_REPO"]),
+        ({"GITHUB_WEBHOOK_SECRET": "whsec-123456"}, ["GITHUB_TOKEN"]),
         ({"JIRA_API_TOKEN": "jira-123456", "JIRA_BASE_URL": "https://x.atlassian.net"}, ["JIRA_EMAIL"]),
     ],
-    ids=["slack-token-only", "slack-secret-only", "github-token-only", "jira-without-email"],
+    ids=[
+        "slack-token-only",
+        "slack-secret-only",
+        "github-token-only",
+        "github-secret-only",
+        "jira-without-email",
+    ],
 )
 def test_a_half_configured_integration_names_what_is_missing(env: dict[str, str], names: list[str]) -> None:
     with pytest.raises(ConfigError) as err:
@@ -167,3 +174,5 @@ def test_integrations_are_live_exactly_when_configured() -> None:
     settings = load_settings(env=live)
     assert integration_modes(settings) == {"slack": "live", "github": "local", "jira": "live"}
     assert settings.slack.approvers == ["U1", "U2"]
+    without_webhook = load_settings(env={"GITHUB_TOKEN": "ghp_123456789", "GITHUB_REPO": "acme/service"})
+    assert integration_modes(without_webhook)["github"] == "live"  # pull requests and CI logs need no secret

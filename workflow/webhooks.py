@@ -209,9 +209,17 @@ class Webhooks:
 
     async def github_webhook(self, body: bytes, headers: Mapping[str, str]) -> Reply:
         secret = self.service.settings.secrets.get("GITHUB_WEBHOOK_SECRET")
-        if self.github is None or not secret:
+        if self.github is None:
             raise ApiError(
-                404, "GitHub is not configured: set GITHUB_TOKEN, GITHUB_REPO and GITHUB_WEBHOOK_SECRET"
+                404,
+                "the GitHub webhook is off: GitHub is not configured (set GITHUB_TOKEN and GITHUB_REPO, "
+                "and GITHUB_WEBHOOK_SECRET for this webhook)",
+            )
+        if not secret:
+            raise ApiError(
+                404,
+                "the GitHub webhook is off: GITHUB_WEBHOOK_SECRET is not set, so deliveries cannot be "
+                "verified (GitHub is live for pull requests and CI logs)",
             )
         try:
             verify_github_signature(secret, body, headers.get("x-hub-signature-256"))
