@@ -169,7 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={200: api.answer("The server is up.", api.Health)},
     )
     async def health(request: Request) -> Response:
-        return reply(server(request).service.health())
+        return reply(await server(request).service.health())
 
     @app.post(
         "/webhook/slack/command",

@@ -1,4 +1,4 @@
-"""Incident pipeline settings: concurrency, attempts, revisions, waiting, budget, commit author."""
+"""Incident pipeline settings: concurrency, attempts, revisions, waiting, budget, author, deliveries."""
 
 from typing import Annotated
 
@@ -26,3 +26,12 @@ class WorkflowSettings(Section):
     """Open pull requests as drafts."""
     pr_labels: list[str] = Field(default_factory=lambda: ["nightshift"])
     """Labels put on pull requests."""
+    delivery_timeout_s: Annotated[float, Field(gt=0)] = 86_400.0
+    """How long a delivery (the Slack briefing, the pull request, a Jira transition or comment) is
+    retried before it is abandoned and the run records why."""
+    delivery_attempt_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """How long one attempt of a delivery may take (also the HTTP timeout of Slack, GitHub and Jira)."""
+    delivery_backoff_s: Annotated[float, Field(gt=0)] = 5.0
+    """The wait after a delivery's first failed attempt; it doubles after each failure (with jitter)."""
+    delivery_backoff_max_s: Annotated[float, Field(gt=0)] = 600.0
+    """The longest wait between two attempts, unless the service asks for longer (Retry-After)."""

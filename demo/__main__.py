@@ -7,7 +7,7 @@
 3. demo/trigger.py fires a correctly signed /oncall command, as Slack would, and follows the run's
    events to its briefing (posted to the Slack stand-in, with Approve / Request changes);
 4. the run is approved through the operator API, as CI would; the pull request is recorded locally and
-   the Slack message is updated in place;
+   the Slack message is updated in place (both are deliveries, followed until they are out);
 5. the branch, the verdict, the PR record and the report's path are printed, and the server stops.
 """
 
@@ -61,7 +61,7 @@ def demo(console: Console) -> int:
         with serving(env, workdir) as server:
             url = server.url
             console.print(
-                f"server up on {url}: {server.health['integrations']}; model: {server.health['model']}",
+                f"server up on {url}: {_integrations(server.health)}; model: {server.health['model']}",
                 highlight=False,
             )
             ack = fire(url, signing_secret, SAMPLE_TICKET.title)
@@ -77,7 +77,7 @@ def demo(console: Console) -> int:
             )
             console.print(f"  -> {approved.status_code} {approved.json()}", highlight=False)
             deadline = time.monotonic() + 120
-            while run["status"] not in ("shipped", "failed") and time.monotonic() < deadline:
+            while not _settled(run) and time.monotonic() < deadline:
                 time.sleep(0.3)
                 run = httpx.get(f"{url}/runs/{run_id}").json()
             message = slack.message(run["message_ref"])
@@ -96,6 +96,20 @@ def demo(console: Console) -> int:
         Panel("\n".join(lines), title="Demo result", border_style="green" if ok else "red"), highlight=False
     )
     return 0 if ok else 1
+
+
+def _settled(run: dict[str, Any]) -> bool:
+    """The run ended and what it sends is out (or given up)."""
+    if run["status"] not in ("shipped", "failed", "cancelled", "expired"):
+        return False
+    return all(delivery["state"] != "pending" for delivery in run["deliveries"])
+
+
+def _integrations(health: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{name} {entry['mode']}" + (f" ({entry['state']})" if "state" in entry else "")
+        for name, entry in health["integrations"].items()
+    )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 ``with FakeSlack() as slack: slack.api_url`` serves it on 127.0.0.1 (``SLACK_API_URL``). It answers
 like Slack for what Nightshift uses: auth.test, chat.postMessage (ts ``1700000000.000100``,
-``.000200``, ...), chat.update, chat.postEphemeral and views.open, taking JSON or form bodies as
+``.000200``, ...), chat.update, chat.postEphemeral, views.open and conversations.history (newest first,
+with each message's metadata when ``include_all_metadata`` is set), taking JSON or form bodies as
 slack_sdk sends them, checking the bearer token (``not_authed`` / ``invalid_auth``), and keeping each
-message's latest text and blocks. ``fail_next`` answers the next calls to a method with 429 (and
-Retry-After) or 5xx. ``/respond/<id>`` stands in for response URLs and records what is posted there.
+message's latest text, blocks and metadata. ``fail_next`` answers the next calls to a method with 429
+(and Retry-After) or 5xx, as Slack's JSON or as any body a proxy would send (an HTML error page, plain
+text, nothing). ``/respond/<id>`` stands in for response URLs and records what is posted there.
 
 ``signed_headers`` signs with slack_sdk's own ``SignatureVerifier``; ``slash_command_body``,
 ``block_actions_body`` and ``view_submission_body`` build request bodies exactly as Slack posts them
@@ -70,6 +72,8 @@ class Call:
 class _Fault:
     status: int
     retry_after: str | None
+    body: bytes | None
+    content_type: str
 
 
 @dataclass
@@ -110,20 +114,36 @@ class FakeSlack(ThreadedServer):
         return f"{self.url}/respond/{respond_id}"
 
     def fail_next(
-        self, method: str, count: int = 1, *, status: int = 429, retry_after: str | None = "1"
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        status: int = 429,
+        retry_after: str | None = "1",
+        body: bytes | None = None,
+        content_type: str = "application/json",
     ) -> None:
         """Answer the next ``count`` calls to ``method`` (or ``respond``) with ``status``.
 
-        429 carries ``Retry-After`` (when given), as Slack's rate limiting does.
+        429 carries ``Retry-After`` (when given), as Slack's rate limiting does. The answer is Slack's
+        JSON error, or ``body`` as ``content_type`` when given (what a proxy in front of Slack sends).
         """
         with self._lock:
             queue = self._state.faults.setdefault(method, [])
-            queue.extend(_Fault(status, retry_after) for _ in range(count))
+            queue.extend(_Fault(status, retry_after, body, content_type) for _ in range(count))
 
     def calls_to(self, method_or_path: str) -> list[Call]:
         """Calls to a Slack method (``chat.update``), ``respond``, or a path (``/respond/1``)."""
         with self._lock:
             return [call for call in self.calls if method_or_path in (call.method, call.path)]
+
+    def posted_briefings(self) -> list[dict[str, Any]]:
+        """The messages that were posted (answered ok) with a briefing's metadata, in order."""
+        return [
+            call.body
+            for call in self.calls_to("chat.postMessage")
+            if call.status == 200 and call.body.get("metadata")
+        ]
 
     def message(self, ref: str) -> dict[str, Any]:
         """The message at ``CHANNEL:TS`` as it is now (KeyError if none was posted there)."""
@@ -153,6 +173,9 @@ class FakeSlack(ThreadedServer):
         if fault is None:
             return None
         headers = {"Retry-After": fault.retry_after} if fault.status == 429 and fault.retry_after else {}
+        if fault.body is not None:
+            call.status = fault.status
+            return Response(fault.body, fault.status, headers, media_type=fault.content_type)
         error = "ratelimited" if fault.status == 429 else "fatal_error"
         return _answer(call, {"ok": False, "error": error}, fault.status, headers)
 
@@ -171,10 +194,11 @@ class FakeSlack(ThreadedServer):
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
             "views.open": self._views_open,
+            "conversations.history": self._history,
         }.get(call.method)
         if handler is None:
             return _answer(call, {"ok": False, "error": "unknown_method"})
-        return _answer(call, handler(call.body))
+        return _answer(call, handler({**call.query, **call.body}))
 
     def _ts(self) -> str:
         with self._lock:
@@ -207,6 +231,7 @@ class FakeSlack(ThreadedServer):
             "text": body.get("text", ""),
             "blocks": body.get("blocks"),
             "thread_ts": body.get("thread_ts"),
+            "metadata": body.get("metadata"),
         }
         with self._lock:
             self._state.messages[f"{channel}:{ts}"] = message
@@ -225,6 +250,27 @@ class FakeSlack(ThreadedServer):
                 return {"ok": False, "error": "message_not_found"}
             message.update(text=body.get("text", ""), blocks=body.get("blocks"))
         return {"ok": True, "channel": body["channel"], "ts": body["ts"], "text": body.get("text", "")}
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = body.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = int(body.get("limit") or 100)
+        with self._lock:
+            found = [m for m in self._state.messages.values() if m["channel"] == channel]
+        newest_first = sorted(found, key=lambda m: m["ts"], reverse=True)[:limit]
+        messages = [
+            {
+                "type": "message",
+                "user": BOT_USER_ID,
+                "ts": m["ts"],
+                "text": m["text"],
+                **({"metadata": m["metadata"]} if with_metadata and m.get("metadata") else {}),
+            }
+            for m in newest_first
+        ]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     def _post_ephemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("channel") or not body.get("user"):

@@ -213,6 +213,37 @@ class TimelineEntry(BaseModel):
     text: str
 
 
+DeliveryKind = Literal["briefing", "pull_request", "transition", "comment"]
+DeliveryState = Literal["pending", "delivered", "abandoned"]
+
+
+class DeliveryFacts(BaseModel):
+    """One effect on the outside world and how it stands: delivered, still being tried, or abandoned."""
+
+    kind: DeliveryKind
+    service: str
+    """Who it goes to: ``slack``, ``github``, ``jira``, or a local default (``terminal``, ``local``)."""
+    what: str
+    """In words: ``briefing message``, ``pull request``, ``ticket to In Review``, ``ticket comment``."""
+    state: DeliveryState
+    attempts: int = 0
+    last_error: str | None = None
+    last_status: int | None = None
+    """The HTTP status of the last failed attempt, when the service answered."""
+    failing_since: datetime | None = None
+    """When its attempts started failing (None while they succeed)."""
+    next_attempt_at: datetime | None = None
+    """When it is tried next, while pending."""
+    delivered_at: datetime | None = None
+    result: str | None = None
+    """What it made, when that has a name: the pull request's URL, the message's reference."""
+
+    @property
+    def key(self) -> str:
+        """Names the delivery among the run's (the pages and the ``delivery`` events use it)."""
+        return f"{self.kind}:{self.what}"
+
+
 RunStatus = Literal[
     "queued",
     "running",

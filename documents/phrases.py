@@ -1,4 +1,4 @@
-"""The words shared by every rendering: agent outcomes, verdicts, warnings, durations, money.
+"""The words shared by every rendering: agent outcomes, verdicts, warnings, durations, money, deliveries.
 
 Each phrase is built from measured facts only; a missing fact is said to be missing. Only
 ``verdict_sentence`` for the ``verified`` verdict claims verification.
@@ -7,7 +7,15 @@ Each phrase is built from measured facts only; a missing fact is said to be miss
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
-from documents.facts import VERDICT_TEXT, AgentFacts, RunFacts, TestCounts, Verdict, VerificationFacts
+from documents.facts import (
+    VERDICT_TEXT,
+    AgentFacts,
+    DeliveryFacts,
+    RunFacts,
+    TestCounts,
+    Verdict,
+    VerificationFacts,
+)
 
 AGENT_ORDER = ("triage", "code", "test", "pr")
 AGENT_LABEL = {"triage": "triage agent", "code": "code agent", "test": "test agent", "pr": "PR agent"}
@@ -25,6 +33,14 @@ UNSANDBOXED = (
     "Unsandboxed: this run's tests and commands ran as the bot, without the sandbox "
     '([safety] sandbox = "none").'
 )
+
+SERVICE_NAMES = {
+    "slack": "Slack",
+    "github": "GitHub",
+    "jira": "Jira",
+    "terminal": "Terminal",
+    "local": "Local",
+}
 
 _STATUS_WORDS = {
     "pending": "did not start",
@@ -239,3 +255,32 @@ def run_warnings(facts: RunFacts) -> list[str]:
 def all_agents_submitted(facts: RunFacts) -> bool:
     """Every one of the four agents ran and submitted."""
     return all(name in facts.agents for name in AGENT_ORDER) and not unfinished_agents(facts)
+
+
+def service_name(service: str) -> str:
+    return SERVICE_NAMES.get(service, service)
+
+
+def _clock(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%H:%M:%S UTC") if at.tzinfo else at.strftime("%H:%M:%S")
+
+
+def delivery_line(delivery: DeliveryFacts, *, now: datetime) -> str:
+    """One line on a delivery, e.g. ``Slack: briefing message not delivered yet — HTTP 503 since
+    20:14:03 UTC, next try 20:16:10 UTC (attempt 4)``."""
+    head = f"{service_name(delivery.service)}: {delivery.what}"
+    if delivery.state == "delivered":
+        after = f" after {delivery.attempts} attempts" if delivery.attempts > 1 else ""
+        when = f" at {_clock(delivery.delivered_at)}" if delivery.delivered_at else ""
+        return f"{head} delivered{when}{after}"
+    if delivery.state == "abandoned":
+        return f"{head} abandoned — {clip(delivery.last_error or 'no reason recorded', _MAX_MESSAGE)}"
+    if delivery.failing_since is None:
+        return f"{head} being delivered"
+    cause = f"HTTP {delivery.last_status}" if delivery.last_status else clip(delivery.last_error or "", 120)
+    nxt = delivery.next_attempt_at
+    upcoming = "now" if nxt is None or nxt <= now else _clock(nxt)
+    return (
+        f"{head} not delivered yet — {cause} since {_clock(delivery.failing_since)}, next try {upcoming} "
+        f"({plural(delivery.attempts, 'attempt')} so far)"
+    )

@@ -1,11 +1,11 @@
-"""Rich renderings for the terminal: the briefing panel and the live agents table.
+"""Rich renderings for the terminal: the briefing panel, the live agents table, the deliveries not done.
 
 Ticket and model text is always wrapped in ``rich.text.Text`` (or passed to ``Syntax``), never given
 to Rich as a markup string, so ``[bold red]`` in a ticket shows as those characters.
 ``agents_table`` runs a few times a second in the live view: it only formats the facts it is given.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from rich import box
@@ -16,8 +16,16 @@ from rich.table import Table
 from rich.text import Text
 
 from documents.briefing import Action, Briefing
-from documents.facts import AgentFacts
-from documents.phrases import agent_reason, clip, format_usd, ordered_agents, plural, verdict_label
+from documents.facts import AgentFacts, DeliveryFacts
+from documents.phrases import (
+    agent_reason,
+    clip,
+    delivery_line,
+    format_usd,
+    ordered_agents,
+    plural,
+    verdict_label,
+)
 
 ACTION_KEYS: dict[Action, str] = {"approve": "a", "request_changes": "r", "cancel": "c"}
 """The key the terminal prompt takes for each action, as shown in the hints."""
@@ -172,3 +180,16 @@ def agents_table(
             Text(format_usd(agent.cost_usd)),
         )
     return table
+
+
+def undelivered_text(deliveries: Sequence[DeliveryFacts], *, now: datetime) -> Text:
+    """One line per delivery that is failing or was abandoned (yellow while it is retried, red when given
+    up); nothing for those delivered or being tried for the first time."""
+    text = Text()
+    shown = [d for d in deliveries if d.state == "abandoned" or (d.state == "pending" and d.failing_since)]
+    for delivery in shown:
+        if text:
+            text.append("\n")
+        style = "yellow" if delivery.state == "pending" else "red"
+        text.append(delivery_line(delivery, now=now), style=style)
+    return text

@@ -13,7 +13,8 @@ Outgoing links carry no referrer: a page opened through a signed link has its si
 
 Element ids and form fields the adapter and its tests rely on: ``#run`` (data-events-url, data-live,
 data-rendered-at), ``#run-status``, ``#verdict``, ``#pr`` / ``#pr-link``,
-``#decision-status``, ``#decision-error``, ``#decision-forms``, ``form#approve-form`` and
+``#decision-status``, ``#decision-error``, ``#decision-forms``, ``#deliveries`` (one ``li[data-delivery]``
+per delivery, keyed like the outbox, with ``data-state``), ``form#approve-form`` and
 ``form#changes-form`` (fields ``sig``, the token field, ``revision``; ``feedback`` in the latter),
 ``#approve-button``, ``#changes-button``, and per agent ``#agent-<name>`` with cells
 ``#agent-<name>-status|turn|tool|tokens|elapsed|activity``. The runs page has ``table#runs`` with one
@@ -27,12 +28,13 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from documents.briefing import Briefing
-from documents.facts import VERDICT_TEXT, AgentFacts, FileChange, RunFacts, Ticket
+from documents.facts import VERDICT_TEXT, AgentFacts, DeliveryFacts, FileChange, RunFacts, Ticket
 from documents.phrases import (
     AGENT_ORDER,
     IN_PROGRESS,
     PHASES,
     agent_reason,
+    delivery_line,
     format_time,
     format_usd,
     ordered_agents,
@@ -417,6 +419,22 @@ def _tests_section(facts: RunFacts) -> str:
     )
 
 
+def _deliveries_section(deliveries: Sequence[DeliveryFacts], now: datetime) -> str:
+    """What the run sent or is sending to Slack, GitHub and Jira; the ones not done come first."""
+    order = {"abandoned": 0, "pending": 1, "delivered": 2}
+    items = "".join(
+        f"<li{_attr('data-delivery', d.key)}{_attr('data-state', d.state)}"
+        f' class="delivery-{_e(d.state)}">{_e(delivery_line(d, now=now))}</li>'
+        for d in sorted(deliveries, key=lambda d: order[d.state])
+    )
+    hidden = "" if items else " hidden"
+    return (
+        f'<section id="deliveries-section"{hidden}><h2>Deliveries</h2>'
+        f'<ul id="deliveries">{items}</ul></section>'
+    )
+
+
+
 def _timeline_section(facts: RunFacts) -> str:
     if not facts.timeline:
         return ""
@@ -428,6 +446,7 @@ def run_page(
     facts: RunFacts,
     briefing: Briefing,
     *,
+    deliveries: Sequence[DeliveryFacts] = (),
     events_url: str,
     approve_url: str,
     request_changes_url: str,
@@ -443,14 +462,18 @@ def run_page(
     final. ``token_field`` names the API token input of the forms (None: no such input); ``link_sig``
     goes into a hidden ``sig`` field; every form also carries ``revision``. ``now`` must be taken
     *before* ``facts`` were read: events older than that do not reload the page, so a status change
-    between reading and rendering still reloads it (once).
+    between reading and rendering still reloads it (once). ``deliveries`` are shown near the top while
+    one is not delivered, and the page keeps following a final run until they all are.
     """
     rendered_at = _aware(now)
     in_progress = facts.status in IN_PROGRESS and facts.verification is None
     verdict = "pending" if in_progress else verdict_label(briefing.verdict)
     pr_hidden = "" if _safe_url(briefing.pr_url) else " hidden"
     revision = f", revision {facts.revision}" if facts.revision > 1 else ""
-    live = "0" if facts.status in FINAL_STATUSES else "1"
+    waiting = any(d.state == "pending" for d in deliveries)
+    live = "0" if facts.status in FINAL_STATUSES and not waiting else "1"
+    undelivered = any(d.state != "delivered" for d in deliveries)
+    delivery_section = _deliveries_section(deliveries, rendered_at)
     body = (
         f'<main id="run"{_attr("data-events-url", events_url)}{_attr("data-live", live)}'
         f"{_attr('data-rendered-at', rendered_at.timestamp())}>"
@@ -462,6 +485,7 @@ def run_page(
         f"{_e(verdict)}</strong>"
         f" · Cost: {_e(format_usd(facts.cost_usd))}</p>"
         f'<p id="pr"{pr_hidden}>Pull request: {_pr_link(briefing.pr_url)}</p>'
+        + (delivery_section if undelivered else "")
         + _decision_section(
             facts,
             briefing,
@@ -475,6 +499,7 @@ def run_page(
         + _ticket_section(facts.ticket)
         + _fix_section(facts)
         + _tests_section(facts)
+        + ("" if undelivered else delivery_section)
         + _timeline_section(facts)
         + "</main>"
     )

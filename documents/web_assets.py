@@ -11,6 +11,8 @@ The run page script follows the run's Server-Sent Events (``data-events-url``):
   ``usage``, ``finished``) update the agent's row of the progress table;
 - ``status``, ``verified`` and ``pr_opened`` update the run's header; ``pr_opened``
   fills ``#pr-link``;
+- a ``delivery`` event (an attempt to reach Slack, GitHub or Jira succeeded, failed or was given up)
+  rewrites that delivery's line in ``#deliveries`` with the event's ``summary``;
 - a ``status`` event for a state with a new briefing (awaiting a decision, or final) reloads the page,
   but only when the event is newer (its ``ts``) than the facts the page was rendered from
   (``data-rendered-at``): the stream replays the run's past events first, and those must not reload
@@ -39,6 +41,8 @@ h2 { font-size: 1.05rem; margin: 1.4rem 0 0.5rem; }
 nav { font-size: 0.9rem; color: var(--muted); }
 section { margin-bottom: 1rem; }
 .muted { color: var(--muted); }
+.delivery-pending { color: var(--warn); }
+.delivery-abandoned { color: var(--bad); }
 .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -181,6 +185,23 @@ RUN_JS = r"""
     if (holder) holder.hidden = false;
   }
 
+  function showDelivery(event) {
+    const list = byId("deliveries");
+    if (!list || typeof event.summary !== "string") return;
+    const key = String(event.key ?? "");
+    const section = byId("deliveries-section");
+    if (section) section.hidden = false;
+    let item = Array.from(list.children).find((node) => node.dataset.delivery === key);
+    if (!item) {
+      item = document.createElement("li");
+      item.dataset.delivery = key;
+      list.appendChild(item);
+    }
+    item.dataset.state = String(event.state ?? "");
+    item.className = "delivery-" + item.dataset.state;
+    item.textContent = event.summary;
+  }
+
   function reload() {
     if (source) source.close();
     window.location.reload();
@@ -199,6 +220,9 @@ RUN_JS = r"""
         break;
       case "pr_opened":
         showPullRequest(event.url);
+        break;
+      case "delivery":
+        showDelivery(event);
         break;
       default:
         break;

@@ -3,17 +3,112 @@
 Notifier   posts the briefing and updates it in place (terminal locally, Slack live)
 Forge      opens the pull request, idempotently per branch (database locally, GitHub live)
 Tracker    moves and comments on the ticket (event log locally, Jira live)
+
+What the pipeline sends through them are deliveries (``workflow.deliverer``): each send is one attempt
+that either lands or raises an ``IntegrationError`` saying whether trying again can help. Every send
+with an effect that a retry could repeat takes a ``marker`` (a key unique to the delivery, stamped on
+what it creates) and ``again`` (an earlier attempt may have landed): with ``again`` the integration
+looks for the marked message or comment before it creates another.
 """
 
+import html
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 from documents.briefing import Briefing
-from documents.facts import RunFacts, Ticket
+from documents.facts import Ticket
+
+EXCERPT_CHARS = 160
+"""How much of an unexpected answer an error message quotes."""
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 
 
 class IntegrationError(Exception):
-    """An outside system refused or failed; the message says which and why (no secrets)."""
+    """An outside system refused or failed; the message says which and why (no secrets).
+
+    ``service`` names the system, ``status`` is the HTTP status when it answered at all, ``retryable``
+    says whether the same request may succeed later (an outage, a rate limit, a timeout) or needs a
+    change first (a refused token, a missing channel), and ``retry_after_s`` is the wait the service
+    asked for (``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str = "",
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.service, self.status = service, status
+        self.retryable, self.retry_after_s = retryable, retry_after_s
+
+
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP status is worth the same request again later: timeouts, rate limits, 5xx."""
+    return status in (408, 425, 429) or status >= 500
+
+
+def excerpt(body: str | bytes | None, limit: int = EXCERPT_CHARS) -> str:
+    """A short, single-line quote of an answer body: an HTML error page as its text, ``(empty body)``."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body or ""
+    text = " ".join(html.unescape(_TAG.sub(" ", text)).split())
+    if not text:
+        return "(empty body)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | None:
+    """A ``Retry-After`` header in seconds (it may be a number or an HTTP date); None when absent or bad."""
+    if not value or not value.strip():
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def http_error(
+    service: str,
+    doing: str,
+    status: int,
+    body: str | bytes | None,
+    *,
+    retry_after: str | None = None,
+    hint: str | None = None,
+) -> IntegrationError:
+    """The error for an answer that is not a success: the service, what it was doing, the status, what
+    the body says (its JSON words or a quote of an error page); retryable for 408/425/429/5xx."""
+    words = f"{service} {doing}: HTTP {status}: {excerpt(body)}" + (f" ({hint})" if hint else "")
+    return IntegrationError(
+        words,
+        service=service,
+        status=status,
+        retryable=retryable_status(status),
+        retry_after_s=retry_after_s(retry_after),
+    )
+
+
+def unreachable(service: str, doing: str, exc: BaseException) -> IntegrationError:
+    """The error for no answer at all: refused or reset connections, timeouts. Always worth retrying."""
+    detail = str(exc).strip() or ("timed out" if isinstance(exc, TimeoutError) else "no details")
+    return IntegrationError(
+        f"{service} {doing}: no answer ({type(exc).__name__}: {excerpt(detail)})",
+        service=service,
+        retryable=True,
+    )
 
 
 class SignatureError(IntegrationError):
@@ -31,16 +126,17 @@ class PullRequestRef:
 class Notifier(Protocol):
     name: str
 
-    async def post_briefing(self, facts: RunFacts, briefing: Briefing) -> str | None:
-        """Show the briefing; return a reference to update it in place later (None if it cannot be)."""
+    async def post_briefing(
+        self, briefing: Briefing, *, channel: str | None, marker: str, again: bool
+    ) -> str | None:
+        """Show the briefing (in ``channel`` when given and possible); return a reference to update it
+        in place later (None if it cannot be). With ``again``, a message marked ``marker`` that an
+        earlier attempt posted is found and returned instead of posting a second one."""
         ...
 
-    async def update_briefing(self, facts: RunFacts, briefing: Briefing, ref: str | None) -> None:
-        """Replace the shown briefing (approved, changes requested, failed, ...)."""
-        ...
-
-    async def notify(self, facts: RunFacts, text: str) -> None:
-        """A short follow-up line about the run."""
+    async def update_briefing(self, briefing: Briefing, ref: str, *, marker: str) -> str | None:
+        """Replace the briefing shown at ``ref``; the reference it is at now (a deleted message is
+        posted again, marked ``marker``)."""
         ...
 
 
@@ -52,9 +148,10 @@ class Forge(Protocol):
         ...
 
     async def open_pull_request(
-        self, facts: RunFacts, *, title: str, body: str, diff: str, draft: bool, labels: list[str]
+        self, *, run_id: str, branch: str, title: str, body: str, diff: str, draft: bool, labels: list[str]
     ) -> PullRequestRef:
-        """Open the PR for ``facts.branch``, or return the one already open for it."""
+        """Open the PR for ``branch`` (already pushed), or return the one already open for it: looking it
+        up first makes every attempt safe to repeat."""
         ...
 
 
@@ -65,10 +162,14 @@ class Tracker(Protocol):
         """The ticket as the tracker has it now (a Slack command may name only its key)."""
         ...
 
-    async def transition(self, facts: RunFacts, status_name: str) -> None:
-        """Move the ticket to the named status (looked up at run time)."""
+    async def transition(self, ticket: Ticket, status_name: str, *, run_id: str) -> None:
+        """Move the ticket of run ``run_id`` to the named status (looked up at run time); nothing when it
+        is there already."""
         ...
 
-    async def comment(self, facts: RunFacts, text: str) -> None:
-        """Comment on the ticket."""
+    async def comment(
+        self, ticket: Ticket, text: str, *, run_id: str, links: dict[str, str], marker: str, again: bool
+    ) -> None:
+        """Comment on the ticket, with ``links`` (label -> URL) after the text. With ``again``, nothing
+        when a comment marked ``marker`` is already there."""
         ...

@@ -10,19 +10,24 @@ Webhook side (pure functions, called by the HTTP layer on the raw request):
 
 API side: ``GitHubForge`` opens pull requests for branches the workflow has already pushed (it never
 pushes), reads failing jobs' logs and the latest failed run, through PyGithub (synchronous, so every
-call runs in ``asyncio.to_thread``). Log downloads follow GitHub's redirect with a credential-free
-httpx client (``integrations.github_ci``).
+call runs in ``asyncio.to_thread``). Reads retry a passing 5xx or rate limit; opening a pull request
+is one attempt, because it is a delivery that ``workflow.deliverer`` retries, and each attempt looks
+for the branch's open pull request first. Log downloads follow GitHub's redirect with a
+credential-free httpx client (``integrations.github_ci``).
 
 Exceptions::
 
-    IntegrationError          GitHub refused or failed; status and GitHub's words, never the token
+    IntegrationError          GitHub refused, failed or did not answer: the status and GitHub's words
+                              (or a quote of a proxy's error page), never the token
     └── SignatureError        a webhook whose X-Hub-Signature-256 is missing, malformed or wrong
 """
 
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,8 +40,16 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 from github.WorkflowRun import WorkflowRun
 
-from documents.facts import RunFacts, Ticket
-from integrations.base import IntegrationError, PullRequestRef, SignatureError
+from documents.facts import Ticket
+from integrations.base import (
+    IntegrationError,
+    PullRequestRef,
+    SignatureError,
+    excerpt,
+    retry_after_s,
+    retryable_status,
+    unreachable,
+)
 from integrations.github_ci import download_excerpt
 from safety.redact import Redactor
 
@@ -162,7 +175,13 @@ class GitHubForge:
     name = "github"
 
     def __init__(
-        self, *, token: str, repo: str, api_url: str = "https://api.github.com", log_excerpt_chars: int = 6000
+        self,
+        *,
+        token: str,
+        repo: str,
+        api_url: str = "https://api.github.com",
+        log_excerpt_chars: int = 6000,
+        timeout_s: float = 15.0,
     ) -> None:
         if not token:
             raise ValueError("GitHubForge needs a token (GITHUB_TOKEN)")
@@ -175,37 +194,41 @@ class GitHubForge:
         self._redactor = Redactor([token])
         _LOG_REDACTOR.add(token)
         auth = Auth.Token(token)
-        # 5xx and 429 (honouring Retry-After) are retried by urllib3; GitHub asks for pauses between
+        # Reads: 5xx and 429 (honouring Retry-After) are retried by urllib3; GitHub asks for pauses between
         # requests (PyGithub's default throttle) to stay clear of its secondary rate limits.
         retry = GithubRetry(total=3, backoff_factor=0.5)
         base_url = api_url.rstrip("/")
-        self._github = Github(auth=auth, base_url=base_url, per_page=100, retry=retry, lazy=True)
-        self._latest = Github(auth=auth, base_url=base_url, per_page=1, retry=retry, lazy=True)
+        timeout = math.ceil(timeout_s)
+        common: dict[str, Any] = {"auth": auth, "base_url": base_url, "lazy": True, "timeout": timeout}
+        self._github = Github(per_page=100, retry=retry, **common)
+        self._latest = Github(per_page=1, retry=retry, **common)
         """Lists only the newest item: ``latest_failed_run`` asks for one run, not a page of them."""
+        self._pulls = Github(per_page=100, retry=None, **common)
+        """Opens pull requests: no retries of its own (the delivery is retried, with what GitHub said)."""
 
     def close(self) -> None:
-        """Close both clients' HTTP connection pools."""
+        """Close the clients' HTTP connection pools."""
         self._github.close()
         self._latest.close()
+        self._pulls.close()
 
     async def open_pull_request(
-        self, facts: RunFacts, *, title: str, body: str, diff: str, draft: bool, labels: list[str]
+        self, *, run_id: str, branch: str, title: str, body: str, diff: str, draft: bool, labels: list[str]
     ) -> PullRequestRef:
-        """The open PR for ``facts.branch`` (``created=False``), else a new one against the default branch.
+        """The open PR for ``branch`` (``created=False``), else a new one against the default branch.
 
         ``diff`` is not sent: the branch already holds the commits. Labels missing from the PR are added
         either way, so a replay after a crash between creating and labelling completes the job.
         """
-        if not facts.branch:
+        if not branch:
             raise ValueError("a pull request needs the run's branch")
-        branch = facts.branch
         doing = f"opening a pull request for {branch}"
         return await self._call(doing, self._open_pull_request, branch, title, body, draft, labels)
 
     def _open_pull_request(
         self, branch: str, title: str, body: str, draft: bool, labels: list[str]
     ) -> PullRequestRef:
-        repo = self._github.get_repo(self.repo)
+        repo = self._pulls.get_repo(self.repo)
         pull, created = self._open_pull(repo, branch), False
         if pull is None:
             pull, created = self._create_pull(repo, branch, title, body, draft)
@@ -234,7 +257,9 @@ class GitHubForge:
             if exc.status == 422 and "no commits between" in words.lower():
                 raise IntegrationError(
                     f"GitHub ({self.repo}) refused the pull request: branch {branch!r} has no commits "
-                    f"on top of {base!r} (was it pushed?)"
+                    f"on top of {base!r} (was it pushed?)",
+                    service="GitHub",
+                    status=422,
                 ) from exc
             raise
 
@@ -321,21 +346,42 @@ class GitHubForge:
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
         except GithubException as exc:
-            detail = f"HTTP {exc.status}: {_messages(exc)}"
-            raise self._error(doing, detail, _HINTS.get(exc.status)) from exc
+            raise self._refusal(doing, exc) from exc
         except requests.RequestException as exc:
-            raise self._error(doing, f"{type(exc).__name__}: {exc}", "GitHub unreachable or failing") from exc
+            lost = str(unreachable("GitHub", f"({self.repo}): {doing} failed", exc))
+            raise IntegrationError(self._redactor.redact(lost), service="GitHub", retryable=True) from exc
+        except json.JSONDecodeError as exc:  # PyGithub reads a body that starts like JSON as JSON
+            raise IntegrationError(
+                f"GitHub ({self.repo}): {doing} failed: the answer is broken JSON ({exc})",
+                service="GitHub",
+                retryable=True,
+            ) from exc
 
-    def _error(self, doing: str, detail: str, hint: str | None) -> IntegrationError:
-        text = f"GitHub ({self.repo}): {doing} failed: {detail}" + (f" [{hint}]" if hint else "")
-        return IntegrationError(self._redactor.redact(text))
+    def _refusal(self, doing: str, exc: GithubException) -> IntegrationError:
+        status = exc.status
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        after = retry_after_s(headers.get("retry-after"))
+        rate_limited = status == 403 and (after is not None or headers.get("x-ratelimit-remaining") == "0")
+        hint = "rate-limited by GitHub" if rate_limited else _HINTS.get(status)
+        text = f"GitHub ({self.repo}): {doing} failed: HTTP {status}: {_messages(exc)}" + (
+            f" [{hint}]" if hint else ""
+        )
+        return IntegrationError(
+            self._redactor.redact(text),
+            service="GitHub",
+            status=status,
+            retryable=retryable_status(status) or rate_limited,
+            retry_after_s=after,
+        )
 
 
 def _messages(exc: GithubException) -> str:
     """GitHub's words: the top message and each validation error's (where 422s say what is wrong)."""
     data = exc.data
     if not isinstance(data, Mapping):
-        return str(data or exc.message or "no message")[:500]
+        return excerpt(str(data or exc.message or ""))
+    if set(data) == {"data"}:  # PyGithub's wrapping of a body that is not JSON: a proxy's page
+        return excerpt(str(data["data"]))
     words = [str(data.get("message") or "")]
     for error in data.get("errors") or []:
         if isinstance(error, Mapping):

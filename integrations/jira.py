@@ -2,14 +2,18 @@
 
 Errors (all from ``integrations.base``)::
 
-    IntegrationError        Jira refused the credentials, has no such issue, or kept answering 429/503
+    IntegrationError        Jira refused the credentials, has no such issue, failed or did not answer
     └── SignatureError      a webhook whose X-Hub-Signature is missing, malformed or wrong
 
 A webhook is verified on its raw body before anything else (``verify_jira_signature``), then
 ``parse_jira_webhook`` decides whether it starts a run: it returns a ``JiraTrigger`` or the reason it
-is ignored, in words. ``JiraClient`` is the REST client (basic auth with an API token, Retry-After
-honoured); ``JiraTracker`` is the ``Tracker`` the workflow uses to move and comment on the issue.
-The API token never appears in a message or a log line.
+is ignored, in words. ``JiraClient`` is the REST client (basic auth with an API token); reads retry a
+429 or 5xx a few times as Jira asks (Retry-After), while a transition or a comment is one attempt
+per call, because they are deliveries that ``workflow.deliverer`` retries. A comment carries an entity
+property naming its delivery, so a retry after a lost answer finds it instead of commenting twice.
+``JiraTracker`` is the ``Tracker`` the workflow uses to move and comment on the issue. An error names
+the request, the HTTP status and Jira's words (or a quote of a proxy's error page); the API token never
+appears in a message or a log line.
 """
 
 import asyncio
@@ -25,9 +29,16 @@ import httpx
 from pydantic import ValidationError
 
 from config import JiraSettings
-from documents.facts import RunFacts, Ticket
+from documents.facts import Ticket
 from integrations.adf import NO_LINKS, adf_to_text, text_to_adf
-from integrations.base import IntegrationError, SignatureError
+from integrations.base import (
+    IntegrationError,
+    SignatureError,
+    excerpt,
+    retry_after_s,
+    retryable_status,
+    unreachable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +48,13 @@ DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated")
 ISSUE_FIELDS = "summary,description,priority,labels,components,reporter,issuetype,project,status"
 MAX_RETRY_AFTER_S = 30.0
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT_S = 15.0
+COMMENT_PROPERTY = "nightshift"
+"""Entity property on each comment Nightshift makes: ``{"delivery": <marker>}``."""
+RECENT_COMMENTS = 50
+"""How many of an issue's newest comments a retry looks through for the one an earlier attempt made."""
 
 _ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
-_RETRYABLE = (429, 503)
 
 
 def verify_jira_signature(secret: str, body: bytes, header: str | None) -> None:
@@ -188,12 +202,14 @@ class JiraClient:
         http: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_retries: int = 3,
+        timeout_s: float = TIMEOUT_S,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.email = email
         self._auth = httpx.BasicAuth(email, token)
+        self._timeout = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=TIMEOUT)
+        self._http = http or httpx.AsyncClient(timeout=self._timeout)
         self._sleep = sleep
         self._max_retries = max_retries
         self._account_id: str | None = None
@@ -220,15 +236,18 @@ class JiraClient:
         """Apply the transition called ``name`` (or leading to status ``name``); False when it cannot be.
 
         False, with a log line, when the issue is already in that status or the workflow offers no such
-        transition (or Jira refuses it for a required field): the run goes on either way.
+        transition (or Jira refuses it for a required field): the run goes on either way. One attempt:
+        its requests are not retried here (the caller's delivery is), and a repeat finds the issue
+        already moved.
         """
         path = f"/rest/api/3/issue/{_key(key)}"
-        issue = await self._json("GET", path, key=key, params={"fields": "status"})
+        issue = await self._json("GET", path, key=key, params={"fields": "status"}, retries=0)
         status = _name((issue.get("fields") or {}).get("status")) or ""
         if status.casefold() == name.casefold():
             logger.info("Jira issue %s is already in %r", key, status)
             return False
-        offered = (await self._json("GET", f"{path}/transitions", key=key)).get("transitions") or []
+        listing = await self._json("GET", f"{path}/transitions", key=key, retries=0)
+        offered = listing.get("transitions") or []
         chosen = _find_transition(offered, name)
         if chosen is None:
             names = ", ".join(f"{t.get('name')!r} (to {_name(t.get('to'))!r})" for t in offered) or "none"
@@ -243,7 +262,12 @@ class JiraClient:
             logger.info("Jira issue %s is already in %r", key, status)
             return False
         response = await self._request(
-            "POST", f"{path}/transitions", key=key, json={"transition": {"id": chosen["id"]}}, refusals=(400,)
+            "POST",
+            f"{path}/transitions",
+            key=key,
+            json={"transition": {"id": chosen["id"]}},
+            refusals=(400,),
+            retries=0,
         )
         if response.status_code == 400:
             logger.warning(
@@ -252,22 +276,64 @@ class JiraClient:
             return False
         return True
 
-    async def comment(self, key: str, text: str, *, links: Mapping[str, str] = NO_LINKS) -> None:
-        """Comment on the issue; the body is ADF with ``links`` (label -> url) as links at the end."""
-        body = {"body": text_to_adf(text, links=links)}
-        await self._request("POST", f"/rest/api/3/issue/{_key(key)}/comment", key=key, json=body)
+    async def comment(
+        self,
+        key: str,
+        text: str,
+        *,
+        links: Mapping[str, str] = NO_LINKS,
+        marker: str | None = None,
+        again: bool = False,
+    ) -> None:
+        """Comment on the issue; the body is ADF with ``links`` (label -> url) as links at the end.
+
+        ``marker`` is stored on the comment as the ``nightshift`` entity property; with ``again`` (an
+        earlier attempt may have landed) nothing is posted when the issue already has a comment with it.
+        One attempt: not retried here.
+        """
+        if again and marker and await self._commented_before(key, marker):
+            logger.info("Jira issue %s already has the comment %s", key, marker)
+            return
+        body: dict[str, Any] = {"body": text_to_adf(text, links=links)}
+        if marker:
+            body["properties"] = [{"key": COMMENT_PROPERTY, "value": {"delivery": marker}}]
+        await self._request("POST", f"/rest/api/3/issue/{_key(key)}/comment", key=key, json=body, retries=0)
+
+    async def _commented_before(self, key: str, marker: str) -> bool:
+        """Whether one of the issue's newest comments carries ``marker`` (properties come from the bulk
+        comment read, which is the one that can expand them)."""
+        listing = await self._json(
+            "GET",
+            f"/rest/api/3/issue/{_key(key)}/comment",
+            key=key,
+            params={"orderBy": "-created", "maxResults": str(RECENT_COMMENTS)},
+            retries=0,
+        )
+        ids = [int(c["id"]) for c in listing.get("comments") or [] if str(c.get("id", "")).isdigit()]
+        if not ids:
+            return False
+        response = await self._request(
+            "POST", "/rest/api/3/comment/list", params={"expand": "properties"}, json={"ids": ids}, retries=0
+        )
+        for comment in _json_of(response, "POST /rest/api/3/comment/list").get("values") or []:
+            for prop in comment.get("properties") or []:
+                value = prop.get("value")
+                if prop.get("key") == COMMENT_PROPERTY and isinstance(value, Mapping):
+                    if value.get("delivery") == marker:
+                        return True
+        return False
 
     async def _json(
-        self, method: str, path: str, *, key: str | None = None, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = None,
+        params: Mapping[str, str] | None = None,
+        retries: int | None = None,
     ) -> dict[str, Any]:
-        response = await self._request(method, path, key=key, params=params)
-        try:
-            data = response.json()
-        except ValueError:
-            raise IntegrationError(f"Jira answered {method} {path} with something that is not JSON") from None
-        if not isinstance(data, dict):
-            raise IntegrationError(f"Jira answered {method} {path} with unexpected JSON")
-        return data
+        response = await self._request(method, path, key=key, params=params, retries=retries)
+        return _json_of(response, f"{method} {path}")
 
     async def _request(
         self,
@@ -278,12 +344,14 @@ class JiraClient:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         refusals: tuple[int, ...] = (),
+        retries: int | None = None,
     ) -> httpx.Response:
-        """One call, retried on 429/503 as Jira asks; a refusal becomes an IntegrationError that says why.
-
-        Statuses in ``refusals`` are returned to the caller instead of raised.
+        """One call, retried on 429/5xx as Jira asks (at most ``retries`` times, default ``max_retries``);
+        a refusal becomes an IntegrationError that says why. Statuses in ``refusals`` are returned to
+        the caller instead of raised.
         """
-        retries = 0
+        allowed = self._max_retries if retries is None else retries
+        tries = 0
         while True:
             try:
                 response = await self._http.request(
@@ -293,15 +361,13 @@ class JiraClient:
                     json=json,
                     auth=self._auth,
                     headers={"Accept": "application/json"},
-                    timeout=TIMEOUT,
+                    timeout=self._timeout,
                 )
             except httpx.TransportError as exc:
-                raise IntegrationError(
-                    f"Jira at {self.base_url} could not be reached ({type(exc).__name__}: {exc})"
-                ) from None
-            if response.status_code in _RETRYABLE and retries < self._max_retries:
-                delay = _retry_after_s(response.headers.get("Retry-After"), retries)
-                retries += 1
+                raise unreachable("Jira", f"{method} {path} at {self.base_url}", exc) from None
+            if retryable_status(response.status_code) and tries < allowed:
+                delay = _retry_after_s(response.headers.get("Retry-After"), tries)
+                tries += 1
                 logger.info(
                     "Jira answered %s to %s %s; retrying in %.1fs", response.status_code, method, path, delay
                 )
@@ -309,26 +375,46 @@ class JiraClient:
                 continue
             if response.is_success or response.status_code in refusals:
                 return response
-            raise self._refusal(response, method, path, key)
+            raise self._refusal(response, method, path, key, tries)
 
-    def _refusal(self, response: httpx.Response, method: str, path: str, key: str | None) -> IntegrationError:
+    def _refusal(
+        self, response: httpx.Response, method: str, path: str, key: str | None, tries: int
+    ) -> IntegrationError:
         status = response.status_code
         detail = _jira_errors(response)
+        retryable = retryable_status(status)
         if status in (401, 403):
-            return IntegrationError(
+            text = (
                 f"Jira refused the credentials for {self.email}: HTTP {status} {detail} (check JIRA_EMAIL, "
                 f"JIRA_API_TOKEN and that the account may use {key or 'this API'})"
             )
-        if status == 404 and key:
-            return IntegrationError(
-                f"Jira has no issue {key} at {self.base_url}, or {self.email} may not see it: {detail}"
-            )
-        if status in _RETRYABLE:
-            return IntegrationError(
-                f"Jira kept answering HTTP {status} to {method} {path} after {self._max_retries} retries; "
-                "try again later"
-            )
-        return IntegrationError(f"Jira answered HTTP {status} to {method} {path}: {detail}")
+        elif status == 404 and key:
+            text = f"Jira has no issue {key} at {self.base_url}, or {self.email} may not see it: {detail}"
+        elif retryable and tries:
+            text = f"Jira kept answering HTTP {status} to {method} {path} after {tries} retries: {detail}"
+        else:
+            text = f"Jira answered HTTP {status} to {method} {path}: {detail}"
+        return IntegrationError(
+            text,
+            service="Jira",
+            status=status,
+            retryable=retryable,
+            retry_after_s=retry_after_s(response.headers.get("Retry-After")),
+        )
+
+
+def _json_of(response: httpx.Response, request: str) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise IntegrationError(
+            f"Jira answered {request} with something that is not JSON: {excerpt(response.text)}",
+            service="Jira",
+            status=response.status_code,
+        ) from None
+    if not isinstance(data, dict):
+        raise IntegrationError(f"Jira answered {request} with unexpected JSON", service="Jira")
+    return data
 
 
 def _find_transition(offered: list[Any], name: str) -> Mapping[str, Any] | None:
@@ -359,7 +445,7 @@ def _retry_after_s(value: str | None, attempt: int) -> float:
 
 
 def _jira_errors(response: httpx.Response) -> str:
-    """Jira's own words (``errorMessages`` and ``errors``), else the HTTP reason."""
+    """Jira's own words (``errorMessages`` and ``errors``), else a quote of the body (a proxy's page)."""
     try:
         data = response.json()
     except ValueError:
@@ -371,7 +457,7 @@ def _jira_errors(response: httpx.Response) -> str:
             messages += [f"{field}: {message}" for field, message in errors.items()]
         if messages:
             return "; ".join(messages)
-    return response.reason_phrase or f"HTTP {response.status_code}"
+    return excerpt(response.text)
 
 
 class JiraTracker:
@@ -383,11 +469,8 @@ class JiraTracker:
 
     name = "jira"
 
-    def __init__(
-        self, client: JiraClient, settings: JiraSettings, *, run_link: Callable[[str], str | None]
-    ) -> None:
+    def __init__(self, client: JiraClient, settings: JiraSettings) -> None:
         self._client = client
-        self._run_link = run_link
         self._names = {
             "in progress": settings.start_transition,
             "in review": settings.review_transition,
@@ -423,19 +506,14 @@ class JiraTracker:
             }
         )
 
-    async def transition(self, facts: RunFacts, status_name: str) -> None:
-        key = self._issue_key(facts.ticket)
+    async def transition(self, ticket: Ticket, status_name: str, *, run_id: str) -> None:
+        key = self._issue_key(ticket)
         if key is not None:
             await self._client.transition(key, self._names.get(status_name.casefold(), status_name))
 
-    async def comment(self, facts: RunFacts, text: str) -> None:
-        key = self._issue_key(facts.ticket)
-        if key is None:
-            return
-        links: dict[str, str] = {}
-        run_url = self._run_link(facts.run_id) or facts.web_url
-        if run_url:
-            links["Nightshift run"] = run_url
-        if facts.pr_url:
-            links["Pull request"] = facts.pr_url
-        await self._client.comment(key, text, links=links)
+    async def comment(
+        self, ticket: Ticket, text: str, *, run_id: str, links: dict[str, str], marker: str, again: bool
+    ) -> None:
+        key = self._issue_key(ticket)
+        if key is not None:
+            await self._client.comment(key, text, links=links, marker=marker, again=again)

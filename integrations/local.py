@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from rich.console import Console
 
 from documents.briefing import Briefing
-from documents.facts import RunFacts, Ticket
+from documents.facts import Ticket
 from documents.terminal import briefing_panel
 from integrations.base import PullRequestRef
 
@@ -44,18 +44,17 @@ class TerminalNotifier:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
 
-    async def post_briefing(self, facts: RunFacts, briefing: Briefing) -> str | None:
+    async def post_briefing(
+        self, briefing: Briefing, *, channel: str | None, marker: str, again: bool
+    ) -> str | None:
         self.console.print(briefing_panel(briefing))
-        if facts.web_url:
-            self.console.print(f"Review it in a browser: {facts.web_url}", highlight=False)
+        if briefing.web_url:
+            self.console.print(f"Review it in a browser: {briefing.web_url}", highlight=False)
         return None
 
-    async def update_briefing(self, facts: RunFacts, briefing: Briefing, ref: str | None) -> None:
+    async def update_briefing(self, briefing: Briefing, ref: str, *, marker: str) -> str | None:
         self.console.print(briefing_panel(briefing))
-
-    async def notify(self, facts: RunFacts, text: str) -> None:
-        self.console.print(f"[bold]{facts.ticket.key}[/bold] run {facts.run_id}: ", end="")
-        self.console.print(text, markup=False, highlight=False)
+        return ref
 
 
 class LocalForge:
@@ -67,12 +66,10 @@ class LocalForge:
         self._ledger = ledger
 
     async def open_pull_request(
-        self, facts: RunFacts, *, title: str, body: str, diff: str, draft: bool, labels: list[str]
+        self, *, run_id: str, branch: str, title: str, body: str, diff: str, draft: bool, labels: list[str]
     ) -> PullRequestRef:
-        if not facts.branch:
-            raise ValueError("a pull request needs the run's branch")
         record, created = await self._ledger.record_pull_request(
-            facts.run_id, facts.branch, title, body, diff, draft=draft, labels=labels
+            run_id, branch, title, body, diff, draft=draft, labels=labels
         )
         return PullRequestRef(record.number, LOCAL_PR_URL.format(number=record.number), created)
 
@@ -91,8 +88,10 @@ class LocalTracker:
     async def refresh(self, ticket: Ticket) -> Ticket:
         return ticket
 
-    async def transition(self, facts: RunFacts, status_name: str) -> None:
-        self._publish(facts.run_id, "ticket_transition", {"key": facts.ticket.key, "to": status_name})
+    async def transition(self, ticket: Ticket, status_name: str, *, run_id: str) -> None:
+        self._publish(run_id, "ticket_transition", {"key": ticket.key, "to": status_name})
 
-    async def comment(self, facts: RunFacts, text: str) -> None:
-        self._publish(facts.run_id, "ticket_comment", {"key": facts.ticket.key, "text": text})
+    async def comment(
+        self, ticket: Ticket, text: str, *, run_id: str, links: dict[str, str], marker: str, again: bool
+    ) -> None:
+        self._publish(run_id, "ticket_comment", {"key": ticket.key, "text": text, "links": links})

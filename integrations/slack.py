@@ -1,13 +1,18 @@
-"""Slack, live: the briefing with its buttons, edits in place, thread replies, the feedback modal.
+"""Slack, live: the briefing with its buttons, edits in place, the feedback modal, ephemeral answers.
 
-``SlackNotifier`` implements ``integrations.base.Notifier`` through slack_sdk's ``AsyncWebClient`` with
-its async retry handlers (429 honouring Retry-After, 500/503, dropped connections). Requests to the
-API and to a ``response_url`` go over https only (plain http is allowed
+``SlackNotifier`` implements ``integrations.base.Notifier`` through slack_sdk's ``AsyncWebClient``. Each
+call is one request: a briefing is a delivery that ``workflow.deliverer`` retries (with backoff,
+honouring Retry-After), and the answer to a click is worth one try. A failure names the method, the
+HTTP status and Slack's error code, or quotes the page a proxy answered with: a body is read whatever
+its content type, so an HTML 502 page or a plain-text error shows instead of hiding the cause. A
+posted briefing carries message metadata naming its delivery, so a retry after an attempt whose answer
+was lost finds that message in the channel's history (scope ``channels:history``) instead of posting
+a second one. Requests to the API and to a ``response_url`` go over https only (plain http is allowed
 for 127.0.0.1/localhost, for local fakes), so the token never crosses the network in clear text.
 
 A message is referred to as ``"CHANNEL:TS"`` (``join_ref``/``split_ref``); ``"CHANNEL:"`` names a
-channel only. The service may seed ``RunFacts.message_ref`` with the channel a /oncall came from so
-the briefing lands there; when the bot is not in that channel, it goes to the configured channel.
+channel only. A run's ``message_ref`` may name the channel a briefing should go to; when the bot is
+not in that channel, it goes to the configured channel.
 
 Verification and payload parsing live in ``slack_verify`` and ``slack_payloads`` and are re-exported
 here. Errors::
@@ -18,22 +23,17 @@ here. Errors::
     ValueError            a payload or reference that is not what Slack sends (slack_payloads)
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import aiohttp
 import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from documents.briefing import Briefing
-from documents.facts import RunFacts
 from documents.slack_blocks import (
     briefing_blocks,
     decided_blocks,
@@ -41,7 +41,15 @@ from documents.slack_blocks import (
     fallback_text,
     feedback_modal,
 )
-from integrations.base import IntegrationError, SignatureError
+from integrations.base import (
+    IntegrationError,
+    SignatureError,
+    excerpt,
+    http_error,
+    retry_after_s,
+    retryable_status,
+    unreachable,
+)
 from integrations.slack_payloads import (
     ButtonClick,
     FeedbackSubmitted,
@@ -51,6 +59,7 @@ from integrations.slack_payloads import (
     parse_interaction,
 )
 from integrations.slack_verify import DEFAULT_REPLAY_GUARD, ReplayGuard, verify_slack_request
+from safety.redact import Redactor
 
 __all__ = [
     "DEFAULT_REPLAY_GUARD",
@@ -69,8 +78,16 @@ __all__ = [
     "verify_slack_request",
 ]
 
+logger = logging.getLogger(__name__)
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-_TIMEOUT_S = 15
+TIMEOUT_S = 15.0
+METADATA_TYPE = "nightshift_briefing"
+"""``event_type`` of the metadata on a posted briefing; its payload's ``delivery`` is the marker."""
+HISTORY_LIMIT = 200
+"""How many of a channel's latest messages a retry looks through for a briefing posted before."""
+_TRANSIENT = ("ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout")
+"""Slack error codes that may pass: the same call is worth trying again later."""
 _ELSEWHERE = ("not_in_channel", "channel_not_found", "is_archived")
 """Errors after which a briefing for a run's own channel goes to the configured channel instead."""
 _HINTS = {
@@ -83,15 +100,25 @@ _HINTS = {
     "is_archived": "the channel is archived; set another SLACK_CHANNEL",
     "message_not_found": "the message was deleted",
     "expired_trigger_id": "the click is too old to open a modal (Slack allows 3 seconds)",
-    "ratelimited": "Slack kept rate-limiting after the retries",
+    "ratelimited": "Slack is rate-limiting this app",
 }
 
 
 class SlackError(IntegrationError):
-    """The Slack Web API refused a call or could not be reached."""
+    """The Slack Web API refused a call or could not be reached; ``code`` is Slack's error code."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, service="Slack", status=status, retryable=retryable, retry_after_s=retry_after_s
+        )
         self.code = code
 
 
@@ -120,21 +147,51 @@ def require_https(url: str, what: str) -> str:
     raise SlackError(f"{what} must be an https URL (http only for 127.0.0.1 or localhost), not {url[:100]!r}")
 
 
-def retry_handlers() -> list[AsyncRetryHandler]:
-    """Retry 429 (after Retry-After) three times, 500/503 and dropped connections twice."""
-    return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        AsyncServerErrorRetryHandler(max_retry_count=2),
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
-    ]
+class _AnyBodyResponse(aiohttp.ClientResponse):
+    """Reads a body as JSON whatever its content type, so that slack_sdk quotes a proxy's HTML error
+    page in its error (for a body it does not take for JSON it would keep only the status)."""
+
+    async def json(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["content_type"] = None
+        return await super().json(*args, **kwargs)
 
 
-def _describe(method: str, response: AsyncSlackResponse) -> SlackError:
-    code = str(response.get("error") or f"HTTP {response.status_code}")
-    hint = _HINTS.get(code)
-    if code == "missing_scope":
-        hint = f"add the {response.get('needed', 'missing')} scope to the Slack app and reinstall it"
-    return SlackError(f"Slack {method} failed: {code}" + (f" ({hint})" if hint else ""), code)
+def _slack_error(method: str, exc: Exception, redact: Callable[[str], str]) -> SlackError:
+    """What went wrong with a call: Slack's error code, else the HTTP status and a quote of the body
+    (through ``redact``: a proxy's page may echo what it was sent)."""
+    doing = f"{method} failed"
+    if isinstance(exc, SlackApiError) and isinstance(exc.response, AsyncSlackResponse):
+        response = exc.response
+        status = response.status_code
+        after = retry_after_s((response.headers or {}).get("Retry-After"))
+        data = response.data if isinstance(response.data, dict) else None
+        if data is None or not data.get("error"):
+            body = response.data if isinstance(response.data, str) else None
+            error = http_error("Slack", doing, status, redact(body) if body else None)
+            return SlackError(
+                str(error), f"HTTP {status}", status=status, retryable=error.retryable, retry_after_s=after
+            )
+        code = str(data["error"])
+        hint = _HINTS.get(code)
+        if code == "missing_scope":
+            hint = f"add the {data.get('needed', 'missing')} scope to the Slack app and reinstall it"
+        message = f"Slack {doing}: {code}" + (f" ({hint})" if hint else "") + f" [HTTP {status}]"
+        retryable = code in _TRANSIENT or status == 429 or status >= 500
+        return SlackError(message, code, status=status, retryable=retryable, retry_after_s=after)
+    if isinstance(exc, SlackApiError):
+        # The body was not JSON at all: slack_sdk quotes it in its message, the response is aiohttp's.
+        status = int(getattr(exc.response, "status", 0) or 0)
+        quoted = str(exc).split("non-JSON format: ", 1)[-1].split("\nThe server responded with", 1)[0]
+        headers = getattr(exc.response, "headers", None) or {}
+        error = http_error("Slack", doing, status, redact(quoted), retry_after=headers.get("Retry-After"))
+        return SlackError(
+            str(error),
+            f"HTTP {status}",
+            status=status,
+            retryable=error.retryable,
+            retry_after_s=error.retry_after_s,
+        )
+    return SlackError(redact(str(unreachable("Slack", doing, exc))), retryable=True)
 
 
 class SlackNotifier:
@@ -149,60 +206,91 @@ class SlackNotifier:
         channel: str,
         api_url: str = "https://slack.com/api/",
         approvers: Sequence[str] = (),
-        client: AsyncWebClient | None = None,
+        timeout_s: float = TIMEOUT_S,
     ) -> None:
         self.channel = channel
         self.approvers = tuple(approvers)
-        self.client = client or AsyncWebClient(
-            token=token,
-            base_url=require_https(api_url, "SLACK_API_URL").rstrip("/") + "/",
-            timeout=_TIMEOUT_S,
-            retry_handlers=retry_handlers(),
-        )
+        self.timeout_s = timeout_s
+        self._token = token
+        self._redactor = Redactor([token])
+        self._base_url = require_https(api_url, "SLACK_API_URL").rstrip("/") + "/"
 
-    async def _call(
-        self, call: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any
-    ) -> AsyncSlackResponse:
-        method = call.__name__.replace("_", ".")
+    async def _call(self, method: str, **kwargs: Any) -> AsyncSlackResponse:
+        """One request to the Web API method (``chat_postMessage``); SlackError says what went wrong."""
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
-            return await call(**kwargs)
-        except SlackApiError as exc:
-            raise _describe(method, exc.response) from None
-        except (SlackClientError, OSError) as exc:
-            raise SlackError(f"Slack {method} failed: {type(exc).__name__}: {exc}") from None
+            async with aiohttp.ClientSession(timeout=timeout, response_class=_AnyBodyResponse) as session:
+                client = AsyncWebClient(
+                    token=self._token,
+                    base_url=self._base_url,
+                    timeout=int(self.timeout_s) or 1,
+                    session=session,
+                    retry_handlers=[],
+                )
+                response: AsyncSlackResponse = await getattr(client, method)(**kwargs)
+                return response
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+            raise _slack_error(method.replace("_", "."), exc, self._redactor.redact) from None
 
-    async def _post(self, channel: str, briefing: Briefing) -> str:
+    async def _post(self, channel: str, briefing: Briefing, marker: str) -> str:
         response = await self._call(
-            self.client.chat_postMessage,
+            "chat_postMessage",
             channel=channel,
             text=fallback_text(briefing),
             blocks=briefing_blocks(briefing),
+            metadata={"event_type": METADATA_TYPE, "event_payload": {"delivery": marker}},
             unfurl_links=False,
             unfurl_media=False,
             link_names=False,
         )
-        ref = join_ref(str(response["channel"]), str(response["ts"]))
-        return ref
+        return join_ref(str(response["channel"]), str(response["ts"]))
 
-    async def post_briefing(self, facts: RunFacts, briefing: Briefing) -> str | None:
-        """Post to the run's channel (``facts.message_ref``) or the configured one; ``"CHANNEL:TS"``."""
-        channel = split_ref(facts.message_ref)[0] if facts.message_ref else self.channel
+    async def _posted_before(self, channel: str, marker: str) -> str | None:
+        """The briefing an earlier attempt posted in ``channel`` (found by its metadata), if any."""
         try:
-            return await self._post(channel, briefing)
+            response = await self._call(
+                "conversations_history", channel=channel, include_all_metadata=True, limit=HISTORY_LIMIT
+            )
         except SlackError as exc:
-            if channel == self.channel or exc.code not in _ELSEWHERE:
+            if exc.retryable:
                 raise
-        return await self._post(self.channel, briefing)
+            logger.warning("cannot look for an earlier post of %s in %s (%s); posting", marker, channel, exc)
+            return None
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_TYPE and payload.get("delivery") == marker:
+                return join_ref(channel, str(message["ts"]))
+        return None
 
-    async def update_briefing(self, facts: RunFacts, briefing: Briefing, ref: str | None) -> None:
-        """Edit the message at ``ref``; post a new one when there is none (or it was deleted)."""
-        channel, ts = split_ref(ref) if ref else (None, None)
-        if channel is None or ts is None:
-            await self.post_briefing(facts, briefing)
-            return
+    async def post_briefing(
+        self, briefing: Briefing, *, channel: str | None, marker: str, again: bool
+    ) -> str | None:
+        """Post to ``channel`` or, when it is not given or the bot cannot post there, the configured one;
+        ``"CHANNEL:TS"``. With ``again``, a briefing marked ``marker`` already there is returned."""
+        if channel and channel != self.channel:
+            try:
+                return await self._post_unless_posted(channel, briefing, marker, again)
+            except SlackError as exc:
+                if exc.code not in _ELSEWHERE:
+                    raise
+        return await self._post_unless_posted(self.channel, briefing, marker, again)
+
+    async def _post_unless_posted(self, channel: str, briefing: Briefing, marker: str, again: bool) -> str:
+        """Post, unless (``again``) an earlier attempt did: that message then shows this briefing."""
+        found = await self._posted_before(channel, marker) if again else None
+        if found is None:
+            return await self._post(channel, briefing, marker)
+        return await self.update_briefing(briefing, found, marker=marker) or found
+
+    async def update_briefing(self, briefing: Briefing, ref: str, *, marker: str) -> str | None:
+        """Edit the message at ``ref``; post it again (marked ``marker``) when it was deleted."""
+        channel, ts = split_ref(ref)
+        if ts is None:
+            return await self.post_briefing(briefing, channel=channel, marker=marker, again=True)
         try:
             await self._call(
-                self.client.chat_update,
+                "chat_update",
                 channel=channel,
                 ts=ts,
                 text=fallback_text(briefing),
@@ -212,21 +300,8 @@ class SlackNotifier:
         except SlackError as exc:
             if exc.code != "message_not_found":
                 raise
-            await self._post(channel, briefing)
-
-    async def notify(self, facts: RunFacts, text: str) -> None:
-        """A reply in the briefing's thread, or a channel message naming the ticket when there is none."""
-        channel, ts = split_ref(facts.message_ref) if facts.message_ref else (self.channel, None)
-        line = text if ts else f"{facts.ticket.key}: {text}"
-        await self._call(
-            self.client.chat_postMessage,
-            channel=channel,
-            thread_ts=ts,
-            text=escape_keep_mentions(line),
-            unfurl_links=False,
-            unfurl_media=False,
-            link_names=False,
-        )
+            return await self._post(channel, briefing, marker)
+        return ref
 
     async def mark_deciding(self, ref: str, text: str, *, by: str | None, briefing: Briefing) -> None:
         """Redraw the message at once as ``briefing`` without buttons, under ``text`` (and who clicked).
@@ -239,7 +314,7 @@ class SlackNotifier:
             raise ValueError(f"mark_deciding needs a message reference 'CHANNEL:TS', not {ref[:80]!r}")
         line = f"{text} (by <@{by}>)" if by else text
         await self._call(
-            self.client.chat_update,
+            "chat_update",
             channel=channel,
             ts=ts,
             text=escape_keep_mentions(line),
@@ -249,12 +324,12 @@ class SlackNotifier:
 
     async def open_feedback_modal(self, trigger_id: str, run_id: str) -> None:
         """The Request changes modal; must run within 3 seconds of the click (Slack's trigger_id)."""
-        await self._call(self.client.views_open, trigger_id=trigger_id, view=feedback_modal(run_id))
+        await self._call("views_open", trigger_id=trigger_id, view=feedback_modal(run_id))
 
     async def ephemeral(self, channel: str, user: str, text: str) -> None:
         """A message only ``user`` sees."""
         await self._call(
-            self.client.chat_postEphemeral,
+            "chat_postEphemeral",
             channel=channel,
             user=user,
             text=escape_keep_mentions(text),
@@ -265,14 +340,16 @@ class SlackNotifier:
         """POST ``payload`` to a ``response_url`` Slack gave with a command or click (no redirects)."""
         require_https(response_url, "response_url")
         try:
-            async with httpx.AsyncClient(timeout=_TIMEOUT_S, follow_redirects=False) as http:
+            async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as http:
                 response = await http.post(response_url, json=payload)
         except httpx.HTTPError as exc:
-            raise SlackError(f"Slack response_url failed: {type(exc).__name__}: {exc}") from None
+            raise SlackError(str(unreachable("Slack", "response_url failed", exc)), retryable=True) from None
         if not response.is_success:
             raise SlackError(
-                f"Slack response_url answered {response.status_code}: {response.text[:200]}",
+                f"Slack response_url answered {response.status_code}: {excerpt(response.text)}",
                 f"HTTP {response.status_code}",
+                status=response.status_code,
+                retryable=retryable_status(response.status_code),
             )
 
     def is_approver(self, user_id: str) -> bool:

@@ -27,6 +27,7 @@ from demo.model_server import ScriptedModelServer, Turn
 from demo.sandbox import Sandbox, create_sandbox
 from documents.facts import RunFacts, Ticket
 from integrations.local import TerminalNotifier
+from workflow.console import settle
 from workflow.engine import Engine, wait_for
 
 TEST_COMMAND = f"{sys.executable} -m pytest -q"
@@ -66,7 +67,11 @@ class Pipeline:
     async def until(
         self, run_id: str, predicate: Callable[[RunFacts], bool], timeout_s: float = 90
     ) -> RunFacts:
-        return await wait_for(self.engine.rt.store, run_id, predicate, timeout_s=timeout_s)
+        """The run once ``predicate`` holds (or it ended) and its deliveries settled (the briefing
+        printed, the pull request recorded)."""
+        store = self.engine.rt.store
+        await wait_for(store, run_id, predicate, timeout_s=timeout_s)
+        return await settle(store, run_id, timeout_s=10)
 
     async def briefed(self, run_id: str, revision: int = 1) -> RunFacts:
         return await self.until(run_id, lambda f: f.status == "awaiting_decision" and f.revision >= revision)
@@ -85,6 +90,11 @@ async def start_pipeline(
     sandbox = sandbox or create_sandbox(tmp_path / "sandbox")
     server.load(scripts)
     settings = pipeline_settings(sandbox.repo, tmp_path / "state", server.base_url, **workflow)
+    return await launch(settings, sandbox, server)
+
+
+async def launch(settings: Settings, sandbox: Sandbox, server: ScriptedModelServer) -> Pipeline:
+    """An engine started on ``settings`` (whatever its database already holds), briefing to a string."""
     output = io.StringIO()
     engine = Engine(
         settings,

@@ -22,6 +22,16 @@ from tests.pipeline_fixtures import pipeline_settings
 API_TOKEN = "nightshift-test-token-4242"
 
 
+def all_delivered(run: dict[str, Any]) -> bool:
+    """The run is shipped and everything it sends is out: the pull request, the ticket, the messages."""
+    return run["status"] == "shipped" and all(d["state"] == "delivered" for d in run["deliveries"])
+
+
+def briefed(run: dict[str, Any]) -> bool:
+    """The run awaits a decision and everything it sent so far is out: the briefing, the ticket's move."""
+    return run["status"] == "awaiting_decision" and all(d["state"] == "delivered" for d in run["deliveries"])
+
+
 def wait_for_run(
     client: httpx.Client, run_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120
 ) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from documents.briefing import Briefing, build_briefing
-from documents.facts import AgentFacts, RunFacts
-from documents.terminal import agents_table, briefing_panel
+from documents.facts import AgentFacts, DeliveryFacts, RunFacts
+from documents.phrases import delivery_line
+from documents.terminal import agents_table, briefing_panel, undelivered_text
 from tests.documents_fixtures import (
     FIX_DIFF,
     HOSTILE_TITLE,
@@ -181,3 +182,34 @@ def test_a_run_in_progress_says_what_is_not_there_yet_without_a_verdict() -> Non
     assert "There is no fix yet. There are no new tests yet." in b.summary
     assert "verified" not in b.summary.lower()
     assert (b.tone, b.warnings, b.actions, b.headline) == ("warning", [], [], "PAY-42: running")
+
+
+def deliveries_while_github_is_down() -> list[DeliveryFacts]:
+    since, now = T0, T0 + timedelta(minutes=2)
+    return [
+        DeliveryFacts(kind="briefing", service="slack", what="briefing message", state="delivered",
+                      attempts=3, delivered_at=now),
+        DeliveryFacts(kind="pull_request", service="github", what="pull request", state="pending", attempts=4,
+                      last_error="GitHub (acme/pay): opening a pull request failed: HTTP 502: Bad Gateway",
+                      last_status=502, failing_since=since, next_attempt_at=now + timedelta(seconds=90)),
+        DeliveryFacts(kind="comment", service="jira", what="ticket comment", state="abandoned", attempts=1,
+                      last_error="refused: Jira refused the credentials for bot@example.com: HTTP 401",
+                      last_status=401, failing_since=since),
+        DeliveryFacts(kind="transition", service="jira", what="ticket to In Review", state="pending"),
+    ]
+
+
+def test_delivery_lines_say_what_is_not_out_since_when_and_the_next_try() -> None:
+    now = T0 + timedelta(minutes=2)
+    lines = [delivery_line(d, now=now) for d in deliveries_while_github_is_down()]
+    assert lines == [
+        "Slack: briefing message delivered at 02:02:00 UTC after 3 attempts",
+        "GitHub: pull request not delivered yet — HTTP 502 since 02:00:00 UTC, next try 02:03:30 UTC "
+        "(4 attempts so far)",
+        "Jira: ticket comment abandoned — refused: Jira refused the credentials for bot@example.com: "
+        "HTTP 401",
+        "Jira: ticket to In Review being delivered",
+    ]
+    out = io.StringIO()
+    Console(file=out, width=200).print(undelivered_text(deliveries_while_github_is_down(), now=now))
+    assert out.getvalue().splitlines() == [lines[1], lines[2]]  # only what fails or was given up

@@ -5,7 +5,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from documents.facts import RunFacts, Ticket
 from integrations.base import IntegrationError, PullRequestRef
 from integrations.github import GitHubForge
 from tests.fakes.github import FakeGitHub
@@ -26,18 +25,10 @@ def api_url(fake: FakeGitHub) -> Iterator[str]:
         yield server.url
 
 
-def _facts(branch: str | None = BRANCH) -> RunFacts:
-    return RunFacts(
-        run_id="run42",
-        ticket=Ticket(key="PROJ-7", title="Parser drops empty lines"),
-        status="approving",
-        branch=branch,
-    )
-
-
 async def _open(forge: GitHubForge) -> PullRequestRef:
     return await forge.open_pull_request(
-        _facts(),
+        run_id="run42",
+        branch=BRANCH,
         title="Fix: keep empty lines",
         body="Root cause: ...",
         diff="--- a\n+++ b\n",
@@ -52,7 +43,8 @@ async def test_opens_a_draft_pull_request_with_labels_against_the_default_branch
     forge = GitHubForge(token=TOKEN, repo="acme/service", api_url=api_url)
 
     ref = await forge.open_pull_request(
-        _facts(),
+        run_id="run42",
+        branch=BRANCH,
         title="Fix: keep empty lines",
         body="Root cause: ...",
         diff="",
@@ -116,16 +108,23 @@ async def test_a_branch_without_commits_gets_a_clear_error(fake: FakeGitHub, api
     assert "was it pushed?" in message and "acme/service" in message
 
 
-async def test_a_passing_server_error_and_a_rate_limit_are_retried(fake: FakeGitHub, api_url: str) -> None:
-    fake.fail(502, method="POST", path=PULLS)
-    fake.fail(429, method="GET", path=PULLS, retry_after=1)
+async def test_opening_is_one_attempt_that_says_whether_to_try_again(fake: FakeGitHub, api_url: str) -> None:
+    page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+    fake.fail(502, method="POST", path=PULLS, body=page)
+    fake.fail(429, method="GET", path=PULLS, retry_after=30)
     forge = GitHubForge(token=TOKEN, repo="acme/service", api_url=api_url)
 
+    with pytest.raises(IntegrationError) as limited:
+        await _open(forge)
+    with pytest.raises(IntegrationError) as gateway:
+        await _open(forge)
     ref = await _open(forge)
 
+    assert (limited.value.status, limited.value.retryable, limited.value.retry_after_s) == (429, True, 30.0)
+    assert (gateway.value.status, gateway.value.retryable) == (502, True)
+    assert "HTTP 502: 502 Bad Gateway Bad Gateway" in str(gateway.value)
     assert ref.created is True and len(fake.pulls) == 1
-    assert [c.status for c in fake.calls_to(f"GET {PULLS}")] == [429, 200]
-    assert [c.status for c in fake.calls_to(f"POST {PULLS}")] == [502, 201]
+    assert [c.status for c in fake.calls_to(f"POST {PULLS}")] == [502, 201]  # the outbox does the retrying
 
 
 @pytest.mark.parametrize(
@@ -135,7 +134,7 @@ async def test_a_passing_server_error_and_a_rate_limit_are_retried(fake: FakeGit
         ("unknown repository", "HTTP 404: Not Found [not found, or the token cannot see the repository]"),
         ("forbidden", "HTTP 403: Resource not accessible by integration"),
         ("no commits", "has no commits"),
-        ("server down", "too many 503 error responses"),
+        ("server down", "HTTP 503: Server Error"),
         ("server quotes the token", "HTTP 400: bad header Authorization: token [redacted]"),
     ],
 )
@@ -185,7 +184,9 @@ async def test_a_run_without_a_branch_is_refused_before_any_call(fake: FakeGitHu
     forge = GitHubForge(token=TOKEN, repo="acme/service", api_url=api_url)
 
     with pytest.raises(ValueError, match="branch"):
-        await forge.open_pull_request(_facts(None), title="t", body="b", diff="", draft=True, labels=[])
+        await forge.open_pull_request(
+            run_id="r", branch="", title="t", body="b", diff="", draft=True, labels=[]
+        )
     assert fake.calls == []
 
 

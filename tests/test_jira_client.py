@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from config import JiraSettings
-from documents.facts import RunFacts, Ticket
+from demo.serving import free_port
+from documents.facts import Ticket
 from integrations.adf import text_to_adf
 from integrations.base import IntegrationError
 from integrations.jira import JiraClient, JiraTracker
@@ -151,22 +152,73 @@ async def test_myself_is_asked_once(jira: FakeJira, client: JiraClient) -> None:
     assert len(jira.calls_to("/myself")) == 1
 
 
-def facts(ticket: Ticket, pr_url: str | None = None) -> RunFacts:
-    return RunFacts(run_id="r1", ticket=ticket, status="running", pr_url=pr_url)
+async def test_a_comment_carries_its_marker_and_a_retry_does_not_comment_twice(
+    jira: FakeJira, client: JiraClient
+) -> None:
+    await client.comment("TODO-42", "Nightshift opened #7", marker="r1:comment:pull_request")
+    await client.comment("TODO-42", "Nightshift opened #7", marker="r1:comment:pull_request", again=True)
+    await client.comment("TODO-42", "Nightshift opened #8", marker="r2:comment:pull_request", again=True)
+
+    assert jira.comment_properties("TODO-42") == [
+        [{"key": "nightshift", "value": {"delivery": "r1:comment:pull_request"}}],
+        [{"key": "nightshift", "value": {"delivery": "r2:comment:pull_request"}}],
+    ]
+    (listing, _) = jira.calls_to("POST /comment/list")
+    assert listing.query == {"expand": "properties"} and listing.body == {"ids": [10001]}
 
 
-async def test_the_tracker_maps_workflow_statuses_and_links_the_run_and_pr(
+@pytest.mark.parametrize(
+    ("body", "content_type", "quoted"),
+    [
+        (b"<html><body><h1>502 Bad Gateway</h1><p>The proxy got no answer.</p></body></html>", "text/html",
+         "502 Bad Gateway The proxy got no answer."),
+        (b"", "text/plain", "(empty body)"),
+    ],
+)
+async def test_a_delivery_call_is_one_attempt_that_names_the_status_and_quotes_a_proxy_page(
+    jira: FakeJira, client: JiraClient, sleeps: Sleeps, body: bytes, content_type: str, quoted: str
+) -> None:
+    jira.fail_next(1, status=502, retry_after=None, body=body, content_type=content_type)
+
+    with pytest.raises(IntegrationError) as caught:
+        await client.transition("TODO-42", "In Progress")
+
+    assert (caught.value.status, caught.value.retryable, caught.value.service) == (502, True, "Jira")
+    assert "HTTP 502" in str(caught.value) and quoted in str(caught.value)
+    assert len(jira.calls) == 1 and sleeps.delays == []  # the delivery is retried by the outbox
+
+
+async def test_no_answer_is_worth_retrying(sleeps: Sleeps) -> None:
+    closed = JiraClient(base_url=f"http://127.0.0.1:{free_port()}", email=EMAIL, token=TOKEN, sleep=sleeps)
+    try:
+        with pytest.raises(IntegrationError) as caught:
+            await closed.comment("TODO-42", "hi", marker="r1:comment")
+    finally:
+        await closed.aclose()
+    assert caught.value.retryable and caught.value.status is None
+    message = str(caught.value)
+    assert "Jira POST /rest/api/3/issue/TODO-42/comment" in message and "no answer" in message
+
+
+async def test_the_tracker_maps_workflow_statuses_and_comments_with_the_links(
     jira: FakeJira, client: JiraClient
 ) -> None:
     settings = JiraSettings(start_transition="Start work", review_transition="In Review")
-    tracker = JiraTracker(client, settings, run_link=lambda run_id: f"https://ns.example.com/runs/{run_id}")
-    run = facts(await client.get_issue("TODO-42"), pr_url="https://github.com/acme/todo/pull/7")
+    tracker = JiraTracker(client, settings)
+    ticket = await client.get_issue("TODO-42")
 
-    await tracker.transition(run, "In Progress")
-    await tracker.transition(run, "In Review")
+    await tracker.transition(ticket, "In Progress", run_id="r1")
+    await tracker.transition(ticket, "In Review", run_id="r1")
     assert jira.applied_transitions == [("TODO-42", "11"), ("TODO-42", "21")]
 
-    await tracker.comment(run, "Nightshift opened https://github.com/acme/todo/pull/7")
+    links = {
+        "Nightshift run": "https://ns.example.com/runs/r1",
+        "Pull request": "https://github.com/acme/todo/pull/7",
+    }
+    await tracker.comment(
+        ticket, "Nightshift opened https://github.com/acme/todo/pull/7", run_id="r1", links=links,
+        marker="r1:comment", again=False,
+    )
     (body,) = jira.comments_on("TODO-42")
     labels = [n["text"] for n in body["content"][-1]["content"] if n.get("marks")]
     assert labels == ["Nightshift run", "Pull request"]
@@ -174,21 +226,21 @@ async def test_the_tracker_maps_workflow_statuses_and_links_the_run_and_pr(
 
 
 async def test_the_tracker_leaves_tickets_from_elsewhere_alone(jira: FakeJira, client: JiraClient) -> None:
-    tracker = JiraTracker(client, JiraSettings(), run_link=lambda run_id: None)
-    slack = facts(Ticket(key="INC-3", title="checkout is down", source="slack"))
-    await tracker.transition(slack, "In Progress")
-    await tracker.comment(slack, "Nightshift opened https://github.com/acme/todo/pull/7")
+    tracker = JiraTracker(client, JiraSettings())
+    slack = Ticket(key="INC-3", title="checkout is down", source="slack")
+    await tracker.transition(slack, "In Progress", run_id="r1")
+    await tracker.comment(slack, "Nightshift opened #7", run_id="r1", links={}, marker="m", again=False)
     assert jira.calls == []
 
-    linked = facts(Ticket(key="INC-3", title="from a link", source="api", url=f"{jira.url}/browse/TODO-42"))
-    await tracker.transition(linked, "In Progress")
+    linked = Ticket(key="INC-3", title="from a link", source="api", url=f"{jira.url}/browse/TODO-42")
+    await tracker.transition(linked, "In Progress", run_id="r1")
     assert jira.applied_transitions == [("TODO-42", "11")]
 
 
 async def test_refresh_reads_the_issue_and_keeps_notes_sent_with_a_bare_key(
     jira: FakeJira, client: JiraClient
 ) -> None:
-    tracker = JiraTracker(client, JiraSettings(), run_link=lambda run_id: None)
+    tracker = JiraTracker(client, JiraSettings())
     named = Ticket(
         key="TODO-42",
         title="check the cache",

@@ -11,7 +11,7 @@ import pytest
 
 from demo.incident_script import sample_incident_script
 from demo.model_server import ScriptedModelServer
-from tests.server_fixtures import LiveServer, server_settings, start_server
+from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -31,7 +31,12 @@ def test_health_names_the_model_and_each_integration(live: LiveServer) -> None:
         health = client.get("/health").json()
     assert health["status"] == "ok"
     assert health["model"].startswith("scripted-pipeline at http://127.0.0.1")
-    assert health["integrations"] == {"slack": "local", "github": "local", "jira": "local"}
+    assert {name: entry["mode"] for name, entry in health["integrations"].items()} == {
+        "slack": "local",
+        "github": "local",
+        "jira": "local",
+    }
+    assert health["integrations"]["github"]["webhook"] == "off (GitHub is local)"
 
 
 def test_a_run_through_the_api_from_start_to_pull_request(live: LiveServer) -> None:
@@ -63,7 +68,7 @@ def test_a_run_through_the_api_from_start_to_pull_request(live: LiveServer) -> N
 
         approved = client.post("/runs/latest/approve")
         assert approved.status_code == 202 and approved.json()["decision"] == "approve"
-        shipped = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+        shipped = live.wait_for_run(run_id, all_delivered)
         again = client.post(f"/runs/{run_id}/approve")
         assert again.status_code == 200 and again.json()["pr_url"] == shipped["pr_url"]
         cancel = client.post(f"/runs/{run_id}/cancel")
@@ -197,7 +202,7 @@ def test_a_concurrent_double_approval_opens_one_pull_request(live: LiveServer) -
     with ThreadPoolExecutor(2) as pool:
         statuses = sorted(pool.map(lambda _: click(), range(2)))
     assert statuses[0] == 202 and statuses[1] in (200, 202)
-    shipped = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+    shipped = live.wait_for_run(run_id, all_delivered)
     assert [d["kind"] for d in shipped["decisions"]] == ["approve"]
     assert shipped["pr_url"] == "local://pull-requests/1"
     with live.client() as client:

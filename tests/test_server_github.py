@@ -12,7 +12,7 @@ from demo.incident_script import sample_incident_script
 from demo.model_server import ScriptedModelServer
 from demo.threaded import ThreadedServer
 from tests.fakes.github import FakeGitHub, signed_headers, workflow_run_payload
-from tests.server_fixtures import LiveServer, server_settings, start_server
+from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -78,7 +78,7 @@ def test_a_ci_failure_becomes_a_run_with_the_log_excerpt_and_ships_a_pr(
 
     with live.client() as client:
         assert client.post(f"/runs/{run_id}/approve").status_code == 202
-    shipped = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+    shipped = live.wait_for_run(run_id, all_delivered)
     assert len(fake.pulls) == 1 and fake.pulls[0]["head"]["ref"] == shipped["branch"]
     assert fake.pulls[0]["draft"] is True
     assert shipped["pr_url"].endswith(f"/{fake.full_name}/pull/{fake.pulls[0]['number']}")
@@ -104,3 +104,29 @@ def test_forged_github_deliveries_get_401(
     refused = deliver(live, workflow_run_payload(repo=github[0].full_name), secret="not-the-secret")
     assert refused.status_code == 401 and "signature" in refused.json()["error"]
     assert live.get_json("/runs") == {"runs": []}
+
+
+def test_without_a_webhook_secret_github_is_live_and_only_its_webhook_is_off(
+    tmp_path: Path,
+    scripted_server: ScriptedModelServer,
+    github: tuple[FakeGitHub, ThreadedServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake, server = github
+    settings, sandbox = server_settings(
+        tmp_path,
+        scripted_server,
+        secrets={"GITHUB_TOKEN": TOKEN},
+        github={"repo": fake.full_name, "api_url": server.url},
+    )
+    live = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+    try:
+        banner = capsys.readouterr().out
+        assert "github live (ok)" in banner and "/webhook/github off (no GITHUB_WEBHOOK_SECRET" in banner
+        github_health = live.get_json("/health")["integrations"]["github"]
+        assert (github_health["mode"], github_health["state"]) == ("live", "ok")
+        refused = deliver(live, workflow_run_payload(repo=fake.full_name))
+        assert refused.status_code == 404 and "GITHUB_WEBHOOK_SECRET is not set" in refused.json()["error"]
+        assert live.get_json("/runs") == {"runs": []}
+    finally:
+        live.server.stop()

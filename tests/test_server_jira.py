@@ -22,7 +22,7 @@ from tests.fakes.jira import (
     issue_created,
     signed_headers,
 )
-from tests.server_fixtures import LiveServer, server_settings, start_server
+from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -66,7 +66,7 @@ def test_issue_created_runs_moves_the_ticket_and_comments_the_pr(live: LiveServe
         again = client.post("/webhook/jira", content=body, headers=headers)  # Jira redelivers
     assert again.status_code == 200 and again.json()["run_id"] == started.json()["run_id"]  # nothing new
     run_id = started.json()["run_id"]
-    run = live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+    run = live.wait_for_run(run_id, briefed)
     assert run["ticket"]["key"] == "TODO-7" and run["ticket"]["source"] == "jira"
     description = run["ticket"]["description"]
     assert description and '"type"' not in description and "paragraph" not in description  # ADF became text
@@ -74,7 +74,7 @@ def test_issue_created_runs_moves_the_ticket_and_comments_the_pr(live: LiveServe
 
     with live.client() as client:
         assert client.post(f"/runs/{run_id}/approve").status_code == 202
-    shipped = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+    shipped = live.wait_for_run(run_id, all_delivered)
     assert jira.status_of("TODO-7") == "In Review"
     comment = json.dumps(jira.comments_on("TODO-7"))
     assert shipped["pr_url"] in comment and f"/ui/runs/{run_id}" in comment
@@ -129,7 +129,7 @@ def test_oncall_with_a_jira_key_runs_on_the_issue_from_jira(
                 )
             assert ack.status_code == 200 and "TODO-11" in ack.json()["text"]
             run_id = live.get_json("/runs")["runs"][0]["id"]
-            run = live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+            run = live.wait_for_run(run_id, briefed)
             assert run["ticket"]["title"] == "Completing a todo twice reopens it (from Jira)"
             assert "seen on the mobile app again" in run["ticket"]["description"]  # the reporter's words kept
             assert jira.status_of("TODO-11") == "In Progress"

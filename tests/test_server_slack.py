@@ -22,7 +22,7 @@ from demo.fake_slack import (
 from demo.incident_script import REVISION_FEEDBACK, revision_turns, sample_incident_script
 from demo.model_server import ScriptedModelServer
 from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
-from tests.server_fixtures import LiveServer, server_settings, start_server
+from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -79,7 +79,7 @@ def start_from_slack(live: LiveServer) -> tuple[str, dict[str, Any]]:
     assert ack.json()["response_type"] == "ephemeral"
     run_id = live.get_json("/runs")["runs"][0]["id"]
     assert f"`{run_id}`" in ack.json()["text"]  # the ack names the run
-    return run_id, live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+    return run_id, live.wait_for_run(run_id, briefed)
 
 
 def test_oncall_to_briefing_to_approve_to_pr_with_the_message_updated_in_place(
@@ -95,7 +95,7 @@ def test_oncall_to_briefing_to_approve_to_pr_with_the_message_updated_in_place(
 
     clicked = post(live, "/webhook/slack/actions", block_actions_body(run_id))
     assert clicked.status_code == 200 and clicked.content == b""
-    shipped = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+    shipped = live.wait_for_run(run_id, all_delivered)
     eventually(lambda: shipped["pr_url"] in str(slack.message(ref)["blocks"]), "the message shows the PR")
     assert buttons(slack.message(ref)) == []
     assert len(slack.calls_to("chat.postMessage")) == 1  # updated in place, never reposted

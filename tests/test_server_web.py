@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from demo.incident_script import sample_incident_script
 from demo.model_server import ScriptedModelServer
 from tests.browser_fixtures import Chromium, PageLog, browser_fixture  # noqa: F401 (fixture)
-from tests.server_fixtures import LiveServer, server_settings, start_server
+from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -62,7 +62,7 @@ def test_watch_a_run_live_approve_it_and_see_the_pr_link(live: LiveServer, brows
         assert log.problems() == []
 
     browser.run(scenario, timeout_s=180)
-    run = live.wait_for_run(run_id, lambda r: r["status"] == "shipped")
+    run = live.wait_for_run(run_id, all_delivered)
     assert run["decisions"][0]["by"] == "web" and run["pr_url"] == "local://pull-requests/1"
 
 

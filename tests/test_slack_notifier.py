@@ -1,11 +1,11 @@
 """SlackNotifier against a fake Slack on 127.0.0.1, through slack_sdk's real AsyncWebClient and httpx."""
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from demo.fake_slack import CHANNEL_ID, FIRST_TS, TOKEN, FakeSlack
+from demo.serving import free_port
 from documents.briefing import Briefing, build_briefing
 from documents.facts import RunFacts
 from documents.slack_blocks import briefing_blocks, decided_blocks, feedback_modal
@@ -13,6 +13,7 @@ from integrations.slack import SlackError, SlackNotifier
 from tests.documents_fixtures import verified_run
 
 TS1, TS2 = f"{FIRST_TS}.000100", f"{FIRST_TS}.000200"
+MARK = "run42:briefing"
 
 
 @pytest.fixture
@@ -44,14 +45,15 @@ def has_buttons(blocks: list[dict[str, object]]) -> bool:
 async def test_post_briefing_returns_channel_and_ts_and_posts_the_blocks(
     slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
-    facts, b = awaiting()
+    _, b = awaiting()
 
-    ref = await notifier.post_briefing(facts, b)
+    ref = await notifier.post_briefing(b, channel=None, marker=MARK, again=False)
 
     assert ref == f"{CHANNEL_ID}:{TS1}"
     (call,) = slack.calls_to("chat.postMessage")
     assert call.headers["authorization"] == f"Bearer {TOKEN}"
     assert call.body["blocks"] == briefing_blocks(b)
+    assert call.body["metadata"] == {"event_type": "nightshift_briefing", "event_payload": {"delivery": MARK}}
     assert call.body["text"].startswith("PAY-42: fix verified, ready for review")
     assert (call.body["unfurl_links"], call.body["link_names"]) == (False, False)
     assert has_buttons(slack.message(ref)["blocks"])
@@ -59,10 +61,10 @@ async def test_post_briefing_returns_channel_and_ts_and_posts_the_blocks(
 
 async def test_update_edits_the_same_message_in_place(slack: FakeSlack, notifier: SlackNotifier) -> None:
     facts, b = awaiting()
-    ref = await notifier.post_briefing(facts, b)
+    ref = await notifier.post_briefing(b, channel=None, marker=MARK, again=False)
     assert ref is not None
 
-    await notifier.update_briefing(facts, shipped(facts), ref)
+    assert await notifier.update_briefing(shipped(facts), ref, marker=MARK) == ref
 
     (update,) = slack.calls_to("chat.update")
     assert (update.body["channel"], update.body["ts"]) == (CHANNEL_ID, TS1)
@@ -72,22 +74,37 @@ async def test_update_edits_the_same_message_in_place(slack: FakeSlack, notifier
     assert "<https://github.com/acme/pay/pull/7|Pull request>" in str(message["blocks"])
 
 
-async def test_update_without_a_message_or_of_a_deleted_one_posts_a_new_message(
+async def test_an_update_of_a_deleted_message_posts_it_again(
     slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
-    facts, b = awaiting()
+    _, b = awaiting()
 
-    await notifier.update_briefing(facts, b, None)
-    await notifier.update_briefing(facts, b, f"{CHANNEL_ID}:1600000000.000001")
+    ref = await notifier.update_briefing(b, f"{CHANNEL_ID}:1600000000.000001", marker=MARK)
 
-    assert [call.body["channel"] for call in slack.calls_to("chat.postMessage")] == [CHANNEL_ID, CHANNEL_ID]
+    assert ref == f"{CHANNEL_ID}:{TS1}"
+    assert [call.body["channel"] for call in slack.calls_to("chat.postMessage")] == [CHANNEL_ID]
     assert slack.calls_to("chat.update")[0].status == 200  # answered ok: false, message_not_found
-    assert slack.message(f"{CHANNEL_ID}:{TS2}")["blocks"] == briefing_blocks(b)
+    assert slack.message(ref)["blocks"] == briefing_blocks(b)
+
+
+async def test_a_retry_finds_the_briefing_an_earlier_attempt_posted(
+    slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    _, b = awaiting()
+    first = await notifier.post_briefing(b, channel=None, marker=MARK, again=False)  # its answer "lost"
+
+    again = await notifier.post_briefing(b, channel=None, marker=MARK, again=True)
+    other = await notifier.post_briefing(b, channel=None, marker="run43:briefing", again=True)
+
+    assert again == first and other != first
+    assert len(slack.calls_to("chat.postMessage")) == 2  # the first post and the other run's
+    (history, _) = slack.calls_to("conversations.history")
+    assert history.query["include_all_metadata"] in ("1", "true") and history.query["channel"] == CHANNEL_ID
 
 
 async def test_mark_deciding_removes_the_buttons_at_once(slack: FakeSlack, notifier: SlackNotifier) -> None:
-    facts, b = awaiting()
-    ref = await notifier.post_briefing(facts, b)
+    _, b = awaiting()
+    ref = await notifier.post_briefing(b, channel=None, marker=MARK, again=False)
     assert ref is not None
 
     await notifier.mark_deciding(ref, "Approving...", by="U0ALICE", briefing=b)
@@ -100,9 +117,9 @@ async def test_mark_deciding_removes_the_buttons_at_once(slack: FakeSlack, notif
 
 
 async def test_mark_deciding_after_a_restart_redraws_the_whole_briefing(slack: FakeSlack) -> None:
-    facts, b = awaiting()
+    _, b = awaiting()
     first = SlackNotifier(token=TOKEN, channel=CHANNEL_ID, api_url=slack.api_url)
-    ref = await first.post_briefing(facts, b)
+    ref = await first.post_briefing(b, channel=None, marker=MARK, again=False)
     assert ref is not None
     restarted = SlackNotifier(token=TOKEN, channel=CHANNEL_ID, api_url=slack.api_url)
 
@@ -115,73 +132,86 @@ async def test_mark_deciding_after_a_restart_redraws_the_whole_briefing(slack: F
     assert len(blocks) == len(briefing_blocks(b))  # the whole briefing, less its buttons, plus the line
 
 
-async def test_a_429_is_retried_after_retry_after(slack: FakeSlack, notifier: SlackNotifier) -> None:
-    facts, b = awaiting()
-    slack.fail_next("chat.postMessage", status=429, retry_after="1")
-    started = time.monotonic()
+async def test_a_429_is_one_attempt_that_says_when_to_try_again(
+    slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    _, b = awaiting()
+    slack.fail_next("chat.postMessage", status=429, retry_after="7")
 
-    ref = await notifier.post_briefing(facts, b)
+    with pytest.raises(SlackError) as caught:
+        await notifier.post_briefing(b, channel=None, marker=MARK, again=False)
 
-    assert time.monotonic() - started >= 1.0
-    assert [call.status for call in slack.calls_to("chat.postMessage")] == [429, 200]
-    assert ref == f"{CHANNEL_ID}:{TS1}"
+    assert [call.status for call in slack.calls_to("chat.postMessage")] == [429]  # the outbox retries
+    assert (caught.value.retryable, caught.value.retry_after_s, caught.value.status) == (True, 7.0, 429)
+    assert "ratelimited" in str(caught.value) and "HTTP 429" in str(caught.value)
 
 
-async def test_a_500_is_retried(slack: FakeSlack, notifier: SlackNotifier) -> None:
-    facts, b = awaiting()
-    ref = await notifier.post_briefing(facts, b)
-    assert ref is not None
-    slack.fail_next("chat.update", status=500)
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "quoted"),
+    [
+        (
+            502,
+            b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>"
+            b"<hr><center>nginx</center></body></html>",
+            "text/html",
+            "502 Bad Gateway 502 Bad Gateway nginx",
+        ),
+        (503, b"upstream connect error or disconnect/reset before headers", "text/plain",
+         "upstream connect error or disconnect/reset before headers"),
+        (500, b"", "application/json", "(empty body)"),
+        (504, b"{not json", "application/json", "{not json"),
+    ],
+)
+async def test_an_answer_that_is_not_slacks_names_the_status_and_quotes_the_body(
+    slack: FakeSlack, notifier: SlackNotifier, status: int, body: bytes, content_type: str, quoted: str
+) -> None:
+    _, b = awaiting()
+    slack.fail_next("chat.postMessage", status=status, body=body, content_type=content_type)
 
-    await notifier.update_briefing(facts, shipped(facts), ref)
+    with pytest.raises(SlackError) as caught:
+        await notifier.post_briefing(b, channel=None, marker=MARK, again=False)
 
-    assert [call.status for call in slack.calls_to("chat.update")] == [500, 200]
-    assert not has_buttons(slack.message(ref)["blocks"])
+    message = str(caught.value)
+    assert message.startswith(f"Slack chat.postMessage failed: HTTP {status}: ") and quoted in message
+    assert caught.value.retryable and caught.value.status == status
+
+
+async def test_no_answer_at_all_is_worth_retrying(notifier: SlackNotifier) -> None:
+    _, b = awaiting()
+    closed = SlackNotifier(token=TOKEN, channel=CHANNEL_ID, api_url=f"http://127.0.0.1:{free_port()}/api/")
+
+    with pytest.raises(SlackError) as caught:
+        await closed.post_briefing(b, channel=None, marker=MARK, again=False)
+
+    assert caught.value.retryable and caught.value.status is None
+    assert str(caught.value).startswith("Slack chat.postMessage failed: no answer (")
 
 
 async def test_a_refused_token_is_an_error_naming_the_variable(slack: FakeSlack) -> None:
-    facts, b = awaiting()
+    _, b = awaiting()
     wrong = SlackNotifier(token="xoxb-revoked", channel=CHANNEL_ID, api_url=slack.api_url)
 
     with pytest.raises(SlackError, match=r"postMessage failed: invalid_auth .*SLACK_BOT_TOKEN") as error:
-        await wrong.post_briefing(facts, b)
+        await wrong.post_briefing(b, channel=None, marker=MARK, again=False)
 
-    assert error.value.code == "invalid_auth"
+    assert error.value.code == "invalid_auth" and not error.value.retryable
     assert slack.calls_to("chat.postMessage")[0].token == "xoxb-revoked"
 
 
 async def test_the_briefing_goes_to_the_runs_own_channel_or_falls_back(
     slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
-    facts, b = awaiting()
+    _, b = awaiting()
 
-    facts.message_ref = "C0TEAM:"
-    assert await notifier.post_briefing(facts, b) == f"C0TEAM:{TS1}"
-    facts.message_ref = "C0PRIVATE:"  # the bot was never invited there
-    assert await notifier.post_briefing(facts, b) == f"{CHANNEL_ID}:{TS2}"
+    assert await notifier.post_briefing(b, channel="C0TEAM", marker=MARK, again=False) == f"C0TEAM:{TS1}"
+    uninvited = await notifier.post_briefing(b, channel="C0PRIVATE", marker=MARK, again=False)
+    assert uninvited == f"{CHANNEL_ID}:{TS2}"  # the bot was never invited to C0PRIVATE
 
     assert [call.body["channel"] for call in slack.calls_to("chat.postMessage")] == [
         "C0TEAM",
         "C0PRIVATE",
         CHANNEL_ID,
     ]
-
-
-async def test_notify_replies_in_the_briefings_thread_or_names_the_ticket(
-    slack: FakeSlack, notifier: SlackNotifier
-) -> None:
-    facts, b = awaiting()
-    facts.message_ref = await notifier.post_briefing(facts, b)
-
-    await notifier.notify(facts, "PR opened: https://github.com/acme/pay/pull/7 <!here>")
-    facts.message_ref = None
-    await notifier.notify(facts, "Run failed & stopped")
-
-    _, reply, alone = slack.calls_to("chat.postMessage")
-    assert (reply.body["channel"], reply.body["thread_ts"]) == (CHANNEL_ID, TS1)
-    assert reply.body["text"] == "PR opened: https://github.com/acme/pay/pull/7 &lt;!here&gt;"
-    assert "thread_ts" not in alone.body
-    assert alone.body["text"] == "PAY-42: Run failed &amp; stopped"
 
 
 async def test_open_feedback_modal_sends_the_trigger_and_the_run(

@@ -21,7 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from config import Settings, integration_modes
-from documents.facts import AgentFacts, AgentName, DecisionKind, RunFacts, RunStatus, TicketSource, Verdict
+from documents.facts import (
+    AgentFacts,
+    AgentName,
+    DecisionKind,
+    DeliveryFacts,
+    RunFacts,
+    RunStatus,
+    TicketSource,
+    Verdict,
+)
 
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*-[A-Za-z0-9]+$"
 FEEDBACK_PATTERN = r"\S"
@@ -141,6 +150,13 @@ class AgentDetail(AgentFacts):
     tokens: int = Field(description="Input and output tokens together.")
 
 
+class DeliveryDetail(DeliveryFacts):
+    summary: str = Field(
+        description="The delivery in one line, e.g. 'Slack: briefing message not delivered yet — HTTP 503 "
+        "since 20:14:03 UTC, next try 20:16:10 UTC (4 attempts so far)'."
+    )
+
+
 class RunDetail(RunFacts):
     """``GET /runs/{run_id}``: everything about a run (``id`` repeats ``run_id``, ``cost`` ``cost_usd``)."""
 
@@ -149,6 +165,9 @@ class RunDetail(RunFacts):
         description="triage, code, test and pr, each always present."
     )
     cost: float
+    deliveries: list[DeliveryDetail] = Field(
+        description="What the run sends to Slack, GitHub and Jira, in the order recorded, and how it stands."
+    )
 
 
 class RunEvent(BaseModel):
@@ -163,15 +182,27 @@ class RunEvent(BaseModel):
     agent: AgentName | None
 
 
+class IntegrationHealth(BaseModel):
+    """One integration in ``GET /health``; ``state`` and what follows only when it is live."""
+
+    mode: Literal["live", "local"]
+    webhook: str = Field(description="'on', or 'off (...)' saying why its inbound webhook is off.")
+    state: Literal["ok", "degraded"] | None = Field(
+        default=None, description="degraded: its latest delivery failed."
+    )
+    pending: int | None = Field(default=None, description="Its deliveries waiting to be tried again.")
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
 class Health(BaseModel):
-    """``GET /health``. More fields may appear (per-integration state); clients ignore what they do not
-    know."""
+    """``GET /health``. More fields may appear; clients ignore what they do not know."""
 
     model_config = ConfigDict(extra="allow")
 
     status: str
     model: str = Field(description="The model and where it is served.")
-    integrations: dict[str, Any] = Field(description="slack, github and jira: live or local, and more.")
+    integrations: dict[str, IntegrationHealth] = Field(description="slack, github and jira.")
     repo: str
     public_url: str
 

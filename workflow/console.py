@@ -1,5 +1,10 @@
 """Terminal flows behind the CLI: one incident with a live view and a decision prompt, and decisions
-on runs from the command line (taken in-process, or handed to the process that executes runs)."""
+on runs from the command line (taken in-process, or handed to the process that executes runs).
+
+The live view shows the run's deliveries that are not done (a Slack message that cannot be posted,
+a pull request GitHub has not opened yet). When the run pauses or ends, the view waits a moment for
+its deliveries to settle (each delivered or known to be failing), so the briefing is printed before the
+prompt and the outcome says whether the pull request is open."""
 
 import asyncio
 import contextlib
@@ -13,10 +18,12 @@ from rich.text import Text
 
 from client import Model
 from config import Settings
-from documents.facts import RunFacts, Ticket
-from documents.terminal import agents_table
+from documents.facts import DeliveryFacts, RunFacts, Ticket
+from documents.terminal import agents_table, undelivered_text
+from workflow.deliverer import settled
 from workflow.engine import DecisionKind, DecisionOutcome, Engine, decide, executor_lock_holder, wait_for
 from workflow.errors import RunNotFound
+from workflow.outbox import Outbox
 from workflow.store import FINAL_STATUSES, Store, database_url
 
 PAUSED = ("awaiting_decision", *FINAL_STATUSES)
@@ -45,7 +52,7 @@ async def run_incident(
         facts = await live_view(engine, facts.run_id, console)
         while True:
             if facts.status != "awaiting_decision":
-                return _conclude(console, facts)
+                return _conclude(console, facts, await _deliveries(rt.store, facts.run_id))
             if pending_feedback is not None:
                 choice, feedback, pending_feedback = "r", pending_feedback, None
             elif approve:
@@ -95,7 +102,8 @@ def next_pause_after(outcome: DecisionOutcome) -> Callable[[RunFacts], bool]:
 async def live_view(
     engine: Engine, run_id: str, console: Console, until: Callable[[RunFacts], bool] = paused
 ) -> RunFacts:
-    """Render the four agents (status, turn, current tool, tokens, time) until ``until`` holds."""
+    """Render the four agents (status, turn, current tool, tokens, time) and the deliveries not done
+    until ``until`` holds, then let the deliveries settle."""
     rt = engine.rt
     tools: dict[str, str | None] = {}
     limits = {name: getattr(rt.settings.agents, name).max_turns for name in ("triage", "code", "test", "pr")}
@@ -114,11 +122,13 @@ async def live_view(
                 facts = await rt.store.get(run_id)
                 if facts is None:
                     raise RunNotFound(run_id)
-                live.update(_frame(facts, tools, limits))
+                deliveries = await _deliveries(rt.store, run_id)
+                live.update(_frame(facts, tools, limits, deliveries))
                 if until(facts):
                     await rt.bus.flush()
                     break
                 await asyncio.sleep(0.25)
+        facts = await settle(rt.store, run_id, timeout_s=2 * rt.settings.workflow.delivery_attempt_timeout_s)
         if not console.is_terminal:
             console.line()  # a live display off a terminal leaves its last line open
         return facts
@@ -128,22 +138,52 @@ async def live_view(
             await follower
 
 
-def _frame(facts: RunFacts, tools: dict[str, str | None], limits: dict[str, int]) -> Group:
+async def _deliveries(store: Store, run_id: str) -> list[DeliveryFacts]:
+    return [delivery.facts() for delivery in await Outbox(store).of_run(run_id)]
+
+
+async def settle(store: Store, run_id: str, *, timeout_s: float, poll_s: float = 0.05) -> RunFacts:
+    """The run once its deliveries are settled (each delivered, abandoned or known to be failing), or
+    as it is after ``timeout_s``."""
+    outbox = Outbox(store)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        if settled(await outbox.of_run(run_id)):
+            break
+        await asyncio.sleep(poll_s)
+    facts = await store.get(run_id)
+    if facts is None:
+        raise RunNotFound(run_id)
+    return facts
+
+
+def _frame(
+    facts: RunFacts, tools: dict[str, str | None], limits: dict[str, int], deliveries: list[DeliveryFacts]
+) -> Group:
     header = Text.assemble(
         (f"{facts.ticket.key} ", "bold"),
         (facts.ticket.title[:80], ""),
         (f"  [{facts.status}]", "cyan"),
         (f"  ${facts.cost_usd:.4f}", "dim"),
     )
-    return Group(
-        header, agents_table(facts.agents, now=datetime.now(UTC), current_tool=tools, max_turns=limits)
-    )
+    now = datetime.now(UTC)
+    agents = agents_table(facts.agents, now=now, current_tool=tools, max_turns=limits)
+    return Group(header, agents, undelivered_text(deliveries, now=now))
 
 
-def _conclude(console: Console, facts: RunFacts) -> int:
+def _conclude(console: Console, facts: RunFacts, deliveries: list[DeliveryFacts]) -> int:
+    waiting = undelivered_text(deliveries, now=datetime.now(UTC))
+    if waiting:
+        console.print(waiting)
     if facts.status == "shipped" and facts.pr_url:
         console.print(f"[green]Pull request opened:[/green] {facts.pr_url}  (branch {facts.branch})")
         return EXIT_PR_OPENED
+    if facts.status == "shipped":
+        console.print(
+            f"[yellow]Run {facts.run_id} is approved; its pull request is not open yet and is retried "
+            f"(branch {facts.branch}).[/yellow]"
+        )
+        return EXIT_NO_PR
     reason = facts.error or facts.status
     console.print(f"[yellow]Run {facts.run_id} ended: {reason}[/yellow]")
     return EXIT_NO_PR
@@ -171,7 +211,10 @@ async def decide_from_cli(
             run_id = await resolve_run(rt.store, run_ref)
             outcome = await engine.decide(run_id, kind, feedback=feedback, by="cli")
             return await _follow_decision(
-                console, outcome, lambda: live_view(engine, run_id, console, next_pause_after(outcome))
+                console,
+                rt.store,
+                outcome,
+                lambda: live_view(engine, run_id, console, next_pause_after(outcome)),
             )
         finally:
             await engine.stop()
@@ -188,27 +231,34 @@ async def decide_from_cli(
             send=_client_sender(settings, data_dir),
         )
         console.print(f"Handed to the running Nightshift process (pid {holder}).")
-        return await _follow_decision(
-            console, outcome, lambda: wait_for(store, run_id, next_pause_after(outcome), timeout_s=timeout_s)
-        )
+        attempt_s = settings.workflow.delivery_attempt_timeout_s
+
+        async def follow() -> RunFacts:
+            await wait_for(store, run_id, next_pause_after(outcome), timeout_s=timeout_s)
+            return await settle(store, run_id, timeout_s=2 * attempt_s)
+
+        return await _follow_decision(console, store, outcome, follow)
     finally:
         store.close()
 
 
 async def _follow_decision(
-    console: Console, outcome: DecisionOutcome, follow: Callable[[], Awaitable[RunFacts]]
+    console: Console, store: Store, outcome: DecisionOutcome, follow: Callable[[], Awaitable[RunFacts]]
 ) -> int:
+    run_id = outcome.facts.run_id
     if outcome.result == "conflict":
         console.print(f"[red]Refused:[/red] {outcome.reason}")
         return EXIT_ERROR
     if outcome.result == "already":
-        console.print(f"Run {outcome.facts.run_id} was {outcome.reason}.")
-        return _conclude(console, outcome.facts) if outcome.facts.status == "shipped" else EXIT_NO_PR
+        console.print(f"Run {run_id} was {outcome.reason}.")
+        if outcome.facts.status != "shipped":
+            return EXIT_NO_PR
+        return _conclude(console, outcome.facts, await _deliveries(store, run_id))
     facts = await follow()
     if facts.status == "awaiting_decision":
         console.print(f"Revision {facts.revision} of run {facts.run_id} awaits a decision.")
         return EXIT_NO_PR
-    return _conclude(console, facts)
+    return _conclude(console, facts, await _deliveries(store, run_id))
 
 
 def _client_sender(

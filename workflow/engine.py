@@ -28,10 +28,13 @@ from safety.env import subprocess_env
 from safety.errors import SandboxUnavailable
 from safety.sandbox import Sandbox
 from tools import builtin_registry, load_plugins
+from workflow.deliverer import Deliverer
 from workflow.environment import Environments
 from workflow.errors import DecisionRefused, EngineBusy, RunNotFound, WorkflowError
 from workflow.events import EventBus
 from workflow.git import GitRepo
+from workflow.outbound import DeliveryExecutor
+from workflow.outbox import Outbox
 from workflow.pipeline import AGENT_QUEUE, DECISION_TOPIC, QUEUE_POLL_S, incident
 from workflow.runtime import Runtime, install
 from workflow.starter import WorkflowStarter
@@ -82,7 +85,8 @@ class Engine:
         self._starter = WorkflowStarter(self._start_workflow)
 
     async def start(self) -> Runtime:
-        """Take the executor lock, open the database, launch DBOS (recovering interrupted runs)."""
+        """Take the executor lock, open the database, launch DBOS (recovering interrupted runs), start
+        trying the deliveries, start the runs recorded but never started."""
         if self.settings.repo is None:
             raise WorkflowError("no repository to fix: set NIGHTSHIFT_REPO (or pass --repo PATH)")
         repo_path = self.settings.repo.resolve()
@@ -97,18 +101,31 @@ class Engine:
         bus = EventBus(store)
         registry = builtin_registry()
         load_plugins(self.settings.tools.plugin_dirs, registry, forbidden_roots=[repo_path, self.data_dir])
+        hooks = HookRunner(
+            self.settings.hooks, env=subprocess_env(self.data_dir / "home" / "hooks", secrets=secrets)
+        )
+        notifier = self._notifier or TerminalNotifier()
+        forge = self._forge or LocalForge(store)
+        tracker = self._tracker or LocalTracker(bus.publish)
         self.runtime = Runtime(
             settings=self.settings,
             store=store,
             bus=bus,
             model=self.model,
             registry=registry,
-            hooks=HookRunner(
-                self.settings.hooks, env=subprocess_env(self.data_dir / "home" / "hooks", secrets=secrets)
+            hooks=hooks,
+            notifier=notifier,
+            forge=forge,
+            tracker=tracker,
+            deliveries=Deliverer(
+                outbox=Outbox(store),
+                executor=DeliveryExecutor(notifier=notifier, forge=forge, tracker=tracker),
+                store=store,
+                bus=bus,
+                hooks=hooks,
+                settings=self.settings.workflow,
+                data_dir=self.data_dir,
             ),
-            notifier=self._notifier or TerminalNotifier(),
-            forge=self._forge or LocalForge(store),
-            tracker=self._tracker or LocalTracker(bus.publish),
             repo=repo,
             data_dir=self.data_dir,
             sandbox=sandbox,
@@ -133,6 +150,7 @@ class Engine:
             polling_interval_sec=QUEUE_POLL_S,
         )
         self._starter = WorkflowStarter(self._start_workflow)
+        await self.runtime.deliveries.start(worker=DBOS.executor_id)
         await self._start_unstarted_runs()
         return self.runtime
 
@@ -140,6 +158,7 @@ class Engine:
         await self._starter.close()
         if self.runtime is not None:
             await _cancel(self.runtime.workflow_tasks)
+            await self.runtime.deliveries.stop()
             await self.runtime.bus.close()
         await asyncio.to_thread(DBOS.destroy, destroy_registry=False)
         # DBOS made its thread pool the loop's default executor and has just shut it down; give the loop

@@ -8,14 +8,17 @@
         verify [-> code retry -> verify]   steps: the real cross-check, self-correction
       commit, brief                        steps: the branch, the report, the briefing
       recv("decision", timeout)            durable wait: approve | request_changes | cancel | expiry
-      ship | finish                        steps: PR (idempotent), ticket, message updated in place
+      ship | finish                        steps: the run's end; the PR and the messages are deliveries
 
 Workflow code is replayed after a crash, so every branch it takes depends only on recorded step
-results; everything with side effects is a step (``workflow.steps``).
+results; everything with side effects is a step (``workflow.steps``). Nothing a step sends outside
+can fail the run: sends are deliveries (``workflow.deliverer``). Whatever else fails, the run ends
+``failed`` with the reason, and the failure path itself cannot raise but for the database.
 """
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +27,8 @@ from dbos import DBOS, Queue
 from documents.facts import RunStatus
 from workflow import steps
 from workflow.runtime import current
+
+logger = logging.getLogger("nightshift.workflow")
 
 AGENT_QUEUE = "nightshift-agents"
 AGENTS = ("triage", "code", "test", "pr")
@@ -86,8 +91,8 @@ async def decision_step(run_id: str, decision: dict[str, Any]) -> None:
 
 
 @DBOS.step(name="nightshift.ship")
-async def ship_step(run_id: str) -> str:
-    return await steps.ship_step(current(), run_id)
+async def ship_step(run_id: str) -> None:
+    await steps.ship_step(current(), run_id)
 
 
 @DBOS.step(name="nightshift.finish")
@@ -150,33 +155,45 @@ async def incident(run_id: str) -> str:
 
 
 async def _incident(run_id: str) -> str:
-    settings = current().settings.workflow
     try:
-        await ingest_step(run_id)
-        revision, feedback, tip = 1, None, None
-        while True:
-            queue = await agents_queue()
-            phase = await queue.enqueue_async(agent_phase, run_id, revision, feedback)
-            await phase.get_result()
-            await commit_step(run_id, revision, tip)
-            await brief_step(run_id, revision)
-            decision = await _next_decision(run_id, revision, settings.decision_timeout_s)
-            if decision is None:
-                hours = settings.decision_timeout_s / 3600
-                await finish_step(run_id, "expired", f"no decision within {hours:g} h")
-                return "expired"
-            await decision_step(run_id, decision)
-            if decision["kind"] == "approve":
-                await ship_step(run_id)
-                return "shipped"
-            if decision["kind"] == "cancel":
-                await finish_step(run_id, "cancelled", f"cancelled by {decision.get('by') or 'a reviewer'}")
-                return "cancelled"
-            revision, feedback = revision + 1, str(decision.get("feedback") or "")
-            tip = await branch_tip_step(run_id)
+        return await _stages(run_id)
     except Exception as exc:
-        await finish_step(run_id, "failed", f"{type(exc).__name__}: {exc}")
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("run %s failed: %s", run_id, reason)
+        await finish_step(run_id, "failed", reason)
         return "failed"
+
+
+async def _stages(run_id: str) -> str:
+    settings = current().settings.workflow
+    await ingest_step(run_id)
+    revision, feedback, tip = 1, None, None
+    await _revision(run_id, revision, feedback, tip)
+    while True:
+        await brief_step(run_id, revision)
+        decision = await _next_decision(run_id, revision, settings.decision_timeout_s)
+        if decision is None:
+            hours = settings.decision_timeout_s / 3600
+            await finish_step(run_id, "expired", f"no decision within {hours:g} h")
+            return "expired"
+        await decision_step(run_id, decision)
+        if decision["kind"] == "approve":
+            await ship_step(run_id)
+            return "shipped"
+        if decision["kind"] == "cancel":
+            await finish_step(run_id, "cancelled", f"cancelled by {decision.get('by') or 'a reviewer'}")
+            return "cancelled"
+        revision, feedback = revision + 1, str(decision.get("feedback") or "")
+        tip = await branch_tip_step(run_id)
+        await _revision(run_id, revision, feedback, tip)
+
+
+async def _revision(run_id: str, revision: int, feedback: str | None, tip: str | None) -> None:
+    """The agents' work on one revision (in the queue), then its commit."""
+    queue = await agents_queue()
+    phase = await queue.enqueue_async(agent_phase, run_id, revision, feedback)
+    await phase.get_result()
+    await commit_step(run_id, revision, tip)
 
 
 async def agents_queue() -> Queue:

@@ -1,13 +1,17 @@
 """Read-only views of runs, shaped as the CLI prints them and the HTTP API will return them."""
 
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from config import Settings
-from documents.facts import AgentFacts, RunFacts
+from documents.facts import AgentFacts, DeliveryFacts, RunFacts
+from documents.phrases import delivery_line
+from workflow.outbox import Outbox
 from workflow.runtime import report_path
 from workflow.store import Store, StoredEvent, database_url
 
@@ -31,14 +35,25 @@ def run_summary(facts: RunFacts) -> dict[str, Any]:
     }
 
 
-def run_detail(facts: RunFacts) -> dict[str, Any]:
-    """Everything about a run: ticket, agents keyed by name, triage, fix, tests, verification, decisions."""
+def run_detail(facts: RunFacts, deliveries: Sequence[DeliveryFacts] = ()) -> dict[str, Any]:
+    """Everything about a run: ticket, agents keyed by name, triage, fix, tests, verification, decisions,
+    and its deliveries (each with its state and, while it is not done, its last error and next try)."""
     data = facts.model_dump(mode="json")
     agents: dict[str, dict[str, Any]] = {}
     for name in AGENT_ORDER:
         agent = facts.agents.get(name) or AgentFacts(name=name)  # type: ignore[arg-type]
         agents[name] = {**agent.model_dump(mode="json"), "tokens": agent.input_tokens + agent.output_tokens}
-    data.update({"id": facts.run_id, "agents": agents, "cost": round(facts.cost_usd, 6)})
+    data.update(
+        {
+            "id": facts.run_id,
+            "agents": agents,
+            "cost": round(facts.cost_usd, 6),
+            "deliveries": [
+                {**d.model_dump(mode="json"), "summary": delivery_line(d, now=datetime.now(UTC))}
+                for d in deliveries
+            ],
+        }
+    )
     return data
 
 
@@ -48,7 +63,11 @@ async def list_runs(store: Store, *, limit: int = 100) -> list[dict[str, Any]]:
 
 async def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
     facts = await store.get(run_id)
-    return run_detail(facts) if facts else None
+    return run_detail(facts, await deliveries_of(store, run_id)) if facts else None
+
+
+async def deliveries_of(store: Store, run_id: str) -> list[DeliveryFacts]:
+    return [delivery.facts() for delivery in await Outbox(store).of_run(run_id)]
 
 
 async def latest_run(store: Store) -> dict[str, Any] | None:

@@ -1,8 +1,9 @@
 """What the durable steps need and cannot take as arguments: one ``Runtime`` per process.
 
 DBOS steps are replayed from their recorded inputs, so they take only ids and small values; the
-settings, the database, the model client, the tools and the integrations live here, installed by
-``workflow.engine.Engine`` at start-up and looked up with ``current()``.
+settings, the database, the model client, the tools, the integrations and the deliveries live here,
+installed by ``workflow.engine.Engine`` at start-up and looked up with ``current()``. Steps read through
+the integrations (a ticket, CI logs) directly; everything they send goes through ``deliveries``.
 """
 
 import asyncio
@@ -23,11 +24,13 @@ from safety.writes import WriteRules
 from tools import ToolRegistry
 from tools.context import notes_path
 from tools.memory import NoteStore
+from workflow.deliverer import Deliverer
 from workflow.environment import Environments
 from workflow.errors import WorkflowError
 from workflow.events import EventBus
 from workflow.git import GitRepo
 from workflow.project import CONVENTIONS, DEFAULT_TEST_PATTERNS
+from workflow.reports import report_path
 from workflow.store import Store
 
 
@@ -42,6 +45,8 @@ class Runtime:
     notifier: Notifier
     forge: Forge
     tracker: Tracker
+    deliveries: Deliverer
+    """Records and tries every send to the notifier, forge and tracker (``workflow.deliverer``)."""
     repo: GitRepo
     data_dir: Path
     sandbox: Sandbox
@@ -78,11 +83,6 @@ class Runtime:
     def notes(self) -> NoteStore:
         """Lessons kept for this repository across runs (reviewers' feedback, agents' notes)."""
         return NoteStore(notes_path(self.data_dir, self.repo.path.name), Redactor(self.secrets))
-
-
-def report_path(data_dir: Path, run_id: str) -> Path:
-    """Where a run's incident report is kept in the state directory."""
-    return data_dir / "reports" / f"{run_id}.md"
 
 
 _current: Runtime | None = None

@@ -28,6 +28,7 @@ async def running_server(settings: Settings) -> AsyncIterator[Server]:
     """Start everything the HTTP server needs; stop it all on exit. ConfigError for bad settings."""
     modes = integration_modes(settings)
     secrets = settings.secrets
+    timeout_s = settings.workflow.delivery_attempt_timeout_s
     async with AsyncExitStack() as stack:
         model, description = stack.enter_context(model_for(settings))
         slack = (
@@ -36,6 +37,7 @@ async def running_server(settings: Settings) -> AsyncIterator[Server]:
                 channel=settings.slack.channel or "",
                 api_url=settings.slack.api_url,
                 approvers=settings.slack.approvers,
+                timeout_s=timeout_s,
             )
             if modes["slack"] == "live"
             else None
@@ -45,6 +47,7 @@ async def running_server(settings: Settings) -> AsyncIterator[Server]:
                 token=secrets.get("GITHUB_TOKEN") or "",
                 repo=settings.github.repo or "",
                 api_url=settings.github.api_url,
+                timeout_s=timeout_s,
             )
             if modes["github"] == "live"
             else None
@@ -56,6 +59,7 @@ async def running_server(settings: Settings) -> AsyncIterator[Server]:
                 base_url=settings.jira.base_url or "",
                 email=settings.jira.email or "",
                 token=secrets.get("JIRA_API_TOKEN") or "",
+                timeout_s=timeout_s,
             )
             if modes["jira"] == "live"
             else None
@@ -63,12 +67,12 @@ async def running_server(settings: Settings) -> AsyncIterator[Server]:
         if jira is not None:
             stack.push_async_callback(jira.aclose)
         links = RunLinks.from_settings(settings)
-        tracker = JiraTracker(jira, settings.jira, run_link=links.signed) if jira is not None else None
+        tracker = JiraTracker(jira, settings.jira) if jira is not None else None
         engine = Engine(settings, model=model, notifier=slack, forge=github, tracker=tracker)
         service = Service(settings, engine, modes=modes, model_name=description, links=links)
         await engine.start()
         stack.push_async_callback(engine.stop)
         webhooks = Webhooks(service, slack=slack, github=github, jira=jira)
         stack.push_async_callback(webhooks.drain)
-        print(service.banner(), flush=True)
+        print(await service.banner(), flush=True)
         yield Server(service, webhooks)

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ValidationError
 
 from config import Mode, Settings
 from documents.briefing import build_briefing
-from documents.facts import UNNUMBERED_KEY, RunFacts, Ticket, TicketSource
+from documents.facts import UNNUMBERED_KEY, DeliveryFacts, RunFacts, Ticket, TicketSource
+from documents.phrases import plural
 from documents.web import run_page, runs_page
 from workflow.api_models import (
     AlreadyApproved,
@@ -152,21 +153,51 @@ class Service:
 
     # -- health --------------------------------------------------------------------------------------
 
-    def health(self) -> Reply:
+    async def health(self) -> Reply:
+        """The server is up; per integration: live or local, and when live, ok or degraded (the last
+        error and when) with the deliveries waiting; which inbound webhooks are on."""
         return Reply(
             200,
             {
                 "status": "ok",
                 "model": self.model_name,
-                "integrations": self.modes,
+                "integrations": await self._integrations(),
                 "repo": str(self.settings.repo),
                 "public_url": self.public_url,
             },
         )
 
-    def banner(self) -> str:
-        modes = ", ".join(f"{name} {mode}" for name, mode in self.modes.items())
-        return f"Nightshift on {self.public_url}: model {self.model_name}; {modes}"
+    async def _integrations(self) -> dict[str, dict[str, Any]]:
+        health = await self.engine.rt.deliveries.outbox.health()
+        webhooks = inbound_webhooks(self.settings, self.modes)
+        report: dict[str, dict[str, Any]] = {}
+        for name, mode in self.modes.items():
+            entry: dict[str, Any] = {"mode": mode, "webhook": webhooks[name]}
+            if mode == "live":
+                service = health.get(name)
+                entry["state"] = "degraded" if service and service.degraded else "ok"
+                entry["pending"] = service.pending if service else 0
+                entry["last_error"] = service.last_error if service else None
+                at = service.last_error_at if service else None
+                entry["last_error_at"] = at.isoformat() if at else None
+            report[name] = entry
+        return report
+
+    async def banner(self) -> str:
+        """The start-up line: the model, each integration as /health tells it, the inbound webhooks."""
+        parts = []
+        integrations = await self._integrations()
+        for name, entry in integrations.items():
+            if entry["mode"] == "local":
+                parts.append(f"{name} local")
+                continue
+            count = plural(entry["pending"], "delivery", "deliveries")
+            waiting = f", {count} waiting" if entry["pending"] else ""
+            failing = f", last error: {entry['last_error']}" if entry["state"] == "degraded" else ""
+            parts.append(f"{name} live ({entry['state']}{waiting}{failing})")
+        hooks = "; ".join(f"/webhook/{name} {entry['webhook']}" for name, entry in integrations.items())
+        head = f"Nightshift on {self.public_url}: model {self.model_name}; {', '.join(parts)}"
+        return f"{head}\ninbound webhooks: {hooks}"
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -213,7 +244,11 @@ class Service:
         return facts
 
     async def get_run(self, run_id: str) -> Reply:
-        return Reply(200, run_detail(await self.run(run_id)))
+        facts = await self.run(run_id)
+        return Reply(200, run_detail(facts, await self._deliveries(facts.run_id)))
+
+    async def _deliveries(self, run_id: str) -> list[DeliveryFacts]:
+        return [d.facts() for d in await self.engine.rt.deliveries.outbox.of_run(run_id)]
 
     async def decide(
         self, run_id: str, kind: DecisionKind, *, feedback: str | None = None, by: str | None = None
@@ -257,6 +292,7 @@ class Service:
         return run_page(
             facts,
             build_briefing(facts),
+            deliveries=await self._deliveries(facts.run_id),
             events_url=f"/runs/{facts.run_id}/events",
             approve_url=f"{base}/approve",
             request_changes_url=f"{base}/request-changes",
@@ -315,6 +351,29 @@ async def _sse(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
 
 def _read_if_exists(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def inbound_webhooks(settings: Settings, modes: Mapping[str, Mode]) -> dict[str, str]:
+    """Per integration: whether its webhook route takes deliveries, and why not."""
+    secrets = settings.secrets
+    jira_signed = bool(secrets.get("JIRA_WEBHOOK_SECRET"))
+    return {
+        "slack": "on" if modes["slack"] == "live" else "off (Slack is local)",
+        "github": (
+            "off (GitHub is local)"
+            if modes["github"] == "local"
+            else "on"
+            if secrets.get("GITHUB_WEBHOOK_SECRET")
+            else "off (no GITHUB_WEBHOOK_SECRET; GitHub is live for pull requests and CI logs)"
+        ),
+        "jira": (
+            "off (Jira is local)"
+            if modes["jira"] == "local"
+            else "on"
+            if jira_signed
+            else "on, unsigned (set JIRA_WEBHOOK_SECRET to verify deliveries)"
+        ),
+    }
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -1,8 +1,9 @@
 """The bodies of the pipeline's durable steps. Each takes ids, reads the run's facts, acts, records.
 
 Steps run at least once (a crash replays the one that was running), so each is idempotent: worktrees
-are reset or reused, commits are matched before being made, a pull request is looked up by branch
-before one is opened, and a briefing already posted is updated rather than posted again.
+are reset or reused, commits are matched before being made. What a step sends outside (the briefing,
+the pull request, ticket transitions and comments) it records as a delivery (``workflow.deliverer``)
+with a key of its own, so a replay records nothing twice, and the run moves on without waiting for it.
 """
 
 import logging
@@ -24,9 +25,9 @@ from documents.facts import (
     VerificationFacts,
 )
 from documents.pr_body import render_pr_body, render_pr_title
-from documents.report import render_report
 from integrations.base import IntegrationError
 from safety.errors import SecretFound
+from workflow import reports
 from workflow.agent_runs import prepare_worktrees, run_in_worktree
 from workflow.git import CommitSpec, branch_name
 from workflow.project import project_test_patterns
@@ -76,14 +77,16 @@ async def ingest(rt: Runtime, run_id: str) -> str:
             TimelineEntry(at=datetime.now(UTC), text=f"ingested at base commit {base[:12]}")
         )
 
-    facts = await rt.store.update(run_id, change)
-    await _outside(rt, run_id, "ticket transition", rt.tracker.transition(facts, "In Progress"))
+    await rt.store.update(run_id, change)
+    await rt.deliveries.record(
+        run_id, "transition", f"{run_id}:transition:In Progress", {"status": "In Progress"}
+    )
     rt.bus.publish(run_id, "ingested", {"base_commit": base})
     return base
 
 
 async def _outside(rt: Runtime, run_id: str, what: str, call: Awaitable[T]) -> T | None:
-    """A call to the tracker or CI that must not fail the run: a failure is logged and shown as an event."""
+    """A read from the tracker or CI that must not fail the run: a failure is logged and shown as an event."""
     try:
         return await call
     except IntegrationError as exc:
@@ -316,10 +319,11 @@ def _last_feedback(facts: RunFacts) -> str:
 
 
 async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
-    """Render the report and the briefing; show it; then the run awaits a decision.
+    """Render the report and the briefing; the run awaits a decision; the briefing is delivered.
 
-    The status changes only once the briefing is out and its message reference stored, so whoever sees
-    ``awaiting_decision`` (the API, the terminal prompt, a CI job) also finds the message to update.
+    The status changes as soon as the briefing is built: the API, the web page and the terminal show
+    it at once, and a decision can be taken there while the notifier is unreachable. Showing it (a
+    Slack message, posted once and then updated in place) is a delivery that never holds the run.
     """
     entry = TimelineEntry(at=datetime.now(UTC), text=f"briefing for revision {revision}")
 
@@ -328,33 +332,19 @@ async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
         facts.timeline.append(entry)
 
     facts = await _facts(rt, run_id)  # a copy of its own: the store keeps the facts as JSON
-    change(facts)  # what the briefing shows: the run as it will be once it is out
+    change(facts)  # what the report shows: the run as it is once briefed
     write_report(rt, facts)
     briefing = build_briefing(facts)
-    ref = facts.message_ref
-    if ref is None:
-        ref = await rt.notifier.post_briefing(facts, briefing)
-    else:
-        await rt.notifier.update_briefing(facts, briefing, ref)
-
-    def settle(current: RunFacts) -> None:
-        change(current)
-        current.message_ref = current.message_ref or ref
-
-    await rt.store.update(run_id, settle)
+    await rt.store.update(run_id, change)
+    await rt.deliveries.arm_briefing(run_id)
     rt.bus.publish(run_id, "status", {"status": "awaiting_decision", "revision": revision})
     rt.bus.publish(
         run_id, "briefing", {"revision": revision, "verdict": briefing.verdict, "tone": briefing.tone}
     )
-    await rt.hooks.fire(
-        "briefing_posted", {"run_id": run_id, "revision": revision, "verdict": briefing.verdict}
-    )
 
 
 def write_report(rt: Runtime, facts: RunFacts) -> None:
-    path = rt.report_path(facts.run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(facts), encoding="utf-8")
+    reports.write_report(rt.data_dir, facts)
 
 
 async def record_decision(rt: Runtime, run_id: str, decision: dict[str, Any]) -> None:
@@ -375,56 +365,65 @@ async def record_decision(rt: Runtime, run_id: str, decision: dict[str, Any]) ->
         rt.notes.add("reviewer", f"Reviewer feedback on {facts.ticket.key}: {entry.feedback}")
 
 
-async def ship_step(rt: Runtime, run_id: str) -> str:
-    """Open the PR (idempotent per branch), move the ticket, update the briefing in place."""
-    facts = await set_status(rt, run_id, "approving", "approved; opening the pull request")
+async def ship_step(rt: Runtime, run_id: str) -> None:
+    """Record the pull request's delivery (one per branch, opened as soon as the forge answers), then
+    conclude: the run is shipped; the ticket and the briefing follow the pull request."""
+    facts = await set_status(rt, run_id, "approving", "approved; the pull request is being opened")
     await rt.hooks.fire("approved", {"run_id": run_id})
     fix_diff = (facts.fix.diff if facts.fix else "") + (facts.tests.diff if facts.tests else "")
-    pr = await rt.forge.open_pull_request(
-        facts,
-        title=render_pr_title(facts),
-        body=render_pr_body(facts),
-        diff=fix_diff,
-        draft=rt.settings.workflow.draft_prs,
-        labels=list(rt.settings.workflow.pr_labels),
+    await rt.deliveries.record(
+        run_id,
+        "pull_request",
+        f"{run_id}:pull_request",
+        {
+            "title": render_pr_title(facts),
+            "body": render_pr_body(facts),
+            "diff": fix_diff,
+            "draft": rt.settings.workflow.draft_prs,
+            "labels": list(rt.settings.workflow.pr_labels),
+        },
     )
-
-    def change(facts: RunFacts) -> None:
-        facts.pr_url = pr.url
-        facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"pull request {pr.url}"))
-
-    facts = await rt.store.update(run_id, change)
-    rt.bus.publish(run_id, "pr_opened", {"url": pr.url, "number": pr.number, "created": pr.created})
-    if pr.created:
-        await _outside(rt, run_id, "ticket transition", rt.tracker.transition(facts, "In Review"))
-        await _outside(rt, run_id, "ticket comment", rt.tracker.comment(facts, f"Nightshift opened {pr.url}"))
-        await rt.hooks.fire("pr_opened", {"run_id": run_id, "url": pr.url})
-    await _conclude(rt, facts, "shipped", f"shipped: {pr.url}")
-    return pr.url
+    await _conclude(rt, facts, "shipped", f"shipped: branch {facts.branch}")
 
 
 async def finish_step(rt: Runtime, run_id: str, status: RunStatus, reason: str) -> None:
-    """End a run that will not ship: cancelled, expired or failed. Says why, everywhere."""
-    facts = await _facts(rt, run_id)
+    """End a run that will not ship: cancelled, expired or failed. Says why, everywhere.
+
+    Part of the failure path, so nothing but the database can make it raise: the report, the hooks,
+    the briefing and the clean-up are each done as well as they can be, and the final status is
+    recorded whatever became of them.
+    """
     if status == "failed":
-        facts = await rt.store.update(run_id, lambda f: setattr(f, "error", reason))
-        await rt.hooks.fire("run_failed", {"run_id": run_id, "reason": reason})
-    await _conclude(rt, facts, status, f"{status}: {reason}")
+        await rt.store.update(run_id, lambda f: setattr(f, "error", reason))
+        fired = rt.hooks.fire("run_failed", {"run_id": run_id, "reason": reason})
+        await _best_effort(run_id, "the run_failed hook", fired)
+    await _conclude(rt, await _facts(rt, run_id), status, f"{status}: {reason}")
+
+
+async def _best_effort(run_id: str, what: str, work: Awaitable[object]) -> None:
+    """``work`` that the end of a run must not depend on: a failure is logged with its traceback."""
+    try:
+        await work
+    except Exception:
+        logger.exception("run %s: %s failed; the run ends all the same", run_id, what)
 
 
 async def _conclude(rt: Runtime, facts: RunFacts, status: RunStatus, note: str) -> None:
-    """Report, tell, clean up, and only then record the final status: whoever waits for it finds the
-    run's worktrees gone and every message out."""
+    """Report, clean up, and then record the final status, with the briefing showing it: whoever waits
+    for the status finds the run's worktrees gone. The notifier is told by a delivery."""
     final = facts.model_copy(
         update={
             "status": status,
             "timeline": [*facts.timeline, TimelineEntry(at=datetime.now(UTC), text=note)],
         }
     )
-    write_report(rt, final)
-    await rt.notifier.update_briefing(final, build_briefing(final), final.message_ref)
-    await cleanup(rt, facts.run_id)
+    try:
+        write_report(rt, final)
+    except OSError:
+        logger.exception("run %s: the report could not be written", facts.run_id)
+    await _best_effort(facts.run_id, "the clean-up", cleanup(rt, facts.run_id))
     await set_status(rt, facts.run_id, status, note)
+    await rt.deliveries.arm_briefing(facts.run_id)
     await rt.bus.flush()
 
 

@@ -1,4 +1,5 @@
-"""Run state in the database: runs (their facts as JSON), events, and locally recorded pull requests.
+"""Run state in the database: runs (their facts as JSON), events, locally recorded pull requests, and
+the delivery outbox (its rows are read and written by ``workflow.outbox``).
 
 SQLAlchemy Core, so the same code runs on SQLite (the default, in the state directory) and Postgres
 (``NIGHTSHIFT_DATABASE_URL``). Methods are async; the blocking database work runs in a thread so the
@@ -58,6 +59,33 @@ pull_requests = sa.Table(
     sa.Column("labels", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+deliveries = sa.Table(
+    "ns_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(200), unique=True, nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("service", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("due_since", sa.Float, nullable=False),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("last_attempt_at", sa.Float, nullable=True),
+    sa.Column("failing_since", sa.Float, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("delivered_at", sa.Float, nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Index("ix_ns_deliveries_due", "state", "next_attempt_at"),
+)
+"""The delivery outbox: one row per effect on the outside world (``workflow.outbox`` says how)."""
 
 ACTIVE_STATUSES: tuple[RunStatus, ...] = (
     "queued",
@@ -147,6 +175,11 @@ class Store:
         metadata.create_all(self._engine)
         self._locks: dict[str, asyncio.Lock] = {}
         self._new_runs = GroupCommit(self._create_runs)
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine, for the modules that own other tables here (``workflow.outbox``)."""
+        return self._engine
 
     def close(self) -> None:
         self._engine.dispose()

@@ -3,13 +3,15 @@
 Slack wants an answer within 3 seconds: a command is acknowledged with an ephemeral message naming the
 run (the run itself starts in the background); a button click is acknowledged at once and acted on in
 a background task. Duplicate deliveries are recognised by their delivery ids (Jira) or the failing
-commit (GitHub) and start nothing new.
+commit (GitHub) and start nothing new. What a click makes Nightshift send to Slack (the message redrawn
+without its buttons, the feedback modal, an ephemeral line) goes through the outbound door
+(``workflow.outbound``) like every other send, once: a click's answer is not worth retrying later.
 """
 
 import asyncio
 import json
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from documents.briefing import build_briefing
@@ -26,6 +28,7 @@ from integrations.slack import (
     parse_interaction,
     verify_slack_request,
 )
+from workflow.outbound import Send
 from workflow.service import ApiError, Reply, Service, parse_form
 from workflow.store import ACTIVE_STATUSES
 
@@ -63,6 +66,45 @@ class Webhooks:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("background webhook work failed", exc_info=task.exception())
+
+    async def _send_slack(
+        self,
+        action: str,
+        run_id: str | None,
+        payload: dict[str, Any],
+        perform: Callable[[Send], Awaitable[None]],
+    ) -> None:
+        """A send to Slack on behalf of a click, through the outbound door."""
+        await self.service.engine.rt.deliveries.executor.send(Send("slack", action, run_id, payload), perform)
+
+    async def _ephemeral(self, slack: SlackNotifier, channel: str, user: str, text: str) -> None:
+        await self._send_slack(
+            "ephemeral",
+            None,
+            {"channel": channel, "user": user, "text": text},
+            lambda s: slack.ephemeral(s.payload["channel"], s.payload["user"], s.payload["text"]),
+        )
+
+    async def _mark_deciding(
+        self, slack: SlackNotifier, run_id: str, ref: str, text: str, by: str | None
+    ) -> None:
+        facts = await self.service.run(run_id)
+        await self._send_slack(
+            "redraw briefing",
+            run_id,
+            {"ref": ref, "text": text, "by": by, "briefing": build_briefing(facts)},
+            lambda s: slack.mark_deciding(
+                s.payload["ref"], s.payload["text"], by=s.payload["by"], briefing=s.payload["briefing"]
+            ),
+        )
+
+    async def _open_modal(self, slack: SlackNotifier, trigger_id: str, run_id: str) -> None:
+        await self._send_slack(
+            "open feedback modal",
+            run_id,
+            {"trigger_id": trigger_id, "run_id": run_id},
+            lambda s: slack.open_feedback_modal(s.payload["trigger_id"], s.payload["run_id"]),
+        )
 
     async def drain(self) -> None:
         """Let background work finish (briefly) at shutdown."""
@@ -130,7 +172,7 @@ class Webhooks:
             refusal = f"Only {', '.join(f'<@{u}>' for u in slack.approvers)} may decide on Nightshift runs."
             if isinstance(interaction, FeedbackSubmitted):
                 return Reply(200, {"response_action": "errors", "errors": {"feedback": refusal}})
-            self._background(slack.ephemeral(interaction.channel_id, interaction.user_id, refusal))
+            self._background(self._ephemeral(slack, interaction.channel_id, interaction.user_id, refusal))
             return Reply(200, {})
         if isinstance(interaction, FeedbackSubmitted):
             if not interaction.feedback.strip():
@@ -141,7 +183,7 @@ class Webhooks:
         elif interaction.kind == "approve":
             self._background(self._approve(slack, interaction))
         else:
-            self._background(slack.open_feedback_modal(interaction.trigger_id, interaction.run_id))
+            self._background(self._open_modal(slack, interaction.trigger_id, interaction.run_id))
         return Reply(200, {})
 
     async def _approve(self, slack: SlackNotifier, click: ButtonClick) -> None:
@@ -149,10 +191,10 @@ class Webhooks:
         ref = facts.message_ref or f"{click.channel_id}:{click.message_ts}"
         reply = await self.service.decide(facts.run_id, "approve", by=click.user_name)
         if reply.status == 202:
-            await slack.mark_deciding(ref, "Approving...", by=click.user_id, briefing=build_briefing(facts))
+            await self._mark_deciding(slack, facts.run_id, ref, "Approving...", click.user_id)
         else:
             detail = reply.body.get("error") or reply.body.get("detail") or reply.body.get("status")
-            await slack.ephemeral(click.channel_id, click.user_id, f"Run {facts.run_id}: {detail}")
+            await self._ephemeral(slack, click.channel_id, click.user_id, f"Run {facts.run_id}: {detail}")
 
     async def _request_changes(self, slack: SlackNotifier, submitted: FeedbackSubmitted) -> None:
         facts = await self.service.run(submitted.run_id)
@@ -160,12 +202,8 @@ class Webhooks:
             facts.run_id, "request_changes", feedback=submitted.feedback, by=submitted.user_name
         )
         if reply.status == 202 and facts.message_ref:
-            await slack.mark_deciding(
-                facts.message_ref,
-                f"Changes requested: {submitted.feedback}",
-                by=submitted.user_id,
-                briefing=build_briefing(facts),
-            )
+            text = f"Changes requested: {submitted.feedback}"
+            await self._mark_deciding(slack, facts.run_id, facts.message_ref, text, submitted.user_id)
         elif reply.status != 202:
             logger.warning("request changes on %s refused: %s", facts.run_id, reply.body)
 

@@ -71,6 +71,8 @@ class Fault:
     path: str | None
     retry_after: int | None
     message: str | None
+    body: bytes | None = None
+    """Sent as is (``text/html``) instead of GitHub's JSON: a proxy's error page."""
 
 
 @dataclass
@@ -120,9 +122,11 @@ class FakeGitHub:
         path: str | None = None,
         retry_after: int | None = None,
         message: str | None = None,
+        body: bytes | None = None,
     ) -> None:
-        """Answer the next ``times`` matching calls with ``status`` (``path``: a substring of the path)."""
-        self._faults.append(Fault(status, times, method, path, retry_after, message))
+        """Answer the next ``times`` matching calls with ``status`` (``path``: a substring of the path),
+        as GitHub's JSON error or, given ``body``, as that HTML page."""
+        self._faults.append(Fault(status, times, method, path, retry_after, message, body))
 
     def add_run(
         self,
@@ -255,6 +259,8 @@ class FakeGitHub:
         fault = self._take_fault(call)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            if fault.body is not None:
+                return Response(fault.body, fault.status, headers, media_type="text/html")
             default = "API rate limit exceeded" if fault.status == 429 else "Server Error"
             return _error(fault.status, fault.message or default, headers=headers)
         if call.path.startswith("/download/"):

@@ -1,8 +1,10 @@
 """A fake Jira Cloud (REST API v3) that records every call, and builders of signed webhook deliveries.
 
 ``with FakeJira() as jira: jira.url`` serves it on 127.0.0.1. It answers like Jira Cloud for what
-Nightshift uses: GET myself, GET issue, GET/POST transitions, POST comment, with basic auth checked
-(401 otherwise) and knobs to answer 429 (with Retry-After) or 503 to the next calls.
+Nightshift uses: GET myself, GET issue, GET/POST transitions, GET/POST comment (a comment keeps the
+entity properties it was created with) and POST comment/list (``expand=properties``), with basic auth
+checked (401 otherwise) and a knob to answer the next calls with 429 (with Retry-After) or 5xx, as
+Jira's JSON or as a proxy's page.
 """
 
 import base64
@@ -165,12 +167,16 @@ class Call:
 class _Fault:
     status: int
     retry_after: str | None
+    body: bytes | None
+    content_type: str
 
 
 @dataclass
 class _State:
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Issue key -> its comments as Jira keeps them (id, body, properties), oldest first."""
+    next_comment: int = 0
     transitions: list[tuple[str, str]] = field(default_factory=list)
     """(issue key, transition id) applied, in order."""
     faults: list[_Fault] = field(default_factory=list)
@@ -191,7 +197,8 @@ class FakeJira(ThreadedServer):
                 Route("/rest/api/3/myself", self._myself, methods=["GET"]),
                 Route("/rest/api/3/issue/{key}", self._issue, methods=["GET"]),
                 Route("/rest/api/3/issue/{key}/transitions", self._transitions, methods=["GET", "POST"]),
-                Route("/rest/api/3/issue/{key}/comment", self._comment, methods=["POST"]),
+                Route("/rest/api/3/issue/{key}/comment", self._comment, methods=["GET", "POST"]),
+                Route("/rest/api/3/comment/list", self._comment_list, methods=["POST"]),
             ]
         )
         super().__init__(app, name="fake jira")
@@ -210,17 +217,30 @@ class FakeJira(ThreadedServer):
 
     def comments_on(self, key: str) -> list[dict[str, Any]]:
         """The ADF bodies of the comments posted on the issue, in order."""
-        return list(self._state.comments.get(key, []))
+        return [comment["body"] for comment in self._state.comments.get(key, [])]
+
+    def comment_properties(self, key: str) -> list[list[dict[str, Any]]]:
+        """The entity properties each comment on the issue was created with, in order."""
+        return [list(comment["properties"]) for comment in self._state.comments.get(key, [])]
 
     @property
     def applied_transitions(self) -> list[tuple[str, str]]:
         """(issue key, transition id) of every transition applied, in order."""
         return list(self._state.transitions)
 
-    def fail_next(self, count: int = 1, *, status: int = 429, retry_after: str | None = "2") -> None:
-        """Answer the next ``count`` calls with ``status`` (429 and 503 carry Retry-After when given)."""
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 429,
+        retry_after: str | None = "2",
+        body: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        """Answer the next ``count`` calls with ``status`` (with Retry-After when given): Jira's JSON error,
+        or ``body`` as ``content_type`` (what a proxy in front of Jira sends)."""
         with self._lock:
-            self._state.faults.extend(_Fault(status, retry_after) for _ in range(count))
+            self._state.faults.extend(_Fault(status, retry_after, body, content_type) for _ in range(count))
 
     def calls_to(self, method_or_path: str) -> list[Call]:
         """Calls matching ``"POST"``, a path suffix like ``"/transitions"``, or both: ``"POST /comment"``."""
@@ -248,6 +268,9 @@ class FakeJira(ThreadedServer):
             fault = self._state.faults.pop(0) if self._state.faults else None
         if fault is not None:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            if fault.body is not None:
+                call.status = fault.status
+                return call, Response(fault.body, fault.status, headers, media_type=fault.content_type)
             return call, _answer(call, fault.status, {"errorMessages": ["Rate limit exceeded."]}, headers)
         if request.headers.get("authorization") != self._expected_auth:
             message = "Client must be authenticated to access this resource."
@@ -327,17 +350,43 @@ class FakeJira(ThreadedServer):
         issue = self._find(call, key)
         if isinstance(issue, Response):
             return issue
-        body = (call.body or {}).get("body") if isinstance(call.body, dict) else None
+        if request.method == "GET":
+            with self._lock:
+                comments = list(self._state.comments.get(key, []))
+            if call.query.get("orderBy") == "-created":
+                comments.reverse()
+            shown = comments[: int(call.query.get("maxResults") or 50)]
+            listing = [{k: v for k, v in c.items() if k != "properties"} for c in shown]
+            page = {"startAt": 0, "maxResults": len(shown), "total": len(comments)}
+            return _answer(call, 200, {**page, "comments": listing})
+        payload = call.body if isinstance(call.body, dict) else {}
+        body = payload.get("body")
         if not isinstance(body, dict) or body.get("type") != "doc" or body.get("version") != 1:
             return _answer(
                 call, 400, {"errorMessages": [], "errors": {"comment": "Comment body is not valid!"}}
             )
         with self._lock:
-            comments = self._state.comments.setdefault(key, [])
-            comments.append(body)
-            number = len(comments)
-        author = {"accountId": self.account_id, "displayName": "Nightshift"}
-        return _answer(call, 201, {"id": str(10000 + number), "author": author, "body": body})
+            self._state.next_comment += 1
+            comment = {
+                "id": str(10000 + self._state.next_comment),
+                "author": {"accountId": self.account_id, "displayName": "Nightshift"},
+                "body": body,
+                "properties": list(payload.get("properties") or []),
+            }
+            self._state.comments.setdefault(key, []).append(comment)
+        return _answer(call, 201, {k: v for k, v in comment.items() if k != "properties"})
+
+    async def _comment_list(self, request: Request) -> Response:
+        call, early = await self._admit(request)
+        if early:
+            return early
+        ids = {str(i) for i in ((call.body or {}).get("ids") or [])}
+        expand = "properties" in call.query.get("expand", "").split(",")
+        with self._lock:
+            found = [c for comments in self._state.comments.values() for c in comments if c["id"] in ids]
+        values = [c if expand else {k: v for k, v in c.items() if k != "properties"} for c in found]
+        page = {"startAt": 0, "maxResults": len(values), "total": len(values), "isLast": True}
+        return _answer(call, 200, {**page, "values": values})
 
 
 def _answer(call: Call, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:

@@ -1,0 +1,152 @@
+"""The deliverer's retry rules, on a real database and the real Slack client against a fake Slack (behind
+a proxy for the outages): Retry-After is honoured, a refusal is abandoned at once, a lasting outage is
+abandoned after ``delivery_timeout_s``, and in each case the run records why."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from config import WorkflowSettings
+from demo.fake_slack import CHANNEL_ID, TOKEN, FakeSlack
+from documents.facts import RunFacts, Ticket
+from hooks import HookRunner
+from integrations.local import LocalForge, LocalTracker
+from integrations.slack import SlackNotifier
+from tests.documents_fixtures import verified_run
+from tests.fakes.outage import Outage
+from tests.waiting import eventually
+from workflow.deliverer import Deliverer
+from workflow.events import EventBus
+from workflow.outbound import DeliveryExecutor
+from workflow.outbox import Delivery, Outbox
+from workflow.store import Store
+
+FAST = {"delivery_attempt_timeout_s": 1.0, "delivery_backoff_s": 0.05, "delivery_backoff_max_s": 0.2}
+"""Short attempts and waits, so that a test's outage lasts a second or two."""
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def proxy(slack: FakeSlack) -> Iterator[Outage]:
+    with Outage(slack.url) as outage:
+        yield outage
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    yield store
+    store.close()
+
+
+@asynccontextmanager
+async def deliverer_for(
+    store: Store, proxy: Outage, *, token: str = TOKEN, **settings: float
+) -> AsyncIterator[Deliverer]:
+    bus = EventBus(store)
+    notifier = SlackNotifier(token=token, channel=CHANNEL_ID, api_url=f"{proxy.url}/api/", timeout_s=1.0)
+    deliverer = Deliverer(
+        outbox=Outbox(store),
+        executor=DeliveryExecutor(
+            notifier=notifier, forge=LocalForge(store), tracker=LocalTracker(bus.publish)
+        ),
+        store=store,
+        bus=bus,
+        hooks=HookRunner([], env={}),
+        settings=WorkflowSettings.model_validate({**FAST, **settings}),
+        data_dir=Path(store.url.removeprefix("sqlite:///")).parent,
+    )
+    await deliverer.start(worker="test")
+    try:
+        yield deliverer
+    finally:
+        await deliverer.stop()
+        await bus.close()
+
+
+async def briefed_run(store: Store) -> str:
+    facts, _ = await store.create_run(Ticket(key="PAY-42", title="Refunds show up as charges"))
+
+    def awaiting(current: RunFacts) -> None:
+        run = verified_run()
+        current.status, current.revision, current.decisions = "awaiting_decision", 1, []
+        current.fix, current.tests, current.verification = run.fix, run.tests, run.verification
+
+    await store.update(facts.run_id, awaiting)
+    return facts.run_id
+
+
+async def briefing(deliverer: Deliverer, run_id: str) -> Delivery:
+    (row,) = await deliverer.outbox.of_run(run_id)
+    return row
+
+
+async def finished(deliverer: Deliverer, run_id: str, within: float = 15) -> Delivery:
+    """The run's briefing delivery once it is no longer pending."""
+    deadline = time.monotonic() + within
+    while (row := await briefing(deliverer, run_id)).state == "pending":
+        assert time.monotonic() < deadline, f"the delivery is still pending: {row}"
+        await asyncio.sleep(0.02)
+    return row
+
+
+async def test_retry_after_is_honoured_and_the_message_lands_once(
+    store: Store, slack: FakeSlack, proxy: Outage
+) -> None:
+    async with deliverer_for(store, proxy) as deliverer:
+        run_id = await briefed_run(store)
+        slack.fail_next("chat.postMessage", status=429, retry_after="2")
+        await deliverer.arm_briefing(run_id)
+        await eventually(lambda: bool(slack.calls_to("chat.postMessage")), within=10)
+        limited = await briefing(deliverer, run_id)
+        while limited.failing_since is None:  # the failure is being recorded
+            limited = await briefing(deliverer, run_id)
+        delivered = await finished(deliverer, run_id)
+
+    assert limited.last_status == 429 and limited.last_attempt_at is not None
+    assert limited.next_attempt_at - limited.last_attempt_at >= 2.0  # not sooner than Slack asked
+    assert delivered.state == "delivered" and delivered.attempts == 2
+    facts = await store.get(run_id)
+    assert facts is not None and facts.message_ref == delivered.result
+    assert any("slack briefing message delivered after 2 attempts" in e.text for e in facts.timeline)
+
+
+async def test_a_refusal_is_abandoned_at_once_and_the_run_says_why(store: Store, proxy: Outage) -> None:
+    async with deliverer_for(store, proxy, token="xoxb-revoked") as deliverer:
+        run_id = await briefed_run(store)
+        await deliverer.arm_briefing(run_id)
+        abandoned = await finished(deliverer, run_id)
+
+    assert (abandoned.state, abandoned.attempts) == ("abandoned", 1)
+    assert abandoned.last_error is not None and "invalid_auth" in abandoned.last_error
+    facts = await store.get(run_id)
+    assert facts is not None
+    (note,) = [e.text for e in facts.timeline if "abandoned" in e.text]
+    assert note.startswith(
+        "slack briefing message abandoned: refused: Slack chat.postMessage failed: invalid_auth"
+    )
+
+
+async def test_a_lasting_outage_is_abandoned_after_the_delivery_timeout(store: Store, proxy: Outage) -> None:
+    proxy.fail("html")
+    async with deliverer_for(store, proxy, delivery_timeout_s=1.5) as deliverer:
+        run_id = await briefed_run(store)
+        await deliverer.arm_briefing(run_id)
+        abandoned = await finished(deliverer, run_id)
+        health = (await deliverer.outbox.health())["slack"]
+
+    assert abandoned.state == "abandoned" and abandoned.attempts >= 3 and abandoned.last_status in (502, 503)
+    assert health.degraded and health.pending == 0 and "HTTP 50" in (health.last_error or "")
+    facts = await store.get(run_id)
+    assert facts is not None
+    (note,) = [e.text for e in facts.timeline if "abandoned" in e.text]
+    assert "abandoned: not delivered within 1.5s; last error: Slack " in note and "failed: HTTP 50" in note
