@@ -291,3 +291,6 @@ class RunFacts(BaseModel):
     """Glob patterns of the project's test files at the base commit (``workflow.project``)."""
     withheld: list[str] = Field(default_factory=list)
     """Sends the outbound secret scan stopped, each naming the secret and where it was found."""
+    workflow_id: str | None = None
+    """The durable workflow that moves the run, when it is not the run id (a run repaired at start-up
+    continues in a workflow of its own)."""

@@ -35,7 +35,8 @@ from workflow.events import EventBus
 from workflow.git import GitRepo
 from workflow.outbound import DeliveryExecutor
 from workflow.outbox import Outbox
-from workflow.pipeline import AGENT_QUEUE, DECISION_TOPIC, QUEUE_POLL_S, incident
+from workflow.pipeline import AGENT_QUEUE, DECISION_TOPIC, QUEUE_POLL_S, incident, resumed_incident
+from workflow.repair import repair_stuck_runs
 from workflow.runtime import Runtime, install
 from workflow.starter import WorkflowStarter
 from workflow.store import FINAL_STATUSES, Store, database_url
@@ -48,7 +49,7 @@ logger = logging.getLogger("nightshift.engine")
 
 DecisionKind = Literal["approve", "request_changes", "cancel"]
 DecisionSender = Callable[[str, dict[str, object], str], Awaitable[None]]
-"""Delivers (run id, decision message, idempotency key) to the run's workflow."""
+"""Delivers (workflow id, decision message, idempotency key) to the run's workflow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ class Engine:
 
     async def start(self) -> Runtime:
         """Take the executor lock, open the database, launch DBOS (recovering interrupted runs), start
-        trying the deliveries, start the runs recorded but never started."""
+        trying the deliveries, start the runs recorded but never started, repair stuck runs."""
         if self.settings.repo is None:
             raise WorkflowError("no repository to fix: set NIGHTSHIFT_REPO (or pass --repo PATH)")
         repo_path = self.settings.repo.resolve()
@@ -152,6 +153,7 @@ class Engine:
         self._starter = WorkflowStarter(self._start_workflow)
         await self.runtime.deliveries.start(worker=DBOS.executor_id)
         await self._start_unstarted_runs()
+        await repair_stuck_runs(self.runtime, self._start_resumed)
         return self.runtime
 
     async def stop(self) -> None:
@@ -204,6 +206,10 @@ class Engine:
         with SetWorkflowID(run_id):  # the same id again returns the same workflow: idempotent
             await DBOS.start_workflow_async(incident, run_id)
 
+    async def _start_resumed(self, workflow_id: str, run_id: str, revision: int, approved: bool) -> None:
+        with SetWorkflowID(workflow_id):
+            await DBOS.start_workflow_async(resumed_incident, run_id, revision, approved)
+
     async def _start_unstarted_runs(self) -> None:
         """Runs recorded but never started (a crash between the two) start now; started ones are no-ops."""
         for facts in reversed(await self.rt.store.list_runs(limit=1000, statuses=["queued"])):
@@ -233,8 +239,8 @@ async def _cancel(tasks: set["asyncio.Task[Any]"], timeout_s: float = 10) -> Non
     await asyncio.wait(pending, timeout=timeout_s)
 
 
-async def _send_in_process(run_id: str, message: dict[str, object], key: str) -> None:
-    await DBOS.send_async(run_id, message, topic=DECISION_TOPIC, idempotency_key=key)
+async def _send_in_process(workflow_id: str, message: dict[str, object], key: str) -> None:
+    await DBOS.send_async(workflow_id, message, topic=DECISION_TOPIC, idempotency_key=key)
 
 
 async def decide(
@@ -265,7 +271,7 @@ async def decide(
                 f"no revisions left (max_revisions = {settings.workflow.max_revisions}); approve or cancel",
             )
     message: dict[str, object] = {"kind": kind, "revision": facts.revision, "feedback": feedback, "by": by}
-    await send(run_id, message, f"{run_id}:decision:{facts.revision}")
+    await send(facts.workflow_id or run_id, message, f"{run_id}:decision:{facts.revision}")
     interim = {"approve": "approving", "request_changes": "revising"}.get(kind)
 
     def change(current: RunFacts) -> None:

@@ -10,6 +10,9 @@
       recv("decision", timeout)            durable wait: approve | request_changes | cancel | expiry
       ship | finish                        steps: the run's end; the PR and the messages are deliveries
 
+    resumed_incident(run_id, revision, approved)   a run repaired at start-up (``workflow.repair``):
+                                           from its briefing, or from shipping when it was approved
+
 Workflow code is replayed after a crash, so every branch it takes depends only on recorded step
 results; everything with side effects is a step (``workflow.steps``). Nothing a step sends outside
 can fail the run: sends are deliveries (``workflow.deliverer``). Whatever else fails, the run ends
@@ -154,9 +157,17 @@ async def incident(run_id: str) -> str:
         return await _incident(run_id)
 
 
-async def _incident(run_id: str) -> str:
+@DBOS.workflow(name="nightshift.resume")
+async def resumed_incident(run_id: str, revision: int, approved: bool) -> str:
+    """A run whose workflow ended without ending the run (``workflow.repair``): it is briefed again at
+    ``revision`` and decided as usual, or, when its approval was recorded, shipped."""
+    with running():
+        return await _incident(run_id, resume=(revision, approved))
+
+
+async def _incident(run_id: str, resume: tuple[int, bool] | None = None) -> str:
     try:
-        return await _stages(run_id)
+        return await _stages(run_id, resume)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         logger.warning("run %s failed: %s", run_id, reason)
@@ -164,11 +175,17 @@ async def _incident(run_id: str) -> str:
         return "failed"
 
 
-async def _stages(run_id: str) -> str:
+async def _stages(run_id: str, resume: tuple[int, bool] | None) -> str:
     settings = current().settings.workflow
-    await ingest_step(run_id)
-    revision, feedback, tip = 1, None, None
-    await _revision(run_id, revision, feedback, tip)
+    if resume is None:
+        await ingest_step(run_id)
+        revision, feedback, tip = 1, None, None
+        await _revision(run_id, revision, feedback, tip)
+    else:
+        revision, approved = resume
+        if approved:
+            await ship_step(run_id)
+            return "shipped"
     while True:
         await brief_step(run_id, revision)
         decision = await _next_decision(run_id, revision, settings.decision_timeout_s)
