@@ -10,9 +10,11 @@ answers to a click (the message redrawn without its buttons, the feedback modal,
 sending methods any other way.
 
 That makes ``send`` the place to inspect what leaves before it leaves: the outbound secret scan of
-issue 8 section 4 (known secrets, raw and encoded; a hit stops the send and names the secret) goes
-at the top of ``send``, on ``Send.text``. An exception raised there fails the delivery like a refusal
-of the service would: the outbox records the reason and does not send.
+issue 8 section 4 (``safety.outbound.SecretScanner``: known secrets, raw and encoded) goes at the top
+of ``send``, on ``Send.text``. A hit raises before ``perform``, so nothing is sent; the deliverer
+records a failed attempt with the reason (``workflow.deliverer.Deliverer._attempt``), and should treat
+``SecretFound`` as a refusal (abandoned at once, the run's ``withheld`` naming the secret) rather than
+retry it.
 """
 
 import logging
