@@ -107,7 +107,6 @@ class Deliverer:
         least): what a terminal waits for before it shows the outcome."""
         return settled(await self.outbox.of_run(run_id))
 
-
     # -- running ------------------------------------------------------------------------------------
 
     async def start(self, *, worker: str) -> None:
@@ -149,13 +148,23 @@ class Deliverer:
             self.owner, lease_s=lease_s(self._settings), limit=BATCH, skip=set(self._attempts)
         )
         for delivery in claimed:
-            task = asyncio.get_running_loop().create_task(self._attempt(delivery))
+            task = asyncio.get_running_loop().create_task(self._guarded(delivery))
             self._attempts[delivery.id] = task
             task.add_done_callback(functools.partial(self._finished, delivery.id))
 
     def _finished(self, delivery_id: int, _task: "asyncio.Task[None]") -> None:
         self._attempts.pop(delivery_id, None)
         self._wake.set()  # the run's next delivery (or a briefing armed meanwhile) may be due now
+
+    async def _guarded(self, delivery: Delivery) -> None:
+        """An attempt whose bookkeeping failed too (the database is away) is logged; its lease runs
+        out and it is tried again, by this worker or another."""
+        try:
+            await self._attempt(delivery)
+        except Exception:
+            logger.exception(
+                "delivery %s of run %s: recording the attempt failed", delivery.key, delivery.run_id
+            )
 
     async def _attempt(self, delivery: Delivery) -> None:
         facts = await self._store.get(delivery.run_id)
@@ -180,10 +189,7 @@ class Deliverer:
             logger.exception("delivery %s of run %s failed unexpectedly", delivery.key, delivery.run_id)
             error = IntegrationError(f"{type(exc).__name__}: {exc}", service=delivery.service, retryable=True)
         else:
-            try:
-                await self._succeeded(delivery, facts, outcome)
-            except Exception:  # the effect is out; its bookkeeping is retried with the delivery
-                logger.exception("recording delivery %s of run %s failed", delivery.key, delivery.run_id)
+            await self._succeeded(delivery, facts, outcome)  # repeatable, should it fail half-way
             return
         await self._failed(delivery, error)
 
