@@ -1,6 +1,7 @@
 """kill -9 of a real `nightshift serve` while its deliveries hang (each one's request reached the service,
 its answer did not come back), then a restart: the briefing and the pull request each land exactly once."""
 
+import asyncio
 import os
 import signal
 import time
@@ -19,6 +20,7 @@ from tests.fakes.github import FakeGitHub
 from tests.fakes.outage import Outage
 from tests.pipeline_fixtures import TEST_COMMAND
 from tests.server_fixtures import all_delivered, wait_for_run
+from workflow.store import Store, database_url
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -46,8 +48,8 @@ def test_kill_9_while_deliveries_hang_then_a_restart_gives_each_one_effect(
     with (
         FakeSlack() as slack,
         github.serve() as github_server,
-        Outage(slack.url, hang_s=30) as slack_proxy,
-        Outage(github_server.url, hang_s=30) as github_proxy,
+        Outage(slack.url, hang_s=5) as slack_proxy,
+        Outage(github_server.url, hang_s=5) as github_proxy,
     ):
         env = {
             "OPENAI_BASE_URL": scripted_server.base_url,
@@ -78,6 +80,12 @@ def test_kill_9_while_deliveries_hang_then_a_restart_gives_each_one_effect(
             assert client.post(f"/runs/{run_id}/approve").status_code == 202
             until(lambda: len(github.pulls) == 1, "the pull request reached GitHub")
             os.kill(first.pid, signal.SIGKILL)
+        store = Store(database_url(tmp_path / "state", None))
+        try:
+            killed = asyncio.run(store.get(run_id))
+        finally:
+            store.close()
+        assert killed is not None and (killed.message_ref, killed.pr_url) == (None, None)  # both unknown
 
         slack_proxy.restore()
         github_proxy.restore()
@@ -89,6 +97,7 @@ def test_kill_9_while_deliveries_hang_then_a_restart_gives_each_one_effect(
             run = wait_for_run(client, run_id, all_delivered, timeout_s=60)
 
         assert len(github.pulls) == 1 and run["pr_url"].endswith(f"/pull/{github.pulls[0]['number']}")
+        assert len(github.calls_to(f"POST /repos/{github.full_name}/pulls")) == 1  # found, not created again
         assert len(slack.posted_briefings()) == 1  # found again by its metadata, updated in place
         message = slack.message(run["message_ref"])
         assert run["pr_url"] in str(message["blocks"]) and "actions" not in str(message["blocks"])
