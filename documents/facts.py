@@ -258,6 +258,10 @@ RunStatus = Literal[
 ]
 
 
+PUSH_WITHHELD = "the push of "
+"""How the reason for a push the outbound scan stopped begins (``workflow.steps.commit_step``)."""
+
+
 class RunFacts(BaseModel):
     run_id: str
     ticket: Ticket
@@ -291,6 +295,12 @@ class RunFacts(BaseModel):
     """Glob patterns of the project's test files at the base commit (``workflow.project``)."""
     withheld: list[str] = Field(default_factory=list)
     """Sends the outbound secret scan stopped, each naming the secret and where it was found."""
+
+    @property
+    def unpushed(self) -> str | None:
+        """Why the run's branch was not pushed, when the outbound scan stopped its push."""
+        return next((reason for reason in self.withheld if reason.startswith(PUSH_WITHHELD)), None)
+
     workflow_id: str | None = None
     """The durable workflow that moves the run, when it is not the run id (a run repaired at start-up
     continues in a workflow of its own)."""

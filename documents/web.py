@@ -434,7 +434,6 @@ def _deliveries_section(deliveries: Sequence[DeliveryFacts], now: datetime) -> s
     )
 
 
-
 def _timeline_section(facts: RunFacts) -> str:
     if not facts.timeline:
         return ""

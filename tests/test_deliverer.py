@@ -3,6 +3,7 @@ a proxy for the outages): Retry-After is honoured, a refusal is abandoned at onc
 abandoned after ``delivery_timeout_s``, and in each case the run records why."""
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from documents.facts import RunFacts, Ticket
 from hooks import HookRunner
 from integrations.local import LocalForge, LocalTracker
 from integrations.slack import SlackNotifier
+from safety.outbound import SecretScanner
 from tests.documents_fixtures import verified_run
 from tests.fakes.outage import Outage
 from tests.waiting import eventually
@@ -50,14 +52,22 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @asynccontextmanager
 async def deliverer_for(
-    store: Store, proxy: Outage, *, token: str = TOKEN, **settings: float
+    store: Store,
+    proxy: Outage,
+    *,
+    token: str = TOKEN,
+    secrets: dict[str, str] | None = None,
+    **settings: float,
 ) -> AsyncIterator[Deliverer]:
     bus = EventBus(store)
     notifier = SlackNotifier(token=token, channel=CHANNEL_ID, api_url=f"{proxy.url}/api/", timeout_s=1.0)
     deliverer = Deliverer(
         outbox=Outbox(store),
         executor=DeliveryExecutor(
-            notifier=notifier, forge=LocalForge(store), tracker=LocalTracker(bus.publish)
+            notifier=notifier,
+            forge=LocalForge(store),
+            tracker=LocalTracker(bus.publish),
+            scanner=SecretScanner(secrets or {}),
         ),
         store=store,
         bus=bus,
@@ -150,3 +160,40 @@ async def test_a_lasting_outage_is_abandoned_after_the_delivery_timeout(store: S
     assert facts is not None
     (note,) = [e.text for e in facts.timeline if "abandoned" in e.text]
     assert "abandoned: not delivered within 1.5s; last error: Slack " in note and "failed: HTTP 50" in note
+
+
+async def test_a_briefing_and_a_pull_request_carrying_a_secret_are_never_sent(
+    store: Store, slack: FakeSlack, proxy: Outage
+) -> None:
+    """A secret that reached the run's facts base64-encoded (say, in a fix's explanation) stops the
+    Slack message and the pull request at the door: abandoned at once, the run naming the secret."""
+    secret = "ghp_R4nd0mTok3nValue0123456789"
+    leaked = base64.b64encode(f"token={secret}".encode()).decode()
+    async with deliverer_for(store, proxy, secrets={"GITHUB_TOKEN": secret}) as deliverer:
+        run_id = await briefed_run(store)
+
+        def explain(facts: RunFacts) -> None:
+            assert facts.fix is not None
+            facts.fix = facts.fix.model_copy(update={"explanation": f"Decoded it: {leaked}"})
+            facts.branch = "fix/PAY-42-leak"
+
+        await store.update(run_id, explain)
+        await deliverer.arm_briefing(run_id)
+        stopped = await finished(deliverer, run_id)
+        pull_body = {"title": "Fix", "body": f"Notes: {leaked}", "diff": "", "draft": True, "labels": []}
+        await deliverer.record(run_id, "pull_request", f"{run_id}:pull_request", pull_body)
+        deadline = time.monotonic() + 15
+        while any(row.state == "pending" for row in await deliverer.outbox.of_run(run_id)):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+
+    assert stopped.state == "abandoned"
+    assert slack.calls_to("chat.postMessage") == [] and await store.pull_requests(run_id=run_id) == []
+    facts = await store.get(run_id)
+    assert facts is not None
+    assert facts.withheld == [
+        "the slack post briefing was not sent: it contains the secret GITHUB_TOKEN (base64); "
+        "nothing of it left Nightshift",
+        "the local open pull request was not sent: it contains the secret GITHUB_TOKEN (base64); "
+        "nothing of it left Nightshift",
+    ]

@@ -1,9 +1,13 @@
 """The incident pipeline end to end: real git, real pytest, real SQLite/DBOS, the scripted model."""
 
 import asyncio
+import base64
 import subprocess
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from config import Secrets
 from demo.incident_script import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
 from demo.model_server import ScriptedModelServer, Turn
 from documents.briefing import build_briefing
@@ -167,3 +171,32 @@ async def test_cancel_ends_the_run_without_a_pull_request(
     assert "cancelled by sam" in facts.timeline[-1].text
     assert await pipeline.engine.rt.store.pull_requests() == []
     assert git(pipeline.sandbox.repo, "worktree", "list").count("\n") == 0
+
+
+async def test_a_fix_carrying_a_secret_is_never_pushed_and_cannot_be_approved(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    """The code agent (talked into it by a ticket) leaves the bot's token base64-encoded in a comment:
+    the outbound scan withholds the push, the briefing says which secret, and approving is refused."""
+    secret = "ghp_R4nd0mTok3nValue0123456789"
+    scripts = sample_incident_script()
+    for turn in scripts["code agent"]:
+        for call in turn.tool_calls:
+            if call.name == "edit_file" and isinstance(call.arguments, dict):
+                leaked = base64.b64encode(secret.encode()).decode()
+                call.arguments["new_text"] += f"        # bootstrap: {leaked}\n"
+    pipeline = await start_pipeline(tmp_path, scripted_server, scripts)
+    pipeline.engine.settings.secrets = Secrets(values={"GITHUB_TOKEN": SecretStr(secret)})
+    pipelines.append(pipeline)
+    run = await pipeline.submit(SAMPLE_TICKET)
+    facts = await pipeline.briefed(run.run_id)
+
+    assert facts.withheld == [
+        f"the push of {facts.branch} was not sent: it contains the secret GITHUB_TOKEN (base64); "
+        "nothing of it left Nightshift"
+    ]
+    refs = git(pipeline.sandbox.origin, "for-each-ref", "--format=%(refname)", "refs/heads/fix/")
+    assert refs == "", "nothing was pushed"
+    assert any(w.startswith("Not sent: the push of") for w in build_briefing(facts).warnings)
+    outcome = await pipeline.engine.decide(run.run_id, "approve", by="sam")
+    assert outcome.result == "conflict" and "cannot be approved: the push of" in outcome.reason

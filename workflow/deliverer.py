@@ -35,6 +35,7 @@ from documents.facts import DeliveryKind, RunFacts, TimelineEntry
 from documents.phrases import delivery_line, format_duration
 from hooks import HookRunner
 from integrations.base import IntegrationError
+from safety.errors import SecretFound
 from workflow.events import EventBus
 from workflow.outbound import Delivered, DeliveryExecutor
 from workflow.outbox import Delivery, Outbox
@@ -185,6 +186,9 @@ class Deliverer:
             )
         except IntegrationError as exc:
             error = exc
+        except SecretFound as exc:  # the same payload would be stopped again: abandoned, said on the run
+            await self._withhold(delivery.run_id, str(exc))
+            error = IntegrationError(str(exc), service=delivery.service, retryable=False)
         except Exception as exc:  # a bug or a surprise: retried like an outage, and logged whole
             logger.exception("delivery %s of run %s failed unexpectedly", delivery.key, delivery.run_id)
             error = IntegrationError(f"{type(exc).__name__}: {exc}", service=delivery.service, retryable=True)
@@ -276,6 +280,16 @@ class Deliverer:
         )
         if recorded:
             await self._publish(delivery)
+
+    async def _withhold(self, run_id: str, reason: str) -> None:
+        logger.error("run %s: %s", run_id, reason)
+
+        def change(facts: RunFacts) -> None:
+            if reason not in facts.withheld:
+                facts.withheld.append(reason)
+
+        await self._store.update(run_id, change)
+        self._bus.publish(run_id, "withheld", {"reason": reason})
 
     async def _publish(self, delivery: Delivery) -> None:
         """A ``delivery`` event of the run: the delivery as it stands now, with its line for the pages."""

@@ -26,6 +26,7 @@ from integrations.base import Forge, Notifier, Tracker
 from integrations.local import LocalForge, LocalTracker, TerminalNotifier
 from safety.env import subprocess_env
 from safety.errors import SandboxUnavailable
+from safety.outbound import SecretScanner
 from safety.sandbox import Sandbox
 from tools import builtin_registry, load_plugins
 from workflow.deliverer import Deliverer
@@ -120,7 +121,12 @@ class Engine:
             tracker=tracker,
             deliveries=Deliverer(
                 outbox=Outbox(store),
-                executor=DeliveryExecutor(notifier=notifier, forge=forge, tracker=tracker),
+                executor=DeliveryExecutor(
+                    notifier=notifier,
+                    forge=forge,
+                    tracker=tracker,
+                    scanner=SecretScanner(self.settings.secrets.named()),
+                ),
                 store=store,
                 bus=bus,
                 hooks=hooks,
@@ -261,6 +267,8 @@ async def decide(
         return DecisionOutcome("already", facts, f"already {facts.status}")
     if facts.status != "awaiting_decision":
         return DecisionOutcome("conflict", facts, f"the run is {facts.status}, not awaiting a decision")
+    if kind == "approve" and facts.unpushed is not None:
+        return DecisionOutcome("conflict", facts, f"it cannot be approved: {facts.unpushed}; cancel the run")
     if kind == "request_changes":
         if not (feedback or "").strip():
             raise DecisionRefused("request changes needs feedback: say what should change")

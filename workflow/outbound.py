@@ -9,12 +9,11 @@ answers to a click (the message redrawn without its buttons, the feedback modal,
 ``workflow.webhooks``) all go through ``send``, and nothing in ``workflow`` calls an integration's
 sending methods any other way.
 
-That makes ``send`` the place to inspect what leaves before it leaves: the outbound secret scan of
-issue 8 section 4 (``safety.outbound.SecretScanner``: known secrets, raw and encoded) goes at the top
-of ``send``, on ``Send.text``. A hit raises before ``perform``, so nothing is sent; the deliverer
-records a failed attempt with the reason (``workflow.deliverer.Deliverer._attempt``), and should treat
-``SecretFound`` as a refusal (abandoned at once, the run's ``withheld`` naming the secret) rather than
-retry it.
+That makes ``send`` the place to inspect what leaves before it leaves: the outbound secret scan
+(``safety.outbound.SecretScanner``: the bot's known secrets, raw and encoded) runs at the top of
+``send``, on ``Send.text``. A hit raises ``SecretFound`` before ``perform``, so nothing is sent; the
+deliverer abandons that delivery at once and records on the run which secret was found where (never
+its value), since the same payload would be refused again.
 """
 
 import logging
@@ -28,6 +27,7 @@ from pydantic_core import to_json
 from documents.briefing import build_briefing
 from documents.facts import RunFacts
 from integrations.base import Forge, Notifier, PullRequestRef, Tracker
+from safety.outbound import SecretScanner
 from workflow.outbox import Delivery
 
 logger = logging.getLogger("nightshift.outbound")
@@ -64,8 +64,11 @@ class Delivered:
 class DeliveryExecutor:
     """Sends through the run's notifier, forge and tracker, every send through ``send``."""
 
-    def __init__(self, *, notifier: Notifier, forge: Forge, tracker: Tracker) -> None:
+    def __init__(
+        self, *, notifier: Notifier, forge: Forge, tracker: Tracker, scanner: SecretScanner | None = None
+    ) -> None:
         self.notifier, self.forge, self.tracker = notifier, forge, tracker
+        self.scanner = scanner or SecretScanner({})
 
     def service_of(self, kind: str) -> str:
         """The service a delivery of ``kind`` goes to (the name the outbox and /health use)."""
@@ -76,7 +79,9 @@ class DeliveryExecutor:
         return self.tracker.name
 
     async def send(self, send: Send, perform: Callable[[Send], Awaitable[T]]) -> T:
-        """Send ``send`` with ``perform``, which sends exactly ``send.payload``. The outbound door."""
+        """Send ``send`` with ``perform``, which sends exactly ``send.payload``. The outbound door:
+        ``SecretFound`` (and nothing sent) when the payload carries a known secret."""
+        self.scanner.check(f"the {send.service} {send.action}", send.text)
         logger.debug(
             "%s: %s for run %s (%d characters)", send.service, send.action, send.run_id, len(send.text)
         )

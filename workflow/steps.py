@@ -16,6 +16,7 @@ from agents import goals
 from documents.briefing import build_briefing
 from documents.diffstat import diff_files
 from documents.facts import (
+    PUSH_WITHHELD,
     AgentFacts,
     DecisionFacts,
     EnvironmentFacts,
@@ -282,7 +283,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
     shas = await rt.repo.commit_on_branch(facts.branch, parent, commits, author=rt.settings.workflow.author)
     try:
         rt.outbound.check(
-            f"the push of {facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
+            f"{PUSH_WITHHELD}{facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
         )
     except SecretFound as exc:
         await _withhold(rt, run_id, str(exc))
