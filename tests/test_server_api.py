@@ -37,6 +37,25 @@ def test_health_names_the_model_and_each_integration(live: LiveServer) -> None:
         "jira": "local",
     }
     assert health["integrations"]["github"]["webhook"] == "off (GitHub is local)"
+    assert health["sandbox"]["sandboxed"] is True
+    assert health["sandbox"]["description"].startswith("bubblewrap 0.")
+
+
+def test_an_unsandboxed_server_says_so_in_its_banner_and_health(
+    tmp_path: Path, scripted_server: ScriptedModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, playground = server_settings(tmp_path, scripted_server, safety={"sandbox": "none"})
+    server = start_server(settings, playground, sample_incident_script(), scripted_server)
+    try:
+        with server.client(token=None) as client:
+            health = client.get("/health").json()
+    finally:
+        server.server.stop()
+    assert health["sandbox"] == {
+        "sandboxed": False,
+        "description": 'UNSANDBOXED: commands run as the bot ([safety] sandbox = "none")',
+    }
+    assert "sandbox: UNSANDBOXED" in capsys.readouterr().out
 
 
 def test_a_run_through_the_api_from_start_to_pull_request(live: LiveServer) -> None:

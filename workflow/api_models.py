@@ -195,6 +195,13 @@ class IntegrationHealth(BaseModel):
     last_error_at: datetime | None = None
 
 
+class SandboxHealth(BaseModel):
+    """Where repository and agent code runs."""
+
+    sandboxed: bool = Field(description='False only with `[safety] sandbox = "none"`.')
+    description: str = Field(description="`bubblewrap 0.11.0 (...)`, or the word unsandboxed and why.")
+
+
 class Health(BaseModel):
     """``GET /health``. More fields may appear; clients ignore what they do not know."""
 
@@ -203,6 +210,7 @@ class Health(BaseModel):
     status: str
     model: str = Field(description="The model and where it is served.")
     integrations: dict[str, IntegrationHealth] = Field(description="slack, github and jira.")
+    sandbox: SandboxHealth
     repo: str
     public_url: str
 

@@ -319,7 +319,7 @@ async def start_sandbox(settings: Settings, data_dir: Path, repo_path: Path) -> 
     except SandboxUnavailable as exc:
         raise WorkflowError(str(exc)) from None
     if not sandbox.sandboxed:
-        logger.warning("UNSANDBOXED: %s", sandbox.describe())
+        logger.warning("%s", sandbox.describe())
     return sandbox
 
 

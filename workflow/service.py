@@ -162,6 +162,7 @@ class Service:
                 "status": "ok",
                 "model": self.model_name,
                 "integrations": await self._integrations(),
+                "sandbox": {"sandboxed": self.engine.rt.sandbox.sandboxed, "description": self._sandbox},
                 "repo": str(self.settings.repo),
                 "public_url": self.public_url,
             },
@@ -197,7 +198,11 @@ class Service:
             parts.append(f"{name} live ({entry['state']}{waiting}{failing})")
         hooks = "; ".join(f"/webhook/{name} {entry['webhook']}" for name, entry in integrations.items())
         head = f"Nightshift on {self.public_url}: model {self.model_name}; {', '.join(parts)}"
-        return f"{head}\ninbound webhooks: {hooks}"
+        return f"{head}\nsandbox: {self._sandbox}\ninbound webhooks: {hooks}"
+
+    @property
+    def _sandbox(self) -> str:
+        return self.engine.rt.sandbox.describe()
 
     # -- runs ----------------------------------------------------------------------------------------
 

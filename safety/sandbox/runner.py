@@ -130,7 +130,7 @@ class Sandbox:
     def describe(self) -> str:
         """One line for banners and health checks."""
         if not self.sandboxed:
-            return 'unsandboxed ([safety] sandbox = "none"): commands run as the bot'
+            return 'UNSANDBOXED: commands run as the bot ([safety] sandbox = "none")'
         return f"bubblewrap {self.version.removeprefix('bubblewrap ')} ({self.bwrap})"
 
     def workspace_path(self, workspace: Path) -> str:
