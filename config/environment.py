@@ -3,6 +3,7 @@
 See docs/environment.md for recipes (pip with extras, requirements files, uv, poetry, a private index).
 """
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,8 @@ from pydantic import Field, field_validator
 from config.base import Section
 
 DEFAULT_TEST_COMMAND = "python -m pytest -q"
+SANDBOX_VARIABLES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "VIRTUAL_ENV", "PWD"})
+"""Set by the sandbox itself for every command."""
 
 
 class EnvironmentSettings(Section):
@@ -28,12 +31,30 @@ class EnvironmentSettings(Section):
     read_only_paths: list[Path] = Field(default_factory=list)
     """Host paths visible, read-only and at the same path, in every sandbox of the repository (a CA
     bundle, a wheel folder, a package cache). Nothing else of the host is."""
+    variables: dict[str, str] = Field(default_factory=dict)
+    """Variables set for every command in the repository's sandbox (set-up, tests, the shell tool), on
+    top of the scrubbed environment: ``DJANGO_SETTINGS_MODULE``, ``PYTEST_ADDOPTS``, ... Repository code
+    reads them, so never a secret. The sandbox's own (``PATH``, ``HOME``, ...) cannot be replaced."""
     test_command: str = DEFAULT_TEST_COMMAND
     """What ``run_tests`` and verification run inside the environment."""
     test_files: list[str] | None = None
     """Glob patterns of the project's test files (``**`` spans directories). None: derived from the
     project's own configuration (pytest's ``python_files`` and ``testpaths``), the usual conventions
     and the files the test command names."""
+
+    @field_validator("variables")
+    @classmethod
+    def _settable(cls, variables: dict[str, str]) -> dict[str, str]:
+        invalid = [name for name in variables if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)]
+        if invalid:
+            raise ValueError(f"variables: {', '.join(invalid)} is not a valid variable name")
+        reserved = sorted(set(variables) & SANDBOX_VARIABLES)
+        if reserved:
+            raise ValueError(
+                f"variables: {', '.join(reserved)} is set by the sandbox itself and cannot be configured "
+                "(put programs on PATH with setup or read_only_paths)"
+            )
+        return variables
 
     @field_validator("read_only_paths")
     @classmethod

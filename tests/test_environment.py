@@ -186,3 +186,33 @@ def test_doctor_tells_a_ready_environment_from_a_broken_one(
         assert "environment  none:" in out
         assert "NOT READY: The existing suite could not run:" in out
         assert "ModuleNotFoundError" in out and "[environment] setup" in out
+
+
+async def test_the_configured_variables_reach_the_set_up_and_every_command(tmp_path: Path) -> None:
+    path = make_repo(tmp_path / "plain", {"README.md": "plain\n"})
+    state = tmp_path / "state"
+    settings = Settings(
+        repo=path,
+        data_dir=state,
+        environment=EnvironmentSettings(
+            setup='mkdir made && echo "$GREETING" > made/greeting', variables={"GREETING": "hello sandbox"}
+        ),
+    )
+    sandbox = Sandbox.create(SafetySettings(), state_dir=state, hidden=[path])
+    prepared = await Environments(GitRepo(path), settings, sandbox, state).prepare(
+        git(path, "rev-parse", "HEAD").strip()
+    )
+
+    run = await sandbox.run(
+        ["bash", "-c", 'cat made/greeting; echo "$GREETING at $HOME"'],
+        workspace=path, environment=prepared.environment, timeout_s=30, access="read_only",
+    )  # fmt: skip
+
+    assert prepared.status == "ready", prepared.log
+    assert run.output.split("\n")[:2] == ["hello sandbox", "hello sandbox at /home/sandbox"], run.output
+
+
+@pytest.mark.parametrize(("name", "reason"), [("PATH", "set by the sandbox"), ("1X", "not a valid variable")])
+def test_variables_the_sandbox_owns_or_that_cannot_exist_are_refused(name: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        EnvironmentSettings(variables={name: "x"})

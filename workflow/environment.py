@@ -82,7 +82,11 @@ class Environments:
     def plain(self) -> Environment:
         """The environment without a set-up: the configured read-only paths and the test command's
         interpreter, when the command names one by its path."""
-        return Environment(read_only_paths=tuple(self.settings.read_only_paths), programs=self._programs())
+        return Environment(
+            read_only_paths=tuple(self.settings.read_only_paths),
+            variables=tuple(self.settings.variables.items()),
+            programs=self._programs(),
+        )
 
     def _programs(self) -> tuple[Path, ...]:
         return command_programs(self.settings.test_command)
@@ -108,11 +112,13 @@ class Environments:
                 handle.close()  # closing the file releases the lock
 
     async def key(self, base: str) -> str:
-        """A hash of the set-up command, the read-only paths and every dependency manifest at ``base``."""
+        """A hash of the set-up command, the read-only paths, the variables and every dependency manifest
+        at ``base``."""
         files = await self.repo.files_at(base)
         digest = hashlib.sha256()
         digest.update(f"{self.settings.setup}\0{self.settings.setup_network}\0".encode())
         digest.update("\0".join(str(path) for path in self.settings.read_only_paths).encode())
+        digest.update(json.dumps(self.settings.variables, sort_keys=True).encode())
         for path, blob in sorted(files.items()):
             if any(fnmatch.fnmatchcase(Path(path).name, pattern) for pattern in MANIFESTS):
                 digest.update(f"\0{path}\0{blob}".encode())
@@ -128,6 +134,7 @@ class Environments:
             entries=tuple(data["entries"]),
             virtualenv=data.get("virtualenv"),
             read_only_paths=tuple(self.settings.read_only_paths),
+            variables=tuple(self.settings.variables.items()),
             programs=self._programs(),
         )
 

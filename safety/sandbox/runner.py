@@ -19,6 +19,7 @@ reports on a run says "unsandboxed".
 """
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import os
@@ -63,6 +64,8 @@ class Environment:
     """The entry that is a Python virtual environment: its ``bin`` goes first on PATH."""
     read_only_paths: tuple[Path, ...] = ()
     """Host paths shown read-only at their own paths."""
+    variables: tuple[tuple[str, str], ...] = ()
+    """The operator's ``[environment] variables``, set for every command."""
     programs: tuple[Path, ...] = ()
     """Programs outside the system directories that every sandbox of the repository can run (the test
     command's interpreter): their installations are shown read-only, their directories go on PATH."""
@@ -224,6 +227,10 @@ class Sandbox:
             args += mounts.git_args(workspace, self.support)
             if environment.source is not None:
                 for entry in environment.entries:
+                    # The mount point must exist before a read-only workspace is mounted: bwrap cannot
+                    # make it there. An empty directory, which the repository ignores locally.
+                    with contextlib.suppress(OSError):  # else bwrap says what is in the way
+                        (workspace / entry).mkdir(exist_ok=True)
                     args += ["--ro-bind", str(environment.source / entry), f"{mounts.WORKSPACE}/{entry}"]
         else:
             args += ["--dir", mounts.WORKSPACE]
@@ -242,11 +249,13 @@ class Sandbox:
             home = self.support.root / "home"
             home.mkdir(exist_ok=True)
             env = subprocess_environment.subprocess_env(home, secrets=self.secrets)
+            env.update(environment.variables)
             env["PATH"] = os.pathsep.join([*first, os.environ.get("PATH", os.defpath)])
         else:
             env = subprocess_environment.subprocess_env(Path(mounts.HOME), secrets=self.secrets)
             for name in (*_HOST_ONLY, *(() if network else _NETWORK_ONLY)):
                 env.pop(name, None)
+            env.update(environment.variables)
             env.update(
                 PATH=os.pathsep.join(dict.fromkeys([*first, *self._visible_path(), *_SYSTEM_PATH])),
                 HOME=mounts.HOME, USER=mounts.USER, LOGNAME=mounts.USER, SHELL="/bin/bash", TMPDIR="/tmp",
