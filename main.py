@@ -37,8 +37,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from config import ConfigError, Settings, load_settings
-from demo.local_model import model_for
 from documents.facts import Ticket
+from scripted.local import model_for
 from workflow import api_models as api
 from workflow.engine import DecisionKind
 from workflow.errors import WorkflowError

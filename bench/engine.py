@@ -27,7 +27,7 @@ from agent import AgentSpec, Limits, run_agent
 from client import ModelClient
 from client.events import ModelEvent, Usage
 from config import ModelSettings, Price, Settings
-from demo.model_server import ScriptedCall, ScriptedModelServer, Turn
+from scripted import ScriptedCall, ScriptedModelServer, Turn
 from tools import ToolContext, ToolRegistry
 
 CHUNKS = 1000

@@ -28,11 +28,11 @@ from client import ModelClient
 from client.events import ModelEvent, Usage
 from config import EnvironmentSettings, ModelSettings, Price, Settings, WorkflowSettings
 from context.tokens import count_text
-from demo.incident_script import SAMPLE_TICKET, sample_incident_script
-from demo.model_server import ScriptedModelServer, Turn
 from demo.sandbox import create_sandbox
 from documents.facts import RunFacts
 from integrations.local import TerminalNotifier
+from scripted import ScriptedModelServer, Turn
+from scripted.incident import SAMPLE_TICKET, sample_incident_script
 from workflow.engine import Engine, wait_for
 
 MODEL = "bench-scripted"

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from demo.fake_slack import signed_headers, slash_command_body
-from demo.incident_script import SAMPLE_TICKET
+from scripted.incident import SAMPLE_TICKET
 
 BRIEFED = ("awaiting_decision", "shipped", "failed", "cancelled", "expired")
 

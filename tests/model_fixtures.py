@@ -16,7 +16,7 @@ import pytest
 
 from client import ModelClient
 from config import ModelSettings
-from demo.model_server import ScriptedModelServer
+from scripted import ScriptedModelServer
 
 
 class SleepRecorder:

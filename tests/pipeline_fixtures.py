@@ -23,10 +23,10 @@ from config import (
     ToolsSettings,
     WorkflowSettings,
 )
-from demo.model_server import ScriptedModelServer, Turn
 from demo.sandbox import Sandbox, create_sandbox
 from documents.facts import RunFacts, Ticket
 from integrations.local import TerminalNotifier
+from scripted import ScriptedModelServer, Turn
 from workflow.console import settle
 from workflow.engine import Engine, wait_for
 

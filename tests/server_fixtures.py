@@ -13,10 +13,10 @@ import httpx
 from pydantic import SecretStr
 
 from config import Secrets, Settings
-from demo.model_server import ScriptedModelServer, Turn
 from demo.sandbox import Sandbox, create_sandbox
-from demo.threaded import ThreadedServer
 from main import create_app
+from scripted import ScriptedModelServer, Turn
+from scripted.threaded import ThreadedServer
 from tests.pipeline_fixtures import pipeline_settings
 
 API_TOKEN = "nightshift-test-token-4242"

@@ -16,7 +16,7 @@ from client import (
     ToolCallStarted,
 )
 from config import ModelSettings
-from demo.model_server import ScriptedCall, ScriptedModelServer, Turn
+from scripted import ScriptedCall, ScriptedModelServer, Turn
 from tests.model_fixtures import SleepRecorder, scripted_client
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -10,7 +10,7 @@ import pytest
 
 from client import MessageComplete, ModelClient, ModelEvent, TextDelta, ToolCallComplete, ToolCallStarted
 from config import ModelSettings
-from demo.model_server import ScriptedCall, ScriptedModelServer, Turn
+from scripted import ScriptedCall, ScriptedModelServer, Turn
 from tests.model_fixtures import scripted_client
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -7,7 +7,7 @@ import pytest
 from client import MessageComplete, ModelClient
 from config import Price
 from context.tokens import count_messages, count_text
-from demo.model_server import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
+from scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from tests.model_fixtures import scripted_client
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -12,10 +12,10 @@ import httpx
 
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
 from demo.sandbox import create_sandbox
 from demo.serving import serving
+from scripted import ScriptedModelServer
+from scripted.incident import sample_incident_script
 from tests.fakes.github import FakeGitHub
 from tests.fakes.outage import Outage
 from tests.pipeline_fixtures import TEST_COMMAND

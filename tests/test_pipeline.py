@@ -8,9 +8,9 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from config import Secrets
-from demo.incident_script import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
-from demo.model_server import ScriptedModelServer, Turn
 from documents.briefing import build_briefing
+from scripted import ScriptedModelServer, Turn
+from scripted.incident import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
 from tests.pipeline_fixtures import Pipeline, start_pipeline
 
 pytest_plugins = ["tests.model_fixtures", "tests.pipeline_fixtures"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
+from scripted import ScriptedModelServer
+from scripted.incident import sample_incident_script
 from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -19,9 +19,9 @@ from demo.fake_slack import (
     slash_command_body,
     view_submission_body,
 )
-from demo.incident_script import REVISION_FEEDBACK, revision_turns, sample_incident_script
-from demo.model_server import ScriptedModelServer
 from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
+from scripted import ScriptedModelServer
+from scripted.incident import REVISION_FEEDBACK, revision_turns, sample_incident_script
 from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -8,10 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from config import Settings, integration_modes
-from demo.local_model import model_for
 from integrations.github import GitHubForge
 from integrations.jira import JiraClient, JiraTracker
 from integrations.slack import SlackNotifier
+from scripted.local import model_for
 from workflow.engine import Engine
 from workflow.service import RunLinks, Service
 from workflow.webhooks import Webhooks

@@ -5,8 +5,8 @@ from contextlib import contextmanager
 
 from client import ModelClient
 from config import Price, Settings
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
+from scripted import ScriptedModelServer
+from scripted.incident import sample_incident_script
 
 SCRIPTED_MODEL = "nightshift-scripted-demo"
 HOW_TO_USE_A_REAL_MODEL = (

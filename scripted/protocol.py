@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from context.tokens import count_messages, count_text
-from demo.model_server.script import Turn
+from scripted.script import Turn
 
 DONE = "[DONE]"
 

@@ -3,9 +3,9 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from demo.model_server.app import RecordedRequest, ScriptBook, create_app, hide_scripted_drops
-from demo.model_server.script import Turn
-from demo.threaded import ThreadedServer
+from scripted.app import RecordedRequest, ScriptBook, create_app, hide_scripted_drops
+from scripted.script import Turn
+from scripted.threaded import ThreadedServer
 
 
 class ScriptedModelServer(ThreadedServer):
