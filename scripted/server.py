@@ -21,8 +21,11 @@ class ScriptedModelServer(ThreadedServer):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        per_conversation: bool = False,
     ) -> None:
-        self.book = ScriptBook(scripts or {})
+        """``per_conversation``: every conversation plays the scripts from their first turn (see
+        ``ScriptBook``)."""
+        self.book = ScriptBook(scripts or {}, per_conversation=per_conversation)
         super().__init__(create_app(self.book), name="scripted model server", host=host, port=port)
         hide_scripted_drops()
 

@@ -151,6 +151,26 @@ def test_requests_are_routed_by_system_message(scripted_server: ScriptedModelSer
     ]
 
 
+def test_per_conversation_each_conversation_plays_the_script_from_its_first_turn() -> None:
+    script = {"code agent": [Turn(content="read"), Turn(content="edit"), Turn(content="submit")]}
+
+    def reply(server: ScriptedModelServer, replies_so_far: list[str]) -> str:
+        request = body("You are the code agent.")
+        request["messages"] += [{"role": "assistant", "content": text} for text in replies_so_far]
+        response = httpx.post(f"{server.base_url}/chat/completions", json=request, timeout=10)
+        return str(response.json()["choices"][0]["message"]["content"])
+
+    with ScriptedModelServer(script, per_conversation=True) as server:
+        first = reply(server, [])
+        second = reply(server, [])  # another incident, at the same time
+        assert (first, second) == ("read", "read")
+        assert reply(server, ["read"]) == "edit"
+        assert reply(server, []) == "read"  # an agent run again from the start
+        assert reply(server, ["read", "edit"]) == "submit"
+    with pytest.raises(ValueError, match="cannot have faults"):
+        ScriptedModelServer({"*": [Turn(content="x", faults=["rate_limit"])]}, per_conversation=True)
+
+
 def test_exhausted_script_answers_500_saying_so(scripted_server: ScriptedModelServer) -> None:
     scripted_server.load({"*": [Turn(content="only turn")]})
     url = f"{scripted_server.base_url}/chat/completions"
