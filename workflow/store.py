@@ -421,10 +421,13 @@ class Store:
     def _first_sighting(self, key: str, now_s: float, keep_s: float) -> bool:
         with self._engine.begin() as db:
             db.execute(seen_requests.delete().where(seen_requests.c.expires_at < now_s))
-            done = db.execute(
-                insert(db, seen_requests).values(key=key, expires_at=now_s + keep_s).on_conflict_do_nothing()
-            )
-            return bool(done.rowcount)
+            inserted = db.execute(
+                insert(db, seen_requests)
+                .values(key=key, expires_at=now_s + keep_s)
+                .on_conflict_do_nothing()
+                .returning(seen_requests.c.key)
+            ).first()
+            return inserted is not None
 
     # -- locally recorded pull requests ------------------------------------------------------------
 
@@ -462,10 +465,11 @@ class Store:
                     created_at=now(),
                 )
                 .on_conflict_do_nothing(index_elements=["branch"])
-            )
+                .returning(pull_requests.c.number)
+            ).first()
             record = self._pull_request(db, branch)
             assert record is not None
-            return record, bool(done.rowcount)
+            return record, done is not None
 
     async def pull_requests(self, *, run_id: str | None = None) -> list[PullRequestRecord]:
         return await asyncio.to_thread(self._pull_requests, run_id)
