@@ -118,7 +118,7 @@ class Cluster:
         config = home / "nightshift.toml"
         workflow = "".join(f"{key} = {value!r}\n" for key, value in self.workflow.items())
         config.write_text(
-            f'[tools]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n\n'
+            f'[environment]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n\n'
             f"[model.pricing.{MODEL}]\ninput = 0.0\noutput = 0.0\n\n[workflow]\n{workflow}",
             encoding="utf-8",
         )
