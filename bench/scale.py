@@ -17,8 +17,10 @@ Run: .venv/bin/python bench/scale.py [--incidents 18] [--turn 1.0] [--recovery-s
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -32,18 +34,39 @@ from workflow.store import Store
 PER_WORKER, GLOBAL = 2, 6
 
 
-def throughput(pg: TemporaryPostgres, workdir: Path, workers: int, incidents: int, turn_s: float) -> float:
+@dataclass(frozen=True)
+class Throughput:
+    per_minute: float
+    cpu_per_incident_s: float
+    """CPU seconds the workers (with their git and pytest children) and this process (the scripted
+    models) spent per incident: what the machine, not the model, had to give."""
+    load: float
+    """The machine's 1-minute load average at the end (other work on the machine slows every worker)."""
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds of process ``pid`` and of its children it has waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(
+    pg: TemporaryPostgres, workdir: Path, workers: int, incidents: int, turn_s: float
+) -> Throughput:
     """Incidents per minute with ``workers`` workers."""
     settings = {"max_concurrent_runs": GLOBAL, "worker_concurrent_runs": PER_WORKER}
     with Cluster(workdir / f"{workers}-workers", pg.database(), turn_s=turn_s, workflow=settings) as cluster:
         started = cluster.start_workers(workers)
+        cpu_before = sum(cpu_s(worker.process.pid) for worker in started) + time.process_time()
         began = time.monotonic()
         runs = [
             cluster.oncall(started[n % workers], f"Completing a todo twice reopens it (report {n + 1})")
             for n in range(incidents)
         ]
         cluster.wait_for(runs, "awaiting_decision", timeout_s=incidents * 120)
-        return incidents / ((time.monotonic() - began) / 60)
+        elapsed = time.monotonic() - began
+        cpu = sum(cpu_s(worker.process.pid) for worker in started) + time.process_time() - cpu_before
+        return Throughput(incidents / (elapsed / 60), cpu / incidents, os.getloadavg()[0])
 
 
 def running_on(cluster: Cluster, runs: list[str], worker: Worker) -> list[str]:
@@ -101,20 +124,27 @@ def main(incidents: int, turn_s: float, recovery_s: float) -> None:
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="nightshift-bench-scale-"))
     with TemporaryPostgres(install_postgres()) as pg:
-        rates = {}
+        rates: dict[int, Throughput] = {}
         for workers in (1, 2, 3):
-            rates[workers] = throughput(pg, workdir, workers, incidents, turn_s)
-            console.print(f"{workers} worker(s): {rates[workers]:.1f} incidents/min", highlight=False)
+            rates[workers] = rate = throughput(pg, workdir, workers, incidents, turn_s)
+            console.print(f"{workers} worker(s): {rate.per_minute:.1f} incidents/min", highlight=False)
         moved = recovery(pg, workdir, turn_s, recovery_s)
     table = Table(
         title=f"Scale-out benchmark ({incidents} incidents, scripted model at {turn_s:g} s per turn, "
-        f"{PER_WORKER} agent phases per worker)"
+        f"{PER_WORKER} agent phases per worker, {os.cpu_count()} cores)"
     )
-    for column in ("workers", "incidents / min", "vs one worker", "goal"):
+    for column in ("workers", "incidents / min", "vs one worker", "goal", "CPU s / incident", "load"):
         table.add_column(column, justify="right")
     goals = {1: "", 2: ">= 1.8x", 3: ">= 2.5x"}
     for workers, rate in rates.items():
-        table.add_row(str(workers), f"{rate:.1f}", f"{rate / rates[1]:.2f}x", goals[workers])
+        table.add_row(
+            str(workers),
+            f"{rate.per_minute:.1f}",
+            f"{rate.per_minute / rates[1].per_minute:.2f}x",
+            goals[workers],
+            f"{rate.cpu_per_incident_s:.1f}",
+            f"{rate.load:.1f}",
+        )
     console.print(table)
     console.print(
         f"Worker killed (kill -9) while running agents of {len(moved)} run(s); with recovery_s = "

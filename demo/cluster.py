@@ -36,6 +36,10 @@ from scripted.incident import sample_incident_script
 MODEL = "scripted-cluster"
 API_TOKEN = "cluster-api-token-0123456789"
 ACK_RUN = re.compile(r"run `([0-9a-f]+)`")
+TURN = {"chunk_chars": 256}
+"""Each scripted turn streams in chunks of 256 characters, as a real model streams a few dozen tokens at a
+time: the fake model runs on the same machine as the workers, a real one would cost them nothing."""
+POLL_S = 0.5
 
 
 @dataclass
@@ -110,7 +114,7 @@ class Cluster:
         home = self.workdir / name
         home.mkdir(parents=True)
         scripts = {
-            agent: [turn.model_copy(update={"ttft_s": self.turn_s}) for turn in turns]
+            agent: [turn.model_copy(update=TURN | {"ttft_s": self.turn_s}) for turn in turns]
             for agent, turns in sample_incident_script().items()
         }
         model = ScriptedModelServer(scripts, per_conversation=True).start()
@@ -183,5 +187,5 @@ class Cluster:
             if pending and time.monotonic() > deadline:
                 states = {run_id: self.run(run_id)["status"] for run_id in pending}
                 raise AssertionError(f"not {status} after {timeout_s:g}s: {states}")
-            time.sleep(0.2)
+            time.sleep(POLL_S)
         return done
