@@ -4,7 +4,10 @@
    database and fresh workers each time), from the first command to the last briefing. Every worker runs
    at most 2 agent phases at once (``worker_concurrent_runs``; the global limit is 6), and the scripted
    model takes TURN_S seconds per turn, so the work waits on the model, as with a real one. Goal: at
-   least 1.8x the one-worker rate with two workers, 2.5x with three.
+   least 1.8x the one-worker rate with two workers, 2.5x with three. Beside the rate: the agent phase's
+   median wall time (it stays near the one-worker figure while the machine keeps up, and grows when the
+   phases running at once need more CPU than it has), the phases each worker ran (the queue's spread),
+   and the machine's load average (other work on it slows every worker).
 2. Recovery: three workers, the first killed (kill -9) while its agents run; the time from its death to
    its runs moving again, i.e. to the first new event of each run whose agents it was running, with
    ``[workflow] recovery_s`` as given (a killed process loses its claim at once, so the bound is two
@@ -18,11 +21,14 @@ Run: .venv/bin/python bench/scale.py [--incidents 18] [--turn 1.0] [--recovery-s
 import argparse
 import asyncio
 import os
+import statistics
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -37,17 +43,20 @@ PER_WORKER, GLOBAL = 2, 6
 @dataclass(frozen=True)
 class Throughput:
     per_minute: float
-    cpu_per_incident_s: float
-    """CPU seconds the workers (with their git and pytest children) and this process (the scripted
-    models) spent per incident: what the machine, not the model, had to give."""
+    phase_s: float
+    """The agent phase's median wall time (agents started to verdict): it grows when the phases running at
+    once need more CPU than the machine has to give them."""
+    phases: dict[str, int]
+    """Agent phases run by each worker: the queue's spread."""
     load: float
     """The machine's 1-minute load average at the end (other work on the machine slows every worker)."""
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds of process ``pid`` and of its children it has waited for."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+def phase_s(run: dict[str, Any]) -> float:
+    """Seconds from the agents' start to the first verdict."""
+    at = [(entry["text"], datetime.fromisoformat(entry["at"]).timestamp()) for entry in run["timeline"]]
+    started = next(when for text, when in at if text == "agents started")
+    return next(when for text, when in at if text.startswith("verification: ")) - started
 
 
 def throughput(
@@ -57,16 +66,21 @@ def throughput(
     settings = {"max_concurrent_runs": GLOBAL, "worker_concurrent_runs": PER_WORKER}
     with Cluster(workdir / f"{workers}-workers", pg.database(), turn_s=turn_s, workflow=settings) as cluster:
         started = cluster.start_workers(workers)
-        cpu_before = sum(cpu_s(worker.process.pid) for worker in started) + time.process_time()
         began = time.monotonic()
         runs = [
             cluster.oncall(started[n % workers], f"Completing a todo twice reopens it (report {n + 1})")
             for n in range(incidents)
         ]
-        cluster.wait_for(runs, "awaiting_decision", timeout_s=incidents * 120)
+        briefed = cluster.wait_for(runs, "awaiting_decision", timeout_s=incidents * 120)
         elapsed = time.monotonic() - began
-        cpu = sum(cpu_s(worker.process.pid) for worker in started) + time.process_time() - cpu_before
-        return Throughput(incidents / (elapsed / 60), cpu / incidents, os.getloadavg()[0])
+        names = {worker.executor_id: worker.name for worker in started}
+        spread = Counter(names[run["agents"]["code"]["worker"]] for run in briefed.values())
+        return Throughput(
+            incidents / (elapsed / 60),
+            statistics.median(phase_s(run) for run in briefed.values()),
+            dict(sorted(spread.items())),
+            os.getloadavg()[0],
+        )
 
 
 def running_on(cluster: Cluster, runs: list[str], worker: Worker) -> list[str]:
@@ -133,7 +147,7 @@ def main(incidents: int, turn_s: float, recovery_s: float) -> None:
         title=f"Scale-out benchmark ({incidents} incidents, scripted model at {turn_s:g} s per turn, "
         f"{PER_WORKER} agent phases per worker, {os.cpu_count()} cores)"
     )
-    for column in ("workers", "incidents / min", "vs one worker", "goal", "CPU s / incident", "load"):
+    for column in ("workers", "incidents / min", "vs one worker", "goal", "phase (median)", "phases", "load"):
         table.add_column(column, justify="right")
     goals = {1: "", 2: ">= 1.8x", 3: ">= 2.5x"}
     for workers, rate in rates.items():
@@ -142,7 +156,8 @@ def main(incidents: int, turn_s: float, recovery_s: float) -> None:
             f"{rate.per_minute:.1f}",
             f"{rate.per_minute / rates[1].per_minute:.2f}x",
             goals[workers],
-            f"{rate.cpu_per_incident_s:.1f}",
+            f"{rate.phase_s:.1f} s",
+            " ".join(str(count) for count in rate.phases.values()),
             f"{rate.load:.1f}",
         )
     console.print(table)
