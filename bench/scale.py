@@ -1,6 +1,7 @@
 """Benchmark of scaling out: real `nightshift serve` workers on one PostgreSQL database. Prints a table.
 
-1. Throughput: INCIDENTS signed /oncall commands spread over one, two, then three workers (a fresh
+1. Throughput: 12 signed /oncall commands (a multiple of 2, 4 and 6 phases at once, so no worker count
+   pays for a last, partly empty round) spread over one, two, then three workers (a fresh
    database and fresh workers each time), from the first command to the last briefing. Every worker runs
    at most 2 agent phases at once (``worker_concurrent_runs``; the global limit is 6), and the scripted
    model takes TURN_S seconds per turn, so the work waits on the model, as with a real one. Goal: at
@@ -15,7 +16,7 @@
 
 PostgreSQL is Debian's, started in a temporary directory (installed with apt when missing, as root).
 
-Run: .venv/bin/python bench/scale.py [--incidents 18] [--turn 1.0] [--recovery-s 60]
+Run: .venv/bin/python bench/scale.py [--incidents 12] [--turn 1.0] [--recovery-s 60]
 """
 
 import argparse
@@ -199,7 +200,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--incidents", type=int, default=18)
+    parser.add_argument("--incidents", type=int, default=12)
     parser.add_argument("--turn", type=float, default=1.0, help="seconds per scripted model turn")
     parser.add_argument("--recovery-s", type=float, default=60.0)
     arguments = parser.parse_args()
