@@ -36,9 +36,9 @@ from rich.console import Console
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from client.scripted.local import model_for
 from config import ConfigError, Settings, load_settings
 from documents.facts import Ticket
-from scripted.local import model_for
 from workflow import api_models as api
 from workflow.engine import DecisionKind
 from workflow.errors import WorkflowError

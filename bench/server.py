@@ -25,11 +25,11 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, FakeSlack
 from demo.sandbox import create_sandbox
 from demo.serving import serving
-from scripted import ScriptedModelServer
-from scripted.incident import sample_incident_script
 
 INCIDENTS, COMMANDS, WATCHERS = 4, 100, 50
 WINDOW_S, ROUNDS, SETTLE_S = 2.0, 3, 3.0

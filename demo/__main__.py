@@ -22,12 +22,12 @@ import httpx
 from rich.console import Console
 from rich.panel import Panel
 
+from client.scripted.incident import SAMPLE_TICKET
+from client.scripted.local import HOW_TO_USE_A_REAL_MODEL
 from demo.fake_slack import CHANNEL_ID, FakeSlack
 from demo.sandbox import create_sandbox
 from demo.serving import serving
 from demo.trigger import fire, follow
-from scripted.incident import SAMPLE_TICKET
-from scripted.local import HOW_TO_USE_A_REAL_MODEL
 from workflow.runtime import report_path
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.fake_slack import (
     CHANNEL_ID,
     SIGNING_SECRET,
@@ -30,8 +32,6 @@ from demo.fake_slack import (
 )
 from demo.sandbox import Sandbox, clone, create_sandbox
 from demo.serving import launch, wait_until_up
-from scripted import ScriptedModelServer
-from scripted.incident import sample_incident_script
 
 MODEL = "scripted-cluster"
 API_TOKEN = "cluster-api-token-0123456789"

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from client.scripted.threaded import ThreadedServer
 from documents.slack_blocks import (
     APPROVE_ACTION_ID,
     FEEDBACK_ACTION_ID,
@@ -34,7 +35,6 @@ from documents.slack_blocks import (
     REQUEST_CHANGES_ACTION_ID,
     feedback_modal,
 )
-from scripted.threaded import ThreadedServer
 
 TOKEN = "xoxb-fake-bot-token"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from client import ModelClient
+from client.scripted import ScriptedModelServer, Turn
 from config import (
     AgentSettings,
     AgentsSettings,
@@ -26,7 +27,6 @@ from config import (
 from demo.sandbox import Sandbox, create_sandbox
 from documents.facts import RunFacts, Ticket
 from integrations.local import TerminalNotifier
-from scripted import ScriptedModelServer, Turn
 from workflow.console import settle
 from workflow.engine import Engine, wait_for
 

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from client.scripted import ScriptedModelServer, Turn
+from client.scripted.threaded import ThreadedServer
 from config import Secrets, Settings
 from demo.sandbox import Sandbox, create_sandbox
 from main import create_app
-from scripted import ScriptedModelServer, Turn
-from scripted.threaded import ThreadedServer
 from tests.pipeline_fixtures import pipeline_settings
 
 API_TOKEN = "nightshift-test-token-4242"

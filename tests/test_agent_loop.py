@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from config import ContextSettings, HookSpec, Price
 from hooks import HookRunner
-from scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from tests.agent_fixtures import SYSTEM, Recorder, probe_registry, run, spec
 from tests.model_fixtures import scripted_client
 from tests.tools_fixtures import make_context, make_repo

@@ -21,12 +21,12 @@ import schemathesis
 from pydantic import SecretStr
 from schemathesis.config import SchemathesisConfig
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from config import Secrets, Settings
 from demo.fake_slack import FakeSlack
 from demo.sandbox import create_sandbox
 from main import create_app
-from scripted import ScriptedModelServer
-from scripted.incident import sample_incident_script
 from tests.fakes.github import FakeGitHub
 from tests.fakes.jira import EMAIL as JIRA_EMAIL
 from tests.fakes.jira import TOKEN as JIRA_TOKEN

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.sandbox import create_sandbox
 from demo.serving import free_port
-from scripted import ScriptedModelServer
-from scripted.incident import sample_incident_script
 from tests.pipeline_fixtures import TEST_COMMAND
 from workflow.store import Store, database_url
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
 from demo.sandbox import create_sandbox
 from demo.serving import serving
-from scripted import ScriptedModelServer
-from scripted.incident import sample_incident_script
 from tests.fakes.github import FakeGitHub
 from tests.fakes.outage import Outage
 from tests.pipeline_fixtures import TEST_COMMAND

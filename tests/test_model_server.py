@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
+from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -296,7 +296,7 @@ def test_command_line_serves_a_script_file(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"*": [{"content": "from the file", "faults": ["server_error"]}]}))
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripted", "--script", str(script), "--port", "0"],
+        [sys.executable, "-m", "--script", str(script), "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parent.parent,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from client.scripted import ScriptedModelServer, Turn
+from client.scripted.incident import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
 from config import Secrets
 from documents.briefing import build_briefing
-from scripted import ScriptedModelServer, Turn
-from scripted.incident import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
 from tests.pipeline_fixtures import Pipeline, start_pipeline
 
 pytest_plugins = ["tests.model_fixtures", "tests.pipeline_fixtures"]

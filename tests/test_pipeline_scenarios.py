@@ -4,11 +4,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
+from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
 from demo.sandbox import create_repo
 from documents.briefing import build_briefing
 from documents.facts import RunFacts, Ticket
-from scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
-from scripted.incident import SAMPLE_TICKET, sample_incident_script
 from tests.pipeline_fixtures import Pipeline, start_pipeline
 
 pytest_plugins = ["tests.model_fixtures", "tests.pipeline_fixtures"]

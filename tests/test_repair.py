@@ -4,9 +4,9 @@ are resumed when they have a committed fix to brief, and failed with the reason 
 import subprocess
 from pathlib import Path
 
+from client.scripted import ScriptedModelServer
 from demo.sandbox import create_sandbox
 from documents.facts import DecisionFacts, RunFacts, RunStatus, Ticket
-from scripted import ScriptedModelServer
 from tests.documents_fixtures import T0, verified_run
 from tests.pipeline_fixtures import Pipeline, launch, pipeline_settings
 from workflow.store import Store, database_url

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import REVISION_FEEDBACK, revision_turns, sample_incident_script
 from demo.fake_slack import (
     CHANNEL_ID,
     SIGNING_SECRET,
@@ -20,8 +22,6 @@ from demo.fake_slack import (
     view_submission_body,
 )
 from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
-from scripted import ScriptedModelServer
-from scripted.incident import REVISION_FEEDBACK, revision_turns, sample_incident_script
 from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import httpx
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.sandbox import create_sandbox
 from demo.serving import serving
-from scripted import ScriptedModelServer
-from scripted.incident import sample_incident_script
 from tests.pipeline_fixtures import TEST_COMMAND
 from tests.server_fixtures import wait_for_run
 

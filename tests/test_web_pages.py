@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from client.scripted.threaded import ThreadedServer
 from documents.briefing import build_briefing
 from documents.facts import AgentFacts, DeliveryFacts, RunFacts, Ticket
 from documents.web import MAX_DIFF_LINES, REFRESH_S, run_page, runs_page
-from scripted.threaded import ThreadedServer
 from tests.browser_fixtures import BROWSER_TEST_TIMEOUT_S, Chromium, PageLog, browser_fixture  # noqa: F401
 from tests.documents_fixtures import T0, agent, verified_run
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from client import ModelClient
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.sandbox import create_sandbox
-from scripted import ScriptedModelServer
-from scripted.incident import sample_incident_script
 from tests.git_fixtures import git
 from tests.pipeline_fixtures import Pipeline, pipeline_settings, start_pipeline
 from tests.postgres_fixtures import PG_TEST_TIMEOUT_S

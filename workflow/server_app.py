@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from client.scripted.local import model_for
 from config import Settings, integration_modes
 from integrations.github import GitHubForge
 from integrations.jira import JiraClient, JiraTracker
 from integrations.slack import SlackNotifier
-from scripted.local import model_for
 from workflow.engine import Engine
 from workflow.service import RunLinks, Service
 from workflow.webhooks import Webhooks

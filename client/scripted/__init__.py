@@ -1,5 +1,5 @@
 """A scripted, OpenAI-compatible model server: the model Nightshift uses when no real one is configured
-(``scripted.local``), and the model at the HTTP boundary for tests, the demo and benchmarks.
+(``client.scripted.local``), and the model at the HTTP boundary for tests, the demo and benchmarks.
 
 It lives outside ``demo/`` because the server depends on it (the no-credentials default), and nothing
 that runs in production imports ``demo/``.
@@ -9,12 +9,12 @@ It speaks the real chat-completions protocol (SSE chunks, tool calls in fragment
 faults (429, 5xx, 4xx, cut or dropped streams, malformed tool arguments) and provider quirks.
 Several agents can share one server: each request goes to the script named in its system message.
 
-Run standalone: ``python -m scripted --script FILE.json [--port N]``.
+Run standalone: ``python -m client.scripted --script FILE.json [--port N]``.
 """
 
-from scripted.app import RecordedRequest, ScriptBook
-from scripted.script import SCRIPTS, Fault, FaultKind, Quirk, ScriptedCall, ScriptedUsage, Turn
-from scripted.server import ScriptedModelServer
+from client.scripted.app import RecordedRequest, ScriptBook
+from client.scripted.script import SCRIPTS, Fault, FaultKind, Quirk, ScriptedCall, ScriptedUsage, Turn
+from client.scripted.server import ScriptedModelServer
 
 __all__ = [
     "SCRIPTS",

@@ -3,9 +3,9 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scripted.app import RecordedRequest, ScriptBook, create_app, hide_scripted_drops
-from scripted.script import Turn
-from scripted.threaded import ThreadedServer
+from client.scripted.app import RecordedRequest, ScriptBook, create_app, hide_scripted_drops
+from client.scripted.script import Turn
+from client.scripted.threaded import ThreadedServer
 
 
 class ScriptedModelServer(ThreadedServer):

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from scripted.protocol import Line, completion_body, error_body, make_reply, stream_lines
-from scripted.script import DEFAULT_SCRIPT, SCRIPTS, Fault, FaultKind, Turn
+from client.scripted.protocol import Line, completion_body, error_body, make_reply, stream_lines
+from client.scripted.script import DEFAULT_SCRIPT, SCRIPTS, Fault, FaultKind, Turn
 
 
 class StreamDropped(Exception):
