@@ -296,7 +296,7 @@ def test_command_line_serves_a_script_file(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"*": [{"content": "from the file", "faults": ["server_error"]}]}))
     process = subprocess.Popen(
-        [sys.executable, "-m", "--script", str(script), "--port", "0"],
+        [sys.executable, "-m", "client.scripted", "--script", str(script), "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
