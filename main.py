@@ -36,8 +36,8 @@ from rich.console import Console
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from client.scripted.local import model_for
 from config import ConfigError, Settings, load_settings
-from demo.local_model import model_for
 from documents.facts import Ticket
 from workflow import api_models as api
 from workflow.engine import DecisionKind

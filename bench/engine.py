@@ -26,8 +26,8 @@ from rich.table import Table
 from agent import AgentSpec, Limits, run_agent
 from client import ModelClient
 from client.events import ModelEvent, Usage
+from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from config import ModelSettings, Price, Settings
-from demo.model_server import ScriptedCall, ScriptedModelServer, Turn
 from tools import ToolContext, ToolRegistry
 
 CHUNKS = 1000

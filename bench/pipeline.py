@@ -26,10 +26,10 @@ from rich.table import Table
 
 from client import ModelClient
 from client.events import ModelEvent, Usage
+from client.scripted import ScriptedModelServer, Turn
+from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
 from config import EnvironmentSettings, ModelSettings, Price, Settings, WorkflowSettings
 from context.tokens import count_text
-from demo.incident_script import SAMPLE_TICKET, sample_incident_script
-from demo.model_server import ScriptedModelServer, Turn
 from demo.sandbox import create_sandbox
 from documents.facts import RunFacts
 from integrations.local import TerminalNotifier

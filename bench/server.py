@@ -25,9 +25,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, FakeSlack
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
 from demo.sandbox import create_sandbox
 from demo.serving import serving
 

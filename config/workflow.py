@@ -11,7 +11,16 @@ class WorkflowSettings(Section):
     """How runs are scheduled, verified, revised and shipped."""
 
     max_concurrent_runs: Annotated[int, Field(ge=1)] = 2
-    """Agent phases (fork, verification, self-correction) running at once; later runs wait as queued."""
+    """Agent phases (fork, verification, self-correction) running at once, across all workers that share
+    a PostgreSQL database; later runs wait as queued."""
+    worker_concurrent_runs: Annotated[int, Field(ge=1)] | None = None
+    """Agent phases one worker runs at once (None: only ``max_concurrent_runs`` applies). With several
+    workers, set it to what one machine can carry, so the phases spread over the workers. Give every
+    worker the same value: the queue's limits are kept in the database, and the last worker to start
+    sets them."""
+    recovery_s: Annotated[float, Field(gt=0)] = 60.0
+    """With PostgreSQL: how long after a worker is gone (killed, stopped, its machine lost) a live worker
+    resumes that worker's runs. Agents that finished are not run again."""
     max_fix_attempts: Annotated[int, Field(ge=0)] = 2
     """Extra code-agent attempts after a failed verification, before briefing."""
     max_revisions: Annotated[int, Field(ge=0)] = 3

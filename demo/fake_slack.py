@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from demo.threaded import ThreadedServer
+from client.scripted.threaded import ThreadedServer
 from documents.slack_blocks import (
     APPROVE_ACTION_ID,
     FEEDBACK_ACTION_ID,

@@ -54,6 +54,16 @@ def create_repo(dest: Path, files: Mapping[str, str]) -> Sandbox:
     return _publish(repo, dest / "origin.git")
 
 
+def clone(sandbox: Sandbox, dest: Path) -> Path:
+    """Another checkout of the sandbox's ``origin`` at ``dest`` (another worker's clone), set up as
+    ``dest/repo`` is: ``main`` checked out, ``origin/HEAD`` set, the demo author configured."""
+    _git(sandbox.origin.parent, "clone", "--quiet", str(sandbox.origin), str(dest))
+    name, email = DEMO_AUTHOR
+    _git(dest, "config", "user.name", name)
+    _git(dest, "config", "user.email", email)
+    return dest.resolve()
+
+
 def _publish(repo: Path, origin: Path) -> Sandbox:
     name, email = DEMO_AUTHOR
     _git(repo, "init", "--quiet", "--initial-branch=main")

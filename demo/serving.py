@@ -47,13 +47,11 @@ def wait_until_up(
     raise SystemExit(f"the server did not answer on {url} within {timeout_s:g}s; its log: {log}")
 
 
-@contextmanager
-def serving(env: Mapping[str, str], workdir: Path) -> Iterator[Served]:
-    """Start the server with ``env`` on a free port; stop it (SIGTERM, graceful) on exit."""
+def launch(env: Mapping[str, str], log: Path) -> tuple["subprocess.Popen[bytes]", str]:
+    """Start ``nightshift serve`` with ``env`` (and none of the caller's Nightshift, model or
+    integration variables) on a free port, its output in ``log``; the process and its URL."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_NOT)} | dict(env)
-    log = workdir / "server.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(port)],
@@ -61,6 +59,14 @@ def serving(env: Mapping[str, str], workdir: Path) -> Iterator[Served]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    return server, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def serving(env: Mapping[str, str], workdir: Path) -> Iterator[Served]:
+    """Start the server with ``env`` on a free port; stop it (SIGTERM, graceful) on exit."""
+    log = workdir / "server.log"
+    server, url = launch(env, log)
     try:
         yield Served(url, server.pid, wait_until_up(url, server, log), log)
     finally:

@@ -60,6 +60,8 @@ class AgentFacts(BaseModel):
     message: str = ""
     """Why it ended, in words (``submitted`` or the reason it stopped)."""
     model: str | None = None
+    worker: str | None = None
+    """The executor id of the worker that ran it last (its transcript is in that worker's state)."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
     turns: int = 0

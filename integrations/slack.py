@@ -58,15 +58,14 @@ from integrations.slack_payloads import (
     parse_command,
     parse_interaction,
 )
-from integrations.slack_verify import DEFAULT_REPLAY_GUARD, ReplayGuard, verify_slack_request
+from integrations.slack_verify import WINDOW_S, verify_slack_request
 from safety.redact import Redactor
 
 __all__ = [
-    "DEFAULT_REPLAY_GUARD",
+    "WINDOW_S",
     "ButtonClick",
     "FeedbackSubmitted",
     "Interaction",
-    "ReplayGuard",
     "SignatureError",
     "SlackError",
     "SlackNotifier",

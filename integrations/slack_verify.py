@@ -4,17 +4,15 @@
 compared in constant time, with ``X-Slack-Request-Timestamp`` within five minutes of now either way.
 The body must be the bytes as received: a re-encoded form or JSON would not match.
 
-A captured request stays valid for those five minutes, so a ``ReplayGuard`` remembers the signatures
-it has accepted until they expire and refuses them a second time. ``verify_slack_request`` uses the
-module's ``DEFAULT_REPLAY_GUARD`` unless given one; a process serving several apps, or a test that
-wants isolation, passes its own. The guard is per process: behind several replicas a replay that
-lands on another replica is only stopped by the timestamp window.
+A captured request stays valid for those five minutes, so the caller must also refuse a signature it
+has already accepted. ``verify_slack_request`` returns the signature for that; the webhooks remember the
+accepted ones in the database (``workflow.webhooks``), so that a replay is refused by every worker
+behind a load balancer, not only by the one that saw the original.
 """
 
 import hashlib
 import hmac
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 
 from integrations.base import SignatureError
@@ -23,38 +21,6 @@ SIGNATURE_HEADER = "X-Slack-Signature"
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 WINDOW_S = 300.0
 """Slack's documented tolerance: requests more than five minutes old (or ahead) are refused."""
-
-
-class ReplayGuard:
-    """The signatures accepted within the last ``window_s`` seconds, at most ``max_entries`` of them.
-
-    When full, the oldest entries are dropped first; those are the closest to leaving the window anyway.
-    """
-
-    def __init__(self, window_s: float = WINDOW_S, *, max_entries: int = 10_000) -> None:
-        self.window_s = window_s
-        self.max_entries = max_entries
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        """Signature -> the request timestamp it was sent with, in the order first seen."""
-
-    @property
-    def remembered(self) -> int:
-        """How many signatures are remembered now."""
-        return len(self._seen)
-
-    def check(self, signature: str, timestamp: float, now: float) -> None:
-        """Remember ``signature``; SignatureError if it was already seen within the window."""
-        while self._seen:
-            oldest, sent = next(iter(self._seen.items()))
-            if now - sent <= self.window_s and len(self._seen) < self.max_entries:
-                break
-            del self._seen[oldest]
-        if signature in self._seen:
-            raise SignatureError("replayed request: this signature was already accepted")
-        self._seen[signature] = timestamp
-
-
-DEFAULT_REPLAY_GUARD = ReplayGuard()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -72,12 +38,9 @@ def verify_slack_request(
     *,
     now: float | None = None,
     window_s: float = WINDOW_S,
-    replay_guard: ReplayGuard | None = None,
-) -> None:
-    """Return if Slack signed ``body``; otherwise SignatureError saying what is wrong.
-
-    ``now`` defaults to the wall clock; ``replay_guard`` to ``DEFAULT_REPLAY_GUARD``.
-    """
+) -> str:
+    """The request's signature if Slack signed ``body`` within the window; otherwise SignatureError
+    saying what is wrong. ``now`` defaults to the wall clock. Refusing a replay is the caller's part."""
     if not signing_secret:
         raise SignatureError("no signing secret: set SLACK_SIGNING_SECRET to accept requests from Slack")
     signature = _header(headers, SIGNATURE_HEADER)
@@ -95,4 +58,4 @@ def verify_slack_request(
     expected = "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise SignatureError("signature mismatch: the body or timestamp was not signed with this secret")
-    (DEFAULT_REPLAY_GUARD if replay_guard is None else replay_guard).check(signature, timestamp, now)
+    return signature

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from client import ModelClient
+from client.scripted import ScriptedModelServer
 from config import ModelSettings
-from demo.model_server import ScriptedModelServer
 
 
 class SleepRecorder:

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from client import ModelClient
+from client.scripted import ScriptedModelServer, Turn
 from config import (
     AgentSettings,
     AgentsSettings,
@@ -23,7 +24,6 @@ from config import (
     ToolsSettings,
     WorkflowSettings,
 )
-from demo.model_server import ScriptedModelServer, Turn
 from demo.sandbox import Sandbox, create_sandbox
 from documents.facts import RunFacts, Ticket
 from integrations.local import TerminalNotifier

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from client.scripted import ScriptedModelServer, Turn
+from client.scripted.threaded import ThreadedServer
 from config import Secrets, Settings
-from demo.model_server import ScriptedModelServer, Turn
 from demo.sandbox import Sandbox, create_sandbox
-from demo.threaded import ThreadedServer
 from main import create_app
 from tests.pipeline_fixtures import pipeline_settings
 

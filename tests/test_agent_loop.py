@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from config import ContextSettings, HookSpec, Price
-from demo.model_server import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from hooks import HookRunner
 from tests.agent_fixtures import SYSTEM, Recorder, probe_registry, run, spec
 from tests.model_fixtures import scripted_client

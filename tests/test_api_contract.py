@@ -21,10 +21,10 @@ import schemathesis
 from pydantic import SecretStr
 from schemathesis.config import SchemathesisConfig
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from config import Secrets, Settings
 from demo.fake_slack import FakeSlack
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
 from demo.sandbox import create_sandbox
 from main import create_app
 from tests.fakes.github import FakeGitHub

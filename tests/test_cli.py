@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.sandbox import create_sandbox
 from demo.serving import free_port
 from tests.pipeline_fixtures import TEST_COMMAND

@@ -15,8 +15,8 @@ from client import (
     ToolCallComplete,
     ToolCallStarted,
 )
+from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from config import ModelSettings
-from demo.model_server import ScriptedCall, ScriptedModelServer, Turn
 from tests.model_fixtures import SleepRecorder, scripted_client
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from client import MessageComplete, ModelClient, ModelEvent, TextDelta, ToolCallComplete, ToolCallStarted
+from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from config import ModelSettings
-from demo.model_server import ScriptedCall, ScriptedModelServer, Turn
 from tests.model_fixtures import scripted_client
 
 pytest_plugins = ["tests.model_fixtures"]

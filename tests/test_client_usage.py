@@ -5,9 +5,9 @@ import logging
 import pytest
 
 from client import MessageComplete, ModelClient
+from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from config import Price
 from context.tokens import count_messages, count_text
-from demo.model_server import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from tests.model_fixtures import scripted_client
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack, signed_headers, slash_command_body
 from demo.fake_slack import TOKEN as SLACK_TOKEN
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
 from tests.fakes.github import FakeGitHub
 from tests.fakes.jira import EMAIL, FakeJira
 from tests.fakes.jira import TOKEN as JIRA_TOKEN

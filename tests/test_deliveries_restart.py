@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
 from demo.sandbox import create_sandbox
 from demo.serving import serving
 from tests.fakes.github import FakeGitHub

@@ -27,8 +27,8 @@ from agents import (
     retry_fix_goal,
     revise_goal,
 )
-from config import Settings
-from demo.incident_script import (
+from client.scripted import SCRIPTS, ScriptedModelServer
+from client.scripted.incident import (
     FIX_ATTEMPTS,
     REGRESSION_TEST_NAMES,
     REGRESSION_TESTS,
@@ -37,7 +37,7 @@ from demo.incident_script import (
     revision_turns,
     sample_incident_script,
 )
-from demo.model_server import SCRIPTS, ScriptedModelServer
+from config import Settings
 from demo.sandbox import create_sandbox
 from tests.git_fixtures import git
 from tests.model_fixtures import scripted_client
@@ -193,7 +193,7 @@ async def test_revision_turns_act_on_the_reviewers_feedback(
 def test_the_cli_prints_the_scripts_the_model_server_loads() -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "demo.incident_script", *args],
+            [sys.executable, "-m", "client.scripted.incident", *args],
             capture_output=True,
             text=True,
             timeout=60,

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from demo.model_server import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
+from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -151,6 +151,26 @@ def test_requests_are_routed_by_system_message(scripted_server: ScriptedModelSer
     ]
 
 
+def test_per_conversation_each_conversation_plays_the_script_from_its_first_turn() -> None:
+    script = {"code agent": [Turn(content="read"), Turn(content="edit"), Turn(content="submit")]}
+
+    def reply(server: ScriptedModelServer, replies_so_far: list[str]) -> str:
+        request = body("You are the code agent.")
+        request["messages"] += [{"role": "assistant", "content": text} for text in replies_so_far]
+        response = httpx.post(f"{server.base_url}/chat/completions", json=request, timeout=10)
+        return str(response.json()["choices"][0]["message"]["content"])
+
+    with ScriptedModelServer(script, per_conversation=True) as server:
+        first = reply(server, [])
+        second = reply(server, [])  # another incident, at the same time
+        assert (first, second) == ("read", "read")
+        assert reply(server, ["read"]) == "edit"
+        assert reply(server, []) == "read"  # an agent run again from the start
+        assert reply(server, ["read", "edit"]) == "submit"
+    with pytest.raises(ValueError, match="cannot have faults"):
+        ScriptedModelServer({"*": [Turn(content="x", faults=["rate_limit"])]}, per_conversation=True)
+
+
 def test_exhausted_script_answers_500_saying_so(scripted_server: ScriptedModelServer) -> None:
     scripted_server.load({"*": [Turn(content="only turn")]})
     url = f"{scripted_server.base_url}/chat/completions"
@@ -276,7 +296,7 @@ def test_command_line_serves_a_script_file(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"*": [{"content": "from the file", "faults": ["server_error"]}]}))
     process = subprocess.Popen(
-        [sys.executable, "-m", "demo.model_server", "--script", str(script), "--port", "0"],
+        [sys.executable, "-m", "client.scripted", "--script", str(script), "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parent.parent,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from client.scripted import ScriptedModelServer, Turn
+from client.scripted.incident import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
 from config import Secrets
-from demo.incident_script import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
-from demo.model_server import ScriptedModelServer, Turn
 from documents.briefing import build_briefing
 from tests.pipeline_fixtures import Pipeline, start_pipeline
 

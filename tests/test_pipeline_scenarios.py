@@ -4,8 +4,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from demo.incident_script import SAMPLE_TICKET, sample_incident_script
-from demo.model_server import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
+from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
+from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
 from demo.sandbox import create_repo
 from documents.briefing import build_briefing
 from documents.facts import RunFacts, Ticket

@@ -4,7 +4,7 @@ are resumed when they have a committed fix to brief, and failed with the reason 
 import subprocess
 from pathlib import Path
 
-from demo.model_server import ScriptedModelServer
+from client.scripted import ScriptedModelServer
 from demo.sandbox import create_sandbox
 from documents.facts import DecisionFacts, RunFacts, RunStatus, Ticket
 from tests.documents_fixtures import T0, verified_run

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
+from config import Settings
 from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
@@ -200,11 +201,16 @@ def test_without_a_token_only_loopback_may_change_things(
         service.authorize(None, "10.1.2.3", run_id="abd", sig=service.links.signature("abc"))
 
 
-def test_signed_links_survive_a_restart(tmp_path: Path) -> None:
-    from workflow.service import load_link_key
+async def test_signed_links_survive_a_restart_and_an_upgrade(tmp_path: Path) -> None:
+    from workflow.service import shared_link_key
 
-    assert load_link_key(tmp_path) == load_link_key(tmp_path)
-    assert oct((tmp_path / "link.key").stat().st_mode)[-3:] == "600"
+    fresh = Settings(data_dir=tmp_path / "fresh")
+    assert await shared_link_key(fresh) == await shared_link_key(fresh)  # kept in the database
+    older = Settings(data_dir=tmp_path / "older")
+    older.data_dir.mkdir()
+    (older.data_dir / "link.key").write_text("ab" * 32)  # where an older version kept it
+
+    assert await shared_link_key(older) == bytes.fromhex("ab" * 32)
 
 
 def test_a_concurrent_double_approval_opens_one_pull_request(live: LiveServer) -> None:

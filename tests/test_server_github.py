@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
-from demo.threaded import ThreadedServer
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
+from client.scripted.threaded import ThreadedServer
 from tests.fakes.github import FakeGitHub, signed_headers, workflow_run_payload
 from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 

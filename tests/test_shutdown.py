@@ -5,8 +5,8 @@ from pathlib import Path
 
 import httpx
 
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from demo.sandbox import create_sandbox
 from demo.serving import serving
 from tests.pipeline_fixtures import TEST_COMMAND

@@ -1,8 +1,10 @@
-"""Slack request verification: the v0 scheme on the raw body, the 5-minute window, replays."""
+"""Slack request verification: the v0 scheme on the raw body, the 5-minute window.
+
+Refusing a replayed signature is the webhooks' part, shared by every worker: tests/test_store_shared.py
+and tests/test_server_slack.py."""
 
 import hashlib
 import hmac
-import time
 from collections.abc import Callable
 
 import pytest
@@ -10,31 +12,27 @@ from slack_sdk.signature import SignatureVerifier
 
 from demo.fake_slack import SIGNING_SECRET, signed_headers, slash_command_body
 from integrations.base import SignatureError
-from integrations.slack import ReplayGuard, verify_slack_request
+from integrations.slack import verify_slack_request
 
 NOW = 1_750_000_000
 
 
-def refusal(
-    body: bytes, headers: dict[str, str], *, now: float = NOW, guard: ReplayGuard | None = None
-) -> str:
+def refusal(body: bytes, headers: dict[str, str], *, now: float = NOW) -> str:
     """The reason ``verify_slack_request`` gives for refusing the request."""
-    guard = ReplayGuard() if guard is None else guard
     with pytest.raises(SignatureError) as caught:
-        verify_slack_request(SIGNING_SECRET, body, headers, now=now, replay_guard=guard)
+        verify_slack_request(SIGNING_SECRET, body, headers, now=now)
     return str(caught.value)
 
 
 def test_a_request_signed_by_slack_sdk_is_accepted_with_any_header_case() -> None:
     body = slash_command_body("PAY-42 refunds show as charges & more")
     headers = signed_headers(SIGNING_SECRET, body, ts=NOW - 20)
-    guard = ReplayGuard()
 
-    verify_slack_request(SIGNING_SECRET, body, headers, now=NOW, replay_guard=guard)
+    accepted = verify_slack_request(SIGNING_SECRET, body, headers, now=NOW)
     lower = {name.lower(): value for name, value in signed_headers(SIGNING_SECRET, body, ts=NOW).items()}
-    verify_slack_request(SIGNING_SECRET, body, lower, now=NOW, replay_guard=guard)
 
-    assert guard.remembered == 2
+    assert accepted == headers["X-Slack-Signature"]
+    assert verify_slack_request(SIGNING_SECRET, body, lower, now=NOW) == lower["x-slack-signature"]
 
 
 def test_a_request_slack_sdk_accepts_now_is_accepted_on_the_wall_clock() -> None:
@@ -42,7 +40,7 @@ def test_a_request_slack_sdk_accepts_now_is_accepted_on_the_wall_clock() -> None
     headers = signed_headers(SIGNING_SECRET, body)
     assert SignatureVerifier(SIGNING_SECRET).is_valid_request(body, headers)
 
-    verify_slack_request(SIGNING_SECRET, body, headers, replay_guard=ReplayGuard())
+    verify_slack_request(SIGNING_SECRET, body, headers)
 
 
 def test_a_forged_signature_is_a_mismatch() -> None:
@@ -70,7 +68,7 @@ def test_without_a_signing_secret_nothing_verifies() -> None:
     headers = {"X-Slack-Request-Timestamp": str(NOW), "X-Slack-Signature": forged}
 
     with pytest.raises(SignatureError, match="no signing secret: set SLACK_SIGNING_SECRET"):
-        verify_slack_request("", body, headers, now=NOW, replay_guard=ReplayGuard())
+        verify_slack_request("", body, headers, now=NOW)
 
 
 def test_a_six_minute_old_request_is_too_old_even_when_correctly_signed() -> None:
@@ -78,7 +76,7 @@ def test_a_six_minute_old_request_is_too_old_even_when_correctly_signed() -> Non
     headers = signed_headers(SIGNING_SECRET, body, ts=NOW - 360)
 
     assert refusal(body, headers).startswith("timestamp too old")
-    verify_slack_request(SIGNING_SECRET, body, headers, now=NOW - 70, replay_guard=ReplayGuard())
+    verify_slack_request(SIGNING_SECRET, body, headers, now=NOW - 70)
 
 
 def test_a_request_from_six_minutes_in_the_future_is_refused() -> None:
@@ -104,38 +102,6 @@ def test_a_tampered_or_re_encoded_body_is_a_mismatch() -> None:
     assert refusal(b"text=refunds%20are%20broken&user_id=U0ALICE", headers).startswith("signature mismatch")
 
 
-def test_a_replayed_request_is_refused_within_the_window() -> None:
-    guard = ReplayGuard()
-    body = slash_command_body("deploy")
-    headers = signed_headers(SIGNING_SECRET, body, ts=NOW)
-    verify_slack_request(SIGNING_SECRET, body, headers, now=NOW, replay_guard=guard)
-
-    assert refusal(body, headers, now=NOW + 5, guard=guard).startswith("replayed request")
-    other = slash_command_body("deploy again")
-    verify_slack_request(
-        SIGNING_SECRET, other, signed_headers(SIGNING_SECRET, other, ts=NOW), now=NOW, replay_guard=guard
-    )
-
-
-def test_the_default_replay_guard_is_shared_by_calls_without_one() -> None:
-    body = slash_command_body(f"unique request {time.time_ns()}")
-    headers = signed_headers(SIGNING_SECRET, body)
-    verify_slack_request(SIGNING_SECRET, body, headers)
-
-    with pytest.raises(SignatureError, match="replayed request"):
-        verify_slack_request(SIGNING_SECRET, body, headers)
-
-
-def test_the_replay_guard_forgets_expired_signatures_and_stays_bounded() -> None:
-    guard = ReplayGuard(window_s=300, max_entries=3)
-    for n in range(5):
-        guard.check(f"v0=sig{n}", NOW, NOW)
-    assert guard.remembered == 3
-    guard.check("v0=sig4-later", NOW + 301, NOW + 301)  # everything from NOW has left the window
-
-    assert guard.remembered == 1
-
-
 def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     compared: list[tuple[bytes, bytes]] = []
     real: Callable[[bytes, bytes], bool] = hmac.compare_digest
@@ -147,6 +113,6 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(hmac, "compare_digest", spy)
     body = slash_command_body("deploy")
     headers = signed_headers(SIGNING_SECRET, body, ts=NOW)
-    verify_slack_request(SIGNING_SECRET, body, headers, now=NOW, replay_guard=ReplayGuard())
+    verify_slack_request(SIGNING_SECRET, body, headers, now=NOW)
 
     assert compared == [(headers["X-Slack-Signature"].encode(), headers["X-Slack-Signature"].encode())]

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from demo.threaded import ThreadedServer
+from client.scripted.threaded import ThreadedServer
 from documents.briefing import build_briefing
 from documents.facts import AgentFacts, DeliveryFacts, RunFacts, Ticket
 from documents.web import MAX_DIFF_LINES, REFRESH_S, run_page, runs_page

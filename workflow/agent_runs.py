@@ -1,7 +1,15 @@
-"""Running one agent of a run in its own worktree, and recording what it did in the run's facts."""
+"""Running one agent of a run in its own worktree, and recording what it did in the run's facts.
+
+What an agent changed is recorded in the database when it finishes (``Store.save_agent_diff``), not only
+left in its worktree: with several workers, the verification, a self-correction or the commit of a
+revision may run on another worker than the agent did, and that worker rebuilds the worktree from the
+record (``agent_worktree``).
+"""
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from agent import AgentEvent, AgentResult, SharedBudget, run_agent
@@ -35,13 +43,15 @@ async def run_in_worktree(
     """Run agent ``name`` on ``goal``; ``fresh`` resets its worktree to the base commit first.
 
     A first run is always fresh, so a step replayed after a crash starts from a clean tree; a retry or
-    a revision continues from the agent's previous edits. The worktree normally exists already
-    (``prepare_worktrees``); adding it here again is a no-op.
+    a revision continues from the agent's previous edits (``agent_worktree``). When the agent has
+    finished, what it changed is recorded before its facts say so.
     """
     assert facts.base_commit is not None
-    worktree = await rt.repo.add_worktree(rt.worktree(facts.run_id, name), facts.base_commit)
     if fresh:
+        worktree = await rt.repo.add_worktree(rt.worktree(facts.run_id, name), facts.base_commit)
         await rt.repo.reset_worktree(worktree, facts.base_commit)
+    else:
+        worktree = await agent_worktree(rt, facts, name)
     spec = build_specs(rt.settings)[name]
     budget = rt.budgets.setdefault(
         facts.run_id, SharedBudget(rt.settings.workflow.max_run_cost_usd, spent_usd=facts.cost_usd)
@@ -61,8 +71,37 @@ async def run_in_worktree(
         transcript=rt.transcript(facts.run_id, label),
         budget=budget,
     )
+    changes = result_paths(rt, facts, name)
+    if changes is not None:
+        diff = await rt.repo.worktree_diff(worktree, facts.base_commit, include=changes)
+        await rt.store.save_agent_diff(facts.run_id, name, diff)
     await progress.finished(result)
     return result
+
+
+def result_paths(rt: Runtime, facts: RunFacts, name: str) -> Callable[[str], bool] | None:
+    """The paths whose changes are agent ``name``'s result: the code agent's fix is everything but test
+    files, the test agent's tests are the test files; the other agents change nothing that is kept."""
+    is_test = rt.test_rules(facts).is_test_file
+    if name == "code":
+        return lambda path: not is_test(path)
+    if name == "test":
+        return is_test
+    return None
+
+
+async def agent_worktree(rt: Runtime, facts: RunFacts, name: str) -> Path:
+    """Agent ``name``'s worktree as it left it: the one on this worker, or, when the agent ran on
+    another worker, one rebuilt here from the base commit and the agent's recorded changes."""
+    assert facts.base_commit is not None
+    path = rt.worktree(facts.run_id, name)
+    here = path.exists()
+    worktree = await rt.repo.add_worktree(path, facts.base_commit)
+    if not here:
+        diff = await rt.store.agent_diff(facts.run_id, name)
+        if diff:
+            await rt.repo.apply(worktree, diff)
+    return worktree
 
 
 async def prepare_worktrees(rt: Runtime, facts: RunFacts, names: tuple[str, ...]) -> None:
@@ -90,6 +129,7 @@ class _Progress:
                     "status": "running",
                     "message": "",
                     "model": model,
+                    "worker": self.rt.executor_id,
                     "finished_at": None,
                     "started_at": previous.started_at or datetime.now(UTC),
                 }
@@ -130,6 +170,7 @@ class _Progress:
                     "status": result.status,
                     "message": result.message,
                     "model": facts.agents[self.name].model,
+                    "worker": self.rt.executor_id,
                     "started_at": facts.agents[self.name].started_at,
                     "finished_at": datetime.now(UTC),
                     "turns": base.turns + result.turns,

@@ -20,6 +20,7 @@ from client import Model
 from config import Settings
 from documents.facts import DeliveryFacts, RunFacts, Ticket
 from documents.terminal import agents_table, undelivered_text
+from workflow.database import is_postgres
 from workflow.deliverer import settled
 from workflow.engine import DecisionKind, DecisionOutcome, Engine, decide, executor_lock_holder, wait_for
 from workflow.errors import RunNotFound
@@ -199,12 +200,14 @@ async def decide_from_cli(
     console: Console,
     timeout_s: float = 600,
 ) -> int:
-    """Decide on a run. With no live Nightshift process, this one starts the engine (which resumes the
-    run where it waited) and follows the run to its next pause; otherwise the live process does the work
-    and this one watches the database."""
+    """Decide on a run. With SQLite and no live Nightshift process, this one starts the engine (which
+    resumes the run where it waited) and follows the run to its next pause. Otherwise the workers do the
+    work (the live process, or with PostgreSQL whichever worker holds the run) and this one watches the
+    database."""
     data_dir = settings.data_dir.resolve()
     holder = executor_lock_holder(data_dir)
-    if holder is None:
+    url = database_url(data_dir, settings.database_url)
+    if holder is None and not is_postgres(url):
         engine = Engine(settings, model=model)
         rt = await engine.start()
         try:
@@ -218,7 +221,7 @@ async def decide_from_cli(
             )
         finally:
             await engine.stop()
-    store = Store(database_url(data_dir, settings.database_url))
+    store = Store(url)
     try:
         run_id = await resolve_run(store, run_ref)
         outcome = await decide(
@@ -230,7 +233,11 @@ async def decide_from_cli(
             by="cli",
             send=_client_sender(settings, data_dir),
         )
-        console.print(f"Handed to the running Nightshift process (pid {holder}).")
+        console.print(
+            f"Handed to the running Nightshift process (pid {holder})."
+            if holder is not None
+            else "Handed to the Nightshift workers on the shared database."
+        )
         attempt_s = settings.workflow.delivery_attempt_timeout_s
 
         async def follow() -> RunFacts:

@@ -1,14 +1,23 @@
 """The engine: one per process. Starts DBOS and the runtime, submits incidents, takes decisions.
 
-Only one process at a time executes the runs of a state directory (DBOS recovers a crashed process's
-workflows when the next one launches); the others talk to it through the database. An exclusive lock
-file in the state directory says which process that is.
+A worker is one such process. Its state directory (its clone's worktrees, transcripts, notes) belongs to
+it alone: an exclusive lock file there says which process that is, and a second one is refused.
+
+- SQLite (the default) serves one worker, which resumes its own interrupted runs when it starts again
+  (DBOS's executor id ``local``). A second worker on the same SQLite database is refused.
+- PostgreSQL serves any number of workers, each with its own state directory, clone and executor id
+  (``executor_identity``). Any worker takes any work: webhooks and the API on any of them, agent phases
+  from the shared queue, decisions through the database. A worker that dies has its runs resumed by a
+  live one within ``[workflow] recovery_s`` (``workflow.executors``).
 """
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
+import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,14 +38,16 @@ from safety.errors import SandboxUnavailable
 from safety.outbound import SecretScanner
 from safety.sandbox import Sandbox
 from tools import builtin_registry, load_plugins
+from workflow.database import sqlite_path
 from workflow.deliverer import Deliverer
 from workflow.environment import Environments
 from workflow.errors import DecisionRefused, EngineBusy, RunNotFound, WorkflowError
 from workflow.events import EventBus
+from workflow.executors import ExecutorPresence
 from workflow.git import GitRepo
 from workflow.outbound import DeliveryExecutor
 from workflow.outbox import Outbox
-from workflow.pipeline import AGENT_QUEUE, DECISION_TOPIC, QUEUE_POLL_S, incident, resumed_incident
+from workflow.pipeline import DECISION_TOPIC, incident, register_agents_queue, resumed_incident
 from workflow.repair import repair_stuck_runs
 from workflow.runtime import Runtime, install
 from workflow.starter import WorkflowStarter
@@ -44,7 +55,13 @@ from workflow.store import FINAL_STATUSES, Store, database_url
 
 APPLICATION_VERSION = "nightshift-1"
 """Pinned so that a code change does not strand runs that await a decision (GUIDE §4). Bump it only
-with a migration plan for in-flight runs."""
+with a migration plan for in-flight runs (docs/deploy.md)."""
+LOCAL_EXECUTOR = "local"
+"""DBOS's executor id for the one worker of a SQLite database."""
+SEVERAL_WORKERS = (
+    "To run several workers, give each its own state directory (NIGHTSHIFT_DATA_DIR) and its own clone, "
+    "and point them all at one PostgreSQL database (NIGHTSHIFT_DATABASE_URL=postgresql://...)"
+)
 
 logger = logging.getLogger("nightshift.engine")
 
@@ -80,7 +97,10 @@ class Engine:
         self.model = model
         self.data_dir = settings.data_dir.resolve()
         self._notifier, self._forge, self._tracker = notifier, forge, tracker
-        self._lock_file: IO[str] | None = None
+        self._locks: list[IO[str]] = []
+        self._presence: ExecutorPresence | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.executor_id = LOCAL_EXECUTOR
         self.runtime: Runtime | None = None
         self.web_link: Callable[[str], str] | None = None
         """Gives a run's web page URL, when a server shows the runs."""
@@ -95,16 +115,40 @@ class Engine:
         if not (repo_path / ".git").exists():
             raise WorkflowError(f"{repo_path} is not a git checkout (NIGHTSHIFT_REPO must name one)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_file = acquire_executor_lock(self.data_dir)
-        secrets = self.settings.secrets.all_values()
-        sandbox = await start_sandbox(self.settings, self.data_dir, repo_path)
-        repo = GitRepo(repo_path)
-        store = Store(database_url(self.data_dir, self.settings.database_url))
+        url = database_url(self.data_dir, self.settings.database_url)
+        try:
+            self._locks = acquire_executor_locks(self.data_dir, url)
+            sandbox = await start_sandbox(self.settings, self.data_dir, repo_path)
+            store = Store(url)
+            repo = GitRepo(repo_path)
+            if store.shared:
+                await self._join_workers(store, repo)
+            return await self._launch(store, repo, sandbox)
+        except BaseException:
+            await self._release()
+            raise
+
+    async def _join_workers(self, store: Store, repo: GitRepo) -> None:
+        """PostgreSQL: claim this worker's executor id; any worker may continue a run, so the run's
+        branch must go where every worker fetches from."""
+        if not await repo.has_origin():
+            raise WorkflowError(
+                f"{repo.path} has no remote 'origin': with PostgreSQL any worker may continue a run, so "
+                "every worker needs a clone of the same origin (git clone <url>, or git remote add origin)"
+            )
+        self.executor_id = executor_identity(self.data_dir)
+        self._presence = ExecutorPresence(
+            store.url, self.executor_id, recovery_s=self.settings.workflow.recovery_s
+        )
+        await self._presence.claim()
+
+    async def _launch(self, store: Store, repo: GitRepo, sandbox: Sandbox) -> Runtime:
         bus = EventBus(store)
         registry = builtin_registry()
-        load_plugins(self.settings.tools.plugin_dirs, registry, forbidden_roots=[repo_path, self.data_dir])
+        load_plugins(self.settings.tools.plugin_dirs, registry, forbidden_roots=[repo.path, self.data_dir])
         hooks = HookRunner(
-            self.settings.hooks, env=subprocess_env(self.data_dir / "home" / "hooks", secrets=secrets)
+            self.settings.hooks,
+            env=subprocess_env(self.data_dir / "home" / "hooks", secrets=self.settings.secrets.all_values()),
         )
         notifier = self._notifier or TerminalNotifier()
         forge = self._forge or LocalForge(store)
@@ -137,32 +181,49 @@ class Engine:
             data_dir=self.data_dir,
             sandbox=sandbox,
             environments=Environments(repo, self.settings, sandbox, self.data_dir),
+            executor_id=self.executor_id,
         )
         install(self.runtime)
+        await bus.start()
         config: DBOSConfig = {
             "name": "nightshift",
             "system_database_url": dbos_url(self.settings, self.data_dir),
             "application_version": APPLICATION_VERSION,
+            "executor_id": self.executor_id,
             "log_level": "WARNING",
             "notification_listener_polling_interval_sec": 0.1,
         }
         DBOS(config=config)
         DBOS.launch()
-        # A global limit: each claim is rechecked against the database in its own transaction, so it
-        # holds under load and across several executors (a per-worker limit is counted in memory and
-        # can let a second phase slip in while the first is still being dispatched).
-        await DBOS.register_queue_async(
-            AGENT_QUEUE,
-            global_concurrency=self.settings.workflow.max_concurrent_runs,
-            polling_interval_sec=QUEUE_POLL_S,
-        )
+        await register_agents_queue(self.settings.workflow)
         self._starter = WorkflowStarter(self._start_workflow)
         await self.runtime.deliveries.start(worker=DBOS.executor_id)
         await self._start_unstarted_runs()
         await repair_stuck_runs(self.runtime, self._start_resumed)
+        if self._presence is not None:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_workers(self._presence))
         return self.runtime
 
+    async def _watch_workers(self, presence: ExecutorPresence) -> None:
+        """PostgreSQL: resume the runs of workers that are gone, and start runs recorded by a worker that
+        died before it started them (both within ``recovery_s``)."""
+        recovery_s = self.settings.workflow.recovery_s
+        while True:
+            await asyncio.sleep(presence.probe_s)
+            try:
+                await presence.probe()
+                await self._start_unstarted_runs(older_than_s=recovery_s)
+            except Exception:
+                logger.exception("checking on the other workers failed; trying again in %gs", recovery_s / 4)
+
     async def stop(self) -> None:
+        """Stop executing runs. DBOS resumes the ones in progress: this worker's own at its next start,
+        and (PostgreSQL) another worker's within ``recovery_s`` once this one lets go of its claim."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         await self._starter.close()
         if self.runtime is not None:
             await _cancel(self.runtime.workflow_tasks)
@@ -176,9 +237,15 @@ class Engine:
             self.runtime.store.close()
         install(None)
         self.runtime = None
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        await self._release()
+
+    async def _release(self) -> None:
+        if self._presence is not None:
+            await self._presence.close()
+            self._presence = None
+        for lock in self._locks:
+            lock.close()
+        self._locks = []
 
     @property
     def rt(self) -> Runtime:
@@ -216,10 +283,24 @@ class Engine:
         with SetWorkflowID(workflow_id):
             await DBOS.start_workflow_async(resumed_incident, run_id, revision, approved)
 
-    async def _start_unstarted_runs(self) -> None:
-        """Runs recorded but never started (a crash between the two) start now; started ones are no-ops."""
-        for facts in reversed(await self.rt.store.list_runs(limit=1000, statuses=["queued"])):
-            self._starter.add(facts.run_id)
+    async def _start_unstarted_runs(self, *, older_than_s: float = 0) -> None:
+        """Start the runs recorded at least ``older_than_s`` ago whose workflow never began (a crash
+        between the two, of this worker or, with PostgreSQL, of another)."""
+        cutoff = time.time() - older_than_s
+        queued = [
+            facts
+            for facts in await self.rt.store.list_runs(limit=1000, statuses=["queued"])
+            if facts.created_at is None or facts.created_at.timestamp() <= cutoff
+        ]
+        if not queued:
+            return
+        begun = await DBOS.list_workflows_async(
+            workflow_ids=[facts.run_id for facts in queued], load_input=False, load_output=False
+        )
+        started = {status.workflow_id for status in begun}
+        for facts in reversed(queued):
+            if facts.run_id not in started:
+                self._starter.add(facts.run_id)
 
     async def decide(
         self, run_id: str, kind: DecisionKind, *, feedback: str | None = None, by: str | None = None
@@ -323,20 +404,54 @@ async def start_sandbox(settings: Settings, data_dir: Path, repo_path: Path) -> 
     return sandbox
 
 
-def acquire_executor_lock(data_dir: Path) -> IO[str]:
-    """An exclusive lock on ``<data_dir>/executor.lock``; EngineBusy names the process that holds it."""
-    path = data_dir / "executor.lock"
+def executor_identity(data_dir: Path) -> str:
+    """This worker's DBOS executor id on a shared database: ``DBOS__VMID`` when set (DBOS's variable),
+    else the id kept in the state directory, made once as ``<host>-<random>``. It stays the same across
+    restarts, so a restarted worker resumes its own runs at once."""
+    configured = os.environ.get("DBOS__VMID", "").strip()
+    if configured:
+        return configured
+    path = data_dir / "executor.id"
+    if not path.exists():
+        path.write_text(f"{socket.gethostname()}-{secrets.token_hex(3)}\n", encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def acquire_executor_locks(data_dir: Path, url: str) -> list[IO[str]]:
+    """Exclusive locks that make this process the only worker of its state directory and, with SQLite,
+    of its database; EngineBusy names the process that holds one and says how to run several workers."""
+    locks = [
+        _lock_file(
+            data_dir / "executor.lock",
+            lambda holder: f"Nightshift is already running from {data_dir} ({holder}); use that process "
+            f"(its API or prompt), or stop it first. {SEVERAL_WORKERS}",
+        )
+    ]
+    database = sqlite_path(url)
+    if database is not None and database.parent != data_dir.resolve():
+        try:
+            locks.append(
+                _lock_file(
+                    database.with_name(database.name + ".lock"),
+                    lambda holder: f"another worker ({holder}) already uses the SQLite database {database}; "
+                    f"SQLite serves one worker. {SEVERAL_WORKERS}",
+                )
+            )
+        except EngineBusy:
+            locks[0].close()
+            raise
+    return locks
+
+
+def _lock_file(path: Path, busy: Callable[[str], str]) -> IO[str]:
     handle = path.open("a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        holder = handle.read().strip() or "another process"
+        holder = handle.read().strip()
         handle.close()
-        raise EngineBusy(
-            f"Nightshift is already running from {data_dir} (pid {holder}); "
-            f"use that process (its API or prompt), or stop it first"
-        ) from None
+        raise EngineBusy(busy(f"pid {holder}" if holder else "another process")) from None
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))

@@ -1,48 +1,108 @@
-"""The event bus: every pipeline and agent event of a run, fanned out live and kept in the database.
+"""The event bus: every pipeline and agent event of a run, kept in the database and followed live.
 
-``publish`` is synchronous and cheap (agent sinks call it for every streamed token): it hands the
-event to live subscribers and buffers it; a background task writes the buffer every ``flush_s``.
-Consecutive text deltas of one agent are merged before they are stored, so a replay shows the same
-text in fewer rows. ``subscribe`` replays the stored events first, then follows live ones, with no
-gap and no duplicate (events carry increasing ids).
+``publish`` is synchronous and cheap (agent sinks call it for every streamed token): it buffers the
+event, and a background task writes the buffer every ``flush_s``. Consecutive text deltas of one agent
+are merged before they are stored, so a replay shows the same text in fewer rows. The database numbers
+each run's events 1, 2, 3... (``Store.append_events``), whichever worker wrote them.
+
+``subscribe`` replays a run's stored events, then follows new ones, with no gap and no duplicate. What
+it follows is the database, not this process's buffer, so a subscriber sees every worker's events the
+same way: each run someone follows has a ``_Tail`` that reads the run's events past the last one it
+handed out, whenever it learns of new ones. It learns of them from this process's flushes and, on
+PostgreSQL, from other workers' ``NOTIFY`` (one ``LISTEN`` connection per process).
 """
 
 import asyncio
 import contextlib
-import itertools
+import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from workflow.store import Store, StoredEvent
+import psycopg
+
+from workflow.database import EVENTS_CHANNEL, libpq_url
+from workflow.store import NewEvent, Store, StoredEvent
 
 SUBSCRIBER_QUEUE = 10_000
 """Events a slow live subscriber may lag behind before it is dropped (it can reconnect and replay)."""
+LISTEN_RETRY_S = 1.0
+
+logger = logging.getLogger("nightshift.events")
+
+Subscriber = asyncio.Queue[StoredEvent | None]
+
+
+class _Tail:
+    """The live end of one run's event stream, shared by everyone in this process who follows the run."""
+
+    def __init__(self, store: Store, run_id: str, delivered: int) -> None:
+        self.store, self.run_id = store, run_id
+        self.delivered = delivered
+        """The number of the last event handed to the subscribers."""
+        self.subscribers: set[Subscriber] = set()
+        self._dirty = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """New events may be stored: read them (once, however many wake-ups arrive meanwhile)."""
+        self._dirty = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        while self._dirty and self.subscribers:
+            self._dirty = False
+            try:
+                fresh = await self.store.events_of(self.run_id, after=self.delivered)
+            except Exception:
+                logger.exception("reading the events of run %s failed; retrying", self.run_id)
+                self._dirty = True
+                await asyncio.sleep(LISTEN_RETRY_S)
+                continue
+            for event in fresh:
+                self.delivered = event.id
+                for queue in list(self.subscribers):
+                    try:
+                        queue.put_nowait(event)
+                    except asyncio.QueueFull:  # too slow: end it; it can reconnect and replay
+                        self.drop(queue)
+
+    def drop(self, queue: Subscriber) -> None:
+        self.subscribers.discard(queue)
+        with contextlib.suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+        queue.put_nowait(None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 class EventBus:
     def __init__(self, store: Store, *, flush_s: float = 0.2) -> None:
         self._store = store
-        self._ids = itertools.count(store.last_event_id() + 1)
-        self._pending: list[StoredEvent] = []
-        self._subscribers: dict[str, set[asyncio.Queue[StoredEvent | None]]] = {}
+        self._writer = secrets.token_hex(4)
+        """Names this process in its NOTIFY payloads, so it does not re-read what it has just written."""
+        self._pending: list[NewEvent] = []
+        self._tails: dict[str, _Tail] = {}
         self._flush_s = flush_s
         self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Follow other workers' events (PostgreSQL only: with SQLite this process is the only writer)."""
+        if self._store.shared and self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     def publish(
         self, run_id: str, kind: str, data: dict[str, Any] | None = None, *, agent: str | None = None
     ) -> None:
-        event = StoredEvent(next(self._ids), run_id, time.time(), kind, agent, data or {})
-        self._buffer(event)
-        for queue in list(self._subscribers.get(run_id, ())):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:  # too slow: end it; it can reconnect and replay
-                self._drop(run_id, queue)
-        self._ensure_flusher()
-
-    def _buffer(self, event: StoredEvent) -> None:
+        event = NewEvent(run_id, time.time(), kind, agent, data or {})
         last = self._pending[-1] if self._pending else None
         if (
             last is not None
@@ -51,15 +111,10 @@ class EventBus:
             and event.agent == last.agent
         ):
             merged = {**last.data, "text": last.data.get("text", "") + event.data.get("text", "")}
-            self._pending[-1] = StoredEvent(event.id, last.run_id, last.ts, last.kind, last.agent, merged)
+            self._pending[-1] = NewEvent(last.run_id, last.ts, last.kind, last.agent, merged)
         else:
             self._pending.append(event)
-
-    def _drop(self, run_id: str, queue: asyncio.Queue[StoredEvent | None]) -> None:
-        self._subscribers.get(run_id, set()).discard(queue)
-        with contextlib.suppress(asyncio.QueueEmpty):
-            queue.get_nowait()
-        queue.put_nowait(None)
+        self._ensure_flusher()
 
     def _ensure_flusher(self) -> None:
         if self._task is None or self._task.done():
@@ -71,23 +126,70 @@ class EventBus:
         await self.flush()
 
     async def flush(self) -> None:
-        """Write every buffered event now."""
+        """Write every buffered event now, and hand them to this process's subscribers."""
         async with self._flush_lock:
             batch, self._pending = self._pending, []
-            await self._store.append_events(batch)
+            for run_id in await self._store.append_events(batch, writer=self._writer):
+                self._wake(run_id)
+
+    def _wake(self, run_id: str) -> None:
+        tail = self._tails.get(run_id)
+        if tail is not None:
+            tail.wake()
+
+    async def _listen(self) -> None:
+        """``LISTEN`` for other workers' events; after a lost connection, re-read every followed run."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    libpq_url(self._store.url), autocommit=True
+                ) as connection:
+                    await connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+                    for tail in list(self._tails.values()):
+                        tail.wake()
+                    async for note in connection.notifies():
+                        run_id, _, writer = note.payload.partition(" ")
+                        if writer != self._writer:
+                            self._wake(run_id)
+            except psycopg.Error as exc:
+                logger.warning("listening for other workers' events failed (%s); reconnecting", exc)
+                await asyncio.sleep(LISTEN_RETRY_S)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._listener = None
+        for tail in list(self._tails.values()):
+            await tail.close()
         await self.flush()
 
+    async def _follow(self, run_id: str, queue: Subscriber) -> None:
+        tail = self._tails.get(run_id)
+        if tail is None:
+            delivered = await self._store.last_event(run_id)
+            tail = self._tails.setdefault(run_id, _Tail(self._store, run_id, delivered))
+        tail.subscribers.add(queue)
+
+    def _unfollow(self, run_id: str, queue: Subscriber) -> None:
+        tail = self._tails.get(run_id)
+        if tail is None:
+            return
+        tail.subscribers.discard(queue)
+        if not tail.subscribers:
+            del self._tails[run_id]
+
     async def subscribe(self, run_id: str, *, follow: bool = True) -> AsyncIterator[StoredEvent]:
-        """Past events of the run, then (with ``follow``) live ones until the consumer stops."""
-        queue: asyncio.Queue[StoredEvent | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        """Past events of the run, then (with ``follow``) new ones until the consumer stops.
+
+        The subscriber joins the run's tail before it reads the past, so an event stored in between is
+        either in the past it reads or handed to it afterwards; events are told apart by number.
+        """
+        queue: Subscriber = asyncio.Queue(SUBSCRIBER_QUEUE)
         if follow:
-            self._subscribers.setdefault(run_id, set()).add(queue)
+            await self._follow(run_id, queue)
         try:
             await self.flush()
             last = 0
@@ -102,4 +204,4 @@ class EventBus:
                     last = live.id
                     yield live
         finally:
-            self._subscribers.get(run_id, set()).discard(queue)
+            self._unfollow(run_id, queue)

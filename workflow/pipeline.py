@@ -27,6 +27,7 @@ from typing import Any
 
 from dbos import DBOS, Queue
 
+from config import WorkflowSettings
 from documents.facts import RunStatus
 from workflow import steps
 from workflow.runtime import current
@@ -216,13 +217,23 @@ async def _revision(run_id: str, revision: int, feedback: str | None, tip: str |
 async def agents_queue() -> Queue:
     """The queue agent phases wait in; registered (persisted) at start-up, re-registered if missing."""
     queue = await DBOS.retrieve_queue_async(AGENT_QUEUE)
-    if queue is None:
-        queue = await DBOS.register_queue_async(
-            AGENT_QUEUE,
-            global_concurrency=current().settings.workflow.max_concurrent_runs,
-            polling_interval_sec=QUEUE_POLL_S,
-        )
-    return queue
+    return queue or await register_agents_queue(current().settings.workflow)
+
+
+async def register_agents_queue(settings: WorkflowSettings) -> Queue:
+    """The queue's limits, kept by DBOS in the database and so shared by every worker.
+
+    ``max_concurrent_runs`` is global: each claim is rechecked against the database in its own
+    transaction, so it holds under load and across workers. ``worker_concurrent_runs`` caps one worker
+    (counted by that worker), so that the phases spread over the workers instead of the first one to
+    poll taking them all.
+    """
+    return await DBOS.register_queue_async(
+        AGENT_QUEUE,
+        global_concurrency=settings.max_concurrent_runs,
+        worker_concurrency=settings.worker_concurrent_runs,
+        polling_interval_sec=QUEUE_POLL_S,
+    )
 
 
 async def _next_decision(run_id: str, revision: int, timeout_s: float) -> dict[str, Any] | None:

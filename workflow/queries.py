@@ -11,9 +11,9 @@ from rich.table import Table
 from config import Settings
 from documents.facts import AgentFacts, DeliveryFacts, RunFacts
 from documents.phrases import delivery_line
+from documents.report import render_report
 from workflow.outbox import Outbox
-from workflow.runtime import report_path
-from workflow.store import Store, StoredEvent, database_url
+from workflow.store import FINAL_STATUSES, Store, database_url
 
 AGENT_ORDER = ("triage", "code", "test", "pr")
 
@@ -61,11 +61,6 @@ async def list_runs(store: Store, *, limit: int = 100) -> list[dict[str, Any]]:
     return [run_summary(facts) for facts in await store.list_runs(limit=limit)]
 
 
-async def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
-    facts = await store.get(run_id)
-    return run_detail(facts, await deliveries_of(store, run_id)) if facts else None
-
-
 async def deliveries_of(store: Store, run_id: str) -> list[DeliveryFacts]:
     return [delivery.facts() for delivery in await Outbox(store).of_run(run_id)]
 
@@ -75,8 +70,13 @@ async def latest_run(store: Store) -> dict[str, Any] | None:
     return run_detail(runs[0]) if runs else None
 
 
-async def run_events(store: Store, run_id: str, *, after: int = 0) -> list[StoredEvent]:
-    return await store.events_of(run_id, after=after)
+def report_of(facts: RunFacts) -> str | None:
+    """The run's incident report as of now, once it has been briefed (or has ended); None before.
+
+    Rendered from the facts in the database, so every worker (and the CLI) gives the same report,
+    whichever worker ran the run."""
+    briefed = facts.status == "awaiting_decision" or bool(facts.decisions) or facts.status in FINAL_STATUSES
+    return render_report(facts) if briefed else None
 
 
 async def print_runs(settings: Settings) -> int:
@@ -103,16 +103,16 @@ async def print_runs(settings: Settings) -> int:
 async def print_run(settings: Settings, ref: str, *, report: bool) -> int:
     from workflow.console import resolve_run
 
-    data_dir = settings.data_dir.resolve()
-    store = Store(database_url(data_dir, settings.database_url))
+    store = Store(database_url(settings.data_dir.resolve(), settings.database_url))
     try:
         run_id = await resolve_run(store, ref)
-        detail = await get_run(store, run_id)
+        facts = await store.get(run_id)
+        assert facts is not None, "resolve_run found it"
+        detail = run_detail(facts, await deliveries_of(store, run_id))
     finally:
         store.close()
     if report:
-        path = report_path(data_dir, run_id)
-        print(path.read_text(encoding="utf-8") if path.exists() else f"run {run_id} has no report yet")
+        print(report_of(facts) or f"run {run_id} has no report yet (it is {facts.status})")
     else:
         print(json.dumps(detail, indent=2))
     return 0

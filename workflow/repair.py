@@ -70,7 +70,7 @@ async def _resume_point(rt: Runtime, facts: RunFacts) -> tuple[int, bool] | None
     revision = 1 + sum(decision.kind == "request_changes" for decision in facts.decisions)
     if decided == "cancel" or facts.revision != revision:
         return None
-    if await rt.repo.branch_head(facts.branch) is None:
+    if await rt.repo.fetch_branch(facts.branch) is None:  # pushed, perhaps by another worker
         return None
     return revision, decided == "approve"
 

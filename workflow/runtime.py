@@ -51,6 +51,8 @@ class Runtime:
     data_dir: Path
     sandbox: Sandbox
     environments: Environments
+    executor_id: str = "local"
+    """This worker's DBOS executor id (recorded on the agents it runs: their transcripts are here)."""
     budgets: dict[str, SharedBudget] = field(default_factory=dict)
     """USD pools of the runs whose agents run in this process."""
     workflow_tasks: set["asyncio.Task[Any]"] = field(default_factory=set)

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from client.scripted.local import model_for
 from config import Settings, integration_modes
-from demo.local_model import model_for
 from integrations.github import GitHubForge
 from integrations.jira import JiraClient, JiraTracker
 from integrations.slack import SlackNotifier
@@ -66,7 +66,7 @@ async def running_server(settings: Settings) -> AsyncIterator[Server]:
         )
         if jira is not None:
             stack.push_async_callback(jira.aclose)
-        links = RunLinks.from_settings(settings)
+        links = await RunLinks.from_settings(settings)
         tracker = JiraTracker(jira, settings.jira) if jira is not None else None
         engine = Engine(settings, model=model, notifier=slack, forge=github, tracker=tracker)
         service = Service(settings, engine, modes=modes, model_name=description, links=links)

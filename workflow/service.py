@@ -7,16 +7,13 @@ Operator API: mutations need ``Authorization: Bearer $NIGHTSHIFT_API_TOKEN``; wi
 they are accepted only from loopback. Runs started beyond ``server.max_queued_runs`` get 429.
 """
 
-import asyncio
 import hashlib
 import hmac
 import ipaddress
 import json
-import secrets
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -37,8 +34,8 @@ from workflow.api_models import (
 )
 from workflow.engine import DecisionKind, Engine
 from workflow.errors import DecisionRefused
-from workflow.queries import latest_run, list_runs, run_detail
-from workflow.store import QueueFull, StoredEvent
+from workflow.queries import latest_run, list_runs, report_of, run_detail
+from workflow.store import QueueFull, Store, StoredEvent, database_url
 
 QUEUE_RETRY_AFTER_S = 30
 
@@ -81,10 +78,10 @@ class RunLinks:
     key: bytes
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RunLinks":
+    async def from_settings(cls, settings: Settings) -> "RunLinks":
         server = settings.server
         public = (server.public_url or f"http://{server.host}:{server.port}").rstrip("/")
-        return cls(public, load_link_key(settings.data_dir.resolve()))
+        return cls(public, await shared_link_key(settings))
 
     def signature(self, run_id: str) -> str:
         return hmac.new(self.key, run_id.encode(), hashlib.sha256).hexdigest()[:32]
@@ -338,8 +335,9 @@ class Service:
         return _sse(self.engine.rt.bus.subscribe(facts.run_id))
 
     async def report(self, run_id: str) -> str:
+        """The incident report, rendered from the run's facts in the database (any worker has them)."""
         facts = await self.run(run_id)
-        text = await asyncio.to_thread(_read_if_exists, self.engine.rt.report_path(facts.run_id))
+        text = report_of(facts)
         if text is None:
             raise ApiError(404, f"run {facts.run_id} has no report yet (it is {facts.status})")
         return text
@@ -352,10 +350,6 @@ def _json(answer: BaseModel) -> dict[str, Any]:
 async def _sse(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
     async for event in events:
         yield f"id: {event.id}\ndata: {json.dumps(event.as_dict(), default=str)}\n\n"
-
-
-def _read_if_exists(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.exists() else None
 
 
 def inbound_webhooks(settings: Settings, modes: Mapping[str, Mode]) -> dict[str, str]:
@@ -388,11 +382,15 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def load_link_key(data_dir: Path) -> bytes:
-    """The key signing per-run links, kept in the state directory so links survive a restart."""
-    path = data_dir / "link.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32), encoding="utf-8")
-        path.chmod(0o600)
-    return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+async def shared_link_key(settings: Settings) -> bytes:
+    """The key signing per-run links, the same for every worker: kept in the database (made by the first
+    worker, from the key an older version kept in ``<state>/link.key`` when there is one, so links
+    already posted stay valid)."""
+    data_dir = settings.data_dir.resolve()
+    old = data_dir / "link.key"
+    initial = bytes.fromhex(old.read_text(encoding="utf-8").strip()) if old.exists() else None
+    store = Store(database_url(data_dir, settings.database_url))
+    try:
+        return await store.shared_key("run-links", initial=initial)
+    finally:
+        store.close()

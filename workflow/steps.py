@@ -29,7 +29,7 @@ from documents.pr_body import render_pr_body, render_pr_title
 from integrations.base import IntegrationError
 from safety.errors import SecretFound
 from workflow import reports
-from workflow.agent_runs import prepare_worktrees, run_in_worktree
+from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
 from workflow.git import CommitSpec, branch_name
 from workflow.project import project_test_patterns
 from workflow.runtime import Runtime
@@ -190,20 +190,10 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     """Cross-check the code agent's fix against the test agent's tests in a fresh worktree."""
     facts = await set_status(rt, run_id, "verifying", f"verification {revision}.{attempt} started")
     assert facts.base_commit is not None
-    is_test = rt.test_rules(facts).is_test_file
-    # A fix or tests count only when their agent submitted them: a half-done edit is not a fix.
-    fix_diff = (
-        await rt.repo.worktree_diff(
-            rt.worktree(run_id, "code"), facts.base_commit, include=lambda p: not is_test(p)
-        )
-        if _submitted(facts, "code")
-        else ""
-    )
-    test_diff = (
-        await rt.repo.worktree_diff(rt.worktree(run_id, "test"), facts.base_commit, include=is_test)
-        if _submitted(facts, "test")
-        else ""
-    )
+    # A fix or tests count only when their agent submitted them: a half-done edit is not a fix. What
+    # they changed comes from the database: the agents may have run on another worker.
+    fix_diff = (await rt.store.agent_diff(run_id, "code") or "") if _submitted(facts, "code") else ""
+    test_diff = (await rt.store.agent_diff(run_id, "test") or "") if _submitted(facts, "test") else ""
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
     result = await verify(
@@ -241,8 +231,9 @@ def _submitted(facts: RunFacts, name: str) -> bool:
 
 
 async def branch_tip(rt: Runtime, run_id: str) -> str | None:
+    """Where the run's branch is now, as pushed to origin (perhaps by another worker)."""
     facts = await _facts(rt, run_id)
-    return await rt.repo.branch_head(facts.branch) if facts.branch else None
+    return await rt.repo.fetch_branch(facts.branch) if facts.branch else None
 
 
 async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) -> list[str]:
@@ -254,6 +245,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
     """
     facts = await _facts(rt, run_id)
     assert facts.base_commit is not None and facts.branch is not None
+    await rt.repo.fetch_branch(facts.branch)  # an earlier commit step may have run on another worker
     commits: list[CommitSpec] = []
     if tip is None:
         parent = facts.base_commit
@@ -270,7 +262,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
         parent = tip
         is_test = rt.test_rules(facts).is_test_file
         delta = await rt.repo.worktree_diff(
-            rt.worktree(run_id, "code"), parent, include=lambda p: not is_test(p)
+            await agent_worktree(rt, facts, "code"), parent, include=lambda p: not is_test(p)
         )
         if delta:
             commits.append(

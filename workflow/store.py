@@ -1,10 +1,13 @@
-"""Run state in the database: runs (their facts as JSON), events, locally recorded pull requests, and
-the delivery outbox (its rows are read and written by ``workflow.outbox``).
+"""Run state in the database: runs (their facts as JSON), events, agents' diffs, local pull requests,
+and the delivery outbox (its rows are read and written by ``workflow.outbox``).
 
-SQLAlchemy Core, so the same code runs on SQLite (the default, in the state directory) and Postgres
-(``NIGHTSHIFT_DATABASE_URL``). Methods are async; the blocking database work runs in a thread so the
-event loop stays responsive. Facts of a run are changed only through ``update``, which reads, applies
-and writes in one transaction under a per-run lock.
+SQLAlchemy Core, so the same code runs on SQLite (the default, in the state directory) and PostgreSQL
+(``NIGHTSHIFT_DATABASE_URL``, shared by several workers; see ``workflow.database``). Methods are async;
+the blocking database work runs in a thread so the event loop stays responsive. Facts of a run are
+changed only through ``update``, which reads, applies and writes in one transaction under a per-run lock
+(and ``SELECT ... FOR UPDATE`` on PostgreSQL, where another worker may change the same run). Run
+numbers, event numbers, dedupe keys and the queue limit come from the database, never from one
+process's memory.
 """
 
 import asyncio
@@ -20,44 +23,19 @@ import sqlalchemy as sa
 
 from documents.facts import UNNUMBERED_KEY, RunFacts, RunStatus, Ticket
 from workflow.batching import GroupCommit, Outcome
-
-metadata = sa.MetaData()
-
-runs = sa.Table(
-    "ns_runs",
+from workflow.database import (
+    EVENTS_CHANNEL,
+    advisory_xact_lock,
+    agent_diffs,
+    create_engine,
+    events,
+    insert,
+    is_postgres,
+    keys,
     metadata,
-    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(32), unique=True, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("status", sa.String(32), nullable=False, index=True),
-    sa.Column("dedupe_key", sa.String(200), unique=True, nullable=True),
-    sa.Column("facts", sa.Text, nullable=False),
-)
-
-events = sa.Table(
-    "ns_events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("run_id", sa.String(32), nullable=False, index=True),
-    sa.Column("ts", sa.Float, nullable=False),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("agent", sa.String(16), nullable=True),
-    sa.Column("data", sa.Text, nullable=False),
-)
-
-pull_requests = sa.Table(
-    "ns_pull_requests",
-    metadata,
-    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(32), nullable=False),
-    sa.Column("branch", sa.String(255), unique=True, nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("diff", sa.Text, nullable=False),
-    sa.Column("draft", sa.Boolean, nullable=False),
-    sa.Column("labels", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    pull_requests,
+    runs,
+    seen_requests,
 )
 
 deliveries = sa.Table(
@@ -99,8 +77,20 @@ FINAL_STATUSES: tuple[RunStatus, ...] = ("shipped", "cancelled", "expired", "fai
 
 
 @dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to store; the database numbers it within its run."""
+
+    run_id: str
+    ts: float
+    kind: str
+    agent: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     id: int
+    """The event's number within its run: 1, 2, 3... with no gap, whichever worker wrote it."""
     run_id: str
     ts: float
     kind: str
@@ -166,13 +156,9 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        sqlite = url.startswith("sqlite")
-        self._engine = sa.create_engine(
-            url, connect_args={"timeout": 30} if sqlite else {}, pool_pre_ping=not sqlite
-        )
-        if sqlite:
-            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self._engine)
+        self.shared = is_postgres(url)
+        """Whether other workers may use the same database at the same time (PostgreSQL)."""
+        self._engine = create_engine(url)
         self._locks: dict[str, asyncio.Lock] = {}
         self._new_runs = GroupCommit(self._create_runs)
 
@@ -207,6 +193,7 @@ class Store:
     def _insert_runs(self, batch: list["NewRun"]) -> list[Outcome[tuple[RunFacts, bool]]]:
         """The whole batch in one transaction, with a few statements for all of its new runs."""
         with self._engine.begin() as db:
+            advisory_xact_lock(db, "intake")  # the queue limit and dedupe keys hold across workers
             queued = db.execute(
                 sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "queued")
             ).scalar_one()
@@ -323,39 +310,124 @@ class Store:
 
     # -- events ------------------------------------------------------------------------------------
 
-    def last_event_id(self) -> int:
-        with self._engine.connect() as db:
-            return int(db.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+    async def append_events(self, batch: Sequence[NewEvent], *, writer: str = "") -> list[str]:
+        """Store ``batch`` in order, numbering each event within its run; the runs that got events.
 
-    async def append_events(self, batch: Sequence[StoredEvent]) -> None:
-        if batch:
-            await asyncio.to_thread(self._append_events, batch)
+        On PostgreSQL each run's numbering is serialised across workers (an advisory lock per run, held
+        until commit), so a reader that has seen event n of a run never later finds a new event below n.
+        Listeners are told which runs got events (``NOTIFY``, payload ``<run id> <writer>``).
+        """
+        if not batch:
+            return []
+        return await asyncio.to_thread(self._append_events, batch, writer)
 
-    def _append_events(self, batch: Sequence[StoredEvent]) -> None:
-        rows = [
-            {
-                "id": e.id,
-                "run_id": e.run_id,
-                "ts": e.ts,
-                "kind": e.kind,
-                "agent": e.agent,
-                "data": json.dumps(e.data, default=str),
-            }
-            for e in batch
-        ]
+    def _append_events(self, batch: Sequence[NewEvent], writer: str) -> list[str]:
+        run_ids = list(dict.fromkeys(event.run_id for event in batch))
         with self._engine.begin() as db:
+            advisory_xact_lock(db, *(f"events:{run_id}" for run_id in run_ids))
+            last = dict(
+                db.execute(
+                    sa.select(events.c.run_id, sa.func.max(events.c.seq))
+                    .where(events.c.run_id.in_(run_ids))
+                    .group_by(events.c.run_id)
+                ).all()
+            )
+            rows = []
+            for event in batch:
+                last[event.run_id] = seq = (last.get(event.run_id) or 0) + 1
+                rows.append(
+                    {
+                        "run_id": event.run_id,
+                        "seq": seq,
+                        "ts": event.ts,
+                        "kind": event.kind,
+                        "agent": event.agent,
+                        "data": json.dumps(event.data, default=str),
+                    }
+                )
             db.execute(events.insert(), rows)
+            if self.shared:
+                for run_id in run_ids:
+                    db.execute(sa.select(sa.func.pg_notify(EVENTS_CHANNEL, f"{run_id} {writer}")))
+        return run_ids
 
     async def events_of(self, run_id: str, *, after: int = 0) -> list[StoredEvent]:
         return await asyncio.to_thread(self._events_of, run_id, after)
 
     def _events_of(self, run_id: str, after: int) -> list[StoredEvent]:
-        query = sa.select(events).where(events.c.run_id == run_id, events.c.id > after).order_by(events.c.id)
+        query = (
+            sa.select(events).where(events.c.run_id == run_id, events.c.seq > after).order_by(events.c.seq)
+        )
         with self._engine.connect() as db:
             return [
-                StoredEvent(r.id, r.run_id, r.ts, r.kind, r.agent, json.loads(r.data))
+                StoredEvent(r.seq, r.run_id, r.ts, r.kind, r.agent, json.loads(r.data))
                 for r in db.execute(query)
             ]
+
+    async def last_event(self, run_id: str) -> int:
+        """The number of the run's latest stored event (0 when it has none)."""
+        return await asyncio.to_thread(self._last_event, run_id)
+
+    def _last_event(self, run_id: str) -> int:
+        with self._engine.connect() as db:
+            query = sa.select(sa.func.max(events.c.seq)).where(events.c.run_id == run_id)
+            return int(db.execute(query).scalar() or 0)
+
+    # -- what agents changed -----------------------------------------------------------------------
+
+    async def save_agent_diff(self, run_id: str, agent: str, diff: str) -> None:
+        """Record what ``agent`` changed (a patch from the run's base commit), replacing what it had."""
+        await asyncio.to_thread(self._save_agent_diff, run_id, agent, diff)
+
+    def _save_agent_diff(self, run_id: str, agent: str, diff: str) -> None:
+        with self._engine.begin() as db:
+            stamp = now()
+            row = {"run_id": run_id, "agent": agent, "diff": diff, "updated_at": stamp}
+            db.execute(
+                insert(db, agent_diffs)
+                .values(**row)
+                .on_conflict_do_update(
+                    index_elements=["run_id", "agent"], set_={"diff": diff, "updated_at": stamp}
+                )
+            )
+
+    async def agent_diff(self, run_id: str, agent: str) -> str | None:
+        """What ``agent`` changed when it last finished; None when it has not finished yet."""
+        return await asyncio.to_thread(self._agent_diff, run_id, agent)
+
+    def _agent_diff(self, run_id: str, agent: str) -> str | None:
+        query = sa.select(agent_diffs.c.diff).where(
+            agent_diffs.c.run_id == run_id, agent_diffs.c.agent == agent
+        )
+        with self._engine.connect() as db:
+            return db.execute(query).scalar()
+
+    # -- shared keys and seen requests -------------------------------------------------------------
+
+    async def shared_key(self, name: str, *, initial: bytes | None = None) -> bytes:
+        """The key ``name`` every worker uses; the first to ask makes it (``initial``, else 32 random
+        bytes) and the others get the same one."""
+        return await asyncio.to_thread(self._shared_key, name, initial or secrets.token_bytes(32))
+
+    def _shared_key(self, name: str, initial: bytes) -> bytes:
+        with self._engine.begin() as db:
+            db.execute(insert(db, keys).values(name=name, value=initial.hex()).on_conflict_do_nothing())
+            return bytes.fromhex(db.execute(sa.select(keys.c.value).where(keys.c.name == name)).scalar_one())
+
+    async def first_sighting(self, key: str, *, now_s: float, keep_s: float) -> bool:
+        """Remember ``key`` for ``keep_s`` seconds; False when it was already remembered (a replay)."""
+        return await asyncio.to_thread(self._first_sighting, key, now_s, keep_s)
+
+    def _first_sighting(self, key: str, now_s: float, keep_s: float) -> bool:
+        with self._engine.begin() as db:
+            db.execute(seen_requests.delete().where(seen_requests.c.expires_at < now_s))
+            inserted = db.execute(
+                insert(db, seen_requests)
+                .values(key=key, expires_at=now_s + keep_s)
+                .on_conflict_do_nothing()
+                .returning(seen_requests.c.key)
+            ).first()
+            return inserted is not None
 
     # -- locally recorded pull requests ------------------------------------------------------------
 
@@ -379,11 +451,10 @@ class Store:
         self, run_id: str, branch: str, title: str, body: str, diff: str, draft: bool, labels: list[str]
     ) -> tuple[PullRequestRecord, bool]:
         with self._engine.begin() as db:
-            existing = self._pull_request(db, branch)
-            if existing is not None:
-                return existing, False
-            db.execute(
-                pull_requests.insert().values(
+            # One per branch even when two workers ship the same run at once: the second insert is a no-op.
+            done = db.execute(
+                insert(db, pull_requests)
+                .values(
                     run_id=run_id,
                     branch=branch,
                     title=title,
@@ -393,10 +464,12 @@ class Store:
                     labels=json.dumps(labels),
                     created_at=now(),
                 )
-            )
+                .on_conflict_do_nothing(index_elements=["branch"])
+                .returning(pull_requests.c.number)
+            ).first()
             record = self._pull_request(db, branch)
             assert record is not None
-            return record, True
+            return record, done is not None
 
     async def pull_requests(self, *, run_id: str | None = None) -> list[PullRequestRecord]:
         return await asyncio.to_thread(self._pull_requests, run_id)
@@ -441,9 +514,3 @@ def _queued_facts(run_id: str, number: int, new: NewRun, stamp: datetime) -> Run
         web_url=new.web_link(run_id) if new.web_link else None,
     )
 
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()

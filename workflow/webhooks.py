@@ -11,6 +11,7 @@ without its buttons, the feedback modal, an ephemeral line) goes through the out
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -20,9 +21,9 @@ from integrations.base import SignatureError
 from integrations.github import GitHubForge, parse_workflow_run, verify_github_signature
 from integrations.jira import JiraClient, parse_jira_webhook, verify_jira_signature
 from integrations.slack import (
+    WINDOW_S,
     ButtonClick,
     FeedbackSubmitted,
-    ReplayGuard,
     SlackNotifier,
     parse_command,
     parse_interaction,
@@ -54,8 +55,6 @@ class Webhooks:
     ) -> None:
         self.service, self.slack, self.github, self.jira = service, slack, github, jira
         self._tasks: set[asyncio.Task[None]] = set()
-        self._replays = ReplayGuard()
-        """Slack signatures seen in the last 5 minutes: a replayed request is refused."""
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -113,20 +112,27 @@ class Webhooks:
 
     # -- Slack -----------------------------------------------------------------------------------------
 
-    def _slack(self, body: bytes, headers: Mapping[str, str]) -> tuple[SlackNotifier, dict[str, str]]:
+    async def _slack(self, body: bytes, headers: Mapping[str, str]) -> tuple[SlackNotifier, dict[str, str]]:
+        """Verify a request from Slack. A signature accepted before (by any worker: they are kept in the
+        database for Slack's five-minute window) is a replay, and refused."""
         secret = self.service.settings.secrets.get("SLACK_SIGNING_SECRET")
         if self.slack is None or not secret:
             raise ApiError(
                 404, "Slack is not configured: set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_CHANNEL"
             )
         try:
-            verify_slack_request(secret, body, headers, replay_guard=self._replays)
+            signature = verify_slack_request(secret, body, headers)
         except SignatureError as exc:
             raise ApiError(401, f"Slack signature check failed: {exc}") from None
+        store = self.service.engine.rt.store
+        if not await store.first_sighting(f"slack:{signature}", now_s=time.time(), keep_s=WINDOW_S):
+            raise ApiError(
+                401, "Slack signature check failed: replayed request: this signature was already accepted"
+            )
         return self.slack, parse_form(body, headers.get("content-type"))
 
     async def slack_command(self, body: bytes, headers: Mapping[str, str]) -> Reply:
-        slack, form = self._slack(body, headers)
+        slack, form = await self._slack(body, headers)
         try:
             command = parse_command(form)
         except ValueError as exc:
@@ -161,7 +167,7 @@ class Webhooks:
         return "\n".join(f"• `{r.run_id}` {r.ticket.key} — {r.ticket.title[:80]}: *{r.status}*" for r in runs)
 
     async def slack_action(self, body: bytes, headers: Mapping[str, str]) -> Reply:
-        slack, form = self._slack(body, headers)
+        slack, form = await self._slack(body, headers)
         if "payload" not in form:
             raise ApiError(400, "an interaction needs a 'payload' form field")
         try:

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from demo.threaded import ThreadedServer
+from client.scripted.threaded import ThreadedServer
 
 ENTERPRISE_PREFIX = "/api/v3"
 DOCS = "https://docs.github.com/rest"

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from demo.threaded import ThreadedServer
+from client.scripted.threaded import ThreadedServer
 
 EMAIL = "nightshift@example.com"
 TOKEN = "jira-api-token-s3cret"

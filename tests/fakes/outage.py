@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from demo.threaded import ThreadedServer
+from client.scripted.threaded import ThreadedServer
 
 Fault = Literal["html", "refuse", "hang"]
 PAGE = (

@@ -9,7 +9,7 @@ from workflow.git import worktrees
 from workflow.git.command import Git
 from workflow.git.commits import CommitSpec
 from workflow.git.names import BRANCH_PREFIX
-from workflow.git.refs import branch_head, commit_of
+from workflow.git.refs import branch_head, commit_of, resolve_commit
 
 
 class GitRepo:
@@ -82,8 +82,39 @@ class GitRepo:
 
     async def add_worktree(self, path: Path, commit: str) -> Path:
         """A worktree at ``path`` detached at ``commit`` (returned resolved). One already there at that
-        commit is reused as it is; a registration whose directory is gone is pruned and re-added."""
+        commit is reused as it is; a registration whose directory is gone is pruned and re-added. A
+        commit this clone lacks is fetched from ``origin`` (``fetch_commit``)."""
+        await self.fetch_commit(commit)
         return await worktrees.add_worktree(self._git, path, commit)
+
+    async def fetch_commit(self, commit: str) -> None:
+        """Make sure ``commit`` is in this clone: fetch ``origin`` when it is not. Another worker's clone
+        may have fetched a newer default branch and recorded its commit as a run's base."""
+        if await commit_of(self._git, commit) is None and await self.has_origin():
+            await self._remember_credentials("origin")
+            await self._git.run("fetch", "--quiet", "origin")
+
+    async def fetch_branch(self, branch: str) -> str | None:
+        """``branch`` as ``origin`` has it, brought into this clone (another worker may have pushed it
+        since this one last saw it); where it points, or None when neither ``origin`` nor this clone
+        has it. Without ``origin``, or when ``origin`` lacks the branch, the local branch is left as is.
+        """
+        git = self._git
+        ref = f"refs/heads/{branch}"
+        if await self.has_origin():
+            await self._remember_credentials("origin")
+            tracking = f"refs/remotes/origin/{branch}"
+            fetched = await git.run("fetch", "--quiet", "origin", f"+{ref}:{tracking}", ok=(0, 128))
+            if fetched.returncode == 0:
+                upstream = await resolve_commit(git, tracking)
+                async with git.lock():
+                    await git.run("update-ref", "-m", "nightshift: fetch", ref, upstream)
+                return upstream
+            if "couldn't find remote ref" not in fetched.stderr:
+                raise GitError(
+                    f"cannot fetch {branch} from origin into {self.path}: {git.scrub(fetched.stderr.strip())}"
+                )
+        return await branch_head(git, branch)
 
     async def reset_worktree(self, path: Path, commit: str) -> None:
         """Undo every change in the worktree at ``path`` and detach it at ``commit``."""
@@ -114,6 +145,7 @@ class GitRepo:
         """Commit each spec on ``branch`` on top of ``base`` without touching any checkout; ``base`` is
         the parent of the first new commit (for a revision: the branch's current tip). Returns the new
         (or, on a replay, the existing) shas oldest first. See ``workflow.git.commits``."""
+        await self.fetch_commit(base)
         return await _commits.commit_on_branch(self._git, branch, base, commits, author)
 
     async def push(self, branch: str, remote: str = "origin") -> bool:

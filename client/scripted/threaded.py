@@ -1,4 +1,5 @@
-"""An ASGI app served by uvicorn on 127.0.0.1 from a background thread (the fakes, tests and demo)."""
+"""An ASGI app served by uvicorn on 127.0.0.1 from a background thread (the scripted model,
+the fakes, tests and demo)."""
 
 import socket
 import threading

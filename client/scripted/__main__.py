@@ -1,14 +1,14 @@
-"""``python -m demo.model_server --script FILE.json [--port N]``: serve a script file until Ctrl-C."""
+"""``python -m client.scripted --script FILE.json [--port N]``: serve a script file until Ctrl-C."""
 
 import argparse
 from pathlib import Path
 
-from demo.model_server.script import SCRIPTS
-from demo.model_server.server import ScriptedModelServer
+from client.scripted.script import SCRIPTS
+from client.scripted.server import ScriptedModelServer
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m demo.model_server", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m client.scripted", description=__doc__)
     parser.add_argument("--script", type=Path, required=True, help='JSON file: {"script name": [turn, ...]}')
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

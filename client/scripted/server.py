@@ -3,9 +3,9 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from demo.model_server.app import RecordedRequest, ScriptBook, create_app, hide_scripted_drops
-from demo.model_server.script import Turn
-from demo.threaded import ThreadedServer
+from client.scripted.app import RecordedRequest, ScriptBook, create_app, hide_scripted_drops
+from client.scripted.script import Turn
+from client.scripted.threaded import ThreadedServer
 
 
 class ScriptedModelServer(ThreadedServer):
@@ -21,8 +21,11 @@ class ScriptedModelServer(ThreadedServer):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        per_conversation: bool = False,
     ) -> None:
-        self.book = ScriptBook(scripts or {})
+        """``per_conversation``: every conversation plays the scripts from their first turn (see
+        ``ScriptBook``)."""
+        self.book = ScriptBook(scripts or {}, per_conversation=per_conversation)
         super().__init__(create_app(self.book), name="scripted model server", host=host, port=port)
         hide_scripted_drops()
 

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from client import ModelClient
+from client.scripted import ScriptedModelServer
+from client.scripted.incident import sample_incident_script
 from config import Price, Settings
-from demo.incident_script import sample_incident_script
-from demo.model_server import ScriptedModelServer
 
 SCRIPTED_MODEL = "nightshift-scripted-demo"
 HOW_TO_USE_A_REAL_MODEL = (

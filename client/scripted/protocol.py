@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from client.scripted.script import Turn
 from context.tokens import count_messages, count_text
-from demo.model_server.script import Turn
 
 DONE = "[DONE]"
 

@@ -18,15 +18,15 @@ find the script exhausted. ``revision_turns()`` adds one more code-agent run aft
 "request changes" (``REVISION_FEEDBACK``); it applies on top of the correct fix only.
 
 Scripts have no latency, so tests run them fast; the usage numbers are plausible, so a priced model
-shows a cost. ``python -m demo.incident_script [--wrong-fix] [--revision] > script.json`` writes the
-scripts for ``python -m demo.model_server --script script.json``.
+shows a cost. ``python -m client.scripted.incident [--wrong-fix] [--revision] > script.json`` writes the
+scripts for ``python -m client.scripted --script script.json``.
 """
 
 import argparse
 import sys
 from typing import Any
 
-from demo.model_server.script import SCRIPTS, ScriptedCall, ScriptedUsage, Turn
+from client.scripted.script import SCRIPTS, ScriptedCall, ScriptedUsage, Turn
 from documents.facts import Ticket
 
 SERVICE = "todo/service.py"
@@ -330,7 +330,8 @@ def revision_turns(feedback_aware: bool = True) -> list[Turn]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m demo.incident_script", description="Print the demo incident's model scripts as JSON."
+        prog="python -m client.scripted.incident",
+        description="Print the demo incident's model scripts as JSON.",
     )
     parser.add_argument("--wrong-fix", action="store_true", help="every code-agent fix is wrong (3 runs)")
     parser.add_argument("--revision", action="store_true", help="append a revision run to the code agent")

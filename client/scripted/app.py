@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from demo.model_server.protocol import Line, completion_body, error_body, make_reply, stream_lines
-from demo.model_server.script import DEFAULT_SCRIPT, SCRIPTS, Fault, FaultKind, Turn
+from client.scripted.protocol import Line, completion_body, error_body, make_reply, stream_lines
+from client.scripted.script import DEFAULT_SCRIPT, SCRIPTS, Fault, FaultKind, Turn
 
 
 class StreamDropped(Exception):
@@ -62,17 +62,29 @@ class _Outcome:
 
 
 class ScriptBook:
-    """Scripts, their turn pointers and the request log."""
+    """Scripts, their turn pointers and the request log.
 
-    def __init__(self, scripts: Mapping[str, Sequence[Turn | Mapping[str, Any]]]) -> None:
+    ``per_conversation``: instead of one pointer per script, each request gets the turn its own
+    conversation has reached (the number of assistant messages it carries). Any number of
+    conversations, concurrent or started over (an agent run again after a crash), then play the same
+    script from its first turn: many incidents of the same bug, on several workers. Faults need the
+    pointers, so scripts for this mode have none.
+    """
+
+    def __init__(
+        self, scripts: Mapping[str, Sequence[Turn | Mapping[str, Any]]], *, per_conversation: bool = False
+    ) -> None:
         self._lock = threading.Lock()
         self._cursors: dict[str, _Cursor] = {}
         self._requests: list[RecordedRequest] = []
+        self.per_conversation = per_conversation
         self.load(scripts)
 
     def load(self, scripts: Mapping[str, Sequence[Turn | Mapping[str, Any]]]) -> None:
         """Replace every script (pointers restart at turn 0) and forget the requests seen so far."""
         validated = SCRIPTS.validate_python({name: list(turns) for name, turns in scripts.items()})
+        if self.per_conversation and any(turn.faults for turns in validated.values() for turn in turns):
+            raise ValueError("scripts played per conversation cannot have faults (they need one pointer)")
         with self._lock:
             self._cursors = {name: _Cursor(turns) for name, turns in validated.items()}
             self._requests = []
@@ -98,6 +110,8 @@ class ScriptBook:
                 return _Outcome(record, None, None)
             cursor = self._cursors[name]
             record.script = name
+            if self.per_conversation:
+                cursor = _Cursor(cursor.turns, _assistant_turns(body))
             if cursor.position >= len(cursor.turns):
                 record.error = (
                     f"script {name!r} is exhausted: all {len(cursor.turns)} turns were served, "
@@ -120,6 +134,12 @@ class ScriptBook:
             if name != DEFAULT_SCRIPT and name in system:
                 return name
         return DEFAULT_SCRIPT if DEFAULT_SCRIPT in self._cursors else None
+
+
+def _assistant_turns(body: dict[str, Any]) -> int:
+    """How many replies the conversation has had: the turn it asks for next."""
+    messages = body.get("messages") or []
+    return sum(1 for message in messages if isinstance(message, dict) and message.get("role") == "assistant")
 
 
 def _system_text(body: dict[str, Any]) -> str:

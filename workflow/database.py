@@ -1,0 +1,166 @@
+"""The app database: its URL, its tables, their set-up, and the few things SQLite and PostgreSQL do apart.
+
+SQLite (the default, in the state directory) serves one worker; PostgreSQL (``NIGHTSHIFT_DATABASE_URL``)
+serves any number of workers at once. Where several workers could race (numbering events, checking the
+queue limit, creating the tables), PostgreSQL transactions take an advisory lock
+(``pg_advisory_xact_lock``) named after what they protect; SQLite needs none, since one process writes.
+"""
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "ns_runs",
+    metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(32), unique=True, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("dedupe_key", sa.String(200), unique=True, nullable=True),
+    sa.Column("facts", sa.Text, nullable=False),
+)
+
+events = sa.Table(
+    "ns_run_events",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("agent", sa.String(16), nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+)
+"""A run's events numbered 1, 2, 3... within the run, whichever worker wrote them."""
+
+pull_requests = sa.Table(
+    "ns_pull_requests",
+    metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("branch", sa.String(255), unique=True, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("diff", sa.Text, nullable=False),
+    sa.Column("draft", sa.Boolean, nullable=False),
+    sa.Column("labels", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+agent_diffs = sa.Table(
+    "ns_agent_diffs",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("agent", sa.String(16), primary_key=True),
+    sa.Column("diff", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""What each agent changed in its worktree when it last finished, so any worker can continue the run."""
+
+seen_requests = sa.Table(
+    "ns_seen_requests",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+"""Signed requests accepted recently (Slack signatures), so a replay is refused by every worker."""
+
+keys = sa.Table(
+    "ns_keys",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+)
+"""Keys every worker must share, such as the one signing run links; made once, by whoever is first."""
+
+EVENTS_CHANNEL = "nightshift_events"
+"""PostgreSQL ``NOTIFY`` channel: the payload is ``<run id> <writer>`` for each run that got events."""
+
+
+def engine_url(url: str) -> str:
+    """``url`` with the driver SQLAlchemy should use: psycopg 3 (DBOS's driver) for PostgreSQL."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """``url`` as libpq (psycopg's own connect) takes it: ``postgresql://...`` with no driver name."""
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def is_postgres(url: str) -> bool:
+    return sa.make_url(url).get_backend_name() == "postgresql"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, None for another database or an in-memory one."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).resolve()
+
+
+def lock_key(name: str) -> int:
+    """A signed 64-bit advisory lock key for ``name`` (stable across processes and machines)."""
+    return int.from_bytes(hashlib.sha256(f"nightshift:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def advisory_xact_lock(db: sa.Connection, *names: str) -> None:
+    """On PostgreSQL, hold these locks until the transaction ends (taken in a fixed order: no deadlock)."""
+    if db.dialect.name == "postgresql":
+        for name in sorted(set(names)):
+            db.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key(name))))
+
+
+def insert(db: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which knows ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+    return (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for ``url`` with the tables in place (created, and migrated from older layouts)."""
+    url = engine_url(url)
+    is_sqlite = url.startswith("sqlite")
+    engine = sa.create_engine(
+        url, connect_args={"timeout": 30} if is_sqlite else {}, pool_pre_ping=not is_sqlite
+    )
+    if is_sqlite:
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    with engine.begin() as db:
+        advisory_xact_lock(db, "schema")  # workers starting together must not race to create tables
+        metadata.create_all(db)
+        _number_old_events(db)
+    return engine
+
+
+def _number_old_events(db: sa.Connection) -> None:
+    """Move events from the old ``ns_events`` table (one id sequence for all runs, kept by a single
+    process in memory) into ``ns_run_events``, numbered within each run in their old order."""
+    if not sa.inspect(db).has_table("ns_events"):
+        return
+    old = sa.Table("ns_events", sa.MetaData(), autoload_with=db)
+    numbered = sa.select(
+        old.c.run_id,
+        sa.func.row_number().over(partition_by=old.c.run_id, order_by=old.c.id).label("seq"),
+        old.c.ts,
+        old.c.kind,
+        old.c.agent,
+        old.c.data,
+    )
+    db.execute(events.insert().from_select(["run_id", "seq", "ts", "kind", "agent", "data"], numbered))
+    old.drop(db)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
