@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import io
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncGenerator
@@ -28,9 +27,9 @@ from client import ModelClient
 from client.events import ModelEvent, Usage
 from client.scripted import ScriptedModelServer, Turn
 from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
-from config import EnvironmentSettings, ModelSettings, Price, Settings, WorkflowSettings
+from config import ModelSettings, Price, Settings, WorkflowSettings
 from context.tokens import count_text
-from demo.sandbox import create_sandbox
+from demo.sandbox import SAMPLE_ENVIRONMENT, create_sandbox
 from documents.facts import RunFacts
 from integrations.local import TerminalNotifier
 from workflow.engine import Engine, wait_for
@@ -107,7 +106,7 @@ async def incidents(count: int, ttft: float, workdir: Path) -> tuple[list[RunFac
             repo=sandbox.repo,
             data_dir=workdir / f"state-{count}",
             model=ModelSettings(name=MODEL, pricing={MODEL: Price(input=0, output=0)}),
-            environment=EnvironmentSettings(test_command=f"{sys.executable} -m pytest -q"),
+            environment=SAMPLE_ENVIRONMENT,
             workflow=WorkflowSettings(max_concurrent_runs=count),
         )
         engine = Engine(

@@ -18,7 +18,6 @@ Run: .venv/bin/python bench/sandbox.py [--repeat N]
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -28,13 +27,13 @@ from rich.console import Console
 from rich.table import Table
 
 from config import EnvironmentSettings, SafetySettings, SandboxKind, Settings
-from demo.sandbox import create_sandbox
-from safety.sandbox import Environment, Sandbox
+from demo.sandbox import SAMPLE_ENVIRONMENT, create_sandbox
+from safety.sandbox import Sandbox
 from tools.testing import run_test_command
-from workflow.environment import Environments, command_programs
+from workflow.environment import Environments, plain_environment
 from workflow.git import GitRepo
 
-TEST_COMMAND = f"{sys.executable} -m pytest -q"
+TEST_COMMAND = SAMPLE_ENVIRONMENT.test_command
 
 
 async def median_ms(action: Callable[[], Awaitable[object]], repeat: int) -> float:
@@ -59,7 +58,7 @@ async def main(repeat: int) -> None:
             kind: Sandbox.create(SafetySettings(sandbox=kind), state_dir=state, hidden=[playground.repo])
             for kind in (SandboxKind.NONE, SandboxKind.BWRAP)
         }
-        environment = Environment(programs=command_programs(TEST_COMMAND))
+        environment = plain_environment(SAMPLE_ENVIRONMENT)
         for label, runs in (("shell command (bash -c true)", repeat * 5), ("test run (11 tests)", repeat)):
             medians = []
             for sandbox in sandboxes.values():

@@ -28,7 +28,7 @@ from rich.table import Table
 from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, FakeSlack
-from demo.sandbox import create_sandbox
+from demo.sandbox import create_sandbox, environment_toml
 from demo.serving import serving
 
 INCIDENTS, COMMANDS, WATCHERS = 4, 100, 50
@@ -118,7 +118,7 @@ def main() -> None:
         for name, turns in sample_incident_script().items()
     }
     (workdir / "nightshift.toml").write_text(
-        f'[environment]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n'
+        f"{environment_toml()}"
         f"[workflow]\nmax_concurrent_runs = {INCIDENTS}\n[server]\nmax_queued_runs = 500\n"
         "[model.pricing.bench]\ninput = 0\noutput = 0\n"
     )

@@ -25,7 +25,7 @@ from rich.panel import Panel
 from client.scripted.incident import SAMPLE_TICKET
 from client.scripted.local import HOW_TO_USE_A_REAL_MODEL
 from demo.fake_slack import CHANNEL_ID, FakeSlack
-from demo.sandbox import create_sandbox
+from demo.sandbox import create_sandbox, environment_toml
 from demo.serving import serving
 from demo.trigger import fire, follow
 from workflow.runtime import report_path
@@ -35,7 +35,7 @@ def demo(console: Console) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nightshift-demo-"))
     sandbox = create_sandbox(workdir / "sandbox")
     config = workdir / "nightshift.toml"
-    config.write_text(f'[environment]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n')
+    config.write_text(environment_toml())
     console.print(
         Panel.fit(
             "The model is [bold]scripted[/bold]: a local OpenAI-compatible server replays the sample "

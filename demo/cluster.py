@@ -10,7 +10,6 @@ signed button clicks, each sent to the worker the caller names, as a load balanc
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from demo.fake_slack import (
     signed_headers,
     slash_command_body,
 )
-from demo.sandbox import Sandbox, clone, create_sandbox
+from demo.sandbox import Sandbox, clone, create_sandbox, environment_toml
 from demo.serving import launch, wait_until_up
 
 MODEL = "scripted-cluster"
@@ -122,7 +121,7 @@ class Cluster:
         config = home / "nightshift.toml"
         workflow = "".join(f"{key} = {value!r}\n" for key, value in self.workflow.items())
         config.write_text(
-            f'[environment]\ntest_command = "{sys.executable} -m pytest -q -p no:cacheprovider"\n\n'
+            f"{environment_toml()}\n"
             f"[model.pricing.{MODEL}]\ninput = 0.0\noutput = 0.0\n\n[workflow]\n{workflow}",
             encoding="utf-8",
         )

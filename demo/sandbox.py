@@ -9,16 +9,26 @@ Git runs with no global or system config (``GIT_CONFIG_GLOBAL=/dev/null``), so a
 (signing, hooks, default branch) cannot change what gets built.
 """
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import EnvironmentSettings
+
 SAMPLE_REPO = Path(__file__).resolve().parent / "sample_repo"
 """The demo project: a todo service whose ``complete()`` toggles instead of setting ``completed``."""
 DEMO_AUTHOR = ("Nightshift Demo", "demo@nightshift.invalid")
+SAMPLE_ENVIRONMENT = EnvironmentSettings(
+    test_command=f"{sys.executable} -m pytest -q", variables={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+)
+"""How the sample repositories' tests run: no set-up, the interpreter that runs Nightshift, and none of
+the pytest plugins installed beside it (the samples use none, and loading them costs over a second of
+CPU per test run)."""
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 
 
@@ -90,3 +100,13 @@ def _git(cwd: Path, *args: str) -> None:
     if result.returncode != 0:
         command = " ".join(("git", *args))
         raise SandboxError(f"`{command}` in {cwd} failed ({result.returncode}): {result.stderr.strip()}")
+
+
+def environment_toml(environment: EnvironmentSettings = SAMPLE_ENVIRONMENT) -> str:
+    """``environment``'s test command and variables as the ``[environment]`` table of a nightshift.toml
+    (TOML basic strings read JSON string escapes)."""
+    variables = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in environment.variables.items())
+    return (
+        f"[environment]\ntest_command = {json.dumps(environment.test_command)}\n"
+        f"variables = {{ {variables} }}\n"
+    )

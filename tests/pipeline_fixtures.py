@@ -4,7 +4,6 @@ PYTEST_DONT_REWRITE
 """
 
 import io
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,20 +16,18 @@ from client.scripted import ScriptedModelServer, Turn
 from config import (
     AgentSettings,
     AgentsSettings,
-    EnvironmentSettings,
     ModelSettings,
     Price,
     Settings,
     ToolsSettings,
     WorkflowSettings,
 )
-from demo.sandbox import Sandbox, create_sandbox
+from demo.sandbox import SAMPLE_ENVIRONMENT, Sandbox, create_sandbox
 from documents.facts import RunFacts, Ticket
 from integrations.local import TerminalNotifier
 from workflow.console import settle
 from workflow.engine import Engine, wait_for
 
-TEST_COMMAND = f"{sys.executable} -m pytest -q"
 MODEL = "scripted-pipeline"
 
 
@@ -47,7 +44,7 @@ def pipeline_settings(repo: Path, data_dir: Path, base_url: str, **workflow: obj
             backoff_base_s=0.01,
         ),
         tools=ToolsSettings(test_timeout_s=60),
-        environment=EnvironmentSettings(test_command=TEST_COMMAND),
+        environment=SAMPLE_ENVIRONMENT,
         agents=AgentsSettings(**agents),
         workflow=WorkflowSettings(**workflow),  # type: ignore[arg-type]
     )

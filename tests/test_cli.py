@@ -13,9 +13,8 @@ import pytest
 
 from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
-from demo.sandbox import create_sandbox
+from demo.sandbox import create_sandbox, environment_toml
 from demo.serving import free_port
-from tests.pipeline_fixtures import TEST_COMMAND
 from workflow.store import Store, database_url
 
 pytest_plugins = ["tests.model_fixtures"]
@@ -28,8 +27,7 @@ def cli_env(tmp_path: Path, scripted_server: ScriptedModelServer) -> dict[str, s
     sandbox = create_sandbox(tmp_path / "sandbox")
     config = tmp_path / "nightshift.toml"
     config.write_text(
-        f'[environment]\ntest_command = "{TEST_COMMAND}"\n\n'
-        "[model.pricing.scripted-cli]\ninput = 1.0\noutput = 4.0\n"
+        f"{environment_toml()}\n[model.pricing.scripted-cli]\ninput = 1.0\noutput = 4.0\n"
     )
     scripted_server.load(sample_incident_script())
     return {

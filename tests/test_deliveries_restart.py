@@ -14,11 +14,10 @@ from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
-from demo.sandbox import create_sandbox
+from demo.sandbox import create_sandbox, environment_toml
 from demo.serving import serving
 from tests.fakes.github import FakeGitHub
 from tests.fakes.outage import Outage
-from tests.pipeline_fixtures import TEST_COMMAND
 from tests.server_fixtures import all_delivered, wait_for_run
 from workflow.store import Store, database_url
 
@@ -40,7 +39,7 @@ def test_kill_9_while_deliveries_hang_then_a_restart_gives_each_one_effect(
     sandbox = create_sandbox(tmp_path / "sandbox")
     config = tmp_path / "nightshift.toml"
     config.write_text(
-        f'[tools]\ntest_command = "{TEST_COMMAND}"\n\n[workflow]\ndelivery_attempt_timeout_s = 1.0\n'
+        f"{environment_toml()}\n[workflow]\ndelivery_attempt_timeout_s = 1.0\n"
         "delivery_backoff_s = 0.1\ndelivery_backoff_max_s = 0.4\n"
     )
     scripted_server.load(sample_incident_script())

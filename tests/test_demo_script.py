@@ -38,7 +38,7 @@ from client.scripted.incident import (
     sample_incident_script,
 )
 from config import Settings
-from demo.sandbox import create_sandbox
+from demo.sandbox import SAMPLE_ENVIRONMENT, create_sandbox
 from tests.git_fixtures import git
 from tests.model_fixtures import scripted_client
 from tests.tools_fixtures import TEST_COMMAND, make_context
@@ -90,6 +90,7 @@ def pytest_in(tree: Path, incident: Incident, *paths: str, regression_from: Path
     if regression_from is not None:
         shutil.copy(regression_from / REGRESSION_TESTS, copy / REGRESSION_TESTS)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(SAMPLE_ENVIRONMENT.variables)
     command = [*TEST_COMMAND.split(), *paths]
     result = subprocess.run(
         command, cwd=copy, env=env, capture_output=True, text=True, timeout=60, check=False

@@ -7,9 +7,8 @@ import httpx
 
 from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
-from demo.sandbox import create_sandbox
+from demo.sandbox import create_sandbox, environment_toml
 from demo.serving import serving
-from tests.pipeline_fixtures import TEST_COMMAND
 from tests.server_fixtures import wait_for_run
 
 pytest_plugins = ["tests.model_fixtures"]
@@ -20,7 +19,7 @@ def test_sigterm_while_agents_work_leaves_the_run_to_the_next_server(
 ) -> None:
     sandbox = create_sandbox(tmp_path / "sandbox")
     config = tmp_path / "nightshift.toml"
-    config.write_text(f'[environment]\ntest_command = "{TEST_COMMAND}"\n')
+    config.write_text(environment_toml())
     env = {
         "OPENAI_BASE_URL": scripted_server.base_url,
         "NIGHTSHIFT_MODEL": "scripted-shutdown",

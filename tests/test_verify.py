@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 
 from config import SafetySettings
-from demo.sandbox import Sandbox
+from demo.sandbox import SAMPLE_ENVIRONMENT, Sandbox
 from documents.facts import TestCounts, VerificationFacts
 from safety import sandbox as commands
 from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
 from tests.test_sample_repo import BUGGY, FIXED
 from tests.tools_fixtures import none_running, processes_running
-from workflow.environment import command_programs
+from workflow.environment import plain_environment
 from workflow.errors import GitError
 from workflow.git import GitRepo
 from workflow.verify import base_worktree_path, verify
 
-PYTEST = f"{sys.executable} -m pytest -q"
+PYTEST = SAMPLE_ENVIRONMENT.test_command
 REGRESSION_FILE = "tests/test_complete_twice.py"
 REGRESSION_TESTS = """\
 from todo import TodoService
@@ -178,7 +178,7 @@ class Project:
             test_command=command,
             timeout_s=timeout_s,
             sandbox=self.sandbox,
-            environment=commands.Environment(programs=command_programs(command)),
+            environment=plain_environment(SAMPLE_ENVIRONMENT.model_copy(update={"test_command": command})),
         )
 
     def assert_clean(self) -> None:

@@ -7,7 +7,6 @@ Import the fixtures into a test module to use them (they are named ``workspace``
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,10 +14,11 @@ from typing import Any, Literal
 
 import pytest
 
-from config import EnvironmentSettings, SafetySettings, Settings, ToolsSettings
+from config import SafetySettings, Settings, ToolsSettings
+from demo.sandbox import SAMPLE_ENVIRONMENT
 from safety.sandbox import Environment, Sandbox
 from tools.context import ToolContext
-from workflow.environment import command_programs
+from workflow.environment import plain_environment
 
 SAMPLE_FILES = {
     "README.md": "# calc\n\nA tiny calculator used by the tools tests.\n",
@@ -38,7 +38,7 @@ SAMPLE_FILES = {
     ),
 }
 
-TEST_COMMAND = f"{sys.executable} -m pytest -q"
+TEST_COMMAND = SAMPLE_ENVIRONMENT.test_command
 """The venv's pytest (its installation is shown read-only in the sandbox)."""
 TEST_FILES = ["tests/**", "test/**", "**/test_*.py", "**/*_test.py", "**/conftest.py"]
 
@@ -126,7 +126,7 @@ def make_context(
     settings = Settings(
         tools=ToolsSettings(**tool_settings),
         safety=safety or SafetySettings(),
-        environment=EnvironmentSettings(test_command=test_command),
+        environment=SAMPLE_ENVIRONMENT.model_copy(update={"test_command": test_command}),
     )
     secrets = list(secrets)
     named = {f"SECRET_{number}": value for number, value in enumerate(secrets)}
@@ -139,7 +139,7 @@ def make_context(
         repo_id=repo_id,
         secrets=named,
         sandbox=Sandbox.create(settings.safety, state_dir=state_dir, secrets=secrets),
-        environment=environment or Environment(programs=command_programs(test_command)),
+        environment=environment or plain_environment(settings.environment),
         test_files=TEST_FILES,
     )
 

@@ -16,6 +16,7 @@ separate processes on one state directory wait too).
 """
 
 import asyncio
+import dataclasses
 import fcntl
 import fnmatch
 import hashlib
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from config import Settings
+from config import EnvironmentSettings, Settings
 from safety.sandbox import Environment, Sandbox
 from tools.test_reports import strip_ansi
 from tools.text import tail
@@ -69,6 +70,16 @@ class Prepared:
         return self.status != "failed"
 
 
+def plain_environment(settings: EnvironmentSettings) -> Environment:
+    """The environment without a set-up: the configured read-only paths and variables, and the test
+    command's interpreter when the command names one by its path."""
+    return Environment(
+        read_only_paths=tuple(settings.read_only_paths),
+        variables=tuple(settings.variables.items()),
+        programs=command_programs(settings.test_command),
+    )
+
+
 class Environments:
     """Prepares and finds the environments of one repository for this process."""
 
@@ -80,16 +91,7 @@ class Environments:
         self._locks: dict[str, asyncio.Lock] = {}
 
     def plain(self) -> Environment:
-        """The environment without a set-up: the configured read-only paths and the test command's
-        interpreter, when the command names one by its path."""
-        return Environment(
-            read_only_paths=tuple(self.settings.read_only_paths),
-            variables=tuple(self.settings.variables.items()),
-            programs=self._programs(),
-        )
-
-    def _programs(self) -> tuple[Path, ...]:
-        return command_programs(self.settings.test_command)
+        return plain_environment(self.settings)
 
     async def prepare(self, base: str) -> Prepared:
         """The environment for ``base``: reused when its key was built before, else built now."""
@@ -129,13 +131,11 @@ class Environments:
         if not marker.is_file():
             return None
         data = json.loads(marker.read_text(encoding="utf-8"))
-        return Environment(
+        return dataclasses.replace(
+            self.plain(),
             source=self.root / key / "files",
             entries=tuple(data["entries"]),
             virtualenv=data.get("virtualenv"),
-            read_only_paths=tuple(self.settings.read_only_paths),
-            variables=tuple(self.settings.variables.items()),
-            programs=self._programs(),
         )
 
     async def _build(self, base: str, key: str) -> Prepared:
