@@ -158,7 +158,11 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
         parts.append("The per-run budget ran out and agents were stopped.")
     if facts.error:
         parts.append(sentence(f"The run failed: {_flat(facts.error)}"))
-    if facts.status == "awaiting_decision":
+    if facts.status == "awaiting_decision" and facts.changes_nothing:
+        parts.append(
+            "Nothing changed, so there is nothing to approve: request changes (say where to look) or cancel."
+        )
+    elif facts.status == "awaiting_decision":
         parts.append("It awaits your decision: approve, request changes or cancel.")
     elif facts.status == "shipped":
         parts.append("It has shipped" + (f": {facts.pr_url}." if facts.pr_url else "."))
@@ -169,6 +173,13 @@ def _diff_excerpt(diff: str, max_lines: int) -> tuple[str, int]:
     lines = diff.splitlines()
     shown = [clip(line, _MAX_LINE) if len(line) > _MAX_LINE else line for line in lines[:max_lines]]
     return "\n".join(shown), max(0, len(lines) - max_lines)
+
+
+def _actions(facts: RunFacts) -> list[Action]:
+    """What the reviewer can do now: nothing once decided; no approving a run that changed nothing."""
+    if facts.status != "awaiting_decision":
+        return []
+    return [action for action in ACTIONS if not (action == "approve" and facts.changes_nothing)]
 
 
 def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
@@ -202,11 +213,11 @@ def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
         warnings=run_warnings(facts),
         diff_excerpt=excerpt,
         diff_omitted_lines=omitted,
-        branch=facts.branch,
+        branch=None if facts.changes_nothing else facts.branch,
         pr_url=facts.pr_url,
         web_url=facts.web_url,
         status=facts.status,
         revision=facts.revision,
         decisions=list(facts.decisions),
-        actions=list(ACTIONS) if facts.status == "awaiting_decision" else [],
+        actions=_actions(facts),
     )

@@ -303,6 +303,11 @@ class RunFacts(BaseModel):
         """Why the run's branch was not pushed, when the outbound scan stopped its push."""
         return next((reason for reason in self.withheld if reason.startswith(PUSH_WITHHELD)), None)
 
+    @property
+    def changes_nothing(self) -> bool:
+        """No agent changed a file: there is no branch, and nothing to approve."""
+        return not ((self.fix and self.fix.diff) or (self.tests and self.tests.diff))
+
     workflow_id: str | None = None
     """The durable workflow that moves the run, when it is not the run id (a run repaired at start-up
     continues in a workflow of its own)."""

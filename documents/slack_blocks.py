@@ -188,7 +188,8 @@ def _actions(b: Briefing) -> BlockJson:
         "text": _text("Request changes", "plain_text"),
         "value": b.run_id,
     }
-    return {"type": "actions", "block_id": "nightshift_decision", "elements": [approve, request]}
+    elements = [approve, request] if "approve" in b.actions else [request]
+    return {"type": "actions", "block_id": "nightshift_decision", "elements": elements}
 
 
 def briefing_blocks(b: Briefing) -> list[BlockJson]:
@@ -205,7 +206,7 @@ def briefing_blocks(b: Briefing) -> list[BlockJson]:
     if b.warnings:
         blocks.append(_section("\n".join(f":warning: {_flat(warning, 500)}" for warning in b.warnings)))
     blocks.append(_facts_context(b))
-    if "approve" in b.actions:
+    if b.actions:
         blocks.append(_actions(b))
     return blocks
 
@@ -247,5 +248,5 @@ def feedback_modal(run_id: str) -> dict[str, Any]:
 
 def fallback_text(b: Briefing) -> str:
     """The message's ``text``: what notifications and screen readers show, escaped."""
-    waiting = " Awaiting your decision." if "approve" in b.actions else ""
+    waiting = " Awaiting your decision." if b.actions else ""
     return escape(clip(" ".join(f"{b.headline} — {b.ticket_title}".split()), _MAX_FALLBACK)) + waiting

@@ -239,11 +239,11 @@ def _decision_section(
     token_field: str | None,
     link_sig: str | None,
 ) -> str:
-    if "approve" not in briefing.actions and facts.status != "approving":
+    if not briefing.actions and facts.status != "approving":
         return ""
     status_text = "Approving..." if facts.status == "approving" else ""
     forms = ""
-    if "approve" in briefing.actions:
+    if briefing.actions:
         auth = (_attr_input("hidden", "sig", link_sig) if link_sig else "") + _attr_input(
             "hidden", "revision", str(facts.revision)
         )
@@ -257,11 +257,14 @@ def _decision_section(
                 f'{_attr("name", token_field)} autocomplete="current-password" required>'
             )
 
-        forms = (
-            '<div id="decision-forms" class="decision">'
+        approve = (
             f'<form id="approve-form" data-decision="approve" method="post"{_attr("action", approve_url)}>'
             f"<p>Open the pull request for this fix.</p>{auth}{token('approve')}"
             '<button id="approve-button" class="primary" type="submit">Approve</button></form>'
+        )
+        forms = (
+            '<div id="decision-forms" class="decision">'
+            f"{approve if 'approve' in briefing.actions else ''}"
             f'<form id="changes-form" data-decision="request_changes" method="post"'
             f"{_attr('action', request_changes_url)}>"
             '<label for="feedback">What should change?</label>'

@@ -11,6 +11,7 @@ from client.scripted import ScriptedModelServer, Turn
 from client.scripted.incident import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
 from config import Secrets
 from documents.briefing import build_briefing
+from documents.slack_blocks import briefing_blocks
 from tests.pipeline_fixtures import Pipeline, start_pipeline
 
 pytest_plugins = ["tests.model_fixtures", "tests.pipeline_fixtures"]
@@ -200,3 +201,27 @@ async def test_a_fix_carrying_a_secret_is_never_pushed_and_cannot_be_approved(
     assert any(w.startswith("Not sent: the push of") for w in build_briefing(facts).warnings)
     outcome = await pipeline.engine.decide(run.run_id, "approve", by="sam")
     assert outcome.result == "conflict" and "cannot be approved: the push of" in outcome.reason
+
+
+async def test_when_every_agent_gives_up_the_briefing_says_so_and_there_is_nothing_to_ship(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    gives_up = [Turn(content="I cannot find the cause."), Turn(content="I give up.")]
+    scripts = {agent: list(gives_up) for agent in sample_incident_script()}
+    pipeline = await start_pipeline(tmp_path, scripted_server, scripts)
+    pipelines.append(pipeline)
+    run = await pipeline.submit(SAMPLE_TICKET)
+    facts = await pipeline.briefed(run.run_id)
+
+    assert "submitted" not in {agent.status for agent in facts.agents.values()}
+    assert facts.status == "awaiting_decision", facts.timeline[-1].text
+    assert facts.verification is not None and facts.verification.verdict != "verified"
+    assert git(pipeline.sandbox.origin, "for-each-ref", "refs/heads/fix/") == "", "no empty branch pushed"
+    briefing = build_briefing(facts)
+    assert not briefing.verified and briefing.branch is None
+    assert briefing.actions == ["request_changes", "cancel"] and "nothing to approve" in briefing.summary
+    buttons = [b for b in briefing_blocks(briefing) if b["type"] == "actions"][0]["elements"]
+    assert [button["text"]["text"] for button in buttons] == ["Request changes"]
+    outcome = await pipeline.engine.decide(run.run_id, "approve", by="sam")
+    assert outcome.result == "conflict" and "no fix" in outcome.reason
+    assert await pipeline.engine.rt.store.pull_requests() == []

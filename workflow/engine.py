@@ -350,6 +350,13 @@ async def decide(
         return DecisionOutcome("conflict", facts, f"the run is {facts.status}, not awaiting a decision")
     if kind == "approve" and facts.unpushed is not None:
         return DecisionOutcome("conflict", facts, f"it cannot be approved: {facts.unpushed}; cancel the run")
+    if kind == "approve" and facts.changes_nothing:
+        return DecisionOutcome(
+            "conflict",
+            facts,
+            "it cannot be approved: no agent changed any file, so there is no fix to ship; request changes "
+            "(say where to look) or cancel the run",
+        )
     if kind == "request_changes":
         if not (feedback or "").strip():
             raise DecisionRefused("request changes needs feedback: say what should change")

@@ -273,6 +273,9 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
                 )
             )
     shas = await rt.repo.commit_on_branch(facts.branch, parent, commits, author=rt.settings.workflow.author)
+    if not shas and await rt.repo.branch_head(facts.branch) is None:
+        rt.bus.publish(run_id, "committed", {"branch": None, "commits": [], "pushed": False})
+        return shas  # no agent changed anything: no branch, nothing to push
     try:
         rt.outbound.check(
             f"{PUSH_WITHHELD}{facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
