@@ -64,6 +64,11 @@ class LiveServer:
         with self.client() as client:
             return client.get(path).json()
 
+    def get_text(self, path: str) -> str:
+        """GET ``path`` to its end (a stream until it closes) with the API token; the body."""
+        with self.client() as client:
+            return client.get(path, timeout=httpx.Timeout(10, read=120)).text
+
     def wait_for_run(
         self, run_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120
     ) -> dict[str, Any]:

@@ -220,7 +220,7 @@ async def test_when_every_agent_gives_up_the_briefing_says_so_and_there_is_nothi
     briefing = build_briefing(facts)
     assert not briefing.verified and briefing.branch is None
     assert briefing.actions == ["request_changes", "cancel"] and "nothing to approve" in briefing.summary
-    buttons = [b for b in briefing_blocks(briefing) if b["type"] == "actions"][0]["elements"]
+    buttons = next(b for b in briefing_blocks(briefing) if b["type"] == "actions")["elements"]
     assert [button["text"]["text"] for button in buttons] == ["Request changes"]
     outcome = await pipeline.engine.decide(run.run_id, "approve", by="sam")
     assert outcome.result == "conflict" and "no fix" in outcome.reason

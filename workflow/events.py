@@ -17,7 +17,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import psycopg
@@ -181,7 +181,7 @@ class EventBus:
         if not tail.subscribers:
             del self._tails[run_id]
 
-    async def subscribe(self, run_id: str, *, follow: bool = True) -> AsyncIterator[StoredEvent]:
+    async def subscribe(self, run_id: str, *, follow: bool = True) -> AsyncGenerator[StoredEvent, None]:
         """Past events of the run, then (with ``follow``) new ones until the consumer stops.
 
         The subscriber joins the run's tail before it reads the past, so an event stored in between is

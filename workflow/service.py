@@ -7,11 +7,12 @@ Operator API: mutations need ``Authorization: Bearer $NIGHTSHIFT_API_TOKEN``; wi
 they are accepted only from loopback. Runs started beyond ``server.max_queued_runs`` get 429.
 """
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from workflow.api_models import (
 from workflow.engine import DecisionKind, Engine
 from workflow.errors import DecisionRefused
 from workflow.queries import latest_run, list_runs, report_of, run_detail
-from workflow.store import QueueFull, Store, StoredEvent, database_url
+from workflow.store import FINAL_STATUSES, QueueFull, Store, StoredEvent, database_url
 
 QUEUE_RETRY_AFTER_S = 30
 
@@ -330,9 +331,11 @@ class Service:
         return await self.decide(facts.run_id, kind, feedback=feedback, by="web")
 
     async def events(self, run_id: str) -> AsyncIterator[str]:
-        """Server-Sent Events: every event of the run, past ones first, then live ones."""
+        """Server-Sent Events: every event of the run, past ones first, then live ones until the run
+        reaches its final status. A finished run's stream is its whole history, then it closes."""
         facts = await self.run(run_id)
-        return _sse(self.engine.rt.bus.subscribe(facts.run_id))
+        follow = facts.status not in FINAL_STATUSES
+        return _sse(self.engine.rt.bus.subscribe(facts.run_id, follow=follow), until_final=follow)
 
     async def report(self, run_id: str) -> str:
         """The incident report, rendered from the run's facts in the database (any worker has them)."""
@@ -347,9 +350,12 @@ def _json(answer: BaseModel) -> dict[str, Any]:
     return answer.model_dump(mode="json")
 
 
-async def _sse(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
-    async for event in events:
-        yield f"id: {event.id}\ndata: {json.dumps(event.as_dict(), default=str)}\n\n"
+async def _sse(events: AsyncGenerator[StoredEvent, None], *, until_final: bool) -> AsyncIterator[str]:
+    async with contextlib.aclosing(events):  # stops following the run at once, not when collected
+        async for event in events:
+            yield f"id: {event.id}\ndata: {json.dumps(event.as_dict(), default=str)}\n\n"
+            if until_final and event.kind == "status" and event.data.get("status") in FINAL_STATUSES:
+                return
 
 
 def inbound_webhooks(settings: Settings, modes: Mapping[str, Mode]) -> dict[str, str]:
