@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -331,11 +331,17 @@ class Service:
         return await self.decide(facts.run_id, kind, feedback=feedback, by="web")
 
     async def events(self, run_id: str) -> AsyncIterator[str]:
-        """Server-Sent Events: every event of the run, past ones first, then live ones until the run
-        reaches its final status. A finished run's stream is its whole history, then it closes."""
+        """Server-Sent Events: every event of the run, past ones first, then live ones until the run is
+        settled: in a final status, with none of its deliveries pending. Then the stream closes (at once
+        for a run settled before: its history)."""
         facts = await self.run(run_id)
-        follow = facts.status not in FINAL_STATUSES
-        return _sse(self.engine.rt.bus.subscribe(facts.run_id, follow=follow), until_final=follow)
+        outbox = self.engine.rt.deliveries.outbox
+
+        async def settled() -> bool:
+            return all(delivery.state != "pending" for delivery in await outbox.of_run(facts.run_id))
+
+        follow = not (facts.status in FINAL_STATUSES and await settled())
+        return _sse(self.engine.rt.bus.subscribe(facts.run_id, follow=follow), settled=settled)
 
     async def report(self, run_id: str) -> str:
         """The incident report, rendered from the run's facts in the database (any worker has them)."""
@@ -350,11 +356,18 @@ def _json(answer: BaseModel) -> dict[str, Any]:
     return answer.model_dump(mode="json")
 
 
-async def _sse(events: AsyncGenerator[StoredEvent, None], *, until_final: bool) -> AsyncIterator[str]:
+async def _sse(
+    events: AsyncGenerator[StoredEvent, None], *, settled: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[str]:
+    """The events as SSE messages, ending after the final status once no delivery is pending (checked
+    at the final status and at each delivery's change after it)."""
+    ended = False
     async with contextlib.aclosing(events):  # stops following the run at once, not when collected
         async for event in events:
             yield f"id: {event.id}\ndata: {json.dumps(event.as_dict(), default=str)}\n\n"
-            if until_final and event.kind == "status" and event.data.get("status") in FINAL_STATUSES:
+            if event.kind == "status" and event.data.get("status") in FINAL_STATUSES:
+                ended = True
+            if ended and event.kind in ("status", "delivery") and await settled():
                 return
 
 
