@@ -40,8 +40,8 @@ def demo(console: Console) -> int:
         Panel.fit(
             "The model is [bold]scripted[/bold]: a local OpenAI-compatible server replays the sample "
             "incident, so this runs with no credentials and no network; Slack is a local stand-in on "
-            "127.0.0.1. Everything else is real: the HTTP server, signatures, git worktrees, tools, pytest "
-            "runs, SQLite (DBOS).\n"
+            "127.0.0.1. Everything else is real: the HTTP server, signatures, git worktrees, tools, "
+            "SQLite (DBOS), and every test and shell command runs in the bubblewrap sandbox.\n"
             f"To point Nightshift at a real model: {HOW_TO_USE_A_REAL_MODEL}.",
             title="Nightshift demo",
         )
