@@ -29,7 +29,7 @@ from client.scripted import ScriptedModelServer, Turn
 from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
 from config import ModelSettings, Price, Settings, WorkflowSettings
 from context.tokens import count_text
-from demo.sandbox import SAMPLE_ENVIRONMENT, create_sandbox
+from demo.playground import SAMPLE_ENVIRONMENT, create_playground
 from documents.facts import RunFacts
 from integrations.local import TerminalNotifier
 from workflow.engine import Engine, wait_for
@@ -101,9 +101,11 @@ async def incidents(count: int, ttft: float, workdir: Path) -> tuple[list[RunFac
             )
             for key, server in servers.items()
         }
-        sandbox = create_sandbox(workdir / f"sandbox-{count}")  # the incidents share it, as on one box
+        playground = create_playground(
+            workdir / f"playground-{count}"
+        )  # the incidents share it, as on one box
         settings = Settings(
-            repo=sandbox.repo,
+            repo=playground.repo,
             data_dir=workdir / f"state-{count}",
             model=ModelSettings(name=MODEL, pricing={MODEL: Price(input=0, output=0)}),
             environment=SAMPLE_ENVIRONMENT,

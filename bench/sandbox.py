@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from config import EnvironmentSettings, SafetySettings, SandboxKind, Settings
-from demo.sandbox import SAMPLE_ENVIRONMENT, create_sandbox
+from demo.playground import SAMPLE_ENVIRONMENT, create_playground
 from safety.sandbox import Sandbox
 from tools.testing import run_test_command
 from workflow.environment import Environments, plain_environment
@@ -52,7 +52,7 @@ async def main(repeat: int) -> None:
         table.add_column(column, justify="right" if column != "measure" else "left")
     with tempfile.TemporaryDirectory(prefix="nightshift-bench-") as scratch:
         root = Path(scratch)
-        playground = create_sandbox(root / "sample")
+        playground = create_playground(root / "sample")
         state = root / "state"
         sandboxes = {
             kind: Sandbox.create(SafetySettings(sandbox=kind), state_dir=state, hidden=[playground.repo])

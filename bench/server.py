@@ -28,7 +28,7 @@ from rich.table import Table
 from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, FakeSlack
-from demo.sandbox import create_sandbox, environment_toml
+from demo.playground import create_playground, environment_toml
 from demo.serving import serving
 
 INCIDENTS, COMMANDS, WATCHERS = 4, 100, 50
@@ -112,7 +112,7 @@ def percent(cores: float) -> str:
 
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="nightshift-bench-server-"))
-    sandbox = create_sandbox(workdir / "sandbox")
+    playground = create_playground(workdir / "playground")
     slow = {
         name: [t.model_copy(update=SLOW) for t in turns] * INCIDENTS
         for name, turns in sample_incident_script().items()
@@ -127,7 +127,7 @@ def main() -> None:
         env = {
             "OPENAI_BASE_URL": model.base_url,
             "NIGHTSHIFT_MODEL": "bench",
-            "NIGHTSHIFT_REPO": str(sandbox.repo),
+            "NIGHTSHIFT_REPO": str(playground.repo),
             "NIGHTSHIFT_DATA_DIR": str(workdir / "state"),
             "NIGHTSHIFT_CONFIG": str(workdir / "nightshift.toml"),
             "NIGHTSHIFT_API_TOKEN": token,

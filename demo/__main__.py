@@ -25,7 +25,7 @@ from rich.panel import Panel
 from client.scripted.incident import SAMPLE_TICKET
 from client.scripted.local import HOW_TO_USE_A_REAL_MODEL
 from demo.fake_slack import CHANNEL_ID, FakeSlack
-from demo.sandbox import create_sandbox, environment_toml
+from demo.playground import create_playground, environment_toml
 from demo.serving import serving
 from demo.trigger import fire, follow
 from workflow.runtime import report_path
@@ -33,7 +33,7 @@ from workflow.runtime import report_path
 
 def demo(console: Console) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nightshift-demo-"))
-    sandbox = create_sandbox(workdir / "sandbox")
+    playground = create_playground(workdir / "playground")
     config = workdir / "nightshift.toml"
     config.write_text(environment_toml())
     console.print(
@@ -49,7 +49,7 @@ def demo(console: Console) -> int:
     signing_secret, api_token, bot_token = secrets.token_hex(16), secrets.token_hex(16), "xoxb-demo-stand-in"
     with FakeSlack(token=bot_token) as slack:
         env = {
-            "NIGHTSHIFT_REPO": str(sandbox.repo),
+            "NIGHTSHIFT_REPO": str(playground.repo),
             "NIGHTSHIFT_DATA_DIR": str(workdir / "state"),
             "NIGHTSHIFT_CONFIG": str(config),
             "NIGHTSHIFT_API_TOKEN": api_token,
@@ -84,7 +84,7 @@ def demo(console: Console) -> int:
             log = server.log
     verdict = run["verification"]["verdict"]
     lines = [
-        f"branch        {run['branch']} (pushed to {sandbox.origin})",
+        f"branch        {run['branch']} (pushed to {playground.origin})",
         f"verdict       {verdict}: {run['verification']['detail']}",
         f"pull request  {run['pr_url']} (recorded locally: {run['status']})",
         f"slack         message {run['message_ref']} updated in place: {message['text'][:80]}",

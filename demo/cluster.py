@@ -1,9 +1,9 @@
 """Several real ``nightshift serve`` workers on one PostgreSQL database: for bench/scale.py and the tests.
 
-Each worker is its own process with its own state directory, its own clone of the sandbox's origin and
+Each worker is its own process with its own state directory, its own clone of the playground's origin and
 its own scripted model server (each conversation plays the sample incident's script from its first
 turn, ``turn_s`` seconds per turn). They share the database, a Slack stand-in (briefings and buttons)
-and the sandbox's bare origin. Incidents arrive as signed ``/oncall`` commands and are approved with
+and the playground's bare origin. Incidents arrive as signed ``/oncall`` commands and are approved with
 signed button clicks, each sent to the worker the caller names, as a load balancer would.
 """
 
@@ -29,7 +29,7 @@ from demo.fake_slack import (
     signed_headers,
     slash_command_body,
 )
-from demo.sandbox import Sandbox, clone, create_sandbox, environment_toml
+from demo.playground import Playground, clone, create_playground, environment_toml
 from demo.serving import launch, wait_until_up
 
 MODEL = "scripted-cluster"
@@ -84,12 +84,12 @@ class Cluster:
     workers: list[Worker] = field(default_factory=list)
     models: list[ScriptedModelServer] = field(default_factory=list)
     slack: FakeSlack = field(default_factory=FakeSlack)
-    sandbox: Sandbox | None = None
+    playground: Playground | None = None
     _requests: int = 0
 
     def __enter__(self) -> "Cluster":
         self.slack.start()
-        self.sandbox = create_sandbox(self.workdir / "sandbox")
+        self.playground = create_playground(self.workdir / "playground")
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -108,7 +108,7 @@ class Cluster:
         return started
 
     def _launch(self, number: int) -> Worker:
-        assert self.sandbox is not None, "use the cluster as a context manager"
+        assert self.playground is not None, "use the cluster as a context manager"
         name = f"worker-{number}"
         home = self.workdir / name
         home.mkdir(parents=True)
@@ -127,7 +127,7 @@ class Cluster:
         )
         env = {
             "NIGHTSHIFT_DATABASE_URL": self.database_url,
-            "NIGHTSHIFT_REPO": str(clone(self.sandbox, home / "repo")),
+            "NIGHTSHIFT_REPO": str(clone(self.playground, home / "repo")),
             "NIGHTSHIFT_DATA_DIR": str(home / "state"),
             "NIGHTSHIFT_CONFIG": str(config),
             "NIGHTSHIFT_API_TOKEN": API_TOKEN,

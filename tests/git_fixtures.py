@@ -1,8 +1,8 @@
 """Real git repositories with a bare ``origin`` for the git layer's tests and later users.
 
-Import the fixtures (named ``sandbox``, ``make_repo`` and ``repo``) into a test module to use them::
+Import the fixtures (named ``playground``, ``make_repo`` and ``repo``) into a test module to use them::
 
-    from tests.git_fixtures import repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
+    from tests.git_fixtures import repo_fixture, playground_fixture  # noqa: F401 (fixtures)
 
 Git runs without global or system config (``ISOLATED_ENV``), so a developer's settings never matter.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.sandbox import Sandbox, create_repo, create_sandbox
+from demo.playground import Playground, create_playground, create_repo
 from workflow.git import GitRepo
 
 ISOLATED_ENV = {
@@ -60,18 +60,18 @@ def push_from_clone(origin: Path, clone: Path, files: Mapping[str, str], message
     return sha
 
 
-@pytest.fixture(name="sandbox")
-def sandbox_fixture(tmp_path: Path) -> Sandbox:
+@pytest.fixture(name="playground")
+def playground_fixture(tmp_path: Path) -> Playground:
     """The demo todo service in ``tmp_path/sandbox/repo`` with a bare ``origin``."""
-    return create_sandbox(tmp_path / "sandbox")
+    return create_playground(tmp_path / "playground")
 
 
 @pytest.fixture(name="make_repo")
-def make_repo_fixture(tmp_path: Path) -> Callable[[Mapping[str, str]], Sandbox]:
+def make_repo_fixture(tmp_path: Path) -> Callable[[Mapping[str, str]], Playground]:
     """Build a repository (with a bare ``origin``) from a dict of files: ``make_repo({"a.py": "..."})``."""
     count = 0
 
-    def make(files: Mapping[str, str]) -> Sandbox:
+    def make(files: Mapping[str, str]) -> Playground:
         nonlocal count
         count += 1
         return create_repo(tmp_path / f"made-{count}", files)
@@ -80,6 +80,6 @@ def make_repo_fixture(tmp_path: Path) -> Callable[[Mapping[str, str]], Sandbox]:
 
 
 @pytest.fixture(name="repo")
-def repo_fixture(sandbox: Sandbox) -> GitRepo:
-    """A ``GitRepo`` on the sandbox checkout, isolated from user git config."""
-    return GitRepo(sandbox.repo, env=ISOLATED_ENV)
+def repo_fixture(playground: Playground) -> GitRepo:
+    """A ``GitRepo`` on the playground checkout, isolated from user git config."""
+    return GitRepo(playground.repo, env=ISOLATED_ENV)

@@ -1,4 +1,4 @@
-"""An in-process Nightshift engine on a sandbox repository, driven by the scripted model server.
+"""An in-process Nightshift engine on a playground repository, driven by the scripted model server.
 
 PYTEST_DONT_REWRITE
 """
@@ -22,7 +22,7 @@ from config import (
     ToolsSettings,
     WorkflowSettings,
 )
-from demo.sandbox import SAMPLE_ENVIRONMENT, Sandbox, create_sandbox
+from demo.playground import SAMPLE_ENVIRONMENT, Playground, create_playground
 from documents.facts import RunFacts, Ticket
 from integrations.local import TerminalNotifier
 from workflow.console import settle
@@ -53,7 +53,7 @@ def pipeline_settings(repo: Path, data_dir: Path, base_url: str, **workflow: obj
 @dataclass
 class Pipeline:
     engine: Engine
-    sandbox: Sandbox
+    playground: Playground
     server: ScriptedModelServer
     output: io.StringIO
 
@@ -81,16 +81,16 @@ async def start_pipeline(
     tmp_path: Path,
     server: ScriptedModelServer,
     scripts: dict[str, list[Turn]],
-    sandbox: Sandbox | None = None,
+    playground: Playground | None = None,
     **workflow: object,
 ) -> Pipeline:
-    sandbox = sandbox or create_sandbox(tmp_path / "sandbox")
+    playground = playground or create_playground(tmp_path / "playground")
     server.load(scripts)
-    settings = pipeline_settings(sandbox.repo, tmp_path / "state", server.base_url, **workflow)
-    return await launch(settings, sandbox, server)
+    settings = pipeline_settings(playground.repo, tmp_path / "state", server.base_url, **workflow)
+    return await launch(settings, playground, server)
 
 
-async def launch(settings: Settings, sandbox: Sandbox, server: ScriptedModelServer) -> Pipeline:
+async def launch(settings: Settings, playground: Playground, server: ScriptedModelServer) -> Pipeline:
     """An engine started on ``settings`` (whatever its database already holds), briefing to a string."""
     output = io.StringIO()
     engine = Engine(
@@ -99,7 +99,7 @@ async def launch(settings: Settings, sandbox: Sandbox, server: ScriptedModelServ
         notifier=TerminalNotifier(Console(file=output, width=100)),
     )
     await engine.start()
-    return Pipeline(engine, sandbox, server, output)
+    return Pipeline(engine, playground, server, output)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The real Nightshift server (uvicorn on 127.0.0.1, in a thread) on a sandbox repository.
+"""The real Nightshift server (uvicorn on 127.0.0.1, in a thread) on a playground repository.
 
 PYTEST_DONT_REWRITE
 """
@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from client.scripted import ScriptedModelServer, Turn
 from client.scripted.threaded import ThreadedServer
 from config import Secrets, Settings
-from demo.sandbox import Sandbox, create_sandbox
+from demo.playground import Playground, create_playground
 from main import create_app
 from tests.pipeline_fixtures import pipeline_settings
 
@@ -51,7 +51,7 @@ def wait_for_run(
 @dataclass
 class LiveServer:
     url: str
-    sandbox: Sandbox
+    playground: Playground
     settings: Settings
     server: ThreadedServer
 
@@ -81,21 +81,24 @@ def server_settings(
     model: ScriptedModelServer,
     *,
     secrets: dict[str, str] | None = None,
-    sandbox: Sandbox | None = None,
+    playground: Playground | None = None,
     **overrides: Any,
-) -> tuple[Settings, Sandbox]:
-    sandbox = sandbox or create_sandbox(tmp_path / "sandbox")
-    settings = pipeline_settings(sandbox.repo, tmp_path / "state", model.base_url)
+) -> tuple[Settings, Playground]:
+    playground = playground or create_playground(tmp_path / "playground")
+    settings = pipeline_settings(playground.repo, tmp_path / "state", model.base_url)
     values = {"NIGHTSHIFT_API_TOKEN": API_TOKEN, **(secrets or {})}
     settings.secrets = Secrets(values={k: SecretStr(v) for k, v in values.items()})
     for section, fields in overrides.items():
         for name, value in fields.items():
             setattr(getattr(settings, section), name, value)
-    return settings, sandbox
+    return settings, playground
 
 
 def start_server(
-    settings: Settings, sandbox: Sandbox, scripts: dict[str, list[Turn]] | None, model: ScriptedModelServer
+    settings: Settings,
+    playground: Playground,
+    scripts: dict[str, list[Turn]] | None,
+    model: ScriptedModelServer,
 ) -> LiveServer:
     if scripts is not None:
         model.load(scripts)
@@ -103,4 +106,4 @@ def start_server(
     settings.server.port = threaded.port
     settings.server.public_url = threaded.url
     threaded.start()
-    return LiveServer(threaded.url, sandbox, settings, threaded)
+    return LiveServer(threaded.url, playground, settings, threaded)

@@ -25,7 +25,7 @@ from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
 from config import Secrets, Settings
 from demo.fake_slack import FakeSlack
-from demo.sandbox import create_sandbox
+from demo.playground import create_playground
 from main import create_app
 from tests.fakes.github import FakeGitHub
 from tests.fakes.jira import EMAIL as JIRA_EMAIL
@@ -61,7 +61,7 @@ CLIENTS: dict[str, dict[str, str]] = {
 
 def contract_settings(root: Path, urls: Mapping[str, str]) -> Settings:
     """Settings with every integration live (at ``urls``), the API token, a queue of one run."""
-    settings = pipeline_settings(root / "sandbox" / "repo", root / "state", urls["model"])
+    settings = pipeline_settings(root / "playground" / "repo", root / "state", urls["model"])
     settings.secrets = Secrets(values={name: SecretStr(value) for name, value in SECRETS.items()})
     settings.slack.channel, settings.slack.api_url = "C0CONTRACT", urls["slack"]
     settings.github.repo, settings.github.api_url = FakeGitHub().full_name, urls["github"]
@@ -91,14 +91,14 @@ def served(
     tmp_path_factory: pytest.TempPathFactory, _model_server_session: ScriptedModelServer
 ) -> Iterator[Served]:
     root, model = tmp_path_factory.mktemp("contract"), _model_server_session
-    sandbox = create_sandbox(root / "sandbox")
+    playground = create_playground(root / "playground")
     with (
         FakeSlack(token=SLACK_TOKEN) as slack,
         FakeJira() as jira,
         FakeGitHub(token=GITHUB_TOKEN).serve() as github,
     ):
         urls = {"model": model.base_url, "slack": slack.api_url, "github": github.url, "jira": jira.url}
-        live = start_server(contract_settings(root, urls), sandbox, sample_incident_script(), model)
+        live = start_server(contract_settings(root, urls), playground, sample_incident_script(), model)
         try:
             with live.client() as client:
                 assert client.get("/openapi.json").json() == DOCUMENT

@@ -13,7 +13,7 @@ import pytest
 
 from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
-from demo.sandbox import create_sandbox, environment_toml
+from demo.playground import create_playground, environment_toml
 from demo.serving import free_port
 from workflow.store import Store, database_url
 
@@ -24,18 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def cli_env(tmp_path: Path, scripted_server: ScriptedModelServer) -> dict[str, str]:
-    sandbox = create_sandbox(tmp_path / "sandbox")
+    playground = create_playground(tmp_path / "playground")
     config = tmp_path / "nightshift.toml"
-    config.write_text(
-        f"{environment_toml()}\n[model.pricing.scripted-cli]\ninput = 1.0\noutput = 4.0\n"
-    )
+    config.write_text(f"{environment_toml()}\n[model.pricing.scripted-cli]\ninput = 1.0\noutput = 4.0\n")
     scripted_server.load(sample_incident_script())
     return {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "OPENAI_BASE_URL": scripted_server.base_url,
         "NIGHTSHIFT_MODEL": "scripted-cli",
-        "NIGHTSHIFT_REPO": str(sandbox.repo),
+        "NIGHTSHIFT_REPO": str(playground.repo),
         "NIGHTSHIFT_DATA_DIR": str(tmp_path / "state"),
         "NIGHTSHIFT_CONFIG": str(config),
     }

@@ -14,7 +14,7 @@ from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
-from demo.sandbox import create_sandbox, environment_toml
+from demo.playground import create_playground, environment_toml
 from demo.serving import serving
 from tests.fakes.github import FakeGitHub
 from tests.fakes.outage import Outage
@@ -36,7 +36,7 @@ def until(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> No
 def test_kill_9_while_deliveries_hang_then_a_restart_gives_each_one_effect(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
-    sandbox = create_sandbox(tmp_path / "sandbox")
+    playground = create_playground(tmp_path / "playground")
     config = tmp_path / "nightshift.toml"
     config.write_text(
         f"{environment_toml()}\n[workflow]\ndelivery_attempt_timeout_s = 1.0\n"
@@ -53,7 +53,7 @@ def test_kill_9_while_deliveries_hang_then_a_restart_gives_each_one_effect(
         env = {
             "OPENAI_BASE_URL": scripted_server.base_url,
             "NIGHTSHIFT_MODEL": "scripted-restart",
-            "NIGHTSHIFT_REPO": str(sandbox.repo),
+            "NIGHTSHIFT_REPO": str(playground.repo),
             "NIGHTSHIFT_DATA_DIR": str(tmp_path / "state"),
             "NIGHTSHIFT_CONFIG": str(config),
             "SLACK_BOT_TOKEN": SLACK_TOKEN,

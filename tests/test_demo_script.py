@@ -38,7 +38,7 @@ from client.scripted.incident import (
     sample_incident_script,
 )
 from config import Settings
-from demo.sandbox import SAMPLE_ENVIRONMENT, create_sandbox
+from demo.playground import SAMPLE_ENVIRONMENT, create_playground
 from tests.git_fixtures import git
 from tests.model_fixtures import scripted_client
 from tests.tools_fixtures import TEST_COMMAND, make_context
@@ -53,7 +53,7 @@ FIXED_LINE = "+        todo.completed = True"
 @dataclass
 class Incident:
     base: Path
-    """The sandbox checkout at the base commit (the buggy code)."""
+    """The playground checkout at the base commit (the buggy code)."""
     worktrees: dict[str, Path]
     state: Path
     scratch: Path
@@ -61,12 +61,12 @@ class Incident:
 
 @pytest.fixture
 def incident(tmp_path: Path) -> Incident:
-    sandbox = create_sandbox(tmp_path / "sandbox")
+    playground = create_playground(tmp_path / "playground")
     worktrees = {}
     for name in AGENT_NAMES:
         worktrees[name] = tmp_path / "worktrees" / name
-        git(sandbox.repo, "worktree", "add", "--quiet", "--detach", str(worktrees[name]), "HEAD")
-    return Incident(sandbox.repo, worktrees, tmp_path / "state", tmp_path / "scratch")
+        git(playground.repo, "worktree", "add", "--quiet", "--detach", str(worktrees[name]), "HEAD")
+    return Incident(playground.repo, worktrees, tmp_path / "state", tmp_path / "scratch")
 
 
 async def run(name: str, goal: str, incident: Incident, server: ScriptedModelServer) -> AgentResult:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.sandbox import Sandbox
-from tests.git_fixtures import AUTHOR, git, repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
+from demo.playground import Playground
+from tests.git_fixtures import AUTHOR, git, playground_fixture, repo_fixture  # noqa: F401 (fixtures)
 from workflow.errors import GitError
 from workflow.git import CommitSpec, GitRepo, branch_name
 
@@ -31,11 +31,11 @@ def log(repo: Path, revisions: str) -> list[str]:
 
 
 async def test_commit_on_branch_makes_a_fix_commit_and_a_test_commit(
-    repo: GitRepo, sandbox: Sandbox, tmp_path: Path
+    repo: GitRepo, playground: Playground, tmp_path: Path
 ) -> None:
     base = await repo.sync()
     fix, tests = await diffs(repo, tmp_path, base)
-    status_before = git(sandbox.repo, "status", "--porcelain")
+    status_before = git(playground.repo, "status", "--porcelain")
 
     shas = await repo.commit_on_branch(
         BRANCH, base, [CommitSpec("Fix complete() toggling\n\nPROJ-7", fix), CommitSpec("Add test", tests)],
@@ -44,22 +44,22 @@ async def test_commit_on_branch_makes_a_fix_commit_and_a_test_commit(
 
     assert len(shas) == 2
     assert await repo.branch_head(BRANCH) == shas[1]
-    newest, oldest = log(sandbox.repo, f"{base}..{BRANCH}")
+    newest, oldest = log(playground.repo, f"{base}..{BRANCH}")
     assert oldest.startswith(f"{shas[0]}|{base}|{AUTHOR}|{AUTHOR}|Fix complete() toggling\n\nPROJ-7\n")
     assert newest.startswith(f"{shas[1]}|{shas[0]}|{AUTHOR}|{AUTHOR}|Add test\n")
-    assert git(sandbox.repo, "show", f"{shas[0]}:todo/service.py").count(FIXED) == 1
-    assert git(sandbox.repo, "diff-tree", "--no-commit-id", "--name-only", "-r", shas[1]) == (
+    assert git(playground.repo, "show", f"{shas[0]}:todo/service.py").count(FIXED) == 1
+    assert git(playground.repo, "diff-tree", "--no-commit-id", "--name-only", "-r", shas[1]) == (
         "tests/test_regression.py\n"
     )
     # The main checkout did not move: same branch, same HEAD, same files.
-    assert git(sandbox.repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
-    assert git(sandbox.repo, "rev-parse", "HEAD").strip() == base
-    assert git(sandbox.repo, "status", "--porcelain") == status_before
-    assert BUGGY in (sandbox.repo / "todo" / "service.py").read_text()
+    assert git(playground.repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    assert git(playground.repo, "rev-parse", "HEAD").strip() == base
+    assert git(playground.repo, "status", "--porcelain") == status_before
+    assert BUGGY in (playground.repo / "todo" / "service.py").read_text()
 
 
 async def test_commit_on_branch_replayed_returns_the_same_commits(
-    repo: GitRepo, sandbox: Sandbox, tmp_path: Path
+    repo: GitRepo, playground: Playground, tmp_path: Path
 ) -> None:
     base = await repo.sync()
     fix, tests = await diffs(repo, tmp_path, base)
@@ -69,7 +69,7 @@ async def test_commit_on_branch_replayed_returns_the_same_commits(
     again = await repo.commit_on_branch(BRANCH, base, specs, author=AUTHOR)
 
     assert again == first
-    assert git(sandbox.repo, "rev-list", "--count", f"{base}..{BRANCH}").strip() == "2"
+    assert git(playground.repo, "rev-list", "--count", f"{base}..{BRANCH}").strip() == "2"
 
 
 async def test_commit_on_branch_skips_empty_diffs(repo: GitRepo, tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ async def test_commit_on_branch_skips_empty_diffs(repo: GitRepo, tmp_path: Path)
 
 
 async def test_a_revision_adds_a_commit_on_the_same_branch(
-    repo: GitRepo, sandbox: Sandbox, tmp_path: Path
+    repo: GitRepo, playground: Playground, tmp_path: Path
 ) -> None:
     base = await repo.sync()
     fix, tests = await diffs(repo, tmp_path, base)
@@ -112,8 +112,8 @@ async def test_a_revision_adds_a_commit_on_the_same_branch(
     )
 
     assert replayed == added and len(added) == 1
-    assert git(sandbox.repo, "rev-list", "--reverse", f"{base}..{BRANCH}").split() == [*first, *added]
-    assert "(idempotent)" in git(sandbox.repo, "show", f"{BRANCH}:todo/service.py")
+    assert git(playground.repo, "rev-list", "--reverse", f"{base}..{BRANCH}").split() == [*first, *added]
+    assert "(idempotent)" in git(playground.repo, "show", f"{BRANCH}:todo/service.py")
 
 
 async def test_commit_on_branch_refuses_to_overwrite_other_commits(repo: GitRepo, tmp_path: Path) -> None:

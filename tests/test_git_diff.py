@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.sandbox import Sandbox
-from tests.git_fixtures import git, repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
+from demo.playground import Playground
+from tests.git_fixtures import git, playground_fixture, repo_fixture  # noqa: F401 (fixtures)
 from workflow.errors import GitError
 from workflow.git import GitRepo
 
@@ -116,7 +116,7 @@ async def test_fix_and_test_diffs_apply_to_a_fresh_worktree(repo: GitRepo, tmp_p
 
 
 async def test_apply_merges_a_diff_made_against_an_older_base(
-    repo: GitRepo, sandbox: Sandbox, tmp_path: Path
+    repo: GitRepo, playground: Playground, tmp_path: Path
 ) -> None:
     base = await repo.sync()
     code = await repo.add_worktree(tmp_path / "code", base)

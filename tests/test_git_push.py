@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.sandbox import Sandbox
-from tests.git_fixtures import AUTHOR, ISOLATED_ENV, git, repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
+from demo.playground import Playground
+from tests.git_fixtures import AUTHOR, ISOLATED_ENV, git, playground_fixture, repo_fixture  # noqa: F401 (fixtures)
 from workflow.errors import GitError
 from workflow.git import CommitSpec, GitRepo, branch_name
 
@@ -49,21 +49,23 @@ async def commit_fix(repo: GitRepo, branch: str, base: str, name: str = "FIX.md"
     return (await repo.commit_on_branch(branch, base, [CommitSpec("Fix", diff)], author=AUTHOR))[-1]
 
 
-def origin_head(sandbox: Sandbox, branch: str) -> str:
-    return git(sandbox.origin, "rev-parse", f"refs/heads/{branch}").strip()
+def origin_head(playground: Playground, branch: str) -> str:
+    return git(playground.origin, "rev-parse", f"refs/heads/{branch}").strip()
 
 
-async def test_push_lands_the_branch_in_origin_and_is_idempotent(repo: GitRepo, sandbox: Sandbox) -> None:
+async def test_push_lands_the_branch_in_origin_and_is_idempotent(
+    repo: GitRepo, playground: Playground
+) -> None:
     branch = branch_name("PROJ-1", "r1")
     tip = await commit_fix(repo, branch, await repo.sync())
 
     assert await repo.push(branch) is True
     assert await repo.push(branch) is True  # replayed: already there
 
-    assert origin_head(sandbox, branch) == tip
+    assert origin_head(playground, branch) == tip
 
 
-async def test_push_after_a_revision_fast_forwards_origin(repo: GitRepo, sandbox: Sandbox) -> None:
+async def test_push_after_a_revision_fast_forwards_origin(repo: GitRepo, playground: Playground) -> None:
     branch = branch_name("PROJ-1", "r1")
     first = await commit_fix(repo, branch, await repo.sync())
     await repo.push(branch)
@@ -71,11 +73,11 @@ async def test_push_after_a_revision_fast_forwards_origin(repo: GitRepo, sandbox
     second = await commit_fix(repo, branch, first, name="REVIEWED.md")
     await repo.push(branch)
 
-    assert origin_head(sandbox, branch) == second
+    assert origin_head(playground, branch) == second
 
 
 async def test_push_refuses_to_overwrite_a_branch_someone_else_moved(
-    repo: GitRepo, sandbox: Sandbox, tmp_path: Path
+    repo: GitRepo, playground: Playground, tmp_path: Path
 ) -> None:
     branch = branch_name("PROJ-1", "r1")
     base = await repo.sync()
@@ -83,26 +85,26 @@ async def test_push_refuses_to_overwrite_a_branch_someone_else_moved(
     await repo.push(branch)
     # A reviewer pushes to our branch from their own clone.
     other = tmp_path / "reviewer"
-    git(tmp_path, "clone", "--quiet", "--branch", branch, str(sandbox.origin), str(other))
+    git(tmp_path, "clone", "--quiet", "--branch", branch, str(playground.origin), str(other))
     (other / "REVIEW.md").write_text("reviewer's commit\n")
     git(other, "add", "REVIEW.md")
     git(other, "commit", "--quiet", "-m", "Reviewer commit")
     git(other, "push", "--quiet", "origin", branch)
-    theirs = origin_head(sandbox, branch)
+    theirs = origin_head(playground, branch)
     # Meanwhile our branch is rewritten (not on top of theirs).
-    git(sandbox.repo, "update-ref", f"refs/heads/{branch}", base)
+    git(playground.repo, "update-ref", f"refs/heads/{branch}", base)
     await commit_fix(repo, branch, base, name="OTHER.md")
 
     with pytest.raises(GitError, match=r"(?s)^`git push .*` failed with exit code 1: .*\(stale info\)"):
         await repo.push(branch)
 
-    assert origin_head(sandbox, branch) == theirs
+    assert origin_head(playground, branch) == theirs
 
 
-async def test_push_without_origin_returns_false(repo: GitRepo, sandbox: Sandbox) -> None:
-    git(sandbox.repo, "remote", "remove", "origin")
+async def test_push_without_origin_returns_false(repo: GitRepo, playground: Playground) -> None:
+    git(playground.repo, "remote", "remove", "origin")
     branch = branch_name("PROJ-1", "r1")
-    await commit_fix(repo, branch, git(sandbox.repo, "rev-parse", "HEAD").strip())
+    await commit_fix(repo, branch, git(playground.repo, "rev-parse", "HEAD").strip())
 
     assert await repo.push(branch) is False
 
@@ -114,13 +116,13 @@ async def test_push_of_a_missing_branch_is_a_clear_error(repo: GitRepo) -> None:
 
 @pytest.mark.parametrize("userinfo", [f"x-access-token:{SECRET}", SECRET])
 async def test_a_token_in_the_remote_url_never_reaches_an_error_or_a_log(
-    sandbox: Sandbox, rejecting_host: str, userinfo: str, caplog: pytest.LogCaptureFixture
+    playground: Playground, rejecting_host: str, userinfo: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    repo = GitRepo(sandbox.repo, env=ISOLATED_ENV)
+    repo = GitRepo(playground.repo, env=ISOLATED_ENV)
     branch = branch_name("PROJ-1", "r1")
     await commit_fix(repo, branch, await repo.sync())
     url = rejecting_host.replace("://", f"://{userinfo}@") + "/o.git"
-    git(sandbox.repo, "remote", "set-url", "origin", url)
+    git(playground.repo, "remote", "set-url", "origin", url)
     caplog.set_level(logging.DEBUG, logger="workflow")
 
     with pytest.raises(GitError) as pushed:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.sandbox import Sandbox
-from tests.git_fixtures import commit_files, git, repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
+from demo.playground import Playground
+from tests.git_fixtures import commit_files, git, playground_fixture, repo_fixture  # noqa: F401 (fixtures)
 from workflow.errors import GitError
 from workflow.git import GitRepo
 
@@ -17,7 +17,9 @@ def registered(repo_path: Path) -> list[str]:
     return [line.removeprefix("worktree ") for line in listing.splitlines() if line.startswith("worktree ")]
 
 
-async def test_worktrees_at_base_are_independent(repo: GitRepo, sandbox: Sandbox, tmp_path: Path) -> None:
+async def test_worktrees_at_base_are_independent(
+    repo: GitRepo, playground: Playground, tmp_path: Path
+) -> None:
     base = await repo.sync()
     code = await repo.add_worktree(tmp_path / "wt" / "code", base)
     test = await repo.add_worktree(tmp_path / "wt" / "test", base)
@@ -27,7 +29,7 @@ async def test_worktrees_at_base_are_independent(repo: GitRepo, sandbox: Sandbox
 
     assert "class TodoService" in (test / "todo" / "service.py").read_text()
     assert not (test / "NEW.md").exists()
-    assert "class TodoService" in (sandbox.repo / "todo" / "service.py").read_text()
+    assert "class TodoService" in (playground.repo / "todo" / "service.py").read_text()
     assert git(test, "rev-parse", "HEAD").strip() == base
     assert git(code, "status", "--porcelain", "--branch").startswith("## HEAD (no branch)")
 
@@ -45,11 +47,11 @@ async def test_add_worktree_twice_reuses_the_first_with_its_changes(repo: GitRep
 
 
 async def test_add_worktree_refuses_a_worktree_at_another_commit(
-    repo: GitRepo, sandbox: Sandbox, tmp_path: Path
+    repo: GitRepo, playground: Playground, tmp_path: Path
 ) -> None:
     old = await repo.sync()
     await repo.add_worktree(tmp_path / "code", old)
-    new = commit_files(sandbox.repo, {"x.txt": "x\n"}, "Move main")
+    new = commit_files(playground.repo, {"x.txt": "x\n"}, "Move main")
 
     with pytest.raises(GitError, match=r"already exists at commit .* remove it first"):
         await repo.add_worktree(tmp_path / "code", new)

@@ -43,7 +43,7 @@ async def test_sample_incident_is_verified_committed_briefed_and_shipped(
 
     branch = facts.branch
     assert branch == f"fix/TODO-42-{run.run_id}"
-    origin = pipeline.sandbox.origin
+    origin = pipeline.playground.origin
     log = git(origin, "log", "--format=%s", f"{facts.base_commit}..{branch}").splitlines()
     assert log == ["Add regression tests for TODO-42", "Fix TODO-42: Completing a todo twice reopens it"]
     assert "verified" in pipeline.output.getvalue()
@@ -59,7 +59,7 @@ async def test_sample_incident_is_verified_committed_briefed_and_shipped(
     events = [e.kind for e in await pipeline.engine.rt.store.events_of(run.run_id)]
     assert "ticket_transition" in events and "pr_opened" in events
     assert not (pipeline.engine.rt.data_dir / "worktrees" / run.run_id).exists()
-    assert git(pipeline.sandbox.repo, "worktree", "list").count("\n") == 0  # only the main checkout
+    assert git(pipeline.playground.repo, "worktree", "list").count("\n") == 0  # only the main checkout
 
 
 async def test_wrong_fix_is_reported_as_not_passing_after_self_correction(
@@ -88,7 +88,7 @@ async def test_request_changes_makes_a_second_revision_on_the_same_branch(
     pipelines.append(pipeline)
     run = await pipeline.submit(SAMPLE_TICKET)
     first = await pipeline.briefed(run.run_id)
-    first_tip = git(pipeline.sandbox.origin, "rev-parse", first.branch or "")
+    first_tip = git(pipeline.playground.origin, "rev-parse", first.branch or "")
 
     outcome = await pipeline.engine.decide(
         run.run_id, "request_changes", feedback=REVISION_FEEDBACK, by="sam"
@@ -97,9 +97,9 @@ async def test_request_changes_makes_a_second_revision_on_the_same_branch(
     second = await pipeline.briefed(run.run_id, revision=2)
     assert second.revision == 2 and second.branch == first.branch
     assert second.verification is not None and second.verification.verdict == "verified"
-    log = git(pipeline.sandbox.origin, "log", "--format=%s", f"{first_tip}..{second.branch}").splitlines()
+    log = git(pipeline.playground.origin, "log", "--format=%s", f"{first_tip}..{second.branch}").splitlines()
     assert len(log) == 1 and log[0].startswith("Revise fix for TODO-42 (revision 2)")
-    assert "idempotent" in git(pipeline.sandbox.origin, "show", f"{second.branch}:todo/service.py")
+    assert "idempotent" in git(pipeline.playground.origin, "show", f"{second.branch}:todo/service.py")
     assert [d.kind for d in second.decisions] == ["request_changes"]
     notes = pipeline.engine.rt.notes.search("complete docstring idempotent")
     assert notes and notes[0]["agent"] == "reviewer"  # kept for later runs on this repository
@@ -171,7 +171,7 @@ async def test_cancel_ends_the_run_without_a_pull_request(
     facts = await pipeline.until(run.run_id, lambda f: f.status == "cancelled")
     assert "cancelled by sam" in facts.timeline[-1].text
     assert await pipeline.engine.rt.store.pull_requests() == []
-    assert git(pipeline.sandbox.repo, "worktree", "list").count("\n") == 0
+    assert git(pipeline.playground.repo, "worktree", "list").count("\n") == 0
 
 
 async def test_a_fix_carrying_a_secret_is_never_pushed_and_cannot_be_approved(
@@ -196,7 +196,7 @@ async def test_a_fix_carrying_a_secret_is_never_pushed_and_cannot_be_approved(
         f"the push of {facts.branch} was not sent: it contains the secret GITHUB_TOKEN (base64); "
         "nothing of it left Nightshift"
     ]
-    refs = git(pipeline.sandbox.origin, "for-each-ref", "--format=%(refname)", "refs/heads/fix/")
+    refs = git(pipeline.playground.origin, "for-each-ref", "--format=%(refname)", "refs/heads/fix/")
     assert refs == "", "nothing was pushed"
     assert any(w.startswith("Not sent: the push of") for w in build_briefing(facts).warnings)
     outcome = await pipeline.engine.decide(run.run_id, "approve", by="sam")
@@ -216,7 +216,7 @@ async def test_when_every_agent_gives_up_the_briefing_says_so_and_there_is_nothi
     assert "submitted" not in {agent.status for agent in facts.agents.values()}
     assert facts.status == "awaiting_decision", facts.timeline[-1].text
     assert facts.verification is not None and facts.verification.verdict != "verified"
-    assert git(pipeline.sandbox.origin, "for-each-ref", "refs/heads/fix/") == "", "no empty branch pushed"
+    assert git(pipeline.playground.origin, "for-each-ref", "refs/heads/fix/") == "", "no empty branch pushed"
     briefing = build_briefing(facts)
     assert not briefing.verified and briefing.branch is None
     assert briefing.actions == ["request_changes", "cancel"] and "nothing to approve" in briefing.summary

@@ -6,7 +6,7 @@ from typing import Any
 
 from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
-from demo.sandbox import create_repo
+from demo.playground import create_repo
 from documents.briefing import build_briefing
 from documents.facts import RunFacts, Ticket
 from tests.pipeline_fixtures import Pipeline, start_pipeline
@@ -134,8 +134,8 @@ def pricing_script() -> dict[str, list[Turn]]:
 async def test_a_second_repository_whose_fix_spans_two_files(
     tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
 ) -> None:
-    sandbox = create_repo(tmp_path / "pricing", PRICING_REPO)
-    pipeline = await start_pipeline(tmp_path, scripted_server, pricing_script(), sandbox=sandbox)
+    playground = create_repo(tmp_path / "pricing", PRICING_REPO)
+    pipeline = await start_pipeline(tmp_path, scripted_server, pricing_script(), playground=playground)
     pipelines.append(pipeline)
     run = await pipeline.submit(PRICING_TICKET)
     facts = await pipeline.briefed(run.run_id)

@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from client.scripted import ScriptedModelServer
-from demo.sandbox import create_sandbox
+from demo.playground import create_playground
 from documents.facts import DecisionFacts, RunFacts, RunStatus, Ticket
 from tests.documents_fixtures import T0, verified_run
 from tests.pipeline_fixtures import Pipeline, launch, pipeline_settings
@@ -43,16 +43,16 @@ async def stuck_run(store: Store, repo: Path, status: RunStatus, *, approved: bo
 async def test_stuck_runs_are_resumed_or_failed_at_start_up(
     tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
 ) -> None:
-    sandbox = create_sandbox(tmp_path / "sandbox")
-    settings = pipeline_settings(sandbox.repo, tmp_path / "state", scripted_server.base_url)
+    playground = create_playground(tmp_path / "playground")
+    settings = pipeline_settings(playground.repo, tmp_path / "state", scripted_server.base_url)
     store = Store(database_url(settings.data_dir.resolve(), None))
     try:
-        briefless = await stuck_run(store, sandbox.repo, "verifying", approved=False, verified=True)
-        approved = await stuck_run(store, sandbox.repo, "approving", approved=True, verified=True)
-        unverified = await stuck_run(store, sandbox.repo, "running", approved=False, verified=False)
+        briefless = await stuck_run(store, playground.repo, "verifying", approved=False, verified=True)
+        approved = await stuck_run(store, playground.repo, "approving", approved=True, verified=True)
+        unverified = await stuck_run(store, playground.repo, "running", approved=False, verified=False)
     finally:
         store.close()
-    pipeline = await launch(settings, sandbox, scripted_server)
+    pipeline = await launch(settings, playground, scripted_server)
     pipelines.append(pipeline)
     engine, output = pipeline.engine, pipeline.output
 

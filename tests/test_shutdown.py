@@ -7,7 +7,7 @@ import httpx
 
 from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
-from demo.sandbox import create_sandbox, environment_toml
+from demo.playground import create_playground, environment_toml
 from demo.serving import serving
 from tests.server_fixtures import wait_for_run
 
@@ -17,13 +17,13 @@ pytest_plugins = ["tests.model_fixtures"]
 def test_sigterm_while_agents_work_leaves_the_run_to_the_next_server(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
-    sandbox = create_sandbox(tmp_path / "sandbox")
+    playground = create_playground(tmp_path / "playground")
     config = tmp_path / "nightshift.toml"
     config.write_text(environment_toml())
     env = {
         "OPENAI_BASE_URL": scripted_server.base_url,
         "NIGHTSHIFT_MODEL": "scripted-shutdown",
-        "NIGHTSHIFT_REPO": str(sandbox.repo),
+        "NIGHTSHIFT_REPO": str(playground.repo),
         "NIGHTSHIFT_DATA_DIR": str(tmp_path / "state"),
         "NIGHTSHIFT_CONFIG": str(config),
     }

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from config import SafetySettings
-from demo.sandbox import SAMPLE_ENVIRONMENT, Sandbox
+from demo.playground import SAMPLE_ENVIRONMENT, Playground
 from documents.facts import TestCounts, VerificationFacts
 from safety import sandbox as commands
-from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, sandbox_fixture  # noqa: F401 (fixtures)
+from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, playground_fixture  # noqa: F401 (fixtures)
 from tests.test_sample_repo import BUGGY, FIXED
 from tests.tools_fixtures import none_running, processes_running
 from workflow.environment import plain_environment
@@ -140,10 +140,10 @@ def registered(repo_path: Path) -> list[str]:
 class Project:
     """A repository under test with its base commit, and a way to verify diffs against it."""
 
-    def __init__(self, sandbox: Sandbox, tmp_path: Path) -> None:
-        self.path = sandbox.repo
-        self.repo = GitRepo(sandbox.repo, env=ISOLATED_ENV)
-        self.base = git(sandbox.repo, "rev-parse", "HEAD").strip()
+    def __init__(self, playground: Playground, tmp_path: Path) -> None:
+        self.path = playground.repo
+        self.repo = GitRepo(playground.repo, env=ISOLATED_ENV)
+        self.base = git(playground.repo, "rev-parse", "HEAD").strip()
         self.tmp = tmp_path
         self.workdir = tmp_path / "verify"
         self.sandbox = commands.Sandbox.create(
@@ -188,12 +188,12 @@ class Project:
 
 
 @pytest.fixture(name="todo")
-def todo_fixture(sandbox: Sandbox, tmp_path: Path) -> Project:
-    return Project(sandbox, tmp_path)
+def todo_fixture(playground: Playground, tmp_path: Path) -> Project:
+    return Project(playground, tmp_path)
 
 
 @pytest.fixture(name="pricing")
-def pricing_fixture(make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path) -> Project:
+def pricing_fixture(make_repo: Callable[[Mapping[str, str]], Playground], tmp_path: Path) -> Project:
     return Project(make_repo(PRICING), tmp_path)
 
 
@@ -303,7 +303,7 @@ async def test_a_two_file_fix_in_another_project_is_verified_despite_an_import_e
 
 
 async def test_unittest_reports_its_own_counts(
-    make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path
+    make_repo: Callable[[Mapping[str, str]], Playground], tmp_path: Path
 ) -> None:
     project = Project(make_repo(UNITTEST_PRICING), tmp_path)
 
@@ -335,7 +335,7 @@ SCRIPT_SUITE = {
 
 
 async def test_a_whole_suite_script_is_verified_and_a_wrong_fix_is_not(
-    make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path
+    make_repo: Callable[[Mapping[str, str]], Playground], tmp_path: Path
 ) -> None:
     project = Project(make_repo(SCRIPT_SUITE), tmp_path)
     tests = project.edited(
@@ -440,7 +440,7 @@ async def test_cancelling_a_verification_kills_the_tests_and_removes_the_worktre
 
 
 async def test_a_suite_that_cannot_be_collected_on_base_is_the_environments_fault(
-    make_repo: Callable[[Mapping[str, str]], Sandbox], tmp_path: Path
+    make_repo: Callable[[Mapping[str, str]], Playground], tmp_path: Path
 ) -> None:
     """A conftest importing what the environment lacks breaks every run, with the right fix or a wrong
     one: the verdict says so instead of blaming the fix."""

@@ -8,7 +8,7 @@ import pytest
 from client import ModelClient
 from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
-from demo.sandbox import create_sandbox
+from demo.playground import create_playground
 from tests.git_fixtures import git
 from tests.pipeline_fixtures import Pipeline, pipeline_settings, start_pipeline
 from tests.postgres_fixtures import PG_TEST_TIMEOUT_S
@@ -44,8 +44,8 @@ async def test_a_second_worker_on_one_sqlite_database_is_refused_naming_postgres
 ) -> None:
     shared = tmp_path / "shared" / "runs.sqlite"
     shared.parent.mkdir()
-    sandbox = create_sandbox(tmp_path / "sandbox")
-    settings = pipeline_settings(sandbox.repo, tmp_path / "state", scripted_server.base_url)
+    playground = create_playground(tmp_path / "playground")
+    settings = pipeline_settings(playground.repo, tmp_path / "state", scripted_server.base_url)
     settings.database_url = f"sqlite:///{shared}"
     first = Engine(settings, model=ModelClient(settings.model, api_key=None))
     await first.start()
@@ -79,9 +79,9 @@ async def test_two_workers_with_one_executor_id_are_refused(postgres_url: str) -
 
 @pytest.mark.timeout(PG_TEST_TIMEOUT_S)
 async def test_a_worker_on_postgres_needs_an_origin(tmp_path: Path, postgres_url: str) -> None:
-    sandbox = create_sandbox(tmp_path / "sandbox")
-    git(sandbox.repo, "remote", "remove", "origin")
-    settings = pipeline_settings(sandbox.repo, tmp_path / "state", "http://127.0.0.1:9/v1")
+    playground = create_playground(tmp_path / "playground")
+    git(playground.repo, "remote", "remove", "origin")
+    settings = pipeline_settings(playground.repo, tmp_path / "state", "http://127.0.0.1:9/v1")
     settings.database_url = postgres_url
     engine = Engine(settings, model=ModelClient(settings.model, api_key=None))
 

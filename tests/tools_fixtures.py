@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pytest
 
 from config import SafetySettings, Settings, ToolsSettings
-from demo.sandbox import SAMPLE_ENVIRONMENT
+from demo.playground import SAMPLE_ENVIRONMENT
 from safety.sandbox import Environment, Sandbox
 from tools.context import ToolContext
 from workflow.environment import plain_environment

@@ -1,6 +1,6 @@
 """Throwaway git repositories with a bare ``origin``, for the demo and for tests.
 
-``create_sandbox`` copies ``demo/sample_repo`` (the todo service with one bug) so the original stays
+``create_playground`` copies ``demo/sample_repo`` (the todo service with one bug) so the original stays
 clean; ``create_repo`` builds one from a dict of files. Either way ``dest/repo`` is a checkout of
 ``main`` with one commit, pushed to the bare ``dest/origin.git`` with ``origin/HEAD`` set, just like a
 fresh clone of a hosted repository.
@@ -32,19 +32,19 @@ CPU per test run)."""
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 
 
-class SandboxError(Exception):
-    """A git command that failed while building a sandbox; the message holds the command and stderr."""
+class PlaygroundError(Exception):
+    """A git command that failed while building a playground; the message holds the command and stderr."""
 
 
 @dataclass(frozen=True)
-class Sandbox:
+class Playground:
     repo: Path
     """The working checkout (branch ``main``, one commit, ``origin`` set)."""
     origin: Path
     """The bare repository ``origin`` points to."""
 
 
-def create_sandbox(dest: Path, *, source: Path = SAMPLE_REPO) -> Sandbox:
+def create_playground(dest: Path, *, source: Path = SAMPLE_REPO) -> Playground:
     """A copy of ``source`` (default: the sample repo) committed in ``dest/repo``, pushed to
     ``dest/origin.git``. ``dest/repo`` must not exist yet."""
     repo = dest / "repo"
@@ -52,7 +52,7 @@ def create_sandbox(dest: Path, *, source: Path = SAMPLE_REPO) -> Sandbox:
     return _publish(repo, dest / "origin.git")
 
 
-def create_repo(dest: Path, files: Mapping[str, str]) -> Sandbox:
+def create_repo(dest: Path, files: Mapping[str, str]) -> Playground:
     """A repository holding ``files`` (relative path -> text) committed in ``dest/repo``, pushed to
     ``dest/origin.git``. ``dest/repo`` must not exist yet."""
     repo = dest / "repo"
@@ -64,17 +64,19 @@ def create_repo(dest: Path, files: Mapping[str, str]) -> Sandbox:
     return _publish(repo, dest / "origin.git")
 
 
-def clone(sandbox: Sandbox, dest: Path) -> Path:
-    """Another checkout of the sandbox's ``origin`` at ``dest`` (another worker's clone), set up as
+def clone(playground: Playground, dest: Path) -> Path:
+    """Another checkout of the playground's ``origin`` at ``dest`` (another worker's clone), set up as
     ``dest/repo`` is: ``main`` checked out, ``origin/HEAD`` set, the demo author configured."""
-    _git(sandbox.origin.parent, "clone", "--quiet", str(sandbox.origin), str(dest))
+    dest = dest.resolve()
+    _git(playground.origin.parent, "clone", "--quiet", str(playground.origin), str(dest))
     name, email = DEMO_AUTHOR
     _git(dest, "config", "user.name", name)
     _git(dest, "config", "user.email", email)
-    return dest.resolve()
+    return dest
 
 
-def _publish(repo: Path, origin: Path) -> Sandbox:
+def _publish(repo: Path, origin: Path) -> Playground:
+    repo, origin = repo.resolve(), origin.resolve()  # git runs elsewhere: a relative path would move
     name, email = DEMO_AUTHOR
     _git(repo, "init", "--quiet", "--initial-branch=main")
     _git(repo, "config", "user.name", name)
@@ -85,7 +87,7 @@ def _publish(repo: Path, origin: Path) -> Sandbox:
     _git(repo, "remote", "add", "origin", str(origin))
     _git(repo, "push", "--quiet", "--set-upstream", "origin", "main")
     _git(repo, "remote", "set-head", "origin", "main")
-    return Sandbox(repo=repo.resolve(), origin=origin.resolve())
+    return Playground(repo=repo, origin=origin)
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -99,7 +101,7 @@ def _git(cwd: Path, *args: str) -> None:
     result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         command = " ".join(("git", *args))
-        raise SandboxError(f"`{command}` in {cwd} failed ({result.returncode}): {result.stderr.strip()}")
+        raise PlaygroundError(f"`{command}` in {cwd} failed ({result.returncode}): {result.stderr.strip()}")
 
 
 def environment_toml(environment: EnvironmentSettings = SAMPLE_ENVIRONMENT) -> str:
