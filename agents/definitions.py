@@ -92,7 +92,7 @@ def build_specs(settings: Settings) -> dict[str, AgentSpec]:
             submit_model=definition.submit_model,
             submit_name=definition.submit_name,
             submit_description=definition.submit_description,
-            tools=definition.tools,
+            tools=(*definition.tools, *getattr(settings.agents, name).tools),
         )
         specs[name] = spec.with_settings(settings.model, getattr(settings.agents, name))
     return specs

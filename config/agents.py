@@ -24,6 +24,9 @@ class AgentSettings(Section):
     """Input plus output tokens the agent may spend."""
     max_cost_usd: Annotated[float, Field(gt=0)] = 2.0
     """USD the agent may spend."""
+    tools: list[str] = Field(default_factory=list)
+    """Tools offered to this agent besides its own: a plugin's by name, an MCP server's as
+    ``<server>__<tool>`` (checked at start-up)."""
 
 
 class AgentsSettings(Section):

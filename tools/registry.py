@@ -164,5 +164,8 @@ class ToolRegistry:
             )
         return [self._tools[name] for name in wanted]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
     def names(self) -> list[str]:
         return list(self._tools)

@@ -62,7 +62,8 @@ async def run_in_worktree(
         spec,
         goal,
         model=rt.model,
-        tools=rt.registry.select(spec.tools),
+        # an added MCP tool whose server did not start is missing (checked at start-up): left out
+        tools=rt.registry.select(tool for tool in spec.tools if tool in rt.registry),
         ctx=await tool_context(rt, facts, name),
         context=rt.settings.context,
         context_window=rt.settings.model.context_window,

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
@@ -38,6 +38,7 @@ from safety.errors import SandboxUnavailable
 from safety.outbound import SecretScanner
 from safety.sandbox import Sandbox
 from tools import builtin_registry, load_plugins
+from workflow.agent_tools import check_agent_tools, connect_mcp
 from workflow.database import sqlite_path
 from workflow.deliverer import Deliverer
 from workflow.environment import Environments
@@ -52,6 +53,9 @@ from workflow.repair import repair_stuck_runs
 from workflow.runtime import Runtime, install
 from workflow.starter import WorkflowStarter
 from workflow.store import FINAL_STATUSES, Store, database_url
+
+if TYPE_CHECKING:
+    from tools.mcp import McpTools  # fastmcp is imported only when MCP is used
 
 APPLICATION_VERSION = "nightshift-1"
 """Pinned so that a code change does not strand runs that await a decision (GUIDE §4). Bump it only
@@ -99,6 +103,7 @@ class Engine:
         self._notifier, self._forge, self._tracker = notifier, forge, tracker
         self._locks: list[IO[str]] = []
         self._presence: ExecutorPresence | None = None
+        self._mcp: McpTools | None = None
         self._watch: asyncio.Task[None] | None = None
         self.executor_id = LOCAL_EXECUTOR
         self.runtime: Runtime | None = None
@@ -146,6 +151,8 @@ class Engine:
         bus = EventBus(store)
         registry = builtin_registry()
         load_plugins(self.settings.tools.plugin_dirs, registry, forbidden_roots=[repo.path, self.data_dir])
+        self._mcp = await connect_mcp(self.settings, registry, self.data_dir)
+        check_agent_tools(self.settings, registry, self._mcp.failures if self._mcp else {})
         hooks = HookRunner(
             self.settings.hooks,
             env=subprocess_env(self.data_dir / "home" / "hooks", secrets=self.settings.secrets.all_values()),
@@ -240,6 +247,9 @@ class Engine:
         await self._release()
 
     async def _release(self) -> None:
+        if self._mcp is not None:
+            await self._mcp.__aexit__(None, None, None)
+            self._mcp = None
         if self._presence is not None:
             await self._presence.close()
             self._presence = None
