@@ -7,12 +7,11 @@ Operator API: mutations need ``Authorization: Bearer $NIGHTSHIFT_API_TOKEN``; wi
 they are accepted only from loopback. Runs started beyond ``server.max_queued_runs`` get 429.
 """
 
-import contextlib
 import hashlib
 import hmac
 import ipaddress
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +35,8 @@ from workflow.api_models import (
 from workflow.engine import DecisionKind, Engine
 from workflow.errors import DecisionRefused
 from workflow.queries import latest_run, list_runs, report_of, run_detail
-from workflow.store import FINAL_STATUSES, QueueFull, Store, StoredEvent, database_url
+from workflow.run_stream import follow_run
+from workflow.store import QueueFull, Store, StoredEvent, database_url
 
 QUEUE_RETRY_AFTER_S = 30
 
@@ -331,17 +331,11 @@ class Service:
         return await self.decide(facts.run_id, kind, feedback=feedback, by="web")
 
     async def events(self, run_id: str) -> AsyncIterator[str]:
-        """Server-Sent Events: every event of the run, past ones first, then live ones until the run is
-        settled: in a final status, with none of its deliveries pending. Then the stream closes (at once
-        for a run settled before: its history)."""
+        """Server-Sent Events: the run's events so far, then new ones until it is settled
+        (``workflow.run_stream``)."""
         facts = await self.run(run_id)
-        outbox = self.engine.rt.deliveries.outbox
-
-        async def settled() -> bool:
-            return all(delivery.state != "pending" for delivery in await outbox.of_run(facts.run_id))
-
-        follow = not (facts.status in FINAL_STATUSES and await settled())
-        return _sse(self.engine.rt.bus.subscribe(facts.run_id, follow=follow), settled=settled)
+        rt = self.engine.rt
+        return _sse(follow_run(rt.bus, rt.deliveries.outbox, facts.run_id, status=facts.status))
 
     async def report(self, run_id: str) -> str:
         """The incident report, rendered from the run's facts in the database (any worker has them)."""
@@ -356,19 +350,9 @@ def _json(answer: BaseModel) -> dict[str, Any]:
     return answer.model_dump(mode="json")
 
 
-async def _sse(
-    events: AsyncGenerator[StoredEvent, None], *, settled: Callable[[], Awaitable[bool]]
-) -> AsyncIterator[str]:
-    """The events as SSE messages, ending after the final status once no delivery is pending (checked
-    at the final status and at each delivery's change after it)."""
-    ended = False
-    async with contextlib.aclosing(events):  # stops following the run at once, not when collected
-        async for event in events:
-            yield f"id: {event.id}\ndata: {json.dumps(event.as_dict(), default=str)}\n\n"
-            if event.kind == "status" and event.data.get("status") in FINAL_STATUSES:
-                ended = True
-            if ended and event.kind in ("status", "delivery") and await settled():
-                return
+async def _sse(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
+    async for event in events:
+        yield f"id: {event.id}\ndata: {json.dumps(event.as_dict(), default=str)}\n\n"
 
 
 def inbound_webhooks(settings: Settings, modes: Mapping[str, Mode]) -> dict[str, str]:
