@@ -7,6 +7,7 @@ from rich.table import Table
 
 from workflow.backtest.results import OUTCOME_TEXT, BacktestReport, CaseResult, Totals
 
+COLUMNS = ("commit", "subject", "outcome", "Nightshift", "upstream", "attempts", "tokens", "cost", "time")
 STYLE = {"fixed": "green", "unproven": "yellow", "unfixed": "red", "false_verified": "bold white on red"}
 
 
@@ -27,18 +28,8 @@ def duration(seconds: float | None) -> str:
 def print_report(console: Console, report: BacktestReport) -> None:
     """The per-case table, the skipped commits, the totals, and the notes."""
     table = Table(title=f"Backtest of {report.repo}", title_justify="left")
-    for column in (
-        "commit",
-        "subject",
-        "outcome",
-        "Nightshift",
-        "upstream tests",
-        "attempts",
-        "tokens",
-        "cost",
-        "time",
-    ):
-        table.add_column(column, overflow="fold")
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold", no_wrap=column in ("commit", "cost", "time"))
     for case in report.cases:
         table.add_row(
             case.commit[:10],

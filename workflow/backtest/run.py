@@ -39,6 +39,7 @@ KEY_PREFIX = "BT"
 
 async def private_clone(source: Path, commits: list[str], target: Path) -> GitRepo:
     """A clone of ``source`` at ``target`` holding ``commits``, with no remote left."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     git = Git(target.parent)
     await git.run("clone", "--quiet", "--no-checkout", "--", str(source), str(target))
     clone = Git(target)
