@@ -258,3 +258,36 @@ def test_backtest_reports_fixed_false_verified_and_given_up_cases_and_changes_no
     markdown = next((tmp_path / "state" / "backtests").glob("*/report.md")).read_text()
     assert "FALSE VERIFIED" in markdown and "no test change" in markdown and "min(hi, x)" in markdown
     assert snapshot(repo, origin) == before
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--commits", "main..no-such-branch"], "git cannot read 'main..no-such-branch'"),
+        (["--commit", "0123456789abcdef0123456789abcdef01234567"], "git cannot read"),
+        (["--commits", "main..main"], "names no commit"),
+        (["--commits=--all"], "is not a revision"),
+    ],
+)
+def test_backtest_refuses_a_bad_range_with_the_reason_and_changes_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    said: str,
+) -> None:
+    repo, origin, _ = build_history(tmp_path)
+    configure(monkeypatch, tmp_path, repo, "http://127.0.0.1:9/v1")
+    before = snapshot(repo, origin)
+    assert cli(["backtest", *arguments]) == 2
+    assert said in capsys.readouterr().err.replace("\n", "")
+    assert snapshot(repo, origin) == before and not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize(
+    "arguments", [["--jobs", "0"], ["--limit", "x"], ["--commits", "a..b", "--commit", "c"]]
+)
+def test_backtest_refuses_bad_options(arguments: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli(["backtest", *arguments])
+    assert exited.value.code == 2 and "nightshift backtest: error:" in capsys.readouterr().err
