@@ -114,7 +114,10 @@ async def _pick(
 
     async def one(commit: PastCommit) -> Case | Skipped:
         async with slots:
-            picked = await qualify(checker, commit)
+            try:
+                picked = await qualify(checker, commit)
+            except (WorkflowError, OSError) as exc:  # a git or sandbox failure on this commit alone
+                picked = Skipped(commit, "it could not be checked", str(exc))
         verdict = "case" if isinstance(picked, Case) else f"skipped: {picked.reason}"
         console.print(f"  {commit.sha[:10]} {commit.subject[:60]}: {verdict}", highlight=False)
         return picked

@@ -13,6 +13,7 @@ The pipeline runs for real (four agents, verification, self-correction) in an en
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,8 @@ from workflow.backtest.results import CaseResult, PhaseTimes, outcome_of
 from workflow.engine import Engine
 from workflow.git import GitRepo
 from workflow.git.command import Git
+
+logger = logging.getLogger("nightshift.backtest")
 
 CASE_TIMEOUT_S = 6 * 3600.0
 """How long one case may take before it is recorded as timed out (a real model on a large suite with
@@ -126,6 +129,31 @@ async def run_case(
     )
 
 
+def broken_case(case: Case, reason: str) -> CaseResult:
+    """A case the backtest itself could not finish (a git or sandbox failure): not fixed, not verified."""
+    return CaseResult(
+        commit=case.commit.sha,
+        parent=case.parent,
+        subject=case.commit.subject,
+        run_id=None,
+        status="error",
+        verdict=None,
+        verified=False,
+        fixed=False,
+        outcome="unfixed",
+        judge_detail=f"The backtest could not finish this case: {reason}",
+        run_detail="",
+        fix_attempts=0,
+        cost_usd=0.0,
+        input_tokens=0,
+        output_tokens=0,
+        times=PhaseTimes(),
+        agents_fix="",
+        upstream_fix=case.fix_diff,
+        against_upstream="",
+    )
+
+
 def phase_times(facts: RunFacts) -> PhaseTimes:
     """The phases' wall times, read from the run's timeline (what the pipeline recorded as it went)."""
     timeline = facts.timeline
@@ -163,6 +191,10 @@ async def run_cases(engine: Engine, checker: Checker, cases: list[Case], jobs: i
 
     async def one(case: Case) -> CaseResult:
         async with slots:
-            return await run_case(engine, checker, case)
+            try:
+                return await run_case(engine, checker, case)
+            except Exception as exc:  # one broken case must not lose the others' results
+                logger.exception("backtest case %s failed", case.commit.sha)
+                return broken_case(case, f"{type(exc).__name__}: {exc}")
 
     return list(await asyncio.gather(*(one(case) for case in cases)))
