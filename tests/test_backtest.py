@@ -250,7 +250,8 @@ def test_backtest_reports_fixed_false_verified_and_given_up_cases_and_changes_no
     counted = ("cases", "fixed", "verified", "false_verified", "agreed")
     assert [totals[name] for name in counted] == [3, 1, 2, 1, 2]
     add = next(case for case in report["cases"] if case["commit"] == shas["add"])
-    assert add["against_upstream"] == "" and add["cost_usd"] > 0 and add["times"]["total_s"] > 0
+    assert add["against_upstream"] == "" and add["cost_usd"] > 0 and add["input_tokens"] > 0
+    assert add["times"]["total_s"] >= add["times"]["agents_s"] + add["times"]["verification_s"] > 0
     clamp = next(case for case in report["cases"] if case["commit"] == shas["clamp"])
     assert "min(hi, x)" in clamp["against_upstream"] and "still fail" in clamp["judge_detail"]
     assert not report["scripted_model"] and any("ignored" in note for note in report["notes"])

@@ -7,7 +7,13 @@ from rich.table import Table
 
 from workflow.backtest.results import OUTCOME_TEXT, BacktestReport, CaseResult, Totals
 
-COLUMNS = ("commit", "subject", "outcome", "Nightshift", "upstream", "attempts", "tokens", "cost", "time")
+SHORT = {"fixed": "fixed", "unproven": "unproven", "unfixed": "not fixed", "false_verified": "FALSE VERIFIED"}
+"""Outcomes in the terminal's table; its caption explains them."""
+CAPTION = (
+    "fixed: the upstream tests pass with the agents' fix, and Nightshift verified it; unproven: they "
+    "pass, but Nightshift did not verify it; not fixed: they fail, and Nightshift did not verify it; "
+    "FALSE VERIFIED: they fail, yet Nightshift verified it"
+)
 STYLE = {"fixed": "green", "unproven": "yellow", "unfixed": "red", "false_verified": "bold white on red"}
 
 
@@ -26,30 +32,34 @@ def duration(seconds: float | None) -> str:
 
 
 def print_report(console: Console, report: BacktestReport) -> None:
-    """The per-case table, the skipped commits, the totals, and the notes."""
+    """The per-case table, the skipped commits, the totals, and the notes. The table keeps to what fits
+    a terminal; the Markdown and JSON reports have the rest (phases, tokens in and out, diffs)."""
     table = Table(title=f"Backtest of {report.repo}", title_justify="left")
-    for column in COLUMNS:
-        table.add_column(column, overflow="fold", no_wrap=column in ("commit", "cost", "time"))
+    table.add_column("commit", no_wrap=True, min_width=8)
+    table.add_column("subject", max_width=40)
+    table.add_column("outcome", min_width=9)
+    table.add_column("verdict", min_width=8)
+    for column in ("tokens", "cost", "time"):
+        table.add_column(column, justify="right", no_wrap=True)
     for case in report.cases:
         table.add_row(
-            case.commit[:10],
-            case.subject[:48],
-            f"[{STYLE[case.outcome]}]{OUTCOME_TEXT[case.outcome]}[/]",
-            case.verdict or case.status,
-            "pass" if case.fixed else "fail",
-            str(case.fix_attempts),
+            case.commit[:8],
+            case.subject,
+            f"[{STYLE[case.outcome]}]{SHORT[case.outcome]}[/]",
+            (case.verdict or case.status).replace("_", " "),
             f"{case.input_tokens + case.output_tokens:,}",
             money(case.cost_usd),
             duration(case.times.total_s),
         )
     console.print(table)
+    console.print(f"[dim]{CAPTION}[/dim]")
     if report.skipped:
         skipped = Table(title="Commits that are no case", title_justify="left")
-        skipped.add_column("commit")
-        skipped.add_column("subject", overflow="fold")
+        skipped.add_column("commit", no_wrap=True)
+        skipped.add_column("subject", overflow="ellipsis", no_wrap=True, max_width=40)
         skipped.add_column("reason", overflow="fold")
         for item in report.skipped:
-            skipped.add_row(item.commit[:10], item.subject[:48], item.reason)
+            skipped.add_row(item.commit[:8], item.subject, item.reason)
         console.print(skipped)
     console.print(totals_line(report.totals), highlight=False)
     for note in report.notes:
