@@ -610,7 +610,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
 
 async def _backtest(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from workflow.backtest import run_backtest
-    from workflow.backtest.report import markdown, print_report, write_json
+    from workflow.backtest.report import print_report, write_json
 
     if args.json is not None and not args.json.resolve().parent.is_dir():
         raise WorkflowError(f"--json {args.json}: the directory {args.json.resolve().parent} does not exist")
@@ -627,11 +627,10 @@ async def _backtest(args: argparse.Namespace, settings: Settings, console: Conso
             jobs=args.jobs,
             console=console,
         )
-    (out / "report.md").write_text(markdown(report), encoding="utf-8")
     print_report(Console(), report)
     if args.json is not None:
         write_json(report, args.json)
-    console.print(f"report: {out / 'report.md'}", highlight=False)
+    console.print(f"report: {out}", highlight=False)
     return 0
 
 

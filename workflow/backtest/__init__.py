@@ -20,12 +20,14 @@ from rich.console import Console
 from client import Model
 from config import Settings
 from workflow.backtest.cases import Case, Checker, Skipped, qualify
+from workflow.backtest.report import markdown
 from workflow.backtest.results import BacktestReport, SkippedCommit, totals
 from workflow.backtest.run import isolated_engine, isolated_settings, private_clone, run_cases
 from workflow.errors import WorkflowError
 from workflow.git import GitRepo
 from workflow.git.history import PastCommit
 
+REPORT = "report.md"
 ISOLATION_NOTE = (
     "Runs worked on a private clone with no remote, in a throwaway state directory, with local "
     "integrations only: Slack, GitHub and Jira settings and credentials were ignored, hooks were off, "
@@ -53,9 +55,9 @@ async def run_backtest(
     jobs: int,
     console: Console,
 ) -> tuple[BacktestReport, Path]:
-    """Pick, run, judge; returns the report and the directory it was written to (the Markdown report
-    and the briefings), under the state directory. Raises WorkflowError on bad input before anything
-    is written."""
+    """Pick, run, judge; returns the report and the Markdown report's path, under the state directory
+    (the briefings the runs would have sent are beside it). Raises WorkflowError on bad input before
+    anything is written."""
     if settings.repo is None:
         raise WorkflowError("no repository to backtest: pass --repo PATH or set NIGHTSHIFT_REPO")
     source = settings.repo.resolve()
@@ -103,7 +105,8 @@ async def run_backtest(
         skipped=skipped,
         totals=totals(results),
     )
-    return report, out
+    (out / REPORT).write_text(markdown(report), encoding="utf-8")
+    return report, out / REPORT
 
 
 async def _pick(
