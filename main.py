@@ -36,7 +36,7 @@ from rich.console import Console
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
-from client.scripted.local import model_for
+from client.scripted.local import model_for, uses_scripted_model
 from config import ConfigError, Settings, load_settings
 from documents.facts import Ticket
 from workflow import api_models as api
@@ -506,7 +506,33 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="prepare the environment and run the suite on the default branch, as a run would"
     )
     doctor.add_argument("--repo", type=Path, help="git checkout to check (default: NIGHTSHIFT_REPO)")
+    backtest = commands.add_parser(
+        "backtest", help="replay past fixes from git history and measure how often Nightshift fixes them"
+    )
+    backtest.add_argument("--repo", type=Path, help="git checkout to read (default: NIGHTSHIFT_REPO)")
+    chosen = backtest.add_mutually_exclusive_group()
+    chosen.add_argument("--commits", metavar="REV-RANGE", help="commits to consider, e.g. v1.2..main")
+    chosen.add_argument(
+        "--commit", metavar="SHA", action="append", help="one commit to consider (repeat for more)"
+    )
+    backtest.add_argument(
+        "--limit", type=_positive, default=50, help="newest commits of the range to consider (default 50)"
+    )
+    backtest.add_argument(
+        "--jobs", type=_positive, default=1, help="cases run at once, within max_concurrent_runs (default 1)"
+    )
+    backtest.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
@@ -550,6 +576,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
         diagnosis = await diagnose(settings)
         print("\n".join(diagnosis.lines()), flush=True)
         return 1 if diagnosis.problem else 0
+    if args.command == "backtest":
+        return await _backtest(args, settings, console)
     with model_for(settings) as (model, description):
         console.print(f"model: {description}", highlight=False)
         if args.command == "run":
@@ -578,6 +606,32 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
             feedback=getattr(args, "feedback", None),
             console=console,
         )
+
+
+async def _backtest(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from workflow.backtest import run_backtest
+    from workflow.backtest.report import print_report, write_json
+
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        raise WorkflowError(f"--json {args.json}: the directory {args.json.resolve().parent} does not exist")
+    scripted = uses_scripted_model(settings)
+    with model_for(settings) as (model, description):
+        report, out = await run_backtest(
+            settings,
+            model,
+            model_description=description,
+            scripted=scripted,
+            revisions=args.commit or [args.commits or "HEAD"],
+            walk=not args.commit,
+            limit=args.limit,
+            jobs=args.jobs,
+            console=console,
+        )
+    print_report(Console(), report)
+    if args.json is not None:
+        write_json(report, args.json)
+    console.print(f"report: {out}", highlight=False)
+    return 0
 
 
 async def serve(settings: Settings, *, host: str | None, port: int | None) -> int:

@@ -35,6 +35,9 @@ class Ticket(BaseModel):
     """The failing CI jobs' log excerpt, when the incident came from CI."""
     ci_run_id: int | None = None
     """The failed CI workflow run that started the incident, when CI did."""
+    base_commit: str | None = None
+    """Fix the repository as it was at this commit instead of the default branch's head (a backtest
+    replays a past bug at the parent of its upstream fix); None: the default branch, synced."""
 
 
 AgentName = Literal["triage", "code", "test", "pr"]

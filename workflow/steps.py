@@ -61,11 +61,12 @@ async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | No
 
 
 async def ingest(rt: Runtime, run_id: str) -> str:
-    """Bring the repository up to date with its default branch; record the base commit; complete the
-    ticket from the tracker and the CI logs."""
+    """Bring the repository up to date with its default branch (or take the ticket's pinned commit);
+    record the base commit; complete the ticket from the tracker and the CI logs."""
     facts = await _facts(rt, run_id)
     await rt.hooks.fire("run_started", {"run_id": run_id, "ticket": facts.ticket.model_dump(mode="json")})
-    base = await rt.repo.sync()
+    pinned = facts.ticket.base_commit
+    base = await rt.repo.resolve(pinned) if pinned else await rt.repo.sync()
     ticket = await _outside(rt, run_id, "tracker refresh", rt.tracker.refresh(facts.ticket)) or facts.ticket
     excerpt = await _outside(rt, run_id, "CI logs", rt.forge.ci_context(ticket))
     ticket = ticket.model_copy(update={"ci_excerpt": excerpt or ticket.ci_excerpt})

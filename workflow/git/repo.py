@@ -8,6 +8,7 @@ from workflow.git import commits as _commits
 from workflow.git import worktrees
 from workflow.git.command import Git
 from workflow.git.commits import CommitSpec
+from workflow.git.history import PastCommit, past_commits
 from workflow.git.names import BRANCH_PREFIX
 from workflow.git.refs import branch_head, commit_of, resolve_commit
 
@@ -130,6 +131,11 @@ class GitRepo:
         revision diffs the code agent's worktree against the fix branch's tip."""
         return await worktrees.worktree_diff(self._git, worktree, base, include)
 
+    async def commit_diff(self, base: str, head: str, *, include: Callable[[str], bool]) -> str:
+        """A patch from commit ``base`` to commit ``head`` for the paths ``include`` accepts, made as
+        ``worktree_diff`` makes its own (so it applies to a worktree of ``base``)."""
+        return await worktrees.tree_diff(self._git, base, head, include)
+
     async def changed_paths(self, worktree: Path, base: str) -> list[str]:
         """Repository-relative paths whose content in ``worktree`` differs from ``base``, sorted."""
         return await worktrees.changed_paths(self._git, worktree, base)
@@ -168,6 +174,16 @@ class GitRepo:
     async def commit(self, revision: str) -> str | None:
         """The full sha of the commit ``revision`` names, None when it names none."""
         return await commit_of(self._git, revision)
+
+    async def past_commits(
+        self, revisions: list[str], *, limit: int | None = None, walk: bool = True
+    ) -> list[PastCommit]:
+        """Commits from history, newest first (see ``workflow.git.history``); reads only."""
+        return await past_commits(self._git, revisions, limit=limit, walk=walk)
+
+    async def resolve(self, revision: str) -> str:
+        """The full sha of ``revision``; GitError saying so when it names no commit here."""
+        return await resolve_commit(self._git, revision)
 
     async def branch_head(self, branch: str) -> str | None:
         """The commit ``branch`` points to, None when it does not exist."""

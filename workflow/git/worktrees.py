@@ -131,7 +131,12 @@ async def worktree_diff(git: Git, worktree: Path, base: str, include: Callable[[
     diff, colour) can make the patch unappliable. Renames show as delete + add, so each side of a
     rename is included or excluded on its own path.
     """
-    tree = await snapshot_tree(git, worktree)
+    return await tree_diff(git, base, await snapshot_tree(git, worktree), include)
+
+
+async def tree_diff(git: Git, base: str, tree: str, include: Callable[[str], bool]) -> str:
+    """The patch from ``base`` to ``tree`` (a tree or a commit) for the paths ``include`` accepts, made
+    as ``worktree_diff`` makes its own."""
     paths = [path for path in await _changed(git, base, tree) if include(path)]
     patches = []
     for start in range(0, len(paths), _PATHSPEC_BATCH):
