@@ -8,7 +8,8 @@ The pipeline runs for real (four agents, verification, self-correction) in an en
 - in a throwaway state directory and SQLite database (a configured PostgreSQL is not used);
 - with the local notifier, forge and tracker whatever credentials the environment holds: no Slack
   message, pull request, comment or transition leaves the machine; and with no hooks;
-- no decision is taken: a run is measured where it stops, briefed (``awaiting_decision``) or ended.
+- no decision is taken: a run is measured where it stops, briefed (``awaiting_decision``) or ended;
+  a briefed run is then cancelled, so that none is left in progress when the engine stops.
 """
 
 import asyncio
@@ -38,6 +39,7 @@ CASE_TIMEOUT_S = 6 * 3600.0
 """How long one case may take before it is recorded as timed out (a real model on a large suite with
 every self-correction can take an hour; a run that takes six is stuck)."""
 KEY_PREFIX = "BT"
+CANCEL_TIMEOUT_S = 60.0
 
 
 async def private_clone(source: Path, commits: list[str], target: Path) -> GitRepo:
@@ -102,6 +104,10 @@ async def run_case(
     except TimeoutError:
         facts = await engine.rt.store.get(facts.run_id) or facts
         status = "timed_out"
+    if status == "awaiting_decision":  # measured; end it, so that nothing is left in progress
+        await engine.decide(facts.run_id, "cancel", by="the backtest")
+        with contextlib.suppress(TimeoutError):
+            await engine.wait_for(facts.run_id, lambda f: False, timeout_s=CANCEL_TIMEOUT_S)
     agents_fix = facts.fix.diff if facts.fix else ""
     judgement = await judge(checker, case, agents_fix)
     verified = facts.verification is not None and facts.verification.verdict == "verified"
