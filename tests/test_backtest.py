@@ -51,6 +51,7 @@ input = 1.0
 output = 4.0
 [environment]
 test_command = "{python} -m pytest -q"
+variables = {{ PYTEST_DISABLE_PLUGIN_AUTOLOAD = "1" }}
 [tools]
 test_timeout_s = 60
 [workflow]
