@@ -5,13 +5,13 @@ fix. ``nightshift doctor`` tells both cases apart."""
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from config import EnvironmentSettings, SafetySettings, Settings
+from demo.playground import SAMPLE_ENVIRONMENT, environment_toml
 from main import cli
 from safety.sandbox import Sandbox
 from tests.tools_fixtures import git, make_repo
@@ -77,7 +77,7 @@ class Project:
                 setup=SETUP.format(wheels=wheels), read_only_paths=[wheels], test_command=TEST_COMMAND
             )
             if setup
-            else EnvironmentSettings(test_command=f"{sys.executable} -m pytest -q")
+            else SAMPLE_ENVIRONMENT
         )
         self.settings = Settings(repo=self.path, data_dir=self.state, environment=environment)
         self.sandbox = Sandbox.create(SafetySettings(), state_dir=self.state, hidden=[self.path])
@@ -104,7 +104,7 @@ class Project:
     def config(self) -> Path:
         """The project's settings as a nightshift.toml (TOML strings are JSON strings)."""
         environment = self.settings.environment
-        lines = ["[environment]", f"test_command = {json.dumps(environment.test_command)}"]
+        lines = [environment_toml(environment)]
         if environment.setup:
             lines.append(f"setup = {json.dumps(environment.setup)}")
             lines.append(f"read_only_paths = {json.dumps([str(p) for p in environment.read_only_paths])}")
