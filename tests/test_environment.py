@@ -183,7 +183,7 @@ def test_doctor_tells_a_ready_environment_from_a_broken_one(
         assert "slow" in out and "tests/test_clock.py::test_morning" in out
     else:
         assert code == 1, out
-        assert "environment  none:" in out
+        assert "environment  none:" in out and "variables    PYTEST_DISABLE_PLUGIN_AUTOLOAD=1" in out
         assert "NOT READY: The existing suite could not run:" in out
         assert "ModuleNotFoundError" in out and "[environment] setup" in out
 

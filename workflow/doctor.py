@@ -60,6 +60,9 @@ class Diagnosis:
             f"test files   {', '.join(self.test_files)}",
             f"test command {self.test_command}",
         ]
+        variables = self.prepared.environment.variables
+        if variables:
+            out.insert(3, f"variables    {' '.join(f'{name}={value}' for name, value in variables)}")
         if not self.prepared.ok and self.prepared.log:
             out += ["", "set-up output (the end):", *self.prepared.log.splitlines()[-30:]]
         if self.suite is not None:
