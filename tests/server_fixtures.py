@@ -28,8 +28,14 @@ def all_delivered(run: dict[str, Any]) -> bool:
 
 
 def briefed(run: dict[str, Any]) -> bool:
-    """The run awaits a decision and everything it sent so far is out: the briefing, the ticket's move."""
-    return run["status"] == "awaiting_decision" and all(d["state"] == "delivered" for d in run["deliveries"])
+    """The run awaits a decision and everything it sent so far is out: the briefing, the ticket's move.
+    (The status changes a moment before the briefing's delivery is recorded: wait for that too.)"""
+    deliveries = run["deliveries"]
+    return (
+        run["status"] == "awaiting_decision"
+        and any(d["kind"] == "briefing" for d in deliveries)
+        and all(d["state"] == "delivered" for d in deliveries)
+    )
 
 
 def wait_for_run(

@@ -62,7 +62,7 @@ def services() -> Iterator[Services]:
 @pytest.fixture
 def live(tmp_path: Path, scripted_server: ScriptedModelServer, services: Services) -> Iterator[LiveServer]:
     proxies = services.proxies
-    settings, sandbox = server_settings(
+    settings, playground = server_settings(
         tmp_path,
         scripted_server,
         secrets={
@@ -76,7 +76,7 @@ def live(tmp_path: Path, scripted_server: ScriptedModelServer, services: Service
         jira={"base_url": proxies["jira"].url, "email": EMAIL},
         workflow=DELIVERIES,
     )
-    server = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+    server = start_server(settings, playground, sample_incident_script(), scripted_server)
     yield server
     server.server.stop()
 

@@ -21,8 +21,8 @@ NEW_RUN = {"title": "Completing a todo twice reopens it", "description": "Mark d
 
 @pytest.fixture
 def live(tmp_path: Path, scripted_server: ScriptedModelServer) -> Iterator[LiveServer]:
-    settings, sandbox = server_settings(tmp_path, scripted_server, server={"max_description_chars": 500})
-    server = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+    settings, playground = server_settings(tmp_path, scripted_server, server={"max_description_chars": 500})
+    server = start_server(settings, playground, sample_incident_script(), scripted_server)
     yield server
     server.server.stop()
 
@@ -170,14 +170,14 @@ def test_unknown_runs_and_bad_decisions(live: LiveServer) -> None:
 def test_too_many_queued_runs_get_429_with_retry_after(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
-    settings, sandbox = server_settings(
+    settings, playground = server_settings(
         tmp_path, scripted_server, server={"max_queued_runs": 1}, workflow={"max_concurrent_runs": 1}
     )
     slow = {
         name: [t.model_copy(update={"ttft_s": 0.5}) for t in turns] * 2
         for name, turns in sample_incident_script().items()
     }
-    live = start_server(settings, sandbox, slow, scripted_server)
+    live = start_server(settings, playground, slow, scripted_server)
     try:
         with live.client() as client:
             first = client.post("/runs", json=NEW_RUN).json()["run_id"]

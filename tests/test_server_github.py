@@ -40,13 +40,13 @@ def live(
     tmp_path: Path, scripted_server: ScriptedModelServer, github: tuple[FakeGitHub, ThreadedServer]
 ) -> Iterator[LiveServer]:
     fake, server = github
-    settings, sandbox = server_settings(
+    settings, playground = server_settings(
         tmp_path,
         scripted_server,
         secrets={"GITHUB_TOKEN": TOKEN, "GITHUB_WEBHOOK_SECRET": SECRET},
         github={"repo": fake.full_name, "api_url": server.url},
     )
-    live = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+    live = start_server(settings, playground, sample_incident_script(), scripted_server)
     yield live
     live.server.stop()
 
@@ -113,13 +113,13 @@ def test_without_a_webhook_secret_github_is_live_and_only_its_webhook_is_off(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake, server = github
-    settings, sandbox = server_settings(
+    settings, playground = server_settings(
         tmp_path,
         scripted_server,
         secrets={"GITHUB_TOKEN": TOKEN},
         github={"repo": fake.full_name, "api_url": server.url},
     )
-    live = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+    live = start_server(settings, playground, sample_incident_script(), scripted_server)
     try:
         banner = capsys.readouterr().out
         assert "github live (ok)" in banner and "/webhook/github off (no GITHUB_WEBHOOK_SECRET" in banner

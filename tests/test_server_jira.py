@@ -37,13 +37,13 @@ def jira() -> Iterator[FakeJira]:
 
 @pytest.fixture
 def live(tmp_path: Path, scripted_server: ScriptedModelServer, jira: FakeJira) -> Iterator[LiveServer]:
-    settings, sandbox = server_settings(
+    settings, playground = server_settings(
         tmp_path,
         scripted_server,
         secrets={"JIRA_API_TOKEN": TOKEN, "JIRA_WEBHOOK_SECRET": SECRET},
         jira={"base_url": jira.url, "email": EMAIL},
     )
-    server = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+    server = start_server(settings, playground, sample_incident_script(), scripted_server)
     yield server
     server.server.stop()
 
@@ -109,7 +109,7 @@ def test_oncall_with_a_jira_key_runs_on_the_issue_from_jira(
 ) -> None:
     jira.add_issue("TODO-11", summary="Completing a todo twice reopens it (from Jira)")
     with FakeSlack() as slack:
-        settings, sandbox = server_settings(
+        settings, playground = server_settings(
             tmp_path,
             scripted_server,
             secrets={
@@ -120,7 +120,7 @@ def test_oncall_with_a_jira_key_runs_on_the_issue_from_jira(
             jira={"base_url": jira.url, "email": EMAIL},
             slack={"channel": CHANNEL_ID, "api_url": slack.api_url},
         )
-        live = start_server(settings, sandbox, sample_incident_script(), scripted_server)
+        live = start_server(settings, playground, sample_incident_script(), scripted_server)
         try:
             body = slash_command_body("TODO-11 seen on the mobile app again")
             with live.client(token=None) as client:

@@ -38,13 +38,13 @@ def slack_server(
 ) -> LiveServer:
     scripts = sample_incident_script()
     scripts["code agent"] = [*scripts["code agent"], *revision_turns()]
-    settings, sandbox = server_settings(
+    settings, playground = server_settings(
         tmp_path,
         model,
         secrets={"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET},
         slack={"channel": CHANNEL_ID, "api_url": slack.api_url, **slack_settings},
     )
-    return start_server(settings, sandbox, scripts, model)
+    return start_server(settings, playground, scripts, model)
 
 
 @pytest.fixture

@@ -36,8 +36,8 @@ def live(tmp_path: Path, scripted_server: ScriptedModelServer) -> Iterator[LiveS
         name: [turn.model_copy(update={"ttft_s": 0.4}) for turn in turns]
         for name, turns in sample_incident_script().items()
     }
-    settings, sandbox = server_settings(tmp_path, scripted_server)
-    server = start_server(settings, sandbox, slow, scripted_server)
+    settings, playground = server_settings(tmp_path, scripted_server)
+    server = start_server(settings, playground, slow, scripted_server)
     yield server
     server.server.stop()
 
