@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from documents.facts import DeliveryFacts, DeliveryKind, DeliveryState
+from workflow.database import insert
 from workflow.store import Store, deliveries
 
 BRIEFING_KEY = "{run_id}:briefing"
@@ -132,15 +133,9 @@ class Outbox:
         await asyncio.to_thread(self._record, run_id, kind, key, service, dict(payload))
 
     def _record(self, run_id: str, kind: str, key: str, service: str, payload: dict[str, Any]) -> None:
-        now = time.time()
-        try:
-            with self._engine.begin() as db:
-                if db.execute(sa.select(deliveries.c.id).where(deliveries.c.key == key)).first() is None:
-                    db.execute(
-                        deliveries.insert().values(**_new_row(run_id, kind, key, service, payload, now))
-                    )
-        except sa.exc.IntegrityError:
-            pass  # another worker recorded it between the look and the insert: one row, as wanted
+        row = _new_row(run_id, kind, key, service, payload, time.time())
+        with self._engine.begin() as db:  # one row per key, also when two workers record it at once
+            db.execute(insert(db, deliveries).values(**row).on_conflict_do_nothing(index_elements=["key"]))
 
     async def arm_briefing(self, run_id: str, service: str) -> None:
         """The run's briefing changed: its message is to be shown (posted, or updated in place) again.
@@ -150,32 +145,24 @@ class Outbox:
         await asyncio.to_thread(self._arm_briefing, run_id, service)
 
     def _arm_briefing(self, run_id: str, service: str) -> None:
-        key = BRIEFING_KEY.format(run_id=run_id)
         now = time.time()
+        row = _new_row(run_id, "briefing", BRIEFING_KEY.format(run_id=run_id), service, {}, now)
         waiting = deliveries.c.state == "pending"
-        rearm = (
-            deliveries.update()
-            .where(deliveries.c.key == key)
-            .values(
-                version=deliveries.c.version + 1,
-                state="pending",
-                due_since=sa.case((waiting, deliveries.c.due_since), else_=now),
-                next_attempt_at=sa.case((waiting, deliveries.c.next_attempt_at), else_=now),
-                failing_since=sa.case((waiting, deliveries.c.failing_since), else_=None),
+        with self._engine.begin() as db:  # recorded the first time, armed again (in one statement) after
+            db.execute(
+                insert(db, deliveries)
+                .values(**row)
+                .on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={
+                        "version": deliveries.c.version + 1,
+                        "state": "pending",
+                        "due_since": sa.case((waiting, deliveries.c.due_since), else_=now),
+                        "next_attempt_at": sa.case((waiting, deliveries.c.next_attempt_at), else_=now),
+                        "failing_since": sa.case((waiting, deliveries.c.failing_since), else_=None),
+                    },
+                )
             )
-        )
-        for _ in range(2):
-            with self._engine.begin() as db:
-                if db.execute(rearm).rowcount:
-                    return
-            try:
-                with self._engine.begin() as db:
-                    db.execute(
-                        deliveries.insert().values(**_new_row(run_id, "briefing", key, service, {}, now))
-                    )
-                return
-            except sa.exc.IntegrityError:
-                continue  # recorded meanwhile by another worker: arm that one
 
     # -- working -----------------------------------------------------------------------------------
 
