@@ -27,9 +27,10 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 from config import EnvironmentSettings, Settings
+from documents.facts import EnvironmentStatus
 from safety.sandbox import Environment, Sandbox
 from tools.test_reports import strip_ansi
 from tools.text import tail
@@ -48,14 +49,11 @@ LOG_CHARS = 4000
 NO_SETUP = "No set-up is configured: tests run with the interpreters on the host's PATH, read-only."
 _READY = "ready.json"
 
-Status = Literal["none", "ready", "reused", "failed"]
-
-
 @dataclass(frozen=True)
 class Prepared:
     """The outcome of preparing the environment for one base commit."""
 
-    status: Status
+    status: EnvironmentStatus
     """``none`` (no set-up configured), ``ready`` (built now), ``reused``, or ``failed``."""
     environment: Environment
     key: str | None = None
