@@ -7,7 +7,6 @@ The model plays the upstream fix for ``add``, a wrong fix with a weak test of it
 """
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from demo.fake_slack import FakeSlack
+from demo.playground import environment_toml
 from main import cli
 from tests.fakes.github import FakeGitHub
 from tests.fakes.jira import EMAIL, FakeJira
@@ -49,9 +49,6 @@ backoff_base_s = 0.01
 [model.pricing.scripted-backtest]
 input = 1.0
 output = 4.0
-[environment]
-test_command = "{python} -m pytest -q"
-variables = {{ PYTEST_DISABLE_PLUGIN_AUTOLOAD = "1" }}
 [tools]
 test_timeout_s = 60
 [workflow]
@@ -201,7 +198,7 @@ def snapshot(repo: Path, origin: Path) -> dict[str, str]:
 
 def configure(monkeypatch: pytest.MonkeyPatch, root: Path, repo: Path, model: str) -> None:
     config = root / "nightshift.toml"
-    config.write_text(CONFIG.format(python=sys.executable))
+    config.write_text(CONFIG + environment_toml())
     for name, value in {
         "NIGHTSHIFT_CONFIG": str(config),
         "NIGHTSHIFT_REPO": str(repo),
