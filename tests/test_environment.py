@@ -216,3 +216,26 @@ async def test_the_configured_variables_reach_the_set_up_and_every_command(tmp_p
 def test_variables_the_sandbox_owns_or_that_cannot_exist_are_refused(name: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         EnvironmentSettings(variables={name: "x"})
+
+
+async def test_a_symbolic_link_made_by_the_set_up_never_shows_the_host(tmp_path: Path) -> None:
+    host = tmp_path / "host-only"
+    host.mkdir()
+    (host / "token").write_text("bot credential\n")
+    path = make_repo(tmp_path / "plain", {"README.md": "plain\n"})
+    state = tmp_path / "state"
+    settings = Settings(
+        repo=path, data_dir=state, environment=EnvironmentSettings(setup=f"mkdir made && ln -s {host} leak")
+    )
+    sandbox = Sandbox.create(SafetySettings(), state_dir=state, hidden=[path])
+    prepared = await Environments(GitRepo(path), settings, sandbox, state).prepare(
+        git(path, "rev-parse", "HEAD").strip()
+    )
+
+    run = await sandbox.run(
+        ["bash", "-c", "cat leak/token; ls"],
+        workspace=path, environment=prepared.environment, timeout_s=30, access="read_only",
+    )  # fmt: skip
+
+    assert prepared.status == "ready" and prepared.environment.entries == ("made",), prepared.log
+    assert "bot credential" not in run.output and "leak" not in run.output.split(), run.output

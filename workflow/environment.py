@@ -194,11 +194,19 @@ def _locked(path: Path) -> IO[str]:
 
 
 def _keep(worktree: Path, files: Path, tracked: set[str]) -> list[str]:
-    """Move what the set-up made at the top of ``worktree`` (untracked names) into ``files``."""
+    """Move what the set-up made at the top of ``worktree`` (untracked names) into ``files``.
+
+    A symbolic link is not kept: each entry is later the source of a bind mount, which the host
+    resolves, so a link the set-up (repository code) made to ``/root`` would show the bot's HOME to
+    every later sandbox. Links inside a kept directory are harmless: the sandbox resolves them.
+    """
     files.mkdir(parents=True, exist_ok=True)
     entries = []
     for item in sorted(worktree.iterdir()):
         if item.name == ".git" or item.name in tracked:
+            continue
+        if item.is_symlink():
+            logger.warning("the set-up made %s, a symbolic link: not kept in the environment", item.name)
             continue
         item.rename(files / item.name)
         entries.append(item.name)
