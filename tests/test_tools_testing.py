@@ -229,3 +229,24 @@ async def _run(ctx: ToolContext, workspace: Path, paths: list[str] | None = None
     return await run_test_command(
         ctx.sandbox, workspace, ctx.test_command, environment=ctx.environment, timeout_s=60, paths=paths or []
     )
+
+
+FIFO_REPORT = """\
+import os
+
+
+def pytest_unconfigure(config):
+    report = "/outputs/report.xml"
+    if os.path.exists(report):
+        os.remove(report)
+        os.mkfifo(report)  # a reader that waits for a writer would wait for good
+"""
+
+
+async def test_a_report_swapped_for_a_fifo_is_not_waited_for(tool_ctx: ToolContext, workspace: Path) -> None:
+    (workspace / "conftest.py").write_text(FIFO_REPORT)
+
+    run = await _run(tool_ctx, workspace)
+
+    assert not run.timed_out and run.report is None
+    assert run.counts is not None and run.counts.passed > 0, "counts from pytest's summary instead"

@@ -12,7 +12,9 @@ unittest's ``Ran N tests`` and ``FAILED (failures=1, errors=2)``, or pytest's ``
 line printed by a wrapper (tox, make).
 """
 
+import os
 import re
+import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -131,13 +133,21 @@ class Report:
 
 
 def read_report(path: Path) -> Report | None:
-    """The report at ``path``; None when it is missing, larger than MAX_REPORT_BYTES or not valid XML."""
+    """The report at ``path``; None when it is missing, not a regular file, larger than MAX_REPORT_BYTES
+    or not valid XML. The sandboxed run wrote it, so it may have left a link to a host file there, or
+    a FIFO that would block the reader for good: neither is followed or waited for."""
     try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            return None
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return None
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_REPORT_BYTES:
+            return None
+        try:
+            root = ET.parse(handle).getroot()
+        except (OSError, ET.ParseError):
+            return None
     cases: dict[str, Case] = {}
     for element in root.iter("testcase"):
         case = _case(element)
