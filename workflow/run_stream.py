@@ -25,16 +25,16 @@ async def follow_run(
 ) -> AsyncGenerator[StoredEvent, None]:
     """The run's events, ending once it is settled (at once, after its history, when it already is)."""
 
-    async def settled() -> bool:
+    async def nothing_pending() -> bool:
         return all(delivery.state != "pending" for delivery in await outbox.of_run(run_id))
 
-    events = bus.subscribe(run_id, follow=not (status in FINAL_STATUSES and await settled()))
+    events = bus.subscribe(run_id, follow=not (status in FINAL_STATUSES and await nothing_pending()))
     async with contextlib.aclosing(events):  # stop following at once, not when garbage-collected
         final = False
         async for event in events:
             yield event
             final = final or (event.kind == "status" and event.data.get("status") in FINAL_STATUSES)
-            if final and event.kind in ("status", "delivery") and await settled():
+            if final and event.kind in ("status", "delivery") and await nothing_pending():
                 break
         else:
             return
