@@ -1,6 +1,7 @@
 """A run's event stream as a follower sees it (``GET /runs/{id}/events``): the events so far, then new
 ones until the run is settled — in a final status with none of its deliveries pending — and then the
-end, so that a follower (curl, a CI job) is not left hanging once the run is over.
+end, so that a follower (curl, a CI job) is not left hanging once the run is over. This is stricter
+than ``Deliverer.settled`` (what a terminal waits for), which counts a delivery still failing as done.
 
 Whether the run is settled is read from the database, which can be ahead of the events: a worker keeps
 its events for up to its flush interval before it stores them (``EventBus``), so ``pr_opened`` may
