@@ -28,10 +28,10 @@ from rich.table import Table
 
 from config import EnvironmentSettings, SafetySettings, SandboxKind, Settings
 from demo.playground import SAMPLE_ENVIRONMENT, create_playground
+from environment.prepare import Environments, plain_environment
+from gitrepo import GitRepo
 from safety.sandbox import Sandbox
 from tools.testing import run_test_command
-from workflow.environment import Environments, plain_environment
-from workflow.git import GitRepo
 
 TEST_COMMAND = SAMPLE_ENVIRONMENT.test_command
 

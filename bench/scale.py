@@ -37,7 +37,7 @@ from rich.table import Table
 
 from demo.cluster import Cluster, Worker
 from demo.postgres import TemporaryPostgres, install_postgres
-from workflow.store import Store
+from store.runs import Store
 
 PER_WORKER, GLOBAL = 2, 6
 

@@ -21,8 +21,12 @@ from config.settings import Secrets, Settings, integration_modes, load_settings
 from config.tools import ToolsSettings
 from config.workflow import WorkflowSettings
 
+VERSION = "0.1.0"
+"""Nightshift's version, as pyproject.toml gives it: the API document and ``--version`` show it."""
+
 __all__ = [
     "HOOK_EVENTS",
+    "VERSION",
     "AgentSettings",
     "AgentsSettings",
     "ConfigError",

@@ -297,7 +297,7 @@ class RunFacts(BaseModel):
     environment: EnvironmentFacts | None = None
     """The sandbox and the environment the run's commands ran in."""
     test_files: list[str] = Field(default_factory=list)
-    """Glob patterns of the project's test files at the base commit (``workflow.project``)."""
+    """Glob patterns of the project's test files at the base commit (``environment.layout``)."""
     withheld: list[str] = Field(default_factory=list)
     """Sends the outbound secret scan stopped, each naming the secret and where it was found."""
 

@@ -154,7 +154,7 @@ def _runs_row(run: Mapping[str, Any], now: datetime) -> str:
 def runs_page(runs: Sequence[Mapping[str, Any]], *, now: datetime, nonce: str) -> str:
     """``/ui``: every run, newest first, reloading itself every ``REFRESH_S`` seconds.
 
-    A run is a ``workflow.queries.run_summary`` dict (``id``, ``key``, ``title``, ``status``,
+    A run is a ``store.queries.run_summary`` dict (``id``, ``key``, ``title``, ``status``,
     ``verdict``, ``pr_url``, ``cost_usd``) plus ``created_at`` (a datetime or ISO 8601 text) for the
     age and the order; runs without it keep their given order, after the dated ones.
     """

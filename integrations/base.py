@@ -4,7 +4,7 @@ Notifier   posts the briefing and updates it in place (terminal locally, Slack l
 Forge      opens the pull request, idempotently per branch (database locally, GitHub live)
 Tracker    moves and comments on the ticket (event log locally, Jira live)
 
-What the pipeline sends through them are deliveries (``workflow.deliverer``): each send is one attempt
+What the pipeline sends through them are deliveries (``deliveries.deliverer``): each send is one attempt
 that either lands or raises an ``IntegrationError`` saying whether trying again can help. Every send
 with an effect that a retry could repeat takes a ``marker`` (a key unique to the delivery, stamped on
 what it creates) and ``again`` (an earlier attempt may have landed): with ``again`` the integration

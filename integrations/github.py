@@ -11,7 +11,7 @@ Webhook side (pure functions, called by the HTTP layer on the raw request):
 API side: ``GitHubForge`` opens pull requests for branches the workflow has already pushed (it never
 pushes), reads failing jobs' logs and the latest failed run, through PyGithub (synchronous, so every
 call runs in ``asyncio.to_thread``). Reads retry a passing 5xx or rate limit; opening a pull request
-is one attempt, because it is a delivery that ``workflow.deliverer`` retries, and each attempt looks
+is one attempt, because it is a delivery that ``deliveries.deliverer`` retries, and each attempt looks
 for the branch's open pull request first. Log downloads follow GitHub's redirect with a
 credential-free httpx client (``integrations.github_ci``).
 

@@ -9,7 +9,7 @@ A webhook is verified on its raw body before anything else (``verify_jira_signat
 ``parse_jira_webhook`` decides whether it starts a run: it returns a ``JiraTrigger`` or the reason it
 is ignored, in words. ``JiraClient`` is the REST client (basic auth with an API token); reads retry a
 429 or 5xx a few times as Jira asks (Retry-After), while a transition or a comment is one attempt
-per call, because they are deliveries that ``workflow.deliverer`` retries. A comment carries an entity
+per call, because they are deliveries that ``deliveries.deliverer`` retries. A comment carries an entity
 property naming its delivery, so a retry after a lost answer finds it instead of commenting twice.
 ``JiraTracker`` is the ``Tracker`` the workflow uses to move and comment on the issue. An error names
 the request, the HTTP status and Jira's words (or a quote of a proxy's error page); the API token never

@@ -1,7 +1,7 @@
 """Slack, live: the briefing with its buttons, edits in place, the feedback modal, ephemeral answers.
 
 ``SlackNotifier`` implements ``integrations.base.Notifier`` through slack_sdk's ``AsyncWebClient``. Each
-call is one request: a briefing is a delivery that ``workflow.deliverer`` retries (with backoff,
+call is one request: a briefing is a delivery that ``deliveries.deliverer`` retries (with backoff,
 honouring Retry-After), and the answer to a click is worth one try. A failure names the method, the
 HTTP status and Slack's error code, or quotes the page a proxy answered with: a body is read whatever
 its content type, so an HTML 502 page or a plain-text error shows instead of hiding the cause. A

@@ -6,7 +6,7 @@ The body must be the bytes as received: a re-encoded form or JSON would not matc
 
 A captured request stays valid for those five minutes, so the caller must also refuse a signature it
 has already accepted. ``verify_slack_request`` returns the signature for that; the webhooks remember the
-accepted ones in the database (``workflow.webhooks``), so that a replay is refused by every worker
+accepted ones in the database (``server.webhooks``), so that a replay is refused by every worker
 behind a load balancer, not only by the one that saw the original.
 """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from demo.playground import Playground, create_playground, create_repo
-from workflow.git import GitRepo
+from gitrepo import GitRepo
 
 ISOLATED_ENV = {
     "PATH": os.environ.get("PATH", os.defpath),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from cli.console import settle
 from client import ModelClient
 from client.scripted import ScriptedModelServer, Turn
 from config import (
@@ -25,7 +26,6 @@ from config import (
 from demo.playground import SAMPLE_ENVIRONMENT, Playground, create_playground
 from documents.facts import RunFacts, Ticket
 from integrations.local import TerminalNotifier
-from workflow.console import settle
 from workflow.engine import Engine, wait_for
 
 MODEL = "scripted-pipeline"

@@ -15,7 +15,7 @@ from client.scripted import ScriptedModelServer
 from client.scripted.incident import sample_incident_script
 from demo.playground import create_playground, environment_toml
 from demo.serving import free_port
-from workflow.store import Store, database_url
+from store.runs import Store, database_url
 
 pytest_plugins = ["tests.model_fixtures"]
 

@@ -12,20 +12,20 @@ from pathlib import Path
 import pytest
 
 from config import WorkflowSettings
+from deliveries.deliverer import Deliverer
+from deliveries.door import DeliveryExecutor
 from demo.fake_slack import CHANNEL_ID, TOKEN, FakeSlack
 from documents.facts import RunFacts, Ticket
 from hooks import HookRunner
 from integrations.local import LocalForge, LocalTracker
 from integrations.slack import SlackNotifier
 from safety.outbound import SecretScanner
+from store.events import EventBus
+from store.outbox import Delivery, Outbox
+from store.runs import Store
 from tests.documents_fixtures import verified_run
 from tests.fakes.outage import Outage
 from tests.waiting import eventually
-from workflow.deliverer import Deliverer
-from workflow.events import EventBus
-from workflow.outbound import DeliveryExecutor
-from workflow.outbox import Delivery, Outbox
-from workflow.store import Store
 
 FAST = {"delivery_attempt_timeout_s": 1.0, "delivery_backoff_s": 0.05, "delivery_backoff_max_s": 0.2}
 """Short attempts and waits, so that a test's outage lasts a second or two."""

@@ -16,10 +16,10 @@ from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
 from demo.playground import create_playground, environment_toml
 from demo.serving import serving
+from store.runs import Store, database_url
 from tests.fakes.github import FakeGitHub
 from tests.fakes.outage import Outage
 from tests.server_fixtures import all_delivered, wait_for_run
-from workflow.store import Store, database_url
 
 pytest_plugins = ["tests.model_fixtures"]
 

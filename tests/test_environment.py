@@ -12,13 +12,13 @@ import pytest
 
 from config import EnvironmentSettings, SafetySettings, Settings
 from demo.playground import SAMPLE_ENVIRONMENT, environment_toml
+from environment.prepare import Environments, Prepared
+from gitrepo import GitRepo
 from main import cli
 from safety.sandbox import Sandbox
 from tests.tools_fixtures import git, make_repo
 from tests.wheels import repack, write_wheel
-from workflow.environment import Environments, Prepared
-from workflow.git import GitRepo
-from workflow.verify import verify
+from verify import verify
 
 CLOCK = "def next_hour(hour):\n    return hour + 1\n"
 """The bug: 23 + 1 is 24, not 0."""

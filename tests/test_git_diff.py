@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from demo.playground import Playground
+from gitrepo import GitRepo
+from gitrepo.errors import GitError
 from tests.git_fixtures import git, playground_fixture, repo_fixture  # noqa: F401 (fixtures)
-from workflow.errors import GitError
-from workflow.git import GitRepo
 
 BUGGY = "        todo.completed = not todo.completed\n"
 FIXED = "        todo.completed = True\n"
@@ -157,7 +157,7 @@ async def test_apply_waits_out_an_index_lock_held_by_another_git(
     base = await repo.sync()
     work = await repo.add_worktree(tmp_path / "busy", base)
     lock = hold_index_lock(work)
-    caplog.set_level(logging.DEBUG, logger="workflow.git")
+    caplog.set_level(logging.DEBUG, logger="gitrepo")
     diff = (
         "diff --git a/NEW.md b/NEW.md\nnew file mode 100644\n--- /dev/null\n+++ b/NEW.md\n@@ -0,0 +1 @@\n+x\n"
     )

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from demo.playground import Playground
+from gitrepo import CommitSpec, GitRepo, branch_name
+from gitrepo.errors import GitError
 from tests.git_fixtures import AUTHOR, ISOLATED_ENV, git, playground_fixture, repo_fixture  # noqa: F401 (fixtures)
-from workflow.errors import GitError
-from workflow.git import CommitSpec, GitRepo, branch_name
 
 SECRET = "ghs_S3cretTokenValue"
 

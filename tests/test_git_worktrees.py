@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from demo.playground import Playground
+from gitrepo import GitRepo
+from gitrepo.errors import GitError
 from tests.git_fixtures import commit_files, git, playground_fixture, repo_fixture  # noqa: F401 (fixtures)
-from workflow.errors import GitError
-from workflow.git import GitRepo
 
 
 def registered(repo_path: Path) -> list[str]:

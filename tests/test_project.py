@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from config import EnvironmentSettings, Settings
+from environment.layout import project_test_patterns
+from gitrepo import GitRepo
 from safety import WriteDenied, WriteRules
 from tests.tools_fixtures import git, make_repo
-from workflow.git import GitRepo
-from workflow.project import project_test_patterns
 
 
 async def patterns(tmp_path: Path, files: dict[str, str], **environment: object) -> list[str]:

@@ -7,9 +7,9 @@ from pathlib import Path
 from client.scripted import ScriptedModelServer
 from demo.playground import create_playground
 from documents.facts import DecisionFacts, RunFacts, RunStatus, Ticket
+from store.runs import Store, database_url
 from tests.documents_fixtures import T0, verified_run
 from tests.pipeline_fixtures import Pipeline, launch, pipeline_settings
-from workflow.store import Store, database_url
 
 pytest_plugins = ["tests.model_fixtures", "tests.pipeline_fixtures"]
 

@@ -1,4 +1,4 @@
-"""Recording runs in bursts: group commit (workflow/batching.py) on the real SQLite store, and the
+"""Recording runs in bursts: group commit (store/batching.py) on the real SQLite store, and the
 deferred workflow starts (workflow/starter.py) that keep a burst of acknowledgements fast."""
 
 import asyncio
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from documents.facts import UNNUMBERED_KEY, Ticket
+from store.batching import GroupCommit, Outcome
+from store.runs import QueueFull, Store, database_url
 from tests.waiting import eventually
-from workflow.batching import GroupCommit, Outcome
 from workflow.starter import WorkflowStarter
-from workflow.store import QueueFull, Store, database_url
 
 TICKET = Ticket(key=UNNUMBERED_KEY, title="Checkout times out")
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from config import SafetySettings
+from gitrepo import GitRepo
 from safety.outbound import SecretScanner
 from safety.sandbox import Environment
 from tests.hostile import FORK_BOMB, MEMORY_HOG, bot_with_secrets, hostile_test, probe_results
 from tests.tools_fixtures import TEST_COMMAND, git, make_context, make_repo, none_running
 from tests.waiting import Ticks
 from tools import ToolContext, builtin_registry
-from workflow.git import GitRepo
-from workflow.verify import verify
+from verify import verify
 
 SECRETS = {"OPENAI_API_KEY": "sk-live-0123456789abcdefXYZ", "SLACK_BOT_TOKEN": "xoxb-9999-8888-stolenvalue"}
 REGRESSION = "from calc.ops import sub\n\n\ndef test_sub_order():\n    assert sub(5, 3) == 2\n"

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from demo.cluster import API_TOKEN, Cluster, Worker
+from store.runs import Store
 from tests.postgres_fixtures import PG_TEST_TIMEOUT_S
-from workflow.store import Store
 
 pytest_plugins = ["tests.postgres_fixtures"]
 pytestmark = pytest.mark.timeout(PG_TEST_TIMEOUT_S)

@@ -196,7 +196,7 @@ def test_too_many_queued_runs_get_429_with_retry_after(
 def test_without_a_token_only_loopback_may_change_things(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
-    from workflow.service import ApiError, RunLinks, Service
+    from server.service import ApiError, RunLinks, Service
 
     settings, _ = server_settings(tmp_path, scripted_server)
     settings.secrets = type(settings.secrets)(values={})
@@ -213,7 +213,7 @@ def test_without_a_token_only_loopback_may_change_things(
 
 
 async def test_signed_links_survive_a_restart_and_an_upgrade(tmp_path: Path) -> None:
-    from workflow.service import shared_link_key
+    from server.service import shared_link_key
 
     fresh = Settings(data_dir=tmp_path / "fresh")
     assert await shared_link_key(fresh) == await shared_link_key(fresh)  # kept in the database

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from documents.facts import Ticket
+from store.events import EventBus
+from store.runs import QueueFull, Store, StoredEvent
 from tests.postgres_fixtures import PG_TEST_TIMEOUT_S
 from tests.waiting import eventually
-from workflow.events import EventBus
-from workflow.store import QueueFull, Store, StoredEvent
 
 pytest_plugins = ["tests.postgres_fixtures"]
 pytestmark = pytest.mark.timeout(PG_TEST_TIMEOUT_S)

@@ -11,14 +11,14 @@ import pytest
 from config import SafetySettings
 from demo.playground import SAMPLE_ENVIRONMENT, Playground
 from documents.facts import TestCounts, VerificationFacts
+from environment.prepare import plain_environment
+from gitrepo import GitRepo
+from gitrepo.errors import GitError
 from safety import sandbox as commands
 from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, playground_fixture  # noqa: F401 (fixtures)
 from tests.test_sample_repo import BUGGY, FIXED
 from tests.tools_fixtures import none_running, processes_running
-from workflow.environment import plain_environment
-from workflow.errors import GitError
-from workflow.git import GitRepo
-from workflow.verify import base_worktree_path, verify
+from verify import base_worktree_path, verify
 
 PYTEST = SAMPLE_ENVIRONMENT.test_command
 REGRESSION_FILE = "tests/test_complete_twice.py"

@@ -16,9 +16,9 @@ import pytest
 
 from config import SafetySettings, Settings, ToolsSettings
 from demo.playground import SAMPLE_ENVIRONMENT
+from environment.prepare import plain_environment
 from safety.sandbox import Environment, Sandbox
 from tools.context import ToolContext
-from workflow.environment import plain_environment
 
 SAMPLE_FILES = {
     "README.md": "# calc\n\nA tiny calculator used by the tools tests.\n",

@@ -29,7 +29,11 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 
 from client import Model
 from config import Settings
+from deliveries.deliverer import Deliverer
+from deliveries.door import DeliveryExecutor
 from documents.facts import RunFacts, Ticket
+from environment.prepare import Environments
+from gitrepo import GitRepo
 from hooks import HookRunner
 from integrations.base import Forge, Notifier, Tracker
 from integrations.local import LocalForge, LocalTracker, TerminalNotifier
@@ -37,22 +41,18 @@ from safety.env import subprocess_env
 from safety.errors import SandboxUnavailable
 from safety.outbound import SecretScanner
 from safety.sandbox import Sandbox
+from store.database import sqlite_path
+from store.events import EventBus
+from store.outbox import Outbox
+from store.runs import FINAL_STATUSES, Store, database_url
 from tools import builtin_registry, load_plugins
 from workflow.agent_tools import check_agent_tools, connect_mcp
-from workflow.database import sqlite_path
-from workflow.deliverer import Deliverer
-from workflow.environment import Environments
 from workflow.errors import DecisionRefused, EngineBusy, RunNotFound, WorkflowError
-from workflow.events import EventBus
 from workflow.executors import ExecutorPresence
-from workflow.git import GitRepo
-from workflow.outbound import DeliveryExecutor
-from workflow.outbox import Outbox
 from workflow.pipeline import DECISION_TOPIC, incident, register_agents_queue, resumed_incident
 from workflow.repair import repair_stuck_runs
 from workflow.runtime import Runtime, install
 from workflow.starter import WorkflowStarter
-from workflow.store import FINAL_STATUSES, Store, database_url
 
 if TYPE_CHECKING:
     from tools.mcp import McpTools  # fastmcp is imported only when MCP is used

@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from dbos import DBOS
 
-from workflow.database import libpq_url, lock_key
+from store.database import libpq_url, lock_key
 from workflow.errors import EngineBusy
 
 logger = logging.getLogger("nightshift.executors")

@@ -15,7 +15,7 @@
 
 Workflow code is replayed after a crash, so every branch it takes depends only on recorded step
 results; everything with side effects is a step (``workflow.steps``). Nothing a step sends outside
-can fail the run: sends are deliveries (``workflow.deliverer``). Whatever else fails, the run ends
+can fail the run: sends are deliveries (``deliveries.deliverer``). Whatever else fails, the run ends
 ``failed`` with the reason, and the failure path itself cannot raise but for the database.
 """
 

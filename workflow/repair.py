@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from dbos import DBOS
 
 from documents.facts import RunFacts, TimelineEntry
+from store.runs import ACTIVE_STATUSES
 from workflow import steps
 from workflow.runtime import Runtime
-from workflow.store import ACTIVE_STATUSES
 
 logger = logging.getLogger("nightshift.repair")
 

@@ -14,24 +14,24 @@ from typing import Any
 from agent import SharedBudget
 from client import Model
 from config import Settings
+from deliveries.deliverer import Deliverer
 from documents.facts import RunFacts
+from environment.layout import CONVENTIONS, DEFAULT_TEST_PATTERNS
+from environment.prepare import Environments
+from gitrepo import GitRepo
 from hooks import HookRunner
 from integrations.base import Forge, Notifier, Tracker
 from safety.outbound import SecretScanner
 from safety.redact import Redactor
 from safety.sandbox import Sandbox
 from safety.writes import WriteRules
+from store.events import EventBus
+from store.reports import report_path
+from store.runs import Store
 from tools import ToolRegistry
 from tools.context import notes_path
 from tools.memory import NoteStore
-from workflow.deliverer import Deliverer
-from workflow.environment import Environments
 from workflow.errors import WorkflowError
-from workflow.events import EventBus
-from workflow.git import GitRepo
-from workflow.project import CONVENTIONS, DEFAULT_TEST_PATTERNS
-from workflow.reports import report_path
-from workflow.store import Store
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Runtime:
     forge: Forge
     tracker: Tracker
     deliveries: Deliverer
-    """Records and tries every send to the notifier, forge and tracker (``workflow.deliverer``)."""
+    """Records and tries every send to the notifier, forge and tracker (``deliveries.deliverer``)."""
     repo: GitRepo
     data_dir: Path
     sandbox: Sandbox

@@ -2,7 +2,7 @@
 
 Steps run at least once (a crash replays the one that was running), so each is idempotent: worktrees
 are reset or reused, commits are matched before being made. What a step sends outside (the briefing,
-the pull request, ticket transitions and comments) it records as a delivery (``workflow.deliverer``)
+the pull request, ticket transitions and comments) it records as a delivery (``deliveries.deliverer``)
 with a key of its own, so a replay records nothing twice, and the run moves on without waiting for it.
 """
 
@@ -26,14 +26,14 @@ from documents.facts import (
     VerificationFacts,
 )
 from documents.pr_body import render_pr_body, render_pr_title
+from environment.layout import project_test_patterns
+from gitrepo import CommitSpec, branch_name
 from integrations.base import IntegrationError
 from safety.errors import SecretFound
-from workflow import reports
+from store import reports
+from verify import ENVIRONMENT_ADVICE, verify
 from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
-from workflow.git import CommitSpec, branch_name
-from workflow.project import project_test_patterns
 from workflow.runtime import Runtime
-from workflow.verify import ENVIRONMENT_ADVICE, verify
 
 logger = logging.getLogger("nightshift.workflow")
 T = TypeVar("T")

@@ -1,0 +1,218 @@
+"""The command line: ``nightshift ...`` (or ``python main.py ...``): parse arguments, load settings,
+choose the model, hand over to the workflow and turn errors into messages and exit codes.
+
+Exit codes: 0 a pull request was opened (or the command did what it was asked), 1 the run ended or
+paused without a pull request, 2 bad input or configuration.
+"""
+
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from backtest.errors import BacktestError
+from client.scripted.local import model_for, uses_scripted_model
+from config import VERSION, ConfigError, Settings, load_settings
+from documents.facts import Ticket
+from gitrepo import GitError
+from workflow.errors import WorkflowError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nightshift", description="An autonomous on-call engineer.")
+    parser.add_argument("--version", action="version", version=f"nightshift {VERSION}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="fix one incident in this terminal")
+    run.add_argument("description", help="what is broken, as a reporter would say it")
+    run.add_argument("--title", help="short title (default: the description's first line)")
+    run.add_argument("--key", help="tracker key such as PROJ-123 (default: INC-<n>)")
+    run.add_argument("--priority", help="the reporter's priority")
+    run.add_argument("--repo", type=Path, help="git checkout to fix (default: NIGHTSHIFT_REPO)")
+    run.add_argument("--approve", action="store_true", help="approve the briefing without asking")
+    run.add_argument(
+        "--request-changes",
+        metavar="TEXT",
+        help="request these changes on the first briefing (with --approve: then approve)",
+    )
+
+    for name, help_text in (
+        ("approve", "approve a run that awaits a decision"),
+        ("cancel", "cancel a run that awaits a decision"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("run", help="run id, or 'latest'")
+    changes = commands.add_parser("request-changes", help="send a run back to the code agent with feedback")
+    changes.add_argument("run", help="run id, or 'latest'")
+    changes.add_argument("feedback", help="what should change")
+
+    serve = commands.add_parser("serve", help="run the webhook server and the web pages under uvicorn")
+    serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: server.port, 8000)")
+
+    commands.add_parser("runs", help="list runs, newest first")
+    show = commands.add_parser("show", help="show one run as JSON (or its incident report)")
+    show.add_argument("run", help="run id, or 'latest'")
+    show.add_argument("--report", action="store_true", help="print the incident report (Markdown)")
+    commands.add_parser("config", help="print the effective settings (secret names only) and exit")
+    doctor = commands.add_parser(
+        "doctor", help="prepare the environment and run the suite on the default branch, as a run would"
+    )
+    doctor.add_argument("--repo", type=Path, help="git checkout to check (default: NIGHTSHIFT_REPO)")
+    backtest = commands.add_parser(
+        "backtest", help="replay past fixes from git history and measure how often Nightshift fixes them"
+    )
+    backtest.add_argument("--repo", type=Path, help="git checkout to read (default: NIGHTSHIFT_REPO)")
+    chosen = backtest.add_mutually_exclusive_group()
+    chosen.add_argument("--commits", metavar="REV-RANGE", help="commits to consider, e.g. v1.2..main")
+    chosen.add_argument(
+        "--commit", metavar="SHA", action="append", help="one commit to consider (repeat for more)"
+    )
+    backtest.add_argument(
+        "--limit", type=_positive, default=50, help="newest commits of the range to consider (default 50)"
+    )
+    backtest.add_argument(
+        "--jobs", type=_positive, default=1, help="cases run at once, within max_concurrent_runs (default 1)"
+    )
+    backtest.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    console = Console(stderr=True)
+    try:
+        settings = load_settings()
+        if getattr(args, "repo", None) is not None:
+            settings.repo = args.repo
+        return asyncio.run(_dispatch(args, settings, console))
+    except (ConfigError, WorkflowError, GitError, BacktestError, ValueError) as exc:
+        console.print(f"[red]nightshift:[/red] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted; runs awaiting a decision keep waiting (see: nightshift runs)")
+        return 1
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from cli import console as flows
+    from store.queries import print_run, print_runs
+
+    if args.command == "config":
+        data = settings.model_dump(mode="json")
+        data["secrets"] = sorted(settings.secrets.values)  # names only, never values
+        print(json.dumps(data, indent=2))
+        return 0
+    if args.command == "runs":
+        return await print_runs(settings)
+    if args.command == "serve":
+        return await serve(settings, host=args.host, port=args.port)
+    if args.command == "show":
+        return await print_run(settings, args.run, report=args.report)
+    if args.command == "doctor":
+        from cli.doctor import diagnose
+
+        diagnosis = await diagnose(settings)
+        print("\n".join(diagnosis.lines()), flush=True)
+        return 1 if diagnosis.problem else 0
+    if args.command == "backtest":
+        return await _backtest(args, settings, console)
+    with model_for(settings) as (model, description):
+        console.print(f"model: {description}", highlight=False)
+        if args.command == "run":
+            ticket = Ticket(
+                title=(args.title or args.description.strip().splitlines()[0])[:300],
+                description=args.description,
+                priority=args.priority,
+                source="cli",
+                **({"key": args.key} if args.key else {}),
+            )
+            return await flows.run_incident(
+                settings,
+                model,
+                ticket,
+                console=console,
+                approve=args.approve,
+                request_changes=args.request_changes,
+                ask=_ask,
+            )
+        kind = {"approve": "approve", "cancel": "cancel", "request-changes": "request_changes"}[args.command]
+        return await flows.decide_from_cli(
+            settings,
+            model,
+            args.run,
+            kind,  # type: ignore[arg-type]
+            feedback=getattr(args, "feedback", None),
+            console=console,
+        )
+
+
+async def _backtest(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from backtest import run_backtest
+    from backtest.report import print_report, write_json
+
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        raise BacktestError(f"--json {args.json}: the directory {args.json.resolve().parent} does not exist")
+    scripted = uses_scripted_model(settings)
+    with model_for(settings) as (model, description):
+        report, out = await run_backtest(
+            settings,
+            model,
+            model_description=description,
+            scripted=scripted,
+            revisions=args.commit or [args.commits or "HEAD"],
+            walk=not args.commit,
+            limit=args.limit,
+            jobs=args.jobs,
+            console=console,
+        )
+    print_report(Console(), report)
+    if args.json is not None:
+        write_json(report, args.json)
+    console.print(f"report: {out}", highlight=False)
+    return 0
+
+
+async def serve(settings: Settings, *, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings.server.host = host or settings.server.host
+    settings.server.port = settings.server.port if port is None else port
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level="info",
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()
+    return 0
+
+
+async def _ask(prompt: str) -> str:
+    """Read one answer from stdin without blocking the event loop; end of input means quit."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line if line else "q"
+

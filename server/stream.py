@@ -1,0 +1,48 @@
+"""A run's event stream as a follower sees it (``GET /runs/{id}/events``): the events so far, then new
+ones until the run is settled — in a final status with none of its deliveries pending — and then the
+end, so that a follower (curl, a CI job) is not left hanging once the run is over. This is stricter
+than ``Deliverer.settled`` (what a terminal waits for), which counts a delivery still failing as done.
+
+Whether the run is settled is read from the database, which can be ahead of the events: a worker keeps
+its events for up to its flush interval before it stores them (``EventBus``), so ``pr_opened`` may
+still be on its way when the pull request's delivery is already marked done. After the run is settled
+the stream therefore waits until no event has come for ``QUIET_S`` before it ends.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+
+from store.events import EventBus
+from store.outbox import Outbox
+from store.runs import FINAL_STATUSES, StoredEvent
+
+QUIET_S = 1.0
+"""Several flush intervals (0.2 s) and a NOTIFY's way between workers."""
+
+
+async def follow_run(
+    bus: EventBus, outbox: Outbox, run_id: str, *, status: str
+) -> AsyncGenerator[StoredEvent, None]:
+    """The run's events, ending once it is settled (at once, after its history, when it already is)."""
+
+    async def nothing_pending() -> bool:
+        return all(delivery.state != "pending" for delivery in await outbox.of_run(run_id))
+
+    events = bus.subscribe(run_id, follow=not (status in FINAL_STATUSES and await nothing_pending()))
+    async with contextlib.aclosing(events):  # stop following at once, not when garbage-collected
+        final = False
+        async for event in events:
+            yield event
+            final = final or (event.kind == "status" and event.data.get("status") in FINAL_STATUSES)
+            if final and event.kind in ("status", "delivery") and await nothing_pending():
+                break
+        else:
+            return
+        while True:  # settled: the events still on their way
+            try:
+                async with asyncio.timeout(QUIET_S):
+                    event = await anext(events)
+            except (TimeoutError, StopAsyncIteration):
+                return
+            yield event
