@@ -21,7 +21,16 @@ from agents.definitions import (
     build_specs,
     system_prompt,
 )
-from agents.goals import code_goal, pr_goal, retry_fix_goal, revise_goal, test_goal, triage_goal
+from agents.goals import (
+    RevisionContext,
+    code_goal,
+    pr_goal,
+    retry_fix_goal,
+    revise_goal,
+    revise_tests_goal,
+    test_goal,
+    triage_goal,
+)
 from agents.submissions import FixSubmission, Priority, PrSubmission, TestSubmission, TriageSubmission
 
 __all__ = [
@@ -35,6 +44,7 @@ __all__ = [
     "FixSubmission",
     "PrSubmission",
     "Priority",
+    "RevisionContext",
     "TestSubmission",
     "TriageSubmission",
     "build_specs",
@@ -42,6 +52,7 @@ __all__ = [
     "pr_goal",
     "retry_fix_goal",
     "revise_goal",
+    "revise_tests_goal",
     "system_prompt",
     "test_goal",
     "triage_goal",

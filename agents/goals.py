@@ -11,12 +11,24 @@ therefore cannot close the block early and write text that reads as ours.
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import prompts
 from documents.facts import Ticket
 
-DELIMITERS = ("ticket", "ci_log", "lessons", "feedback", "test_output", "diff")
+DELIMITERS = (
+    "ticket",
+    "ci_log",
+    "lessons",
+    "feedback",
+    "test_output",
+    "diff",
+    "explanation",
+    "criteria",
+    "tests_diff",
+    "fix_diff",
+)
 """Tag names of the blocks untrusted text is wrapped in (the system prompts name them too)."""
 
 FIELD_CHARS = 300
@@ -27,6 +39,8 @@ CI_LOG_CHARS = 6_000
 FAILURE_CHARS = 6_000
 DIFF_CHARS = 16_000
 FEEDBACK_CHARS = 4_000
+EXPLANATION_CHARS = 4_000
+CRITERIA_CHARS = 4_000
 NOTE_CHARS = 500
 MAX_NOTES = 10
 """The most recent notes are kept (the memory store lists them oldest first)."""
@@ -67,14 +81,55 @@ def retry_fix_goal(ticket: Ticket, failure: str, diff: str) -> str:
     )
 
 
-def revise_goal(ticket: Ticket, feedback: str, diff: str) -> str:
-    """A reviewer requested changes; the code agent acts on them in its worktree."""
+@dataclass(frozen=True)
+class RevisionContext:
+    """What a revision run starts from: the reviewer's feedback and what the agents settled before."""
+
+    feedback: str
+    fix_diff: str
+    """The fix as the reviewer saw it (non-test files, from the base commit)."""
+    explanation: str
+    """The code agent's explanation of that fix."""
+    test_diff: str
+    """The regression tests as the reviewer saw them."""
+    test_notes: str
+    criteria: list[str] = field(default_factory=list)
+    """Triage's acceptance criteria."""
+
+
+def revise_goal(ticket: Ticket, context: RevisionContext) -> str:
+    """A reviewer requested changes; the code agent acts on what concerns the code, in its worktree."""
     return _goal(
         "revise",
         incident=render_incident(ticket),
-        feedback=untrusted(feedback, FEEDBACK_CHARS) or "(the reviewer gave no details)",
-        diff=_diff(diff),
+        feedback=_feedback(context),
+        diff=_diff(context.fix_diff),
+        explanation=untrusted(context.explanation, EXPLANATION_CHARS).strip() or "(none was given)",
+        criteria=_criteria(context.criteria),
+        tests=_diff(context.test_diff, none="(there are no regression tests yet)"),
     )
+
+
+def revise_tests_goal(ticket: Ticket, context: RevisionContext) -> str:
+    """A reviewer requested changes; the test agent acts on what concerns the tests, in its worktree."""
+    return _goal(
+        "revise_tests",
+        incident=render_incident(ticket),
+        feedback=_feedback(context),
+        tests=_diff(context.test_diff, none="(you have no regression tests yet)"),
+        notes=untrusted(context.test_notes, EXPLANATION_CHARS).strip() or "(none)",
+        criteria=_criteria(context.criteria),
+        fix=_diff(context.fix_diff, none="(there is no fix yet)"),
+    )
+
+
+def _feedback(context: RevisionContext) -> str:
+    return untrusted(context.feedback, FEEDBACK_CHARS) or "(the reviewer gave no details)"
+
+
+def _criteria(criteria: Sequence[str]) -> str:
+    items = "\n".join(f"- {' '.join(line.split())}" for line in criteria if line.strip())
+    return untrusted(items, CRITERIA_CHARS) or "(triage gave none)"
 
 
 def render_incident(ticket: Ticket) -> str:
@@ -126,8 +181,8 @@ def _lessons(notes: Sequence[str]) -> str:
     )
 
 
-def _diff(diff: str) -> str:
-    return untrusted(diff, DIFF_CHARS).rstrip() or "(no changes: the worktree matches the base commit)"
+def _diff(diff: str, *, none: str = "(no changes: the worktree matches the base commit)") -> str:
+    return untrusted(diff, DIFF_CHARS).rstrip() or none
 
 
 def _one_line(value: str) -> str:

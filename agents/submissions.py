@@ -60,6 +60,12 @@ def find_tests(workspace: Path, files: list[str], name: str) -> list[str]:
     return found
 
 
+NOT_DONE = (
+    "What of your task, or of the reviewer's request, you did not do, and why (a request you judged wrong, "
+    "one outside what you may change, something you could not make work). Empty when you did all of it. "
+    "The reviewer reads this word for word."
+)
+
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 RepoPath = Annotated[
     str,
@@ -139,6 +145,11 @@ class FixSubmission(_Submission):
             "What you changed and why it is the smallest correct fix; which tests you ran and their result."
         ),
     )
+    not_done: str = Field(
+        default="",
+        max_length=2000,
+        description=NOT_DONE,
+    )
 
 
 class TestSubmission(_Submission):
@@ -166,6 +177,11 @@ class TestSubmission(_Submission):
             "How the tests failed on the current code (the assertion and why it is the bug), and anything "
             "odd."
         ),
+    )
+    not_done: str = Field(
+        default="",
+        max_length=2000,
+        description=NOT_DONE,
     )
 
     @field_validator("test_names")

@@ -26,9 +26,9 @@ from rich.table import Table
 from client import ModelClient
 from client.events import ModelEvent, Usage
 from client.scripted import ScriptedModelServer, Turn
-from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
 from config import ModelSettings, Price, Settings, WorkflowSettings
 from context.tokens import count_text
+from demo.incident import SAMPLE_TICKET, sample_incident_script
 from demo.playground import SAMPLE_ENVIRONMENT, create_playground
 from documents.facts import RunFacts
 from integrations.local import TerminalNotifier

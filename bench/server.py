@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.table import Table
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, FakeSlack
+from demo.incident import sample_incident_script
 from demo.playground import create_playground, environment_toml
 from demo.serving import serving
 

@@ -19,8 +19,9 @@ from rich.text import Text
 from client import Model
 from config import Settings
 from deliveries.deliverer import settled
+from documents.briefing import Briefing, build_briefing
 from documents.facts import DeliveryFacts, RunFacts, Ticket
-from documents.terminal import agents_table, undelivered_text
+from documents.terminal import ACTION_KEYS, action_hint, agents_table, undelivered_text
 from store.database import is_postgres
 from store.outbox import Outbox
 from store.runs import FINAL_STATUSES, Store, database_url
@@ -29,6 +30,8 @@ from workflow.errors import RunNotFound
 
 PAUSED = ("awaiting_decision", *FINAL_STATUSES)
 EXIT_PR_OPENED, EXIT_NO_PR, EXIT_ERROR = 0, 1, 2
+CHOICES: dict[str, DecisionKind] = {"a": "approve", "s": "approve", "r": "request_changes", "c": "cancel"}
+"""The prompt's keys (``documents.terminal.ACTION_KEYS``); ``s`` approves an earlier revision."""
 
 
 async def run_incident(
@@ -54,12 +57,13 @@ async def run_incident(
         while True:
             if facts.status != "awaiting_decision":
                 return _conclude(console, facts, await _deliveries(rt.store, facts.run_id))
+            briefing = build_briefing(facts)
             if pending_feedback is not None:
                 choice, feedback, pending_feedback = "r", pending_feedback, None
             elif approve:
                 choice, feedback = "a", None
             elif ask is not None:
-                choice, feedback = await _ask_decision(ask)
+                choice, feedback = await _ask_decision(ask, briefing)
             else:
                 choice, feedback = "q", None
             if choice == "q":
@@ -69,8 +73,11 @@ async def run_incident(
                     f'"..."[/bold]'
                 )
                 return EXIT_NO_PR
-            kind: DecisionKind = {"a": "approve", "r": "request_changes", "c": "cancel"}[choice]  # type: ignore[assignment]
-            outcome = await engine.decide(facts.run_id, kind, feedback=feedback, by="terminal")
+            kind: DecisionKind = CHOICES[choice]
+            earlier = briefing.ship_earlier.number if choice == "s" and briefing.ship_earlier else None
+            outcome = await engine.decide(
+                facts.run_id, kind, feedback=feedback, by="terminal", ship_revision=earlier
+            )
             if outcome.result == "conflict":
                 console.print(f"[red]Decision refused:[/red] {outcome.reason}")
                 return EXIT_NO_PR
@@ -79,14 +86,18 @@ async def run_incident(
         await engine.stop()
 
 
-async def _ask_decision(ask: Callable[[str], Awaitable[str]]) -> tuple[str, str | None]:
+async def _ask_decision(ask: Callable[[str], Awaitable[str]], briefing: Briefing) -> tuple[str, str | None]:
+    """The reviewer's choice among what the briefing offers (no Approve when there is nothing new to
+    ship; ``s`` ships an earlier revision as it was briefed), and the feedback for request changes."""
+    keys = {ACTION_KEYS[action]: action for action in briefing.actions}
+    offered = " / ".join(f"[{key}] {action_hint(briefing, action)}" for key, action in keys.items())
     while True:
-        answer = (await ask("[a]pprove / [r]equest changes / [c]ancel / [q]uit: ")).strip().lower()[:1]
-        if answer == "r":
+        answer = (await ask(f"{offered} / [q] quit: ")).strip().lower()[:1]
+        if answer == "r" and "r" in keys:
             feedback = (await ask("What should change? ")).strip()
             if feedback:
                 return "r", feedback
-        elif answer in ("a", "c", "q"):
+        elif answer in keys or answer == "q":
             return answer, None
 
 
@@ -198,6 +209,7 @@ async def decide_from_cli(
     *,
     feedback: str | None,
     console: Console,
+    ship_revision: int | None = None,
     timeout_s: float = 600,
 ) -> int:
     """Decide on a run. With SQLite and no live Nightshift process, this one starts the engine (which
@@ -212,7 +224,9 @@ async def decide_from_cli(
         rt = await engine.start()
         try:
             run_id = await resolve_run(rt.store, run_ref)
-            outcome = await engine.decide(run_id, kind, feedback=feedback, by="cli")
+            outcome = await engine.decide(
+                run_id, kind, feedback=feedback, by="cli", ship_revision=ship_revision
+            )
             return await _follow_decision(
                 console,
                 rt.store,
@@ -232,6 +246,7 @@ async def decide_from_cli(
             feedback=feedback,
             by="cli",
             send=_client_sender(settings, data_dir),
+            ship_revision=ship_revision,
         )
         console.print(
             f"Handed to the running Nightshift process (pid {holder})."

@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("run", help="run id, or 'latest'")
+        if name == "approve":
+            command.add_argument(
+                "--revision",
+                type=int,
+                metavar="N",
+                help="ship revision N as it was briefed instead of the latest (an explicit choice)",
+            )
     changes = commands.add_parser("request-changes", help="send a run back to the code agent with feedback")
     changes.add_argument("run", help="run id, or 'latest'")
     changes.add_argument("feedback", help="what should change")
@@ -162,6 +169,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
             args.run,
             kind,  # type: ignore[arg-type]
             feedback=getattr(args, "feedback", None),
+            ship_revision=getattr(args, "revision", None),
             console=console,
         )
 

@@ -1,5 +1,6 @@
 """Model settings: which model, how to reach it, how to retry, what it costs."""
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -51,6 +52,10 @@ class ModelSettings(Section):
     """Timeout for one HTTP request to the model endpoint."""
     context_window: Annotated[int, Field(gt=0)] = 128_000
     """Tokens the model accepts; the conversation is compressed as it nears this."""
+    script: Path | None = None
+    """The script file the scripted model plays when no model is configured (no ``OPENAI_API_KEY``, no
+    ``base_url``; env ``NIGHTSHIFT_MODEL_SCRIPT``). None: the sample incident,
+    ``demo/sample_incident.json``."""
     pricing: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICING))
     """Price table by model name. Entries in nightshift.toml extend (or override) the built-ins."""
 

@@ -47,6 +47,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "JIRA_EMAIL": ("jira", "email"),
     "OPENAI_BASE_URL": ("model", "base_url"),
     "NIGHTSHIFT_MODEL": ("model", "name"),
+    "NIGHTSHIFT_MODEL_SCRIPT": ("model", "script"),
     "NIGHTSHIFT_REPO": ("repo",),
     "NIGHTSHIFT_DATA_DIR": ("data_dir",),
     "NIGHTSHIFT_DATABASE_URL": ("database_url",),

@@ -22,9 +22,9 @@ import httpx
 from rich.console import Console
 from rich.panel import Panel
 
-from client.scripted.incident import SAMPLE_TICKET
 from client.scripted.local import HOW_TO_USE_A_REAL_MODEL
 from demo.fake_slack import CHANNEL_ID, FakeSlack
+from demo.incident import SAMPLE_TICKET
 from demo.playground import create_playground, environment_toml
 from demo.serving import serving
 from demo.trigger import fire, follow

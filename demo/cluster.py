@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
 from demo.fake_slack import (
     CHANNEL_ID,
     SIGNING_SECRET,
@@ -29,6 +28,7 @@ from demo.fake_slack import (
     signed_headers,
     slash_command_body,
 )
+from demo.incident import sample_incident_script
 from demo.playground import Playground, clone, create_playground, environment_toml
 from demo.serving import launch, wait_until_up
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from client.scripted.incident import SAMPLE_TICKET
 from demo.fake_slack import signed_headers, slash_command_body
+from demo.incident import SAMPLE_TICKET
 
 BRIEFED = ("awaiting_decision", "shipped", "failed", "cancelled", "expired")
 

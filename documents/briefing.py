@@ -25,17 +25,21 @@ from documents.phrases import (
     all_agents_submitted,
     clip,
     headline,
+    not_done_lines,
     phase_counts,
     plural,
+    revision_label,
+    revision_note,
     run_warnings,
     sentence,
+    ship_label,
     verdict_of,
     verdict_sentence,
 )
 
 Tone = Literal["good", "warning", "bad"]
-Action = Literal["approve", "request_changes", "cancel"]
-ACTIONS: tuple[Action, ...] = ("approve", "request_changes", "cancel")
+Action = Literal["approve", "ship_revision", "request_changes", "cancel"]
+ACTIONS: tuple[Action, ...] = ("approve", "ship_revision", "request_changes", "cancel")
 
 _MAX_LINE = 200
 _MAX_PROSE = 400
@@ -50,6 +54,14 @@ class PhaseCounts(BaseModel):
     expectation: str
     """What the phase must show, e.g. ``must fail``."""
     counts: TestCounts
+
+
+class EarlierRevision(BaseModel):
+    """An earlier revision the reviewer may ship instead, by an explicit choice (never Approve)."""
+
+    number: int
+    label: str
+    """``Ship revision 1 as briefed at 01:20 UTC``: the words of the button, the key, the form."""
 
 
 class Briefing(BaseModel):
@@ -88,6 +100,16 @@ class Briefing(BaseModel):
     decisions: list[DecisionFacts]
     actions: list[Action]
     """What the human may do now; empty unless the run awaits a decision."""
+    revision_note: str | None = None
+    """What this revision changed since the one before, or that it changed nothing (the feedback was
+    not acted on); None for a first revision."""
+    not_done: list[str] = []
+    """What the code and test agents say they did not do, in their words (``agent: “…”``); for a
+    revision that changed nothing, why each did not act (its words, its error or its silence)."""
+    ship_earlier: EarlierRevision | None = None
+    """The earlier revision ``ship_revision`` ships, when that choice is offered."""
+    shipped: str | None = None
+    """What the approval shipped, when it was not the latest revision (``revision 1 as briefed at …``)."""
 
 
 def _flat(text: str, limit: int = _MAX_PROSE) -> str:
@@ -97,6 +119,8 @@ def _flat(text: str, limit: int = _MAX_PROSE) -> str:
 def _tone(facts: RunFacts, verdict: Verdict) -> Tone:
     if facts.status == "failed" or facts.error or verdict in ("no_fix", "fix_does_not_pass", "regression"):
         return "bad"
+    if _unchanged(facts):
+        return "warning"
     if verdict == "verified" and all_agents_submitted(facts) and not facts.budget_exhausted:
         return "good"
     return "warning"
@@ -121,6 +145,9 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
     ticket = facts.ticket
     tag = f" ({_flat(priority, 40)})" if priority else ""
     parts = [sentence(f"{ticket.key}{tag}: {_flat(ticket.title)}")]
+    note = revision_note(facts)
+    if note:
+        parts.append(note)
     if facts.triage and facts.triage.summary.strip():
         parts.append(sentence(_flat(facts.triage.summary)))
     if facts.fix:
@@ -158,15 +185,39 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
         parts.append("The per-run budget ran out and agents were stopped.")
     if facts.error:
         parts.append(sentence(f"The run failed: {_flat(facts.error)}"))
+    earlier = _ship_earlier(facts)
     if facts.status == "awaiting_decision" and facts.changes_nothing:
         parts.append(
             "Nothing changed, so there is nothing to approve: request changes (say where to look) or cancel."
         )
+    elif facts.status == "awaiting_decision" and _unchanged(facts):
+        ship = f", {earlier.label[0].lower()}{earlier.label[1:]}" if earlier else ""
+        parts.append(f"There is nothing new to approve: request changes again{ship}, or cancel.")
     elif facts.status == "awaiting_decision":
-        parts.append("It awaits your decision: approve, request changes or cancel.")
+        unverified = "" if verdict == "verified" else " (it ships unverified, and says so)"
+        parts.append(f"It awaits your decision: approve{unverified}, request changes or cancel.")
     elif facts.status == "shipped":
-        parts.append("It has shipped" + (f": {facts.pr_url}." if facts.pr_url else "."))
+        what = f" {_shipped(facts)}" if _shipped(facts) else ""
+        parts.append(f"It has shipped{what}" + (f": {facts.pr_url}." if facts.pr_url else "."))
     return " ".join(parts)
+
+
+def _unchanged(facts: RunFacts) -> bool:
+    """The latest revision changed nothing, and no earlier one was shipped instead."""
+    return facts.not_acted_on is not None and facts.shipped_revision is None
+
+
+def _ship_earlier(facts: RunFacts) -> EarlierRevision | None:
+    earlier = facts.shippable_earlier() if facts.status == "awaiting_decision" else []
+    if not earlier or facts.unpushed is not None:
+        return None
+    return EarlierRevision(number=earlier[0].number, label=ship_label(earlier[0]))
+
+
+def _shipped(facts: RunFacts) -> str | None:
+    shipped = facts.shipped_revision
+    record = facts.revision_facts(shipped) if shipped is not None and shipped != facts.revision else None
+    return f"{revision_label(record)}, chosen over revision {facts.revision}" if record else None
 
 
 def _diff_excerpt(diff: str, max_lines: int) -> tuple[str, int]:
@@ -176,10 +227,15 @@ def _diff_excerpt(diff: str, max_lines: int) -> tuple[str, int]:
 
 
 def _actions(facts: RunFacts) -> list[Action]:
-    """What the reviewer can do now: nothing once decided; no approving a run that changed nothing."""
+    """What the reviewer can do now: nothing once decided; no approving a run or a revision that
+    changed nothing; shipping an earlier revision when one was briefed with something to ship."""
     if facts.status != "awaiting_decision":
         return []
-    return [action for action in ACTIONS if not (action == "approve" and facts.changes_nothing)]
+    offered = {
+        "approve": not facts.changes_nothing and not _unchanged(facts),
+        "ship_revision": _ship_earlier(facts) is not None,
+    }
+    return [action for action in ACTIONS if offered.get(action, True)]
 
 
 def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
@@ -213,11 +269,15 @@ def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
         warnings=run_warnings(facts),
         diff_excerpt=excerpt,
         diff_omitted_lines=omitted,
-        branch=None if facts.changes_nothing else facts.branch,
+        branch=None if facts.changes_nothing or _unchanged(facts) else facts.branch,
         pr_url=facts.pr_url,
         web_url=facts.web_url,
         status=facts.status,
         revision=facts.revision,
         decisions=list(facts.decisions),
         actions=_actions(facts),
+        revision_note=revision_note(facts),
+        not_done=not_done_lines(facts),
+        ship_earlier=_ship_earlier(facts),
+        shipped=_shipped(facts),
     )

@@ -109,6 +109,8 @@ class FixFacts(BaseModel):
     diff: str
     """Unified diff of non-test files, taken from the code agent's worktree."""
     files: list[FileChange]
+    not_done: str = ""
+    """What the code agent says it did not do (of its task or the reviewer's request), and why."""
 
 
 class TestFacts(BaseModel):
@@ -119,6 +121,8 @@ class TestFacts(BaseModel):
     notes: str
     diff: str
     files: list[FileChange]
+    not_done: str = ""
+    """What the test agent says it did not do (of its task or the reviewer's request), and why."""
 
 
 class TestCounts(BaseModel):
@@ -211,6 +215,33 @@ class DecisionFacts(BaseModel):
     by: str | None = None
     feedback: str | None = None
     at: datetime
+    ship_revision: int | None = None
+    """An approval that ships an earlier revision than the latest, chosen explicitly."""
+
+
+class RevisionFacts(BaseModel):
+    """One revision as it was committed and briefed: what approving it ships, and what it changed.
+
+    Its commit is kept under ``gitrepo.revision_ref`` (here and on origin) until the run ends, so an
+    earlier revision can still be shipped as it was briefed, whatever the branch holds later.
+    """
+
+    number: int
+    feedback: str | None = None
+    """What the reviewer asked for (revision 2 on)."""
+    commit: str | None = None
+    """The commit the branch held for this revision: what approving it ships. None: nothing to ship (no
+    agent changed a file, or it changed nothing since the revision before)."""
+    since: int | None = None
+    """The revision ``changed`` is counted from (the last earlier one with a commit); None: the base."""
+    changed: list[FileChange] = Field(default_factory=list)
+    """What this revision changed relative to ``since``."""
+    committed_at: datetime
+    briefed_at: datetime | None = None
+    fix: FixFacts | None = None
+    """The fix as briefed (its ``diff`` left empty: the commit holds it)."""
+    tests: TestFacts | None = None
+    verification: VerificationFacts | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -300,6 +331,10 @@ class RunFacts(BaseModel):
     """Glob patterns of the project's test files at the base commit (``environment.layout``)."""
     withheld: list[str] = Field(default_factory=list)
     """Sends the outbound secret scan stopped, each naming the secret and where it was found."""
+    revisions: list[RevisionFacts] = Field(default_factory=list)
+    """Each revision once committed, oldest first."""
+    shipped_revision: int | None = None
+    """The revision the pull request ships, once approved (an earlier one when chosen explicitly)."""
 
     @property
     def unpushed(self) -> str | None:
@@ -310,6 +345,27 @@ class RunFacts(BaseModel):
     def changes_nothing(self) -> bool:
         """No agent changed a file: there is no branch, and nothing to approve."""
         return not ((self.fix and self.fix.diff) or (self.tests and self.tests.diff))
+
+    def revision_facts(self, number: int) -> RevisionFacts | None:
+        return next((revision for revision in self.revisions if revision.number == number), None)
+
+    @property
+    def not_acted_on(self) -> RevisionFacts | None:
+        """The current revision when it changed nothing since the one before (the reviewer's feedback
+        was not acted on): it has nothing to approve."""
+        current = self.revision_facts(self.revision)
+        if current is None or current.number == 1 or current.commit is not None or self.changes_nothing:
+            return None
+        return current
+
+    def shippable_earlier(self) -> list[RevisionFacts]:
+        """Earlier revisions that were briefed with something to ship, newest first: each may be shipped
+        as it was briefed, by an explicit choice (never by Approve)."""
+        return [
+            revision
+            for revision in reversed(self.revisions)
+            if revision.number < self.revision and revision.commit and revision.briefed_at
+        ]
 
     workflow_id: str | None = None
     """The durable workflow that moves the run, when it is not the run id (a run repaired at start-up

@@ -11,6 +11,8 @@ from documents.facts import (
     VERDICT_TEXT,
     AgentFacts,
     DeliveryFacts,
+    FileChange,
+    RevisionFacts,
     RunFacts,
     TestCounts,
     Verdict,
@@ -54,6 +56,7 @@ _STATUS_WORDS = {
     "cancelled": "was cancelled",
 }
 _MAX_MESSAGE = 300
+_MAX_NOT_DONE = 600
 
 _VERDICT_SENTENCE: dict[str, str] = {
     "verified": "Verified: the new tests fail on the base commit and pass with the fix, "
@@ -182,6 +185,9 @@ def verdict_sentence(verdict: Verdict, fix_attempts: int | None = None) -> str:
 def headline(facts: RunFacts) -> str:
     if facts.status == "failed":
         return f"{facts.ticket.key}: the run failed"
+    unchanged = facts.not_acted_on
+    if unchanged is not None and facts.shipped_revision is None and facts.status not in IN_PROGRESS:
+        return f"{facts.ticket.key}: revision {unchanged.number} did not act on the feedback"
     if facts.status in IN_PROGRESS and facts.verification is None:
         return f"{facts.ticket.key}: {facts.status}"
     return f"{facts.ticket.key}: {_HEADLINE[verdict_of(facts)]}"
@@ -284,3 +290,61 @@ def delivery_line(delivery: DeliveryFacts, *, now: datetime) -> str:
         f"{head} not delivered yet — {cause} since {_clock(delivery.failing_since)}, next try {upcoming} "
         f"({plural(delivery.attempts, 'attempt')} so far)"
     )
+
+
+def revision_label(revision: RevisionFacts) -> str:
+    """``revision 1 as briefed at 01:20 UTC``: how an earlier revision is named where it can be shipped."""
+    at = revision.briefed_at
+    if at is None:
+        return f"revision {revision.number}"
+    clock = at.astimezone(UTC).strftime("%H:%M UTC") if at.tzinfo else at.strftime("%H:%M")
+    return f"revision {revision.number} as briefed at {clock}"
+
+
+def ship_label(revision: RevisionFacts) -> str:
+    """The explicit choice that ships an earlier revision: ``Ship revision 1 as briefed at 01:20 UTC``."""
+    return f"Ship {revision_label(revision)}"
+
+
+def changes_line(files: list[FileChange]) -> str:
+    """``todo/service.py (+3 -0) and tests/test_x.py (+8 -0)``."""
+    parts = [f"{f.path} ({'binary' if f.binary else f'+{f.added} -{f.removed}'})" for f in files[:4]]
+    more = f" and {plural(len(files) - 4, 'more file')}" if len(files) > 4 else ""
+    if len(parts) > 1 and not more:
+        return f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return ", ".join(parts) + more
+
+
+def revision_note(facts: RunFacts) -> str | None:
+    """What the current revision changed since the one before, or that it changed nothing, so the
+    reviewer's feedback was not acted on (why: ``not_done_lines``). None for a first revision."""
+    current = facts.revision_facts(facts.revision)
+    if current is None or current.number == 1:
+        return None
+    since = f"revision {current.since}" if current.since else "the base commit"
+    if facts.not_acted_on is not None:
+        return (
+            f"Revision {current.number} changed nothing since {since}: the feedback was not acted on, so "
+            "there is nothing new to approve."
+        )
+    if not current.changed:
+        return None
+    return f"Revision {current.number} changes {changes_line(current.changed)} since {since}."
+
+
+def not_done_lines(facts: RunFacts) -> list[str]:
+    """What the code and test agents say they did not do, in their own words; and, when the current
+    revision changed nothing, why each of them did not: its words, its error, or its silence."""
+    unchanged = facts.not_acted_on is not None
+    lines = []
+    for name, result in (("code", facts.fix), ("test", facts.tests)):
+        said = result.not_done.strip() if result else ""
+        agent = facts.agents.get(name)
+        if said:
+            lines.append(f"{agent_label(name)}: “{clip(' '.join(said.split()), _MAX_NOT_DONE)}”")
+        elif unchanged and agent is not None and agent.status != "submitted":
+            lines.append(f"{agent_label(name)}: {agent_reason(agent)}")
+        elif unchanged and agent is not None:
+            what = "fix" if name == "code" else "tests"
+            lines.append(f"{agent_label(name)}: resubmitted its {what} unchanged without saying why")
+    return lines

@@ -19,7 +19,9 @@ from documents.phrases import (
     agent_reason,
     clip,
     format_usd,
+    not_done_lines,
     phase_counts,
+    revision_label,
     unfinished_agents,
     verdict_label,
     verdict_of,
@@ -132,7 +134,9 @@ def _facts_table(facts: RunFacts, verdict: Verdict) -> str:
     rows.append(["Verdict", f"**{verdict_label(verdict)}**"])
     if facts.verification:
         rows.append(["Fix attempts", str(facts.verification.fix_attempts)])
-    rows.append(["Revision", str(facts.revision)])
+    shipped = facts.shipped_revision
+    chosen = f" (chosen over revision {facts.revision})" if shipped and shipped != facts.revision else ""
+    rows.append(["Revision", f"{shipped or facts.revision}{chosen}"])
     rows.append(["Total cost", format_usd(facts.cost_usd)])
     if facts.branch:
         rows.append(["Branch", md.code_span(facts.branch, in_table=True)])
@@ -167,6 +171,18 @@ def _verification(facts: RunFacts, verdict: Verdict) -> str:
     return head + "\n\n" + md.table(["Phase", "Must show", "Result"], rows)
 
 
+def _earlier(facts: RunFacts) -> str | None:
+    """Says so when the pull request ships an earlier revision than the latest, chosen explicitly."""
+    shipped = facts.shipped_revision
+    record = facts.revision_facts(shipped) if shipped and shipped != facts.revision else None
+    if record is None:
+        return None
+    return (
+        f"This pull request ships {revision_label(record)}, chosen explicitly over the latest, revision "
+        f"{facts.revision}; the branch was moved back to it."
+    )
+
+
 def render_pr_body(facts: RunFacts) -> str:
     """The PR body in GitHub-flavoured Markdown, under GitHub's body limit."""
     verdict = verdict_of(facts)
@@ -181,6 +197,9 @@ def render_pr_body(facts: RunFacts) -> str:
         )
     if facts.environment is not None and not facts.environment.sandboxed:
         parts.append(_Part(f"> [!WARNING]\n> {UNSANDBOXED}"))
+    earlier = _earlier(facts)
+    if earlier:
+        parts.append(_Part(f"> [!NOTE]\n> {md.inline(earlier)}"))
     parts += _story(facts)
     parts.append(_Part("---\n\n## What Nightshift measured\n\n" + _facts_table(facts, verdict)))
     parts.append(_Part("### Root cause"))
@@ -193,6 +212,10 @@ def render_pr_body(facts: RunFacts) -> str:
     parts.append(_Part("### Tests added"))
     parts += _tests_parts(facts)
     parts.append(_Part("### Verification\n\n" + _verification(facts, verdict)))
+    not_done = not_done_lines(facts)
+    if not_done:
+        said = "\n".join(f"- {md.inline(line)}" for line in not_done)
+        parts.append(_Part("### Not done, and why\n\n" + said))
     unfinished = unfinished_agents(facts)
     if unfinished:
         lines = [f"- **{agent_label(a.name)}**: {md.inline(agent_reason(a))}" for a in unfinished]

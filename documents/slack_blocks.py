@@ -20,6 +20,8 @@ from documents.facts import FileChange
 from documents.phrases import clip, format_usd, plural, verdict_label
 
 APPROVE_ACTION_ID = "nightshift_approve"
+SHIP_REVISION_ACTION_ID = "nightshift_ship_revision"
+"""The explicit choice of an earlier revision; its value is ``<run id>:<revision>``."""
 REQUEST_CHANGES_ACTION_ID = "nightshift_request_changes"
 FEEDBACK_CALLBACK_ID = "nightshift_feedback"
 FEEDBACK_BLOCK_ID = "feedback"
@@ -168,33 +170,64 @@ def _facts_context(b: Briefing) -> BlockJson:
     return _context(*elements)
 
 
+def _confirm(title: str, text: str) -> dict[str, Any]:
+    return {
+        "title": _text(clip(title, 100), "plain_text"),
+        "text": _text(clip(text, 300), "plain_text"),
+        "confirm": _text("Open it", "plain_text"),
+        "deny": _text("Not yet", "plain_text"),
+    }
+
+
 def _actions(b: Briefing) -> BlockJson:
+    unverified = not b.verified
     approve = {
         "type": "button",
         "action_id": APPROVE_ACTION_ID,
-        "text": _text("Approve", "plain_text"),
-        "style": "primary",
+        "text": _text("Approve unverified" if unverified else "Approve", "plain_text"),
         "value": b.run_id,
-        "confirm": {
-            "title": _text("Open the pull request?", "plain_text"),
-            "text": _text(clip(f"Nightshift opens a pull request for {b.ticket_key}.", 300), "plain_text"),
-            "confirm": _text("Open it", "plain_text"),
-            "deny": _text("Not yet", "plain_text"),
-        },
+        "confirm": _confirm(
+            "Open the pull request?",
+            f"Nightshift opens a pull request for {b.ticket_key}"
+            + (f", labelled unverified: {verdict_label(b.verdict)}." if unverified else "."),
+        ),
     }
-    request = {
-        "type": "button",
-        "action_id": REQUEST_CHANGES_ACTION_ID,
-        "text": _text("Request changes", "plain_text"),
-        "value": b.run_id,
-    }
-    elements = [approve, request] if "approve" in b.actions else [request]
+    if not unverified:
+        approve["style"] = "primary"
+    elements: list[dict[str, Any]] = [approve] if "approve" in b.actions else []
+    if "ship_revision" in b.actions and b.ship_earlier is not None:
+        label = b.ship_earlier.label
+        elements.append(
+            {
+                "type": "button",
+                "action_id": SHIP_REVISION_ACTION_ID,
+                "text": _text(clip(label, MAX_BUTTON_TEXT), "plain_text"),
+                "value": f"{b.run_id}:{b.ship_earlier.number}",
+                "confirm": _confirm(
+                    f"{label}?",
+                    f"Nightshift opens a pull request for {b.ticket_key} with revision "
+                    f"{b.ship_earlier.number} as it was briefed, not revision {b.revision}; the branch is "
+                    "moved back to it.",
+                ),
+            }
+        )
+    elements.append(
+        {
+            "type": "button",
+            "action_id": REQUEST_CHANGES_ACTION_ID,
+            "text": _text("Request changes", "plain_text"),
+            "value": b.run_id,
+        }
+    )
     return {"type": "actions", "block_id": "nightshift_decision", "elements": elements}
 
 
 def briefing_blocks(b: Briefing) -> list[BlockJson]:
     """The briefing message; Approve / Request changes buttons only while the run awaits a decision."""
     blocks: list[BlockJson] = [_header(b), _section(f"*{_flat(b.headline, 300)}*\n{_flat(b.summary, 2500)}")]
+    if b.not_done:
+        lines = "\n".join(f"• {_flat(line, 700)}" for line in b.not_done)
+        blocks.append(_section(f"*Not done, and why:*\n{lines}"))
     if b.root_cause:
         blocks.append(_section(f"*Root cause:* {_flat(b.root_cause)}"))
     if b.fix_summary:

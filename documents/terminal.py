@@ -27,14 +27,19 @@ from documents.phrases import (
     verdict_label,
 )
 
-ACTION_KEYS: dict[Action, str] = {"approve": "a", "request_changes": "r", "cancel": "c"}
+ACTION_KEYS: dict[Action, str] = {"approve": "a", "ship_revision": "s", "request_changes": "r", "cancel": "c"}
 """The key the terminal prompt takes for each action, as shown in the hints."""
 
-_ACTION_HINT: dict[Action, str] = {
-    "approve": "approve",
-    "request_changes": "request changes",
-    "cancel": "cancel",
-}
+
+def action_hint(b: Briefing, action: Action) -> str:
+    """The words for ``action``: ``approve unverified``, ``ship revision 1 as briefed at 01:20 UTC``."""
+    if action == "approve":
+        return "approve" if b.verified else "approve unverified"
+    if action == "ship_revision" and b.ship_earlier is not None:
+        return b.ship_earlier.label[0].lower() + b.ship_earlier.label[1:]
+    return action.replace("_", " ")
+
+
 _BORDER = {"good": "green", "warning": "yellow", "bad": "red"}
 _STATUS_STYLE = {"submitted": "green", "running": "cyan", "pending": "dim", "cancelled": "dim"}
 _MAX_FILES = 8
@@ -103,11 +108,11 @@ def _facts_grid(b: Briefing) -> Table:
     return grid
 
 
-def _hints(actions: list[Action]) -> Text:
+def _hints(b: Briefing) -> Text:
     hints = Text()
-    for action in actions:
+    for action in b.actions:
         key = ACTION_KEYS[action]
-        word = _ACTION_HINT[action]
+        word = action_hint(b, action)
         hints.append(f"[{key}]", style="bold")
         hints.append(f"{word[1:]} / " if word.startswith(key) else f" {word} / ")
     hints.append("[q]", style="bold")
@@ -118,6 +123,11 @@ def _hints(actions: list[Action]) -> Text:
 def briefing_panel(b: Briefing) -> Panel:
     """The briefing as a panel: summary, facts, warnings, diff excerpt, the keys to decide."""
     items: list[RenderableType] = [Text(b.summary), Text(), _facts_grid(b)]
+    if b.revision_note:
+        items[:0] = [Text(b.revision_note, style="bold"), Text()]
+    if b.not_done:
+        lines = "\n".join(f"- {line}" for line in b.not_done)
+        items += [Text(), Text(f"Not done, and why:\n{lines}", style="bold yellow")]
     if b.warnings:
         style = "bold red" if b.tone == "bad" else "bold yellow"
         items += [Text(), Text("\n".join(f"! {warning}" for warning in b.warnings), style=style)]
@@ -126,7 +136,7 @@ def briefing_panel(b: Briefing) -> Panel:
         if b.diff_omitted_lines:
             items.append(Text(f"… {plural(b.diff_omitted_lines, 'more line')} in the full diff", style="dim"))
     if b.actions:
-        items += [Text(), _hints(b.actions)]
+        items += [Text(), _hints(b)]
     return Panel(
         Group(*items),
         title=Text(b.headline, style="bold"),

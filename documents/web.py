@@ -13,15 +13,13 @@ Outgoing links carry no referrer: a page opened through a signed link has its si
 
 Element ids and form fields the adapter and its tests rely on: ``#run`` (data-events-url, data-live,
 data-rendered-at), ``#run-status``, ``#verdict``, ``#pr`` / ``#pr-link``,
-``#decision-status``, ``#decision-error``, ``#decision-forms``, ``#deliveries`` (one ``li[data-delivery]``
-per delivery, keyed like the outbox, with ``data-state``), ``form#approve-form`` and
-``form#changes-form`` (fields ``sig``, the token field, ``revision``; ``feedback`` in the latter),
-``#approve-button``, ``#changes-button``, and per agent ``#agent-<name>`` with cells
+``#decision-status``, ``#decision-error``, ``#decision-forms`` (its forms: ``documents.web_decision``),
+``#revision-note``, ``#not-done``, ``#deliveries`` (one ``li[data-delivery]``
+per delivery, keyed like the outbox, with ``data-state``), and per agent ``#agent-<name>`` with cells
 ``#agent-<name>-status|turn|tool|tokens|elapsed|activity``. The runs page has ``table#runs`` with one
 ``tr[data-run-id]`` per run.
 """
 
-import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +40,9 @@ from documents.phrases import (
     verdict_label,
 )
 from documents.web_assets import CSS, RUN_JS
+from documents.web_decision import decision_section
+from documents.web_html import attr as _attr
+from documents.web_html import escape as _e
 
 UI_ROOT = "/ui"
 """Where the adapter mounts the pages: runs at ``/ui``, one run at ``/ui/runs/{id}``."""
@@ -57,14 +58,6 @@ FINAL_STATUSES = ("shipped", "failed", "cancelled", "expired")
 """Nothing more happens to such a run: its page does not follow the event stream."""
 
 _NORMAL_AGENT_STATUSES = ("running", "pending", "submitted")
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _attr(name: str, value: object) -> str:
-    return f' {name}="{_e(value)}"'
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -230,59 +223,6 @@ def _agents_section(facts: RunFacts, now: datetime) -> str:
     )
 
 
-def _decision_section(
-    facts: RunFacts,
-    briefing: Briefing,
-    *,
-    approve_url: str,
-    request_changes_url: str,
-    token_field: str | None,
-    link_sig: str | None,
-) -> str:
-    if not briefing.actions and facts.status != "approving":
-        return ""
-    status_text = "Approving..." if facts.status == "approving" else ""
-    forms = ""
-    if briefing.actions:
-        auth = (_attr_input("hidden", "sig", link_sig) if link_sig else "") + _attr_input(
-            "hidden", "revision", str(facts.revision)
-        )
-
-        def token(form: str) -> str:
-            if not token_field:
-                return ""
-            ident = f"{form}-token"
-            return (
-                f'<label for="{ident}">API token</label><input type="password"{_attr("id", ident)}'
-                f'{_attr("name", token_field)} autocomplete="current-password" required>'
-            )
-
-        approve = (
-            f'<form id="approve-form" data-decision="approve" method="post"{_attr("action", approve_url)}>'
-            f"<p>Open the pull request for this fix.</p>{auth}{token('approve')}"
-            '<button id="approve-button" class="primary" type="submit">Approve</button></form>'
-        )
-        forms = (
-            '<div id="decision-forms" class="decision">'
-            f"{approve if 'approve' in briefing.actions else ''}"
-            f'<form id="changes-form" data-decision="request_changes" method="post"'
-            f"{_attr('action', request_changes_url)}>"
-            '<label for="feedback">What should change?</label>'
-            '<textarea id="feedback" name="feedback" required></textarea>'
-            f"{auth}{token('changes')}"
-            '<button id="changes-button" type="submit">Request changes</button></form></div>'
-        )
-    return (
-        '<section id="decision"><h2>Decision</h2>'
-        f'<p id="decision-status" role="status" aria-live="polite">{status_text}</p>'
-        f'<p id="decision-error" class="error" role="alert"></p>{forms}</section>'
-    )
-
-
-def _attr_input(kind: str, name: str, value: str) -> str:
-    return f'<input type="{kind}"{_attr("name", name)}{_attr("value", value)}>'
-
-
 def _facts_list(rows: Sequence[tuple[str, str]]) -> str:
     """``(label, html)`` pairs as a definition list; the html is already escaped."""
     return (
@@ -325,8 +265,18 @@ def _briefing_section(facts: RunFacts, briefing: Briefing) -> str:
             ("Decision", _e(f"{format_time(decision.at)} {decision.kind.replace('_', ' ')}{who}{said}"))
         )
     detail = f"<p>{_e(facts.verification.detail)}</p>" if facts.verification else ""
+    note = (
+        f'<p id="revision-note"><strong>{_e(briefing.revision_note)}</strong></p>'
+        if briefing.revision_note
+        else ""
+    )
+    not_done = ""
+    if briefing.not_done:
+        items = "".join(f"<li>{_e(line)}</li>" for line in briefing.not_done)
+        not_done = f'<h3>Not done, and why</h3><ul id="not-done" class="warnings">{items}</ul>'
     return (
-        f'<section><h2>Briefing</h2><p id="summary">{_e(briefing.summary)}</p>{warnings}{detail}'
+        f'<section><h2>Briefing</h2>{note}<p id="summary">{_e(briefing.summary)}</p>{not_done}{warnings}'
+        f"{detail}"
         f"{_counts_table(briefing)}{_facts_list(rows)}{_excerpts(facts)}</section>"
     )
 
@@ -488,7 +438,7 @@ def run_page(
         f" · Cost: {_e(format_usd(facts.cost_usd))}</p>"
         f'<p id="pr"{pr_hidden}>Pull request: {_pr_link(briefing.pr_url)}</p>'
         + (delivery_section if undelivered else "")
-        + _decision_section(
+        + decision_section(
             facts,
             briefing,
             approve_url=approve_url,

@@ -7,12 +7,12 @@ durable workflow step may run again after a crash.
 - ``repo``: ``GitRepo``, the public surface (sync, worktrees, diffs, commits, push);
 - ``worktrees``: add/remove worktrees, snapshot a worktree's files as a tree, apply a patch;
 - ``commits``: ``CommitSpec`` and commits made with plumbing, never in a checkout;
-- ``refs``: reading commits and branch tips; ``names``: ``branch_name``.
+- ``refs``: reading commits and branch tips; ``names``: ``branch_name``, ``revision_ref``.
 """
 
 from gitrepo.commits import CommitSpec
 from gitrepo.errors import GitError
-from gitrepo.names import BRANCH_PREFIX, branch_name
+from gitrepo.names import BRANCH_PREFIX, branch_name, revision_ref, run_refs
 from gitrepo.repo import GitRepo
 
-__all__ = ["BRANCH_PREFIX", "CommitSpec", "GitError", "GitRepo", "branch_name"]
+__all__ = ["BRANCH_PREFIX", "CommitSpec", "GitError", "GitRepo", "branch_name", "revision_ref", "run_refs"]

@@ -89,6 +89,12 @@ async def commit_on_branch(
     return shas
 
 
+async def tree_with(git: Git, base: str, diffs: Sequence[str]) -> str:
+    """The tree of ``base`` with ``diffs`` applied one after the other (empty ones skipped)."""
+    planned = await _plan(git, await resolve_commit(git, base), [CommitSpec("tree", diff) for diff in diffs])
+    return planned[-1].tree if planned else await git.out("rev-parse", f"{base}^{{tree}}")
+
+
 async def _plan(git: Git, parent: str, commits: Sequence[CommitSpec]) -> list[_Planned]:
     """The tree and normalised message of each commit; diffs that change nothing are dropped."""
     planned: list[_Planned] = []

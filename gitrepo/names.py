@@ -1,4 +1,4 @@
-"""Deterministic, always-valid branch names for fix branches."""
+"""Deterministic, always-valid names: fix branches, and the refs that keep a run's revisions."""
 
 import hashlib
 import re
@@ -6,6 +6,9 @@ import unicodedata
 
 BRANCH_PREFIX = "fix/"
 """Nightshift's own branches; only these are ever force-pushed (with a lease)."""
+REVISIONS_PREFIX = "refs/nightshift/"
+"""Where each run keeps the commit of every revision it briefed (``revision_ref``), outside
+``refs/heads``: no branch list shows them, and they go when the run ends."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _DASHES = re.compile(r"-{2,}")
 _MAX_PART = 60
@@ -29,3 +32,13 @@ def _part(raw: str, fallback: str) -> str:
     if clean == raw:
         return clean
     return f"{clean}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:6]}"
+
+
+def run_refs(run_id: str) -> str:
+    """The prefix of run ``run_id``'s revision refs, ``refs/nightshift/<run-id>/``."""
+    return f"{REVISIONS_PREFIX}{_part(run_id, 'run')}/"
+
+
+def revision_ref(run_id: str, number: int) -> str:
+    """``refs/nightshift/<run-id>/revision-<n>``: the commit revision ``number`` of the run briefed."""
+    return f"{run_refs(run_id)}revision-{number}"

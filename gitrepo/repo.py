@@ -136,6 +136,15 @@ class GitRepo:
         ``worktree_diff`` makes its own (so it applies to a worktree of ``base``)."""
         return await worktrees.tree_diff(self._git, base, head, include)
 
+    async def diff_to_applied(
+        self, parent: str, base: str, diffs: Sequence[str], *, include: Callable[[str], bool]
+    ) -> str:
+        """A patch from commit ``parent`` to ``base`` with ``diffs`` applied, for the paths ``include``
+        accepts: what a commit on ``parent`` must change for its tree to be exactly those diffs."""
+        await self.fetch_commit(parent)
+        tree = await _commits.tree_with(self._git, base, diffs)
+        return await worktrees.tree_diff(self._git, parent, tree, include)
+
     async def changed_paths(self, worktree: Path, base: str) -> list[str]:
         """Repository-relative paths whose content in ``worktree`` differs from ``base``, sorted."""
         return await worktrees.changed_paths(self._git, worktree, base)
@@ -154,12 +163,13 @@ class GitRepo:
         await self.fetch_commit(base)
         return await _commits.commit_on_branch(self._git, branch, base, commits, author)
 
-    async def push(self, branch: str, remote: str = "origin") -> bool:
+    async def push(self, branch: str, remote: str = "origin", *, keep: Sequence[str] = ()) -> bool:
         """Push ``branch`` to the same name on ``remote``; False when there is no such remote.
 
         Nightshift's own ``fix/`` branches are pushed with ``--force-with-lease`` (the remote must be
-        where we last saw it); any other branch only fast-forwards. Pushing what is already there
-        succeeds.
+        where we last saw it); any other branch only fast-forwards. ``keep``: refs outside
+        ``refs/heads`` (``revision_ref``) pushed in the same command, set to what they are here.
+        Pushing what is already there succeeds.
         """
         if remote not in await self._remotes():
             return False
@@ -168,8 +178,69 @@ class GitRepo:
         await self._remember_credentials(remote)
         ref = f"refs/heads/{branch}"
         lease = [f"--force-with-lease={ref}"] if branch.startswith(BRANCH_PREFIX) else []
-        await self._git.run("push", "--quiet", *lease, remote, f"{ref}:{ref}")
+        kept = [f"+{name}:{name}" for name in keep]
+        await self._git.run("push", "--quiet", *lease, remote, f"{ref}:{ref}", *kept)
         return True
+
+    async def set_ref(self, ref: str, commit: str) -> None:
+        """Point ``ref`` (a full ref name) at ``commit`` in this clone."""
+        async with self._git.lock():
+            await self._git.run(
+                "update-ref", "-m", "nightshift: keep", ref, await resolve_commit(self._git, commit)
+            )
+
+    async def fetch_ref(self, ref: str) -> str | None:
+        """``ref`` (a full ref name) as ``origin`` has it, brought into this clone under the same name;
+        where it points, or None when neither ``origin`` nor this clone has it."""
+        if await self.has_origin():
+            await self._remember_credentials("origin")
+            fetched = await self._git.run("fetch", "--quiet", "origin", f"+{ref}:{ref}", ok=(0, 128))
+            if fetched.returncode != 0 and "couldn't find remote ref" not in fetched.stderr:
+                raise GitError(f"cannot fetch {ref} from origin: {self._git.scrub(fetched.stderr.strip())}")
+        return await commit_of(self._git, ref)
+
+    async def move_branch(self, branch: str, commit: str | None) -> None:
+        """Point Nightshift's ``branch`` at ``commit``, or delete it (None), here and on ``origin``.
+
+        This may take away commits reviewers saw (a revision that was asked to change, or one not
+        chosen): the caller says so where the reviewers look. The push has an explicit lease on where
+        ``origin``'s branch is now; a branch already where it should be is left alone (a replay).
+        """
+        if not branch.startswith(BRANCH_PREFIX):
+            raise GitError(f"only Nightshift's own {BRANCH_PREFIX} branches are moved, not {branch!r}")
+        git, ref = self._git, f"refs/heads/{branch}"
+        async with git.lock():
+            if commit is None:
+                await git.run("update-ref", "-m", "nightshift: take down", "-d", ref)
+            else:
+                await git.run("update-ref", "-m", "nightshift: move", ref, await resolve_commit(git, commit))
+        if not await self.has_origin():
+            return
+        await self._remember_credentials("origin")
+        listed = (await git.out("ls-remote", "origin", ref)).split()
+        there = listed[0] if listed else None
+        if there == commit:
+            return
+        await git.run(
+            "push", "--quiet", f"--force-with-lease={ref}:{there or ''}", "origin", f"{commit or ''}:{ref}"
+        )
+        tracking = f"refs/remotes/origin/{branch}"
+        await git.run("update-ref", *(["-d", tracking] if commit is None else [tracking, commit]))
+
+    async def drop_refs(self, prefix: str) -> None:
+        """Delete every ref under ``prefix`` (``run_refs``) here and on ``origin``."""
+        git = self._git
+        local = (await git.out("for-each-ref", "--format=%(refname)", prefix)).split()
+        async with git.lock():
+            for ref in local:
+                await git.run("update-ref", "-d", ref)
+        if await self.has_origin():
+            await self._remember_credentials("origin")
+            remote = [
+                line.split()[1] for line in (await git.out("ls-remote", "origin", f"{prefix}*")).splitlines()
+            ]
+            if remote:
+                await git.run("push", "--quiet", "origin", *(f":{ref}" for ref in remote))
 
     async def commit(self, revision: str) -> str | None:
         """The full sha of the commit ``revision`` names, None when it names none."""

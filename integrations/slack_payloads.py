@@ -6,8 +6,8 @@ adapter can answer 400 with that reason.
 
 - ``parse_command``: the slash command's form -> ``SlashCommand`` (``help``, ``status`` or ``run``).
 - ``parse_interaction``: the ``payload`` form field (JSON) -> ``ButtonClick`` (a ``block_actions``
-  click on Approve or Request changes) or ``FeedbackSubmitted`` (the feedback modal's
-  ``view_submission``).
+  click on Approve, Ship revision N or Request changes) or ``FeedbackSubmitted`` (the feedback
+  modal's ``view_submission``).
 """
 
 import html
@@ -23,18 +23,21 @@ from documents.slack_blocks import (
     FEEDBACK_BLOCK_ID,
     FEEDBACK_CALLBACK_ID,
     REQUEST_CHANGES_ACTION_ID,
+    SHIP_REVISION_ACTION_ID,
 )
 
 JIRA_KEY = re.compile(r"^[A-Z][A-Z0-9]+-\d+\b")
 """A leading Jira issue key, e.g. ``PAY-42`` in ``/oncall PAY-42 refunds show as charges``."""
 
 Subcommand = Literal["help", "status", "run"]
-ButtonKind = Literal["approve", "request_changes"]
+ButtonKind = Literal["approve", "ship_revision", "request_changes"]
 
 _BUTTONS: dict[str, ButtonKind] = {
     APPROVE_ACTION_ID: "approve",
+    SHIP_REVISION_ACTION_ID: "ship_revision",
     REQUEST_CHANGES_ACTION_ID: "request_changes",
 }
+_SHIP_VALUE = re.compile(r"^(?P<run>[^:\s]+):(?P<revision>[1-9][0-9]{0,3})$")
 _MAX_SHOWN = 60
 
 
@@ -64,6 +67,8 @@ class ButtonClick:
     message_ts: str
     trigger_id: str
     response_url: str
+    revision: int | None = None
+    """The revision a Ship revision N click names (its button's value is ``<run id>:<revision>``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +148,16 @@ def _button_click(data: dict[str, Any]) -> ButtonClick:
     if kind is None:
         raise ValueError(f"unknown action {action_id[:_MAX_SHOWN]!r}")
     user_id, user_name = _user(data)
+    value, revision = _get(action, "value"), None
+    if kind == "ship_revision":
+        match = _SHIP_VALUE.match(value)
+        if match is None:
+            raise ValueError(f"a ship-revision value is '<run id>:<revision>', not {value[:_MAX_SHOWN]!r}")
+        value, revision = match["run"], int(match["revision"])
     return ButtonClick(
         kind=kind,
-        run_id=_get(action, "value"),
+        run_id=value,
+        revision=revision,
         user_id=user_id,
         user_name=user_name,
         channel_id=_get(data, "container.channel_id", "channel.id"),

@@ -286,9 +286,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={**DECIDED, **api.errors(401, 404, 409)},
         openapi_extra=api.bearer_auth(),
     )
-    async def approve(request: Request, run_id: Annotated[str, PathParameter(**RUN_ID)]) -> Response:
+    async def approve(
+        request: Request,
+        run_id: Annotated[str, PathParameter(**RUN_ID)],
+        revision: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=9999,
+                description="Ship this earlier revision as it was briefed, instead of the latest "
+                "(an explicit choice; 409 when it has nothing to ship).",
+            ),
+        ] = None,
+    ) -> Response:
         authorize(request, run_id)
-        return reply(await server(request).service.decide(run_id, "approve", by="api"))
+        service = server(request).service
+        return reply(await service.decide(run_id, "approve", by="api", ship_revision=revision))
 
     @app.post(
         "/runs/{run_id}/request-changes",

@@ -254,12 +254,21 @@ class Service:
         return [d.facts() for d in await self.engine.rt.deliveries.outbox.of_run(run_id)]
 
     async def decide(
-        self, run_id: str, kind: DecisionKind, *, feedback: str | None = None, by: str | None = None
+        self,
+        run_id: str,
+        kind: DecisionKind,
+        *,
+        feedback: str | None = None,
+        by: str | None = None,
+        ship_revision: int | None = None,
     ) -> Reply:
-        """202 accepted, 200 already approved (with the PR), 409 not awaiting a decision."""
+        """202 accepted, 200 already approved (with the PR), 409 not awaiting a decision or nothing to
+        approve (the reason says which). ``ship_revision``: approve that earlier revision as briefed."""
         facts = await self.run(run_id)
         try:
-            outcome = await self.engine.decide(facts.run_id, kind, feedback=feedback, by=by)
+            outcome = await self.engine.decide(
+                facts.run_id, kind, feedback=feedback, by=by, ship_revision=ship_revision
+            )
         except DecisionRefused as exc:
             raise ApiError(422, str(exc)) from None
         run: dict[str, Any] = {
@@ -328,7 +337,11 @@ class Service:
         feedback = form.get("feedback", "").strip() or None
         if kind == "request_changes" and not feedback:
             raise ApiError(422, "request changes needs feedback: say what should change")
-        return await self.decide(facts.run_id, kind, feedback=feedback, by="web")
+        ship = form.get("ship_revision", "").strip()
+        if ship and not (ship.isdigit() and int(ship) > 0):
+            raise ApiError(422, f"ship_revision is a revision number, not {ship[:20]!r}")
+        ship_revision = int(ship) if ship and kind == "approve" else None
+        return await self.decide(facts.run_id, kind, feedback=feedback, by="web", ship_revision=ship_revision)
 
     async def events(self, run_id: str) -> AsyncIterator[str]:
         """Server-Sent Events: the run's events so far, then new ones until it is settled

@@ -186,18 +186,22 @@ class Webhooks:
                     200, {"response_action": "errors", "errors": {"feedback": "Say what should change."}}
                 )
             self._background(self._request_changes(slack, interaction))
-        elif interaction.kind == "approve":
+        elif interaction.kind in ("approve", "ship_revision"):
             self._background(self._approve(slack, interaction))
         else:
             self._background(self._open_modal(slack, interaction.trigger_id, interaction.run_id))
         return Reply(200, {})
 
     async def _approve(self, slack: SlackNotifier, click: ButtonClick) -> None:
+        """Approve, or (Ship revision N) approve that earlier revision as it was briefed."""
         facts = await self.service.run(click.run_id)
         ref = facts.message_ref or f"{click.channel_id}:{click.message_ts}"
-        reply = await self.service.decide(facts.run_id, "approve", by=click.user_name)
+        reply = await self.service.decide(
+            facts.run_id, "approve", by=click.user_name, ship_revision=click.revision
+        )
         if reply.status == 202:
-            await self._mark_deciding(slack, facts.run_id, ref, "Approving...", click.user_id)
+            doing = f"Shipping revision {click.revision}..." if click.revision else "Approving..."
+            await self._mark_deciding(slack, facts.run_id, ref, doing, click.user_id)
         else:
             detail = reply.body.get("error") or reply.body.get("detail") or reply.body.get("status")
             await self._ephemeral(slack, click.channel_id, click.user_id, f"Run {facts.run_id}: {detail}")

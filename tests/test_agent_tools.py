@@ -9,8 +9,8 @@ import pytest
 
 from client import ModelClient
 from client.scripted import ScriptedCall, ScriptedModelServer, Turn
-from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
 from config import McpServer, Settings
+from demo.incident import SAMPLE_TICKET, sample_incident_script
 from demo.playground import Playground, create_playground
 from tests.pipeline_fixtures import Pipeline, launch, pipeline_settings
 from tests.test_tools_mcp import SERVER

@@ -22,9 +22,9 @@ from pydantic import SecretStr
 from schemathesis.config import SchemathesisConfig
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
 from config import Secrets, Settings
 from demo.fake_slack import FakeSlack
+from demo.incident import sample_incident_script
 from demo.playground import create_playground
 from main import create_app
 from tests.fakes.github import FakeGitHub

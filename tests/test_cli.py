@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
+from demo.incident import sample_incident_script
 from demo.playground import create_playground, environment_toml
 from demo.serving import free_port
 from store.runs import Store, database_url

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack, signed_headers, slash_command_body
 from demo.fake_slack import TOKEN as SLACK_TOKEN
+from demo.incident import sample_incident_script
 from tests.fakes.github import FakeGitHub
 from tests.fakes.jira import EMAIL, FakeJira
 from tests.fakes.jira import TOKEN as JIRA_TOKEN

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
+from demo.incident import sample_incident_script
 from demo.playground import create_playground, environment_toml
 from demo.serving import serving
 from store.runs import Store, database_url

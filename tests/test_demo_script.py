@@ -20,6 +20,7 @@ from agent import AgentResult, AgentSpec, run_agent
 from agents import (
     AGENT_NAMES,
     AGENT_ROLES,
+    RevisionContext,
     build_specs,
     code_goal,
     goals,
@@ -28,16 +29,21 @@ from agents import (
     revise_goal,
 )
 from client.scripted import SCRIPTS, ScriptedModelServer
-from client.scripted.incident import (
+from config import Settings
+from demo.incident import (
+    CODE_REVISION,
+    DECLINED,
     FIX_ATTEMPTS,
     REGRESSION_TEST_NAMES,
     REGRESSION_TESTS,
     REVISION_FEEDBACK,
+    SAMPLE_SCRIPT_FILE,
     SAMPLE_TICKET,
+    TEST_REVISION,
+    declined_revision_turns,
     revision_turns,
     sample_incident_script,
 )
-from config import Settings
 from demo.playground import SAMPLE_ENVIRONMENT, create_playground
 from tests.git_fixtures import git
 from tests.model_fixtures import scripted_client
@@ -172,21 +178,26 @@ async def test_revision_turns_act_on_the_reviewers_feedback(
     scripted_server: ScriptedModelServer, incident: Incident, feedback_aware: bool
 ) -> None:
     scripts = sample_incident_script()
-    scripts["code agent"] += revision_turns(feedback_aware=feedback_aware)
+    scripts[CODE_REVISION] = revision_turns() if feedback_aware else declined_revision_turns()
     scripted_server.load(scripts)
     code_tree = incident.worktrees["code"]
     first = await run("code", code_goal(SAMPLE_TICKET, []), incident, scripted_server)
     fixed = diff(code_tree)
 
-    revise = revise_goal(SAMPLE_TICKET, REVISION_FEEDBACK, fixed)
-    revised = await run("code", revise, incident, scripted_server)
+    context = RevisionContext(
+        feedback=REVISION_FEEDBACK, fix_diff=fixed, explanation="", test_diff="", test_notes=""
+    )
+    revised = await run("code", revise_goal(SAMPLE_TICKET, context), incident, scripted_server)
 
     assert first.ok and revised.ok
+    assert [r.script for r in scripted_server.requests][-1] == CODE_REVISION
     after = diff(code_tree)
     assert FIXED_LINE in after
     documented = "+        Completing is idempotent: a todo that is already done stays done." in after
     assert documented is feedback_aware
     assert (after == fixed) is not feedback_aware
+    assert revised.submission is not None
+    assert revised.submission.model_dump()["not_done"] == ("" if feedback_aware else DECLINED)
     suite = pytest_in(code_tree, incident)
     assert suite.startswith("exit=0") and "11 passed" in suite
 
@@ -194,7 +205,7 @@ async def test_revision_turns_act_on_the_reviewers_feedback(
 def test_the_cli_prints_the_scripts_the_model_server_loads() -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "client.scripted.incident", *args],
+            [sys.executable, "-m", "demo.incident", *args],
             capture_output=True,
             text=True,
             timeout=60,
@@ -202,10 +213,13 @@ def test_the_cli_prints_the_scripts_the_model_server_loads() -> None:
             cwd=Path(__file__).resolve().parents[1],
         )
 
-    plain, wrong, revised = cli(), cli("--wrong-fix"), cli("--revision")
+    plain, wrong, revised = cli(), cli("--wrong-fix"), cli("--revisions")
     assert SCRIPTS.validate_json(plain.stdout) == sample_incident_script()
     assert SCRIPTS.validate_json(wrong.stdout) == sample_incident_script(wrong_fix=True)
-    code_turns = SCRIPTS.validate_json(revised.stdout)["code agent"]
-    assert code_turns == sample_incident_script()["code agent"] + revision_turns()
-    refused = cli("--wrong-fix", "--revision")
-    assert refused.returncode == 2 and "cannot be combined" in refused.stderr
+    with_revisions = SCRIPTS.validate_json(revised.stdout)
+    assert with_revisions == sample_incident_script(revisions=True)
+    assert {CODE_REVISION, TEST_REVISION} <= set(with_revisions)
+    # the file the no-credentials default plays is the same (python -m demo.incident --write)
+    assert SCRIPTS.validate_json(SAMPLE_SCRIPT_FILE.read_text(encoding="utf-8")) == with_revisions
+    refused = cli("--wrong-fix", "--revisions")
+    assert refused.returncode == 2 and "not with --wrong-fix" in refused.stderr

@@ -171,6 +171,24 @@ def test_per_conversation_each_conversation_plays_the_script_from_its_first_turn
         ScriptedModelServer({"*": [Turn(content="x", faults=["rate_limit"])]}, per_conversation=True)
 
 
+def test_a_script_may_also_route_on_the_conversations_task(scripted_server: ScriptedModelServer) -> None:
+    """``code agent & requested changes`` takes the code agent's revision conversations; the other
+    conversations of that agent still go to ``code agent``."""
+    scripted_server.load(
+        {"code agent": [Turn(content="fix")], "code agent & requested changes": [Turn(content="revise")]}
+    )
+
+    def reply(task: str) -> str:
+        request = body("You are the code agent.")
+        request["messages"][1]["content"] = task  # the first user message: the task
+        response = httpx.post(f"{scripted_server.base_url}/chat/completions", json=request, timeout=10)
+        return str(response.json()["choices"][0]["message"]["content"])
+
+    assert reply("A reviewer looked at your fix and requested changes.") == "revise"
+    assert reply("Fix the bug this incident describes.") == "fix"
+    assert [r.script for r in scripted_server.requests] == ["code agent & requested changes", "code agent"]
+
+
 def test_exhausted_script_answers_500_saying_so(scripted_server: ScriptedModelServer) -> None:
     scripted_server.load({"*": [Turn(content="only turn")]})
     url = f"{scripted_server.base_url}/chat/completions"

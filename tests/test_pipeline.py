@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from client.scripted import ScriptedModelServer, Turn
-from client.scripted.incident import REVISION_FEEDBACK, SAMPLE_TICKET, revision_turns, sample_incident_script
 from config import Secrets
+from demo.incident import KEPT_TESTS, REVISION_FEEDBACK, SAMPLE_TICKET, sample_incident_script
 from documents.briefing import build_briefing
 from documents.slack_blocks import briefing_blocks
 from tests.pipeline_fixtures import Pipeline, start_pipeline
@@ -82,9 +82,7 @@ async def test_wrong_fix_is_reported_as_not_passing_after_self_correction(
 async def test_request_changes_makes_a_second_revision_on_the_same_branch(
     tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
 ) -> None:
-    scripts = sample_incident_script()
-    scripts["code agent"] = [*scripts["code agent"], *revision_turns()]
-    pipeline = await start_pipeline(tmp_path, scripted_server, scripts)
+    pipeline = await start_pipeline(tmp_path, scripted_server, sample_incident_script(revisions=True))
     pipelines.append(pipeline)
     run = await pipeline.submit(SAMPLE_TICKET)
     first = await pipeline.briefed(run.run_id)
@@ -101,6 +99,10 @@ async def test_request_changes_makes_a_second_revision_on_the_same_branch(
     assert len(log) == 1 and log[0].startswith("Revise fix for TODO-42 (revision 2)")
     assert "idempotent" in git(pipeline.playground.origin, "show", f"{second.branch}:todo/service.py")
     assert [d.kind for d in second.decisions] == ["request_changes"]
+    briefing = build_briefing(second)  # says what the revision changed, and what the test agent did not
+    assert briefing.revision_note == "Revision 2 changes todo/service.py (+4 -1) since revision 1."
+    assert briefing.not_done == [f"test agent: “{KEPT_TESTS}”"]
+    assert briefing.actions == ["approve", "ship_revision", "request_changes", "cancel"]
     notes = pipeline.engine.rt.notes.search("complete docstring idempotent")
     assert notes and notes[0]["agent"] == "reviewer"  # kept for later runs on this repository
 

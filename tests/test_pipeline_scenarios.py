@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
-from client.scripted.incident import SAMPLE_TICKET, sample_incident_script
+from demo.incident import SAMPLE_TICKET, sample_incident_script
 from demo.playground import create_repo
 from documents.briefing import build_briefing
 from documents.facts import RunFacts, Ticket

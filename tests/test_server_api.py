@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
 from config import Settings
+from demo.incident import sample_incident_script
 from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
 from client.scripted.threaded import ThreadedServer
+from demo.incident import sample_incident_script
 from tests.fakes.github import FakeGitHub, signed_headers, workflow_run_payload
 from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack, slash_command_body
 from demo.fake_slack import TOKEN as SLACK_TOKEN
 from demo.fake_slack import signed_headers as slack_signed_headers
+from demo.incident import sample_incident_script
 from tests.fakes.jira import (
     BOT_ACCOUNT_ID,
     EMAIL,

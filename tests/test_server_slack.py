@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import REVISION_FEEDBACK, revision_turns, sample_incident_script
 from demo.fake_slack import (
     CHANNEL_ID,
     SIGNING_SECRET,
@@ -21,6 +20,7 @@ from demo.fake_slack import (
     slash_command_body,
     view_submission_body,
 )
+from demo.incident import REVISION_FEEDBACK, revision_turns, sample_incident_script
 from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
 from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
+from demo.incident import sample_incident_script
 from tests.browser_fixtures import Chromium, PageLog, browser_fixture  # noqa: F401 (fixture)
 from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
 

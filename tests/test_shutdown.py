@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
+from demo.incident import sample_incident_script
 from demo.playground import create_playground, environment_toml
 from demo.serving import serving
 from tests.server_fixtures import wait_for_run

@@ -7,7 +7,7 @@ import pytest
 
 from client import ModelClient
 from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
+from demo.incident import sample_incident_script
 from demo.playground import create_playground
 from tests.git_fixtures import git
 from tests.pipeline_fixtures import Pipeline, pipeline_settings, start_pipeline

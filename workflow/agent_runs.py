@@ -3,20 +3,31 @@
 What an agent changed is recorded in the database when it finishes (``Store.save_agent_diff``), not only
 left in its worktree: with several workers, the verification, a self-correction or the commit of a
 revision may run on another worker than the agent did, and that worker rebuilds the worktree from the
-record (``agent_worktree``).
+record (``agent_worktree``). What it changed when it last *submitted* is recorded too
+(``submitted_key``): that is its result, which verification checks and a revision starts from; a run
+that fails after an earlier submission leaves that submission standing.
 """
 
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agent import AgentEvent, AgentResult, SharedBudget, run_agent
 from agents import AGENT_ROLES, build_specs
 from documents.facts import AgentFacts, FixFacts, PrDraft, RunFacts, TestFacts, TriageFacts
 from tools import ToolContext
 from workflow.runtime import Runtime
+
+Start = Literal["base", "worktree", "submission"]
+"""Where an agent run starts: the base commit (a first run), its worktree as the agent left it (a
+self-correction), or the base commit with the agent's last submission (a revision)."""
+
+
+def submitted_key(name: str) -> str:
+    """The agent-diff record of what agent ``name`` changed when it last submitted."""
+    return f"{name}:submitted"
 
 
 async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
@@ -38,20 +49,22 @@ async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
 
 
 async def run_in_worktree(
-    rt: Runtime, facts: RunFacts, name: str, goal: str, *, fresh: bool, label: str
+    rt: Runtime, facts: RunFacts, name: str, goal: str, *, start: Start, label: str
 ) -> AgentResult:
-    """Run agent ``name`` on ``goal``; ``fresh`` resets its worktree to the base commit first.
+    """Run agent ``name`` on ``goal`` from ``start``.
 
-    A first run is always fresh, so a step replayed after a crash starts from a clean tree; a retry or
-    a revision continues from the agent's previous edits (``agent_worktree``). When the agent has
-    finished, what it changed is recorded before its facts say so.
+    A first run and a revision reset the worktree first, so a step replayed after a crash starts from
+    the same tree; a retry continues from the agent's previous edits (``agent_worktree``). When the
+    agent has finished, what it changed is recorded before its facts say so.
     """
     assert facts.base_commit is not None
-    if fresh:
+    if start == "worktree":
+        worktree = await agent_worktree(rt, facts, name)
+    else:
         worktree = await rt.repo.add_worktree(rt.worktree(facts.run_id, name), facts.base_commit)
         await rt.repo.reset_worktree(worktree, facts.base_commit)
-    else:
-        worktree = await agent_worktree(rt, facts, name)
+        if start == "submission":
+            await rt.repo.apply(worktree, await rt.store.agent_diff(facts.run_id, submitted_key(name)) or "")
     spec = build_specs(rt.settings)[name]
     budget = rt.budgets.setdefault(
         facts.run_id, SharedBudget(rt.settings.workflow.max_run_cost_usd, spent_usd=facts.cost_usd)
@@ -76,6 +89,8 @@ async def run_in_worktree(
     if changes is not None:
         diff = await rt.repo.worktree_diff(worktree, facts.base_commit, include=changes)
         await rt.store.save_agent_diff(facts.run_id, name, diff)
+        if result.status == "submitted":
+            await rt.store.save_agent_diff(facts.run_id, submitted_key(name), diff)
     await progress.finished(result)
     return result
 
@@ -199,14 +214,17 @@ def _record_submission(facts: RunFacts, name: str, result: AgentResult) -> None:
         facts.fix = FixFacts(
             root_cause=data["root_cause"],
             explanation=data["explanation"],
+            not_done=data.get("not_done", ""),
             diff=previous.diff if previous else "",
             files=previous.files if previous else [],
         )
     elif name == "test":
+        previous_tests = facts.tests
         facts.tests = TestFacts(
             test_files=data["test_files"],
             test_names=data["test_names"],
             notes=data["notes"],
-            diff="",
-            files=[],
+            not_done=data.get("not_done", ""),
+            diff=previous_tests.diff if previous_tests else "",
+            files=previous_tests.files if previous_tests else [],
         )

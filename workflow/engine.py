@@ -19,11 +19,10 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
@@ -47,7 +46,8 @@ from store.outbox import Outbox
 from store.runs import FINAL_STATUSES, Store, database_url
 from tools import builtin_registry, load_plugins
 from workflow.agent_tools import check_agent_tools, connect_mcp
-from workflow.errors import DecisionRefused, EngineBusy, RunNotFound, WorkflowError
+from workflow.decisions import DecisionKind, DecisionOutcome, decide
+from workflow.errors import EngineBusy, RunNotFound, WorkflowError
 from workflow.executors import ExecutorPresence
 from workflow.pipeline import DECISION_TOPIC, incident, register_agents_queue, resumed_incident
 from workflow.repair import repair_stuck_runs
@@ -68,19 +68,6 @@ SEVERAL_WORKERS = (
 )
 
 logger = logging.getLogger("nightshift.engine")
-
-DecisionKind = Literal["approve", "request_changes", "cancel"]
-DecisionSender = Callable[[str, dict[str, object], str], Awaitable[None]]
-"""Delivers (workflow id, decision message, idempotency key) to the run's workflow."""
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionOutcome:
-    """``accepted`` (sent to the run), ``already`` (approved before), or ``conflict`` (wrong state)."""
-
-    result: Literal["accepted", "already", "conflict"]
-    facts: RunFacts
-    reason: str = ""
 
 
 def dbos_url(settings: Settings, data_dir: Path) -> str:
@@ -313,10 +300,25 @@ class Engine:
                 self._starter.add(facts.run_id)
 
     async def decide(
-        self, run_id: str, kind: DecisionKind, *, feedback: str | None = None, by: str | None = None
+        self,
+        run_id: str,
+        kind: DecisionKind,
+        *,
+        feedback: str | None = None,
+        by: str | None = None,
+        ship_revision: int | None = None,
     ) -> DecisionOutcome:
+        """Decide on the run; ``ship_revision``: approve that earlier revision as it was briefed."""
+        send = _send_in_process
         return await decide(
-            self.rt.store, self.settings, run_id, kind, feedback=feedback, by=by, send=_send_in_process
+            self.rt.store,
+            self.settings,
+            run_id,
+            kind,
+            feedback=feedback,
+            by=by,
+            send=send,
+            ship_revision=ship_revision,
         )
 
     async def wait_for(self, run_id: str, until: Callable[[RunFacts], bool], *, timeout_s: float) -> RunFacts:
@@ -338,53 +340,6 @@ async def _cancel(tasks: set["asyncio.Task[Any]"], timeout_s: float = 10) -> Non
 
 async def _send_in_process(workflow_id: str, message: dict[str, object], key: str) -> None:
     await DBOS.send_async(workflow_id, message, topic=DECISION_TOPIC, idempotency_key=key)
-
-
-async def decide(
-    store: Store,
-    settings: Settings,
-    run_id: str,
-    kind: DecisionKind,
-    *,
-    feedback: str | None,
-    by: str | None,
-    send: DecisionSender,
-) -> DecisionOutcome:
-    """Send a decision to a run that awaits one. Idempotent: a double click sends one message."""
-    facts = await store.get(run_id)
-    if facts is None:
-        raise RunNotFound(f"no run with id {run_id!r}")
-    if kind == "approve" and facts.status in ("approving", "shipped"):
-        return DecisionOutcome("already", facts, f"already {facts.status}")
-    if facts.status != "awaiting_decision":
-        return DecisionOutcome("conflict", facts, f"the run is {facts.status}, not awaiting a decision")
-    if kind == "approve" and facts.unpushed is not None:
-        return DecisionOutcome("conflict", facts, f"it cannot be approved: {facts.unpushed}; cancel the run")
-    if kind == "approve" and facts.changes_nothing:
-        return DecisionOutcome(
-            "conflict",
-            facts,
-            "it cannot be approved: no agent changed any file, so there is no fix to ship; request changes "
-            "(say where to look) or cancel the run",
-        )
-    if kind == "request_changes":
-        if not (feedback or "").strip():
-            raise DecisionRefused("request changes needs feedback: say what should change")
-        if facts.revision > settings.workflow.max_revisions:
-            return DecisionOutcome(
-                "conflict",
-                facts,
-                f"no revisions left (max_revisions = {settings.workflow.max_revisions}); approve or cancel",
-            )
-    message: dict[str, object] = {"kind": kind, "revision": facts.revision, "feedback": feedback, "by": by}
-    await send(facts.workflow_id or run_id, message, f"{run_id}:decision:{facts.revision}")
-    interim = {"approve": "approving", "request_changes": "revising"}.get(kind)
-
-    def change(current: RunFacts) -> None:
-        if interim and current.status == "awaiting_decision":
-            current.status = interim  # type: ignore[assignment]
-
-    return DecisionOutcome("accepted", await store.update(run_id, change))
 
 
 async def wait_for(
@@ -440,8 +395,10 @@ def acquire_executor_locks(data_dir: Path, url: str) -> list[IO[str]]:
     locks = [
         _lock_file(
             data_dir / "executor.lock",
-            lambda holder: f"Nightshift is already running from {data_dir} ({holder}); use that process "
-            f"(its API or prompt), or stop it first. {SEVERAL_WORKERS}",
+            lambda holder: (
+                f"Nightshift is already running from {data_dir} ({holder}); use that process "
+                f"(its API or prompt), or stop it first. {SEVERAL_WORKERS}"
+            ),
         )
     ]
     database = sqlite_path(url)
@@ -450,8 +407,10 @@ def acquire_executor_locks(data_dir: Path, url: str) -> list[IO[str]]:
             locks.append(
                 _lock_file(
                     database.with_name(database.name + ".lock"),
-                    lambda holder: f"another worker ({holder}) already uses the SQLite database {database}; "
-                    f"SQLite serves one worker. {SEVERAL_WORKERS}",
+                    lambda holder: (
+                        f"another worker ({holder}) already uses the SQLite database {database}; "
+                        f"SQLite serves one worker. {SEVERAL_WORKERS}"
+                    ),
                 )
             )
         except EngineBusy:

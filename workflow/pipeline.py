@@ -4,9 +4,9 @@
       ingest                               step: sync the repository, record the base commit
       agent_phase(run_id, revision, ...)   child workflow on the agents queue (max_concurrent_runs)
         environment                        step: prepare or reuse the repository's environment
-        agent x4 (gather) | code (revise)  steps: each agent in its own worktree
+        agent x4 | code + test (revise)    steps: each agent in its own worktree (gather)
         verify [-> code retry -> verify]   steps: the real cross-check, self-correction
-      commit, brief                        steps: the branch, the report, the briefing
+      commit, brief                        steps: the branch (workflow.revisions), the report, the briefing
       recv("decision", timeout)            durable wait: approve | request_changes | cancel | expiry
       ship | finish                        steps: the run's end; the PR and the messages are deliveries
 
@@ -36,6 +36,8 @@ logger = logging.getLogger("nightshift.workflow")
 
 AGENT_QUEUE = "nightshift-agents"
 AGENTS = ("triage", "code", "test", "pr")
+REVISING = ("code", "test")
+"""The agents a reviewer's feedback goes to: each acts on what concerns its own files, or says why not."""
 DECISION_TOPIC = "decision"
 QUEUE_POLL_S = 0.2
 
@@ -74,14 +76,9 @@ async def status_step(run_id: str, status: RunStatus, note: str) -> None:
     await steps.set_status(current(), run_id, status, note)
 
 
-@DBOS.step(name="nightshift.branch_tip")
-async def branch_tip_step(run_id: str) -> str | None:
-    return await steps.branch_tip(current(), run_id)
-
-
 @DBOS.step(name="nightshift.commit")
-async def commit_step(run_id: str, revision: int, tip: str | None) -> list[str]:
-    return await steps.commit_step(current(), run_id, revision, tip)
+async def commit_step(run_id: str, revision: int) -> list[str]:
+    return await steps.commit_step(current(), run_id, revision)
 
 
 @DBOS.step(name="nightshift.brief")
@@ -141,8 +138,13 @@ async def _agent_work(run_id: str, revision: int, feedback: str | None) -> str:
             *(agent_step(run_id, name, "fork", 0, None) for name in AGENTS), return_exceptions=True
         )
     else:
-        await status_step(run_id, "revising", f"revision {revision}: code agent addresses the feedback")
-        await agent_step(run_id, "code", "revise", revision, feedback)
+        await status_step(
+            run_id, "revising", f"revision {revision}: the code and test agents address the feedback"
+        )
+        await asyncio.gather(
+            *(agent_step(run_id, name, "revise", revision, feedback) for name in REVISING),
+            return_exceptions=True,
+        )
     attempt = 0
     outcome = await verify_step(run_id, revision, attempt)
     while outcome["retry"] and attempt < max_attempts:
@@ -180,8 +182,8 @@ async def _stages(run_id: str, resume: tuple[int, bool] | None) -> str:
     settings = current().settings.workflow
     if resume is None:
         await ingest_step(run_id)
-        revision, feedback, tip = 1, None, None
-        await _revision(run_id, revision, feedback, tip)
+        revision, feedback = 1, None
+        await _revision(run_id, revision, feedback)
     else:
         revision, approved = resume
         if approved:
@@ -202,16 +204,15 @@ async def _stages(run_id: str, resume: tuple[int, bool] | None) -> str:
             await finish_step(run_id, "cancelled", f"cancelled by {decision.get('by') or 'a reviewer'}")
             return "cancelled"
         revision, feedback = revision + 1, str(decision.get("feedback") or "")
-        tip = await branch_tip_step(run_id)
-        await _revision(run_id, revision, feedback, tip)
+        await _revision(run_id, revision, feedback)
 
 
-async def _revision(run_id: str, revision: int, feedback: str | None, tip: str | None) -> None:
+async def _revision(run_id: str, revision: int, feedback: str | None) -> None:
     """The agents' work on one revision (in the queue), then its commit."""
     queue = await agents_queue()
     phase = await queue.enqueue_async(agent_phase, run_id, revision, feedback)
     await phase.get_result()
-    await commit_step(run_id, revision, tip)
+    await commit_step(run_id, revision)
 
 
 async def agents_queue() -> Queue:

@@ -27,12 +27,13 @@ from documents.facts import (
 )
 from documents.pr_body import render_pr_body, render_pr_title
 from environment.layout import project_test_patterns
-from gitrepo import CommitSpec, branch_name
+from gitrepo import branch_name, revision_ref
 from integrations.base import IntegrationError
 from safety.errors import SecretFound
 from store import reports
 from verify import ENVIRONMENT_ADVICE, verify
-from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
+from workflow.agent_runs import Start, prepare_worktrees, run_in_worktree, submitted_key
+from workflow.revisions import as_shipped, commit_revision, drop_revisions
 from workflow.runtime import Runtime
 
 logger = logging.getLogger("nightshift.workflow")
@@ -143,9 +144,11 @@ async def environment_step(rt: Runtime, run_id: str) -> bool:
 async def run_agent_step(
     rt: Runtime, run_id: str, name: str, mode: str, attempt: int, feedback: str | None
 ) -> str:
-    """One agent run. ``mode``: ``fork`` (first run), ``retry`` (self-correction), ``revise`` (feedback)."""
+    """One agent run. ``mode``: ``fork`` (first run), ``retry`` (self-correction), ``revise`` (feedback:
+    the code or the test agent, from its last submission, told what the other agents settled)."""
     facts = await _facts(rt, run_id)
     ticket = facts.ticket
+    start: Start = "base"
     if mode == "fork":
         notes = _notes(rt, facts) if name in ("triage", "code", "test") else []
         goal = {
@@ -163,12 +166,36 @@ async def run_agent_step(
             else "verification did not run"
         )
         goal = goals.retry_fix_goal(ticket, failure, facts.fix.diff if facts.fix else "")
+        start = "worktree"
     else:
-        goal = goals.revise_goal(ticket, feedback or "", facts.fix.diff if facts.fix else "")
-    result = await run_in_worktree(
-        rt, facts, name, goal, fresh=mode == "fork", label=f"{name}-{mode}-{attempt}"
-    )
+        goal = _revise_goal(facts, name, feedback or "")
+        start = "submission"
+        await rt.store.update(run_id, lambda current: _forget_not_done(current, name))
+    result = await run_in_worktree(rt, facts, name, goal, start=start, label=f"{name}-{mode}-{attempt}")
     return result.status
+
+
+def _revise_goal(facts: RunFacts, name: str, feedback: str) -> str:
+    """The task of a revision run: the feedback, with what the agent and the others settled before."""
+    context = goals.RevisionContext(
+        feedback=feedback,
+        fix_diff=facts.fix.diff if facts.fix else "",
+        explanation=facts.fix.explanation if facts.fix else "",
+        test_diff=facts.tests.diff if facts.tests else "",
+        test_notes=facts.tests.notes if facts.tests else "",
+        criteria=list(facts.triage.acceptance_criteria) if facts.triage else [],
+    )
+    if name == "test":
+        return goals.revise_tests_goal(facts.ticket, context)
+    return goals.revise_goal(facts.ticket, context)
+
+
+def _forget_not_done(facts: RunFacts, name: str) -> None:
+    """What an agent said it did not do answered the previous request: it is not this revision's."""
+    if name == "code" and facts.fix is not None:
+        facts.fix.not_done = ""
+    if name == "test" and facts.tests is not None:
+        facts.tests.not_done = ""
 
 
 async def agent_crashed(rt: Runtime, run_id: str, name: str, exc: Exception) -> None:
@@ -191,10 +218,11 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     """Cross-check the code agent's fix against the test agent's tests in a fresh worktree."""
     facts = await set_status(rt, run_id, "verifying", f"verification {revision}.{attempt} started")
     assert facts.base_commit is not None
-    # A fix or tests count only when their agent submitted them: a half-done edit is not a fix. What
-    # they changed comes from the database: the agents may have run on another worker.
-    fix_diff = (await rt.store.agent_diff(run_id, "code") or "") if _submitted(facts, "code") else ""
-    test_diff = (await rt.store.agent_diff(run_id, "test") or "") if _submitted(facts, "test") else ""
+    # A fix or tests count only as their agent last submitted them: a half-done edit is not a fix, and
+    # an agent that fails in a revision leaves its earlier submission standing. What they submitted
+    # comes from the database: the agents may have run on another worker.
+    fix_diff = await rt.store.agent_diff(run_id, submitted_key("code")) or ""
+    test_diff = await rt.store.agent_diff(run_id, submitted_key("test")) or ""
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
     result = await verify(
@@ -226,67 +254,26 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     return {"verdict": result.verdict, "retry": result.verdict in RETRY_VERDICTS and not out_of_budget}
 
 
-def _submitted(facts: RunFacts, name: str) -> bool:
-    agent = facts.agents.get(name)
-    return agent is not None and agent.status == "submitted"
-
-
-async def branch_tip(rt: Runtime, run_id: str) -> str | None:
-    """Where the run's branch is now, as pushed to origin (perhaps by another worker)."""
-    facts = await _facts(rt, run_id)
-    return await rt.repo.fetch_branch(facts.branch) if facts.branch else None
-
-
-async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) -> list[str]:
-    """Commit on the run's branch and push it when there is an origin.
-
-    Revision 1 makes two commits on the base commit, the fix and the tests; a later revision adds one
-    commit on ``tip`` (the branch head recorded before the revision started) with the code agent's
-    new changes.
-    """
+async def commit_step(rt: Runtime, run_id: str, revision: int) -> list[str]:
+    """Put the revision on the run's branch (``workflow.revisions``) and push it when there is an
+    origin, with the ref that keeps the revision's commit."""
     facts = await _facts(rt, run_id)
     assert facts.base_commit is not None and facts.branch is not None
     await rt.repo.fetch_branch(facts.branch)  # an earlier commit step may have run on another worker
-    commits: list[CommitSpec] = []
-    if tip is None:
-        parent = facts.base_commit
-        if facts.fix and facts.fix.diff:
-            commits.append(CommitSpec(_fix_message(facts), facts.fix.diff))
-        if facts.tests and facts.tests.diff:
-            commits.append(
-                CommitSpec(
-                    f"Add regression tests for {facts.ticket.key}\n\n{facts.tests.notes}".strip(),
-                    facts.tests.diff,
-                )
-            )
-    else:
-        parent = tip
-        is_test = rt.test_rules(facts).is_test_file
-        delta = await rt.repo.worktree_diff(
-            await agent_worktree(rt, facts, "code"), parent, include=lambda p: not is_test(p)
-        )
-        if delta:
-            commits.append(
-                CommitSpec(
-                    f"Revise fix for {facts.ticket.key} (revision {revision})\n\n"
-                    f"Requested: {_last_feedback(facts)}",
-                    delta,
-                )
-            )
-    shas = await rt.repo.commit_on_branch(facts.branch, parent, commits, author=rt.settings.workflow.author)
-    if not shas and await rt.repo.branch_head(facts.branch) is None:
+    commits, head = await commit_revision(rt, facts, revision)
+    if head is None:
         rt.bus.publish(run_id, "committed", {"branch": None, "commits": [], "pushed": False})
-        return shas  # no agent changed anything: no branch, nothing to push
+        return []  # nothing to ship: no branch (or it was taken down)
     try:
         rt.outbound.check(
             f"{PUSH_WITHHELD}{facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
         )
     except SecretFound as exc:
         await _withhold(rt, run_id, str(exc))
-        return shas
-    pushed = await rt.repo.push(facts.branch)
-    rt.bus.publish(run_id, "committed", {"branch": facts.branch, "commits": shas, "pushed": pushed})
-    return shas
+        return [head]
+    pushed = await rt.repo.push(facts.branch, keep=[revision_ref(run_id, revision)])
+    rt.bus.publish(run_id, "committed", {"branch": facts.branch, "head": head, "pushed": pushed})
+    return [head]
 
 
 async def _withhold(rt: Runtime, run_id: str, reason: str) -> None:
@@ -301,20 +288,6 @@ async def _withhold(rt: Runtime, run_id: str, reason: str) -> None:
     rt.bus.publish(run_id, "withheld", {"reason": reason})
 
 
-def _fix_message(facts: RunFacts) -> str:
-    assert facts.fix is not None
-    title = facts.ticket.title.splitlines()[0][:60]
-    return (
-        f"Fix {facts.ticket.key}: {title}\n\nRoot cause: {facts.fix.root_cause}\n\n"
-        f"Nightshift run {facts.run_id}"
-    )
-
-
-def _last_feedback(facts: RunFacts) -> str:
-    requests = [d.feedback for d in facts.decisions if d.kind == "request_changes" and d.feedback]
-    return requests[-1] if requests else ""
-
-
 async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
     """Render the report and the briefing; the run awaits a decision; the briefing is delivered.
 
@@ -327,6 +300,9 @@ async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
     def change(facts: RunFacts) -> None:
         facts.status, facts.revision = "awaiting_decision", revision
         facts.timeline.append(entry)
+        record = facts.revision_facts(revision)
+        if record is not None and record.briefed_at is None:
+            record.briefed_at = entry.at
 
     facts = await _facts(rt, run_id)  # a copy of its own: the store keeps the facts as JSON
     change(facts)  # what the report shows: the run as it is once briefed
@@ -347,13 +323,22 @@ def write_report(rt: Runtime, facts: RunFacts) -> None:
 async def record_decision(rt: Runtime, run_id: str, decision: dict[str, Any]) -> None:
     kind = decision["kind"]
     entry = DecisionFacts(
-        kind=kind, by=decision.get("by"), feedback=decision.get("feedback"), at=datetime.now(UTC)
+        kind=kind,
+        by=decision.get("by"),
+        feedback=decision.get("feedback"),
+        at=datetime.now(UTC),
+        ship_revision=decision.get("ship_revision"),
     )
 
     def change(facts: RunFacts) -> None:
         facts.decisions.append(entry)
         facts.timeline.append(
-            TimelineEntry(at=entry.at, text=f"decision: {kind}" + (f" by {entry.by}" if entry.by else ""))
+            TimelineEntry(
+                at=entry.at,
+                text=f"decision: {kind}"
+                + (f" revision {entry.ship_revision}" if entry.ship_revision else "")
+                + (f" by {entry.by}" if entry.by else ""),
+            )
         )
 
     facts = await rt.store.update(run_id, change)
@@ -364,23 +349,31 @@ async def record_decision(rt: Runtime, run_id: str, decision: dict[str, Any]) ->
 
 async def ship_step(rt: Runtime, run_id: str) -> None:
     """Record the pull request's delivery (one per branch, opened as soon as the forge answers), then
-    conclude: the run is shipped; the ticket and the briefing follow the pull request."""
+    conclude: the run is shipped; the ticket and the briefing follow the pull request. What ships is
+    the revision approved: the latest, or an earlier one chosen explicitly (``workflow.revisions``)."""
     facts = await set_status(rt, run_id, "approving", "approved; the pull request is being opened")
     await rt.hooks.fire("approved", {"run_id": run_id})
-    fix_diff = (facts.fix.diff if facts.fix else "") + (facts.tests.diff if facts.tests else "")
+    shipped = await as_shipped(rt, facts)
+
+    def change(current: RunFacts) -> None:
+        for field in ("shipped_revision", "fix", "tests", "verification", "timeline"):
+            setattr(current, field, getattr(shipped, field))
+
+    await rt.store.update(run_id, change)
+    fix_diff = (shipped.fix.diff if shipped.fix else "") + (shipped.tests.diff if shipped.tests else "")
     await rt.deliveries.record(
         run_id,
         "pull_request",
         f"{run_id}:pull_request",
         {
-            "title": render_pr_title(facts),
-            "body": render_pr_body(facts),
+            "title": render_pr_title(shipped),
+            "body": render_pr_body(shipped),
             "diff": fix_diff,
             "draft": rt.settings.workflow.draft_prs,
             "labels": list(rt.settings.workflow.pr_labels),
         },
     )
-    await _conclude(rt, facts, "shipped", f"shipped: branch {facts.branch}")
+    await _conclude(rt, shipped, "shipped", f"shipped: branch {shipped.branch}")
 
 
 async def finish_step(rt: Runtime, run_id: str, status: RunStatus, reason: str) -> None:
@@ -426,6 +419,7 @@ async def _conclude(rt: Runtime, facts: RunFacts, status: RunStatus, note: str) 
 
 async def cleanup(rt: Runtime, run_id: str) -> None:
     """Remove the run's worktrees; nothing of the run stays checked out."""
+    await drop_revisions(rt, run_id)
     root = rt.data_dir / "worktrees" / run_id
     if root.exists():
         for worktree in sorted(root.iterdir()):

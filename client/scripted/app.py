@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from client.scripted.protocol import Line, completion_body, error_body, make_reply, stream_lines
-from client.scripted.script import DEFAULT_SCRIPT, SCRIPTS, Fault, FaultKind, Turn
+from client.scripted.script import DEFAULT_SCRIPT, ROUTE_SEPARATOR, SCRIPTS, Fault, FaultKind, Turn, routes
 
 
 class StreamDropped(Exception):
@@ -101,7 +101,7 @@ class ScriptBook:
                 number=len(self._requests), body=body, script=None, turn=None, fault=None
             )
             self._requests.append(record)
-            name = self._route(_system_text(body))
+            name = self._route(_system_text(body), _opening(body))
             if name is None:
                 record.error = (
                     f"no script matches this request's system message; scripts: {sorted(self._cursors)} "
@@ -129,10 +129,13 @@ class ScriptBook:
                 cursor.pending = list(cursor.turns[cursor.position].faults)
             return _Outcome(record, turn, None)
 
-    def _route(self, system: str) -> str | None:
-        for name in self._cursors:
-            if name != DEFAULT_SCRIPT and name in system:
-                return name
+    def _route(self, system: str, opening: str) -> str | None:
+        """The script whose routing phrases the request matches (``script.routes``); the one with the
+        most phrases wins, so ``code agent & requested changes`` takes a revision's conversation and
+        ``code agent`` every other one of that agent."""
+        matches = [name for name in self._cursors if name != DEFAULT_SCRIPT and routes(name, system, opening)]
+        if matches:
+            return max(matches, key=lambda name: len(name.split(ROUTE_SEPARATOR)))
         return DEFAULT_SCRIPT if DEFAULT_SCRIPT in self._cursors else None
 
 
@@ -143,20 +146,32 @@ def _assistant_turns(body: dict[str, Any]) -> int:
 
 
 def _system_text(body: dict[str, Any]) -> str:
-    parts: list[str] = []
+    return "\n".join(_texts(body, ("system", "developer")))
+
+
+def _opening(body: dict[str, Any]) -> str:
+    """The conversation's first user message: the agent's task."""
+    return next(iter(_texts(body, ("user",))), "")
+
+
+def _texts(body: dict[str, Any], roles: tuple[str, ...]) -> list[str]:
+    """The text of each message with one of ``roles``, in order."""
+    texts: list[str] = []
     for message in body.get("messages") or []:
-        if not isinstance(message, dict) or message.get("role") not in ("system", "developer"):
+        if not isinstance(message, dict) or message.get("role") not in roles:
             continue
         content = message.get("content")
         if isinstance(content, str):
-            parts.append(content)
+            texts.append(content)
         elif isinstance(content, list):
-            parts.extend(
-                part["text"]
-                for part in content
-                if isinstance(part, dict) and isinstance(part.get("text"), str)
+            texts.append(
+                "\n".join(
+                    part["text"]
+                    for part in content
+                    if isinstance(part, dict) and isinstance(part.get("text"), str)
+                )
             )
-    return "\n".join(parts)
+    return texts
 
 
 def create_app(book: ScriptBook) -> Starlette:

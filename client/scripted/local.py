@@ -1,14 +1,27 @@
-"""The model Nightshift uses: a real endpoint when one is configured, else the scripted demo model."""
+"""The model Nightshift uses: a real endpoint when one is configured, else the scripted model.
+
+With no credentials the scripted model plays a script file, conversation by conversation
+(``ScriptBook(per_conversation=True)``): every run, and every revision of a run, replays its agents'
+scripts from their first turn, for as many runs as are started. The default file is the sample
+incident's, ``demo/sample_incident.json`` (written by ``python -m demo.incident --write``); it is read
+as data, so nothing here imports ``demo/``. ``[model] script`` (``NIGHTSHIFT_MODEL_SCRIPT``) names
+another.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import ValidationError
 
 from client import ModelClient
-from client.scripted import ScriptedModelServer
-from client.scripted.incident import sample_incident_script
-from config import Price, Settings
+from client.scripted.script import SCRIPTS, Scripts
+from client.scripted.server import ScriptedModelServer
+from config import ConfigError, Price, Settings
 
 SCRIPTED_MODEL = "nightshift-scripted-demo"
+SAMPLE_SCRIPT = Path(__file__).resolve().parents[2] / "demo" / "sample_incident.json"
+"""The sample incident's scripts: the data file ``demo/`` ships for the no-credentials default."""
 HOW_TO_USE_A_REAL_MODEL = (
     "set OPENAI_API_KEY (and OPENAI_BASE_URL for another OpenAI-compatible endpoint, "
     "NIGHTSHIFT_MODEL for the model name) to use a real model"
@@ -19,25 +32,42 @@ def uses_scripted_model(settings: Settings) -> bool:
     return not settings.secrets.get("OPENAI_API_KEY") and not settings.model.base_url
 
 
+def load_scripts(path: Path) -> Scripts:
+    """The scripts in ``path``; ConfigError naming the file and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"the scripted model's script {path} cannot be read ({exc.strerror}): set [model] script "
+            f"(NIGHTSHIFT_MODEL_SCRIPT) to a script file, or {HOW_TO_USE_A_REAL_MODEL}"
+        ) from None
+    try:
+        return SCRIPTS.validate_json(text)
+    except ValidationError as exc:
+        raise ConfigError(f"the scripted model's script {path} is not a script file: {exc}") from None
+
+
 @contextmanager
 def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
-    """``(client, description)``. With no credentials the scripted demo model serves on 127.0.0.1; it
-    knows one incident (the sample repository's bug) and says so in the description."""
+    """``(client, description)``. With no credentials the scripted model serves on 127.0.0.1, playing
+    its script file for every run (the sample incident by default), and says so in the description."""
     if not uses_scripted_model(settings):
         client = ModelClient(settings.model, api_key=settings.secrets.get("OPENAI_API_KEY"))
         yield client, f"{settings.model.name} at {client.endpoint}"
         return
-    with ScriptedModelServer(sample_incident_script()) as server:
+    path = settings.model.script or SAMPLE_SCRIPT
+    with ScriptedModelServer(load_scripts(path), per_conversation=True) as server:
         settings.model.base_url = server.base_url
         settings.model.name = SCRIPTED_MODEL
         settings.model.pricing = {**settings.model.pricing, SCRIPTED_MODEL: Price(input=0, output=0)}
         for name in ("triage", "code", "test", "pr"):
             getattr(settings.agents, name).model = None
         client = ModelClient(settings.model, api_key=None)
+        what = "the sample incident's script" if path == SAMPLE_SCRIPT else f"the script {path}"
         yield (
             client,
             (
-                f"scripted demo model on {server.base_url} (no OPENAI_API_KEY: it replays the sample "
-                f"incident's script and costs nothing; {HOW_TO_USE_A_REAL_MODEL})"
+                f"scripted demo model on {server.base_url} (no OPENAI_API_KEY: it replays {what} for "
+                f"every run and costs nothing; {HOW_TO_USE_A_REAL_MODEL})"
             ),
         )

@@ -1,8 +1,11 @@
 """What the scripted model says: named scripts of turns, each with its timing, faults and quirks.
 
-A script file (JSON) maps a script name to its list of turns. The name doubles as the routing text: a
-request is served by the first script whose name appears in its system message, else by ``"*"``.
-A fault may be written as its kind alone (``"rate_limit"``) or as an object.
+A script file (JSON) maps a script name to its list of turns. The name doubles as the routing text:
+one phrase, or several joined by `` & ``. A request matches a script when the first phrase appears in
+its system message and every further phrase in its first user message (the task); of the scripts it
+matches, the one with the most phrases serves it, else ``"*"``. So ``code agent`` serves the code
+agent, and ``code agent & requested changes`` the code agent's conversations about a reviewer's
+request. A fault may be written as its kind alone (``"rate_limit"``) or as an object.
 """
 
 from typing import Annotated, Any, Literal
@@ -15,6 +18,13 @@ Quirk = Literal["omit_index", "reuse_index", "repeat_name", "no_cached_details",
 resent with every fragment; usage without ``prompt_tokens_details``; no usage chunk at all."""
 
 DEFAULT_SCRIPT = "*"
+ROUTE_SEPARATOR = " & "
+
+
+def routes(name: str, system: str, opening: str) -> bool:
+    """Whether script ``name`` serves a request with this system message and first user message."""
+    first, *more = name.split(ROUTE_SEPARATOR)
+    return first in system and all(phrase in opening for phrase in more)
 
 
 class _Strict(BaseModel):

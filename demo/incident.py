@@ -1,4 +1,5 @@
-"""A scripted model for the demo incident: four agents driven through the real tools to the real fix.
+"""The sample incident's scripts for the scripted model: four agents driven through the real tools to the
+real fix, and a reviewer's revision round.
 
 The sample repository's ``TodoService.complete()`` toggles ``completed`` instead of setting it, so
 completing a todo twice reopens it. ``sample_incident_script()`` returns one script per agent, keyed by
@@ -11,23 +12,39 @@ the phrase the agent's system prompt routes on:
   fail on the base commit), run it, submit the node ids.
 - ``PR agent``: submit the title and narrative.
 
+``revisions=True`` adds the revision round, routed on the phrase a revision's task carries
+(``CODE_REVISION``, ``TEST_REVISION``): the code agent documents in ``complete()``'s docstring that
+completing is idempotent (``REVISION_FEEDBACK``), the test agent keeps its tests and says why. Other
+revision scripts: ``declined_revision_turns`` (the code agent changes nothing and says why),
+``broken_revision_turns`` (its edit breaks the fix) and ``added_test_turns`` (the test agent adds the
+test ``TEST_FEEDBACK`` asks for).
+
 ``wrong_fix=True`` makes every code-agent edit wrong (the flag still toggles, written another way), and
 gives the code agent ``FIX_ATTEMPTS`` (3) runs in the same worktree: the first run (read, edit, run the
 suite, submit) and two self-correction runs (read, edit, submit), each still wrong. A fourth run would
-find the script exhausted. ``revision_turns()`` adds one more code-agent run after a reviewer's
-"request changes" (``REVISION_FEEDBACK``); it applies on top of the correct fix only.
+find the script exhausted.
 
 Scripts have no latency, so tests run them fast; the usage numbers are plausible, so a priced model
-shows a cost. ``python -m client.scripted.incident [--wrong-fix] [--revision] > script.json`` writes the
-scripts for ``python -m client.scripted --script script.json``.
+shows a cost. ``SAMPLE_SCRIPT_FILE`` (``demo/sample_incident.json``) holds ``sample_incident_script(
+revisions=True)``: the scripted model plays it, conversation by conversation, when no model is
+configured (``client.scripted.local``; it reads the file and never imports this module).
+``python -m demo.incident [--wrong-fix] [--revisions] > script.json`` writes the scripts for
+``python -m client.scripted --script script.json``; ``--write`` rewrites ``SAMPLE_SCRIPT_FILE``.
 """
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from client.scripted.script import SCRIPTS, ScriptedCall, ScriptedUsage, Turn
+from client.scripted.script import ROUTE_SEPARATOR, SCRIPTS, ScriptedCall, ScriptedUsage, Turn
 from documents.facts import Ticket
+
+SAMPLE_SCRIPT_FILE = Path(__file__).resolve().with_name("sample_incident.json")
+REVISION_PHRASE = "requested changes"
+"""What the task of every revision run says (``prompts/revise*.md``): revision scripts route on it."""
+CODE_REVISION = f"code agent{ROUTE_SEPARATOR}{REVISION_PHRASE}"
+TEST_REVISION = f"test agent{ROUTE_SEPARATOR}{REVISION_PHRASE}"
 
 SERVICE = "todo/service.py"
 REGRESSION_TESTS = "tests/test_complete_regression.py"
@@ -115,6 +132,13 @@ def _turn(content: str, call: ScriptedCall, prompt: int, completion: int, cached
 
 def _call(name: str, **arguments: Any) -> ScriptedCall:
     return ScriptedCall(name=name, arguments=arguments)
+
+
+_REREAD = _turn("Reading complete() again for the review.", _call("read_file", path=SERVICE), 5600, 40, 4096)
+_TEST_NOTES = (
+    "Both fail on the current code with `assert False is True`: the second complete() flips the flag back "
+    "to open. Neither depends on how the fix is written."
+)
 
 
 def _triage_turns() -> list[Turn]:
@@ -243,10 +267,7 @@ def _test_turns() -> list[Turn]:
                 "submit_tests",
                 test_files=[REGRESSION_TESTS],
                 test_names=list(REGRESSION_TEST_NAMES),
-                notes=(
-                    "Both fail on the current code with `assert False is True`: the second complete() "
-                    "flips the flag back to open. Neither depends on how the fix is written."
-                ),
+                notes=_TEST_NOTES,
             ),
             5300,
             198,
@@ -281,36 +302,31 @@ def _pr_turns() -> list[Turn]:
     ]
 
 
-def sample_incident_script(*, wrong_fix: bool = False) -> dict[str, list[Turn]]:
-    """The four agents' scripts for ``SAMPLE_TICKET`` (see the module docstring for what each does)."""
+def sample_incident_script(*, wrong_fix: bool = False, revisions: bool = False) -> dict[str, list[Turn]]:
+    """The four agents' scripts for ``SAMPLE_TICKET`` (see the module docstring for what each does);
+    ``revisions``: with the revision round for ``REVISION_FEEDBACK``."""
+    if wrong_fix and revisions:
+        raise ValueError("the revision round applies on top of the correct fix, not with wrong_fix")
     if wrong_fix:
         code = _code_turns(_WRONG[0]) + _retry_turns(1) + _retry_turns(2)
     else:
         code = _code_turns(_FIXED)
-    return {
+    scripts = {
         "triage agent": _triage_turns(),
         "code agent": code,
         "test agent": _test_turns(),
         "PR agent": _pr_turns(),
     }
+    if revisions:
+        scripts[CODE_REVISION] = revision_turns()
+        scripts[TEST_REVISION] = kept_tests_turns()
+    return scripts
 
 
-def revision_turns(feedback_aware: bool = True) -> list[Turn]:
-    """One code-agent run after "request changes", to append to the ``code agent`` script.
-
-    ``feedback_aware``: the run documents in complete()'s docstring that completing is idempotent, as
-    ``REVISION_FEEDBACK`` asks. Otherwise it re-runs the suite and resubmits without changing anything,
-    so the diff stays the same. Either way it expects the correct fix in the worktree.
-    """
-    read = _turn("Reading complete() again for the review.", _call("read_file", path=SERVICE), 5600, 40, 4096)
-    run = _turn("Running the existing tests.", _call("run_tests"), 6500, 22, 5632)
-    if not feedback_aware:
-        submit = _call(
-            "submit_fix",
-            root_cause=_ROOT_CAUSE,
-            explanation="The fix is unchanged: complete() assigns True. The existing suite passes.",
-        )
-        return [read, run, _turn("Resubmitting the fix.", submit, 6700, 90, 6144)]
+def revision_turns() -> list[Turn]:
+    """The code agent's run after "request changes" (``CODE_REVISION``): it documents in complete()'s
+    docstring that completing is idempotent, as ``REVISION_FEEDBACK`` asks. It expects the correct fix
+    in the worktree."""
     edit = _call("edit_file", path=SERVICE, old_text=_DOCSTRING, new_text=_REVISED_DOCSTRING)
     submit = _call(
         "submit_fix",
@@ -321,27 +337,109 @@ def revision_turns(feedback_aware: bool = True) -> list[Turn]:
         ),
     )
     return [
-        read,
+        _REREAD,
         _turn("Documenting that complete() is idempotent, as the reviewer asked.", edit, 6100, 120, 5376),
-        run,
+        _turn("Running the existing tests.", _call("run_tests"), 6500, 22, 5632),
         _turn("Submitting the revised fix.", submit, 6800, 190, 6144),
+    ]
+
+
+DECLINED = (
+    "I could not find a change that does what the reviewer asks without breaking complete(): the fix "
+    "stays as it was."
+)
+"""What the code agent of ``declined_revision_turns`` says it did not do."""
+
+
+def declined_revision_turns(not_done: str = DECLINED) -> list[Turn]:
+    """A code agent's revision run that changes nothing and says why (``not_done``)."""
+    submit = _call(
+        "submit_fix",
+        root_cause=_ROOT_CAUSE,
+        explanation="The fix is unchanged: complete() assigns True. The existing suite passes.",
+        not_done=not_done,
+    )
+    return [_REREAD, _turn("Resubmitting the fix unchanged.", submit, 6700, 120, 6144)]
+
+
+def broken_revision_turns() -> list[Turn]:
+    """A code agent's revision run that breaks the fix: the flag toggles again, written another way."""
+    edit = _call("edit_file", path=SERVICE, old_text=_FIXED, new_text=_WRONG[0])
+    submit = _call(
+        "submit_fix",
+        root_cause=_ROOT_CAUSE,
+        explanation="As the reviewer suggested, complete() now derives the flag with an exclusive or.",
+    )
+    return [
+        _REREAD,
+        _turn("Rewriting the assignment as the reviewer suggests.", edit, 6100, 110, 5376),
+        _turn("Submitting the revised fix.", submit, 6600, 150, 5888),
+    ]
+
+
+KEPT_TESTS = "The review asks nothing of the tests: the regression tests stand as they are."
+
+
+def kept_tests_turns() -> list[Turn]:
+    """The test agent's revision run for a request about the code (``TEST_REVISION``): its tests stay."""
+    submit = _call(
+        "submit_tests",
+        test_files=[REGRESSION_TESTS],
+        test_names=list(REGRESSION_TEST_NAMES),
+        notes=_TEST_NOTES,
+        not_done=KEPT_TESTS,
+    )
+    return [_turn("The request is about the code; my tests stay.", submit, 5400, 150, 4480)]
+
+
+TEST_FEEDBACK = "Please also add a test that reopen() still reopens a completed todo."
+"""A reviewer's request about the tests: ``added_test_turns`` acts on it."""
+ADDED_TEST_NAME = f"{REGRESSION_TESTS}::test_reopen_still_reopens_a_completed_todo"
+_LAST_ASSERT = "    assert service.list(completed=False) == []\n"
+_ADDED_TEST = (
+    "\n\ndef test_reopen_still_reopens_a_completed_todo():\n"
+    "    service = TodoService()\n"
+    '    todo = service.add("call the plumber")\n'
+    "    service.complete(todo.id)\n"
+    "    service.reopen(todo.id)\n"
+    "    assert service.get(todo.id).completed is False\n"
+)
+
+
+def added_test_turns() -> list[Turn]:
+    """The test agent's revision run for ``TEST_FEEDBACK``: it adds the test and resubmits."""
+    added = _LAST_ASSERT + _ADDED_TEST
+    edit = _call("edit_file", path=REGRESSION_TESTS, old_text=_LAST_ASSERT, new_text=added)
+    submit = _call(
+        "submit_tests",
+        test_files=[REGRESSION_TESTS],
+        test_names=[*REGRESSION_TEST_NAMES, ADDED_TEST_NAME],
+        notes=_TEST_NOTES + " As the reviewer asked, a third test checks that reopen() still reopens.",
+    )
+    return [
+        _turn("Adding the test the reviewer asked for.", edit, 5200, 160, 4480),
+        _turn("Running the regression tests.", _call("run_tests", path=REGRESSION_TESTS), 5600, 38, 4864),
+        _turn("Submitting the tests with the new one.", submit, 6000, 210, 5376),
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m client.scripted.incident",
-        description="Print the demo incident's model scripts as JSON.",
+        prog="python -m demo.incident",
+        description="Print the sample incident's model scripts as JSON.",
     )
     parser.add_argument("--wrong-fix", action="store_true", help="every code-agent fix is wrong (3 runs)")
-    parser.add_argument("--revision", action="store_true", help="append a revision run to the code agent")
+    parser.add_argument("--revisions", action="store_true", help="add the revision round's scripts")
+    parser.add_argument("--write", action="store_true", help=f"write --revisions to {SAMPLE_SCRIPT_FILE}")
     args = parser.parse_args(argv)
-    if args.wrong_fix and args.revision:
-        parser.error("--revision applies on top of the correct fix; it cannot be combined with --wrong-fix")
-    scripts = sample_incident_script(wrong_fix=args.wrong_fix)
-    if args.revision:
-        scripts["code agent"] += revision_turns()
-    sys.stdout.write(SCRIPTS.dump_json(scripts, indent=2, exclude_defaults=True).decode() + "\n")
+    if args.wrong_fix and (args.revisions or args.write):
+        parser.error("the revision round applies on top of the correct fix: not with --wrong-fix")
+    scripts = sample_incident_script(wrong_fix=args.wrong_fix, revisions=args.revisions or args.write)
+    text = SCRIPTS.dump_json(scripts, indent=2, exclude_defaults=True).decode() + "\n"
+    if args.write:
+        SAMPLE_SCRIPT_FILE.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
 
 
 if __name__ == "__main__":
