@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from client.scripted import ScriptedModelServer, Turn
 from client.scripted.threaded import ThreadedServer
 from config import Secrets, Settings
+from demo.incident import CODE_REVISION, REVISION_FEEDBACK, declined_revision_turns, sample_incident_script
 from demo.playground import Playground, create_playground
 from main import create_app
 from tests.pipeline_fixtures import pipeline_settings
@@ -113,3 +114,23 @@ def start_server(
     settings.server.public_url = threaded.url
     threaded.start()
     return LiveServer(threaded.url, playground, settings, threaded)
+
+
+def declined_revision_server(tmp_path: Path, model: ScriptedModelServer) -> LiveServer:
+    """A server whose scripted code agent declines the reviewer's request (``declined_revision_turns``)."""
+    scripts = sample_incident_script(revisions=True)
+    scripts[CODE_REVISION] = declined_revision_turns()
+    settings, playground = server_settings(tmp_path, model)
+    return start_server(settings, playground, scripts, model)
+
+
+def second_revision(live: LiveServer) -> dict[str, Any]:
+    """A run started and sent back with ``REVISION_FEEDBACK`` through the API; revision 2, briefed."""
+    with live.client() as client:
+        created = client.post("/runs", json={"title": "Completing a todo twice reopens it"}).json()
+        run_id = created["run_id"]
+        wait_for_run(client, run_id, briefed)
+        sent = client.post(f"/runs/{run_id}/request-changes", json={"feedback": REVISION_FEEDBACK})
+        assert sent.status_code == 202, sent.text
+        run = wait_for_run(client, run_id, lambda r: briefed(r) and r["revision"] == 2)
+    return {**run, "url": created["url"]}

@@ -2,19 +2,27 @@
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from client.scripted import ScriptedModelServer
-from demo.incident import sample_incident_script
+from demo.incident import (
+    CODE_REVISION,
+    DECLINED,
+    REVISION_FEEDBACK,
+    declined_revision_turns,
+    sample_incident_script,
+)
 from demo.playground import create_playground, environment_toml
-from demo.serving import free_port
+from demo.serving import free_port, serving
 from store.runs import Store, database_url
 
 pytest_plugins = ["tests.model_fixtures"]
@@ -68,6 +76,80 @@ def test_run_with_approve_opens_a_pull_request(cli_env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr
     assert "Pull request opened: local://pull-requests/1" in done.stderr
     assert "verified" in done.stderr
+
+
+def without_a_model(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with no model configured: Nightshift plays its scripted default (the sample incident)."""
+    return {k: v for k, v in env.items() if k not in ("OPENAI_BASE_URL", "NIGHTSHIFT_MODEL")}
+
+
+def test_readmes_request_changes_then_approve_works_without_a_key(cli_env: dict[str, str]) -> None:
+    done = run_cli(
+        without_a_model(cli_env),
+        "run", "Completing a todo twice reopens it", "--key", "TODO-42",
+        "--request-changes", REVISION_FEEDBACK, "--approve",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "scripted demo model" in done.stderr and "revision 2" in done.stderr.lower()
+    assert "Revision 2 changes todo/service.py" in done.stderr
+    assert "Pull request opened: local://pull-requests/1" in done.stderr
+
+
+def test_two_incidents_through_one_server_with_the_scripted_model_both_ship(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    with serving(without_a_model(cli_env), tmp_path) as server:
+        assert server.health["model"].startswith("scripted demo model")
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            run_ids = [
+                client.post("/runs", json={"title": f"Completing a todo twice reopens it ({n})"}).json()[
+                    "run_id"
+                ]
+                for n in (1, 2)
+            ]
+            for run_id in run_ids:
+                run = poll(client, run_id, lambda r: r["status"] == "awaiting_decision")
+                assert run["verification"]["verdict"] == "verified", run["agents"]
+                assert client.post(f"/runs/{run_id}/approve").status_code == 202
+            shipped = [poll(client, run_id, lambda r: bool(r["pr_url"])) for run_id in run_ids]
+    assert sorted(run["pr_url"] for run in shipped) == ["local://pull-requests/1", "local://pull-requests/2"]
+
+
+def poll(client: httpx.Client, run_id: str, until: Any, deadline_s: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        run: dict[str, Any] = client.get(f"/runs/{run_id}").json()
+        if until(run) or run["status"] in ("failed", "cancelled", "expired"):
+            return run
+        assert time.monotonic() < deadline, f"run {run_id} is still {run['status']}"
+        time.sleep(0.2)
+
+
+def test_the_terminal_offers_no_approve_for_a_revision_that_changed_nothing(
+    cli_env: dict[str, str], scripted_server: ScriptedModelServer
+) -> None:
+    scripts = sample_incident_script(revisions=True)
+    scripts[CODE_REVISION] = declined_revision_turns()
+    scripted_server.load(scripts)
+    answers = f"r\n{REVISION_FEEDBACK}\na\nq\n"  # "a" is not offered for revision 2: asked again
+    asked = subprocess.run(
+        nightshift("run", "Completing a todo twice reopens it", "--key", "TODO-42"),
+        env=cli_env, input=answers, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert asked.returncode == 1, asked.stderr
+    first = "[a] approve / [r] request changes / [c] cancel / [q] quit: "
+    assert asked.stderr.count(first) == 1
+    second = re.search(r"\[s\] ship revision 1 as briefed at \d\d:\d\d UTC / \[r\] request changes / "
+                       r"\[c\] cancel / \[q\] quit: ", asked.stderr)  # fmt: skip
+    assert second is not None and asked.stderr.count(second[0]) == 2  # "a" is refused by asking again
+    assert "did not act on the feedback" in asked.stderr and DECLINED[:40] in asked.stderr
+    assert "Pull request" not in asked.stderr
+
+    refused = run_cli(cli_env, "approve", "latest")
+    assert refused.returncode == 2 and "changed nothing since revision 1" in refused.stderr
+    chosen = run_cli(cli_env, "approve", "latest", "--revision", "1")
+    assert chosen.returncode == 0, chosen.stderr
+    assert "Pull request opened: local://pull-requests/1" in chosen.stderr
 
 
 def test_kill_9_while_awaiting_a_decision_then_approve_gives_one_pr(

@@ -11,8 +11,15 @@ import pytest
 
 from client.scripted import ScriptedModelServer
 from config import Settings
-from demo.incident import sample_incident_script
-from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
+from demo.incident import DECLINED, sample_incident_script
+from tests.server_fixtures import (
+    LiveServer,
+    all_delivered,
+    declined_revision_server,
+    second_revision,
+    server_settings,
+    start_server,
+)
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -243,3 +250,26 @@ def test_a_concurrent_double_approval_opens_one_pull_request(live: LiveServer) -
     assert shipped["pr_url"] == "local://pull-requests/1"
     with live.client() as client:
         assert client.post(f"/runs/{run_id}/approve").json()["pr_url"] == shipped["pr_url"]
+
+
+def test_approving_a_revision_that_changed_nothing_is_a_409_and_an_earlier_one_ships_only_by_name(
+    tmp_path: Path, scripted_server: ScriptedModelServer
+) -> None:
+    live = declined_revision_server(tmp_path, scripted_server)
+    try:
+        run = second_revision(live)
+        assert run["revisions"][1]["commit"] is None and run["branch"]
+        with live.client() as client:
+            refused = client.post(f"/runs/{run['id']}/approve")
+            assert refused.status_code == 409, refused.text
+            assert "changed nothing since revision 1" in refused.json()["error"]
+            assert DECLINED in refused.json()["error"]
+            unknown = client.post(f"/runs/{run['id']}/approve", params={"revision": 3})
+            assert unknown.status_code == 409 and "no revision 3" in unknown.json()["error"]
+            chosen = client.post(f"/runs/{run['id']}/approve", params={"revision": 1})
+            assert chosen.status_code == 202, chosen.text
+        shipped = live.wait_for_run(run["id"], all_delivered)
+        assert shipped["shipped_revision"] == 1 and shipped["pr_url"] == "local://pull-requests/1"
+        assert [d["ship_revision"] for d in shipped["decisions"]] == [None, 1]
+    finally:
+        live.server.stop()

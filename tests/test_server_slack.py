@@ -20,8 +20,14 @@ from demo.fake_slack import (
     slash_command_body,
     view_submission_body,
 )
-from demo.incident import REVISION_FEEDBACK, revision_turns, sample_incident_script
-from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
+from demo.incident import (
+    CODE_REVISION,
+    DECLINED,
+    REVISION_FEEDBACK,
+    declined_revision_turns,
+    sample_incident_script,
+)
+from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID, SHIP_REVISION_ACTION_ID
 from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
 
 pytest_plugins = ["tests.model_fixtures"]
@@ -34,10 +40,13 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def slack_server(
-    tmp_path: Path, model: ScriptedModelServer, slack: FakeSlack, **slack_settings: Any
+    tmp_path: Path,
+    model: ScriptedModelServer,
+    slack: FakeSlack,
+    scripts: dict[str, Any] | None = None,
+    **slack_settings: Any,
 ) -> LiveServer:
-    scripts = sample_incident_script()
-    scripts["code agent"] = [*scripts["code agent"], *revision_turns()]
+    scripts = scripts or sample_incident_script(revisions=True)
     settings, playground = server_settings(
         tmp_path,
         model,
@@ -133,6 +142,55 @@ def test_request_changes_opens_a_modal_and_sends_the_feedback_to_the_code_agent(
     assert second["message_ref"] == run["message_ref"]
     assert any("Changes requested" in str(c.body) for c in slack.calls_to("chat.update"))
     eventually(lambda: buttons(slack.message(run["message_ref"])) != [], "revision 2 is briefed in place")
+
+
+def request_changes_from_slack(live: LiveServer, run_id: str) -> dict[str, Any]:
+    """Request changes through the modal, as a reviewer would; revision 2 once briefed."""
+    post(live, "/webhook/slack/actions", block_actions_body(run_id, action_id=REQUEST_CHANGES_ACTION_ID))
+    submitted = post(live, "/webhook/slack/actions", view_submission_body(run_id, REVISION_FEEDBACK))
+    assert submitted.status_code == 200
+    return live.wait_for_run(run_id, lambda r: briefed(r) and r["revision"] == 2)
+
+
+def test_a_revision_that_changed_nothing_offers_no_approve_and_ships_revision_1_only_when_chosen(
+    tmp_path: Path, scripted_server: ScriptedModelServer, slack: FakeSlack
+) -> None:
+    scripts = sample_incident_script(revisions=True)
+    scripts[CODE_REVISION] = declined_revision_turns()
+    live = slack_server(tmp_path, scripted_server, slack, scripts)
+    try:
+        run_id, run = start_from_slack(live)
+        second = request_changes_from_slack(live, run_id)
+        ref = run["message_ref"]
+        eventually(lambda: "did not act on the feedback" in str(slack.message(ref)), "revision 2 briefed")
+        message = slack.message(ref)
+        assert buttons(message) == [SHIP_REVISION_ACTION_ID, "nightshift_request_changes"]
+        ship = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"])
+        assert (
+            ship["text"]["text"].startswith("Ship revision 1 as briefed at")
+            and ship["value"] == f"{run_id}:1"
+        )
+        assert DECLINED.replace("'", "&#x27;")[:40] in str(message) or DECLINED[:40] in str(message)
+
+        stale = post(live, "/webhook/slack/actions", block_actions_body(run_id))  # an old Approve button
+        assert stale.status_code == 200
+        eventually(lambda: bool(slack.calls_to("chat.postEphemeral")), "the refusal")
+        refusal = str(slack.calls_to("chat.postEphemeral")[0].body)
+        assert "changed nothing since revision 1" in refusal
+        assert live.get_json(f"/runs/{run_id}")["status"] == "awaiting_decision"
+
+        chosen = post(
+            live,
+            "/webhook/slack/actions",
+            block_actions_body(f"{run_id}:1", action_id=SHIP_REVISION_ACTION_ID),
+        )
+        assert chosen.status_code == 200
+        shipped = live.wait_for_run(run_id, all_delivered)
+        assert shipped["shipped_revision"] == 1 and shipped["revision"] == second["revision"] == 2
+        eventually(lambda: "It has shipped revision 1 as briefed at" in str(slack.message(ref)), "shipped")
+        assert any("Shipping revision 1" in str(c.body) for c in slack.calls_to("chat.update"))
+    finally:
+        live.server.stop()
 
 
 def test_an_approver_not_on_the_list_is_refused_and_nothing_changes(

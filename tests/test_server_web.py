@@ -1,6 +1,7 @@
 """The web pages of the real server in a real headless Chromium: open a run's page from its signed link,
 watch the agents progress live, press Approve, see the pull request link appear."""
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,9 +10,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from client.scripted import ScriptedModelServer
-from demo.incident import sample_incident_script
+from demo.incident import DECLINED, sample_incident_script
 from tests.browser_fixtures import Chromium, PageLog, browser_fixture  # noqa: F401 (fixture)
-from tests.server_fixtures import LiveServer, all_delivered, server_settings, start_server
+from tests.server_fixtures import (
+    LiveServer,
+    all_delivered,
+    declined_revision_server,
+    second_revision,
+    server_settings,
+    start_server,
+)
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -83,3 +91,38 @@ def test_a_page_without_a_signed_link_needs_the_token(live: LiveServer, browser:
         )
     assert refused.status_code == 401 and "NIGHTSHIFT_API_TOKEN" in refused.json()["error"]
     assert live.get_json(f"/runs/{run_id}")["status"] == "awaiting_decision"
+
+
+def test_a_revision_that_changed_nothing_says_why_and_ships_revision_1_only_when_chosen(
+    tmp_path: Path, scripted_server: ScriptedModelServer, browser: Chromium
+) -> None:
+    live = declined_revision_server(tmp_path, scripted_server)
+    try:
+        run = second_revision(live)
+        page = live.get_text(f"/ui/runs/{run['id']}")
+        assert 'id="approve-form"' not in page and 'id="ship-revision-form"' in page
+        assert "did not act on the feedback" in page and 'id="not-done"' in page
+        assert html.escape(DECLINED) in page
+        with live.client() as client:  # a page loaded before revision 2 still has its Approve form
+            refused = client.post(
+                f"/ui/runs/{run['id']}/approve",
+                data={"revision": "1"},
+                headers={"Accept": "application/json"},
+            )
+        assert refused.status_code == 409 and "changed nothing since revision 1" in refused.json()["error"]
+
+        def scenario(page: Page, log: PageLog) -> None:
+            page.goto(run["url"])
+            button = page.locator("#ship-revision-button")
+            expect(button).to_have_text(re.compile(r"^Ship revision 1 as briefed at \d\d:\d\d UTC$"))
+            expect(page.locator("#approve-button")).to_have_count(0)
+            button.click()
+            pr = page.locator("#pr-link")
+            expect(pr).to_have_attribute("href", "local://pull-requests/1", timeout=60_000)
+            assert log.problems() == []
+
+        browser.run(scenario, timeout_s=120)
+        shipped = live.wait_for_run(run["id"], all_delivered)
+        assert shipped["shipped_revision"] == 1 and shipped["decisions"][-1]["by"] == "web"
+    finally:
+        live.server.stop()
