@@ -6,7 +6,8 @@ status for good: invisible to its reviewers, impossible to decide. At start-up e
 repaired, once, by whichever worker starts first:
 
 - resumed, when it got as far as a committed fix for its current revision (a verification on record,
-  its branch in the repository, no decision after the briefing it waits for): a workflow of its own
+  its branch in the repository, or a revision that changed nothing and took its branch down; no
+  decision after the briefing it waits for): a workflow of its own
   (``nightshift.resume``) briefs it again and waits for the decision, or ships it when its approval was
   recorded;
 - otherwise failed, with the reason, like any run that cannot go on.
@@ -70,7 +71,9 @@ async def _resume_point(rt: Runtime, facts: RunFacts) -> tuple[int, bool] | None
     revision = 1 + sum(decision.kind == "request_changes" for decision in facts.decisions)
     if decided == "cancel" or facts.revision != revision:
         return None
-    if await rt.repo.fetch_branch(facts.branch) is None:  # pushed, perhaps by another worker
+    record = facts.revision_facts(revision)
+    unchanged = record is not None and record.commit is None  # its branch was taken down: none to find
+    if not unchanged and await rt.repo.fetch_branch(facts.branch) is None:  # pushed, perhaps elsewhere
         return None
     return revision, decided == "approve"
 
