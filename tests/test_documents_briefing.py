@@ -135,7 +135,8 @@ def test_panel_border_follows_tone_and_shows_summary_facts_warnings(facts: RunFa
     assert b.headline in text
     assert "Refunds show up as charges" in text
     assert "New tests on base" in text or b.verdict == "no_tests"
-    assert "[a]pprove / [r]equest changes / [c]ancel / [q]uit" in text
+    approve = "[a]pprove" if b.verified else "[a]pprove unverified"  # a fix not verified says so
+    assert f"{approve} / [r]equest changes / [c]ancel / [q]uit" in text
     for warning in b.warnings:
         assert warning.split(";")[0] in " ".join(text.split())
 

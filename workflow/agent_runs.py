@@ -30,6 +30,17 @@ def submitted_key(name: str) -> str:
     return f"{name}:submitted"
 
 
+async def submitted_diff(rt: Runtime, facts: RunFacts, name: str) -> str:
+    """What agent ``name`` changed when it last submitted; empty when it never did. (A run begun before
+    this record existed has only its worktree's record, which counts when its latest run submitted.)"""
+    recorded = await rt.store.agent_diff(facts.run_id, submitted_key(name))
+    if recorded is not None:
+        return recorded
+    agent = facts.agents.get(name)
+    submitted = agent is not None and agent.status == "submitted"
+    return (await rt.store.agent_diff(facts.run_id, name) or "") if submitted else ""
+
+
 async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
     """The tool context of agent ``name`` in its worktree, in the repository's environment."""
     assert facts.base_commit is not None
@@ -64,7 +75,7 @@ async def run_in_worktree(
         worktree = await rt.repo.add_worktree(rt.worktree(facts.run_id, name), facts.base_commit)
         await rt.repo.reset_worktree(worktree, facts.base_commit)
         if start == "submission":
-            await rt.repo.apply(worktree, await rt.store.agent_diff(facts.run_id, submitted_key(name)) or "")
+            await rt.repo.apply(worktree, await submitted_diff(rt, facts, name))
     spec = build_specs(rt.settings)[name]
     budget = rt.budgets.setdefault(
         facts.run_id, SharedBudget(rt.settings.workflow.max_run_cost_usd, spent_usd=facts.cost_usd)

@@ -32,7 +32,7 @@ from integrations.base import IntegrationError
 from safety.errors import SecretFound
 from store import reports
 from verify import ENVIRONMENT_ADVICE, verify
-from workflow.agent_runs import Start, prepare_worktrees, run_in_worktree, submitted_key
+from workflow.agent_runs import Start, prepare_worktrees, run_in_worktree, submitted_diff
 from workflow.revisions import as_shipped, commit_revision, drop_revisions
 from workflow.runtime import Runtime
 
@@ -221,8 +221,8 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     # A fix or tests count only as their agent last submitted them: a half-done edit is not a fix, and
     # an agent that fails in a revision leaves its earlier submission standing. What they submitted
     # comes from the database: the agents may have run on another worker.
-    fix_diff = await rt.store.agent_diff(run_id, submitted_key("code")) or ""
-    test_diff = await rt.store.agent_diff(run_id, submitted_key("test")) or ""
+    fix_diff = await submitted_diff(rt, facts, "code")
+    test_diff = await submitted_diff(rt, facts, "test")
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
     result = await verify(
