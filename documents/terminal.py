@@ -123,8 +123,6 @@ def _hints(b: Briefing) -> Text:
 def briefing_panel(b: Briefing) -> Panel:
     """The briefing as a panel: summary, facts, warnings, diff excerpt, the keys to decide."""
     items: list[RenderableType] = [Text(b.summary), Text(), _facts_grid(b)]
-    if b.revision_note:
-        items[:0] = [Text(b.revision_note, style="bold"), Text()]
     if b.not_done:
         lines = "\n".join(f"- {line}" for line in b.not_done)
         items += [Text(), Text(f"Not done, and why:\n{lines}", style="bold yellow")]

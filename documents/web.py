@@ -14,7 +14,7 @@ Outgoing links carry no referrer: a page opened through a signed link has its si
 Element ids and form fields the adapter and its tests rely on: ``#run`` (data-events-url, data-live,
 data-rendered-at), ``#run-status``, ``#verdict``, ``#pr`` / ``#pr-link``,
 ``#decision-status``, ``#decision-error``, ``#decision-forms`` (its forms: ``documents.web_decision``),
-``#revision-note``, ``#not-done``, ``#deliveries`` (one ``li[data-delivery]``
+``#not-done``, ``#deliveries`` (one ``li[data-delivery]``
 per delivery, keyed like the outbox, with ``data-state``), and per agent ``#agent-<name>`` with cells
 ``#agent-<name>-status|turn|tool|tokens|elapsed|activity``. The runs page has ``table#runs`` with one
 ``tr[data-run-id]`` per run.
@@ -265,17 +265,12 @@ def _briefing_section(facts: RunFacts, briefing: Briefing) -> str:
             ("Decision", _e(f"{format_time(decision.at)} {decision.kind.replace('_', ' ')}{who}{said}"))
         )
     detail = f"<p>{_e(facts.verification.detail)}</p>" if facts.verification else ""
-    note = (
-        f'<p id="revision-note"><strong>{_e(briefing.revision_note)}</strong></p>'
-        if briefing.revision_note
-        else ""
-    )
     not_done = ""
     if briefing.not_done:
         items = "".join(f"<li>{_e(line)}</li>" for line in briefing.not_done)
         not_done = f'<h3>Not done, and why</h3><ul id="not-done" class="warnings">{items}</ul>'
     return (
-        f'<section><h2>Briefing</h2>{note}<p id="summary">{_e(briefing.summary)}</p>{not_done}{warnings}'
+        f'<section><h2>Briefing</h2><p id="summary">{_e(briefing.summary)}</p>{not_done}{warnings}'
         f"{detail}"
         f"{_counts_table(briefing)}{_facts_list(rows)}{_excerpts(facts)}</section>"
     )

@@ -283,7 +283,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=[OPERATOR],
         status_code=202,
         summary="Approve: open the pull request",
-        responses={**DECIDED, **api.errors(401, 404, 409)},
+        responses={**DECIDED, **api.errors(401, 404, 409, 422)},
         openapi_extra=api.bearer_auth(),
     )
     async def approve(

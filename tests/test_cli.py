@@ -90,8 +90,8 @@ def test_readmes_request_changes_then_approve_works_without_a_key(cli_env: dict[
         "--request-changes", REVISION_FEEDBACK, "--approve",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "scripted demo model" in done.stderr and "revision 2" in done.stderr.lower()
-    assert "Revision 2 changes todo/service.py" in done.stderr
+    shown = " ".join(done.stderr.replace("│", " ").split())  # the briefing panel, unwrapped
+    assert "scripted demo model" in shown and "Revision 2 changes todo/service.py" in shown
     assert "Pull request opened: local://pull-requests/1" in done.stderr
 
 
