@@ -108,8 +108,6 @@ class Briefing(BaseModel):
     revision that changed nothing, why each did not act (its words, its error or its silence)."""
     ship_earlier: EarlierRevision | None = None
     """The earlier revision ``ship_revision`` ships, when that choice is offered."""
-    shipped: str | None = None
-    """What the approval shipped, when it was not the latest revision (``revision 1 as briefed at …``)."""
 
 
 def _flat(text: str, limit: int = _MAX_PROSE) -> str:
@@ -279,5 +277,4 @@ def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
         revision_note=revision_note(facts),
         not_done=not_done_lines(facts),
         ship_earlier=_ship_earlier(facts),
-        shipped=_shipped(facts),
     )

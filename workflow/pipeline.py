@@ -77,7 +77,7 @@ async def status_step(run_id: str, status: RunStatus, note: str) -> None:
 
 
 @DBOS.step(name="nightshift.commit")
-async def commit_step(run_id: str, revision: int) -> list[str]:
+async def commit_step(run_id: str, revision: int) -> str | None:
     return await steps.commit_step(current(), run_id, revision)
 
 

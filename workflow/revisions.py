@@ -88,7 +88,7 @@ async def commit_revision(rt: Runtime, facts: RunFacts, revision: int) -> tuple[
 
 
 def _first_commits(facts: RunFacts, fix_diff: str, test_diff: str) -> list[CommitSpec]:
-    assert facts.fix is not None or not fix_diff
+    """Revision 1 (or the first revision with changes): the fix, then the tests, on the base commit."""
     commits = []
     if fix_diff and facts.fix:
         title = facts.ticket.title.splitlines()[0][:60]

@@ -254,26 +254,26 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     return {"verdict": result.verdict, "retry": result.verdict in RETRY_VERDICTS and not out_of_budget}
 
 
-async def commit_step(rt: Runtime, run_id: str, revision: int) -> list[str]:
+async def commit_step(rt: Runtime, run_id: str, revision: int) -> str | None:
     """Put the revision on the run's branch (``workflow.revisions``) and push it when there is an
-    origin, with the ref that keeps the revision's commit."""
+    origin, with the ref that keeps the revision's commit; the branch head, None: nothing to ship."""
     facts = await _facts(rt, run_id)
     assert facts.base_commit is not None and facts.branch is not None
     await rt.repo.fetch_branch(facts.branch)  # an earlier commit step may have run on another worker
     commits, head = await commit_revision(rt, facts, revision)
     if head is None:
-        rt.bus.publish(run_id, "committed", {"branch": None, "commits": [], "pushed": False})
-        return []  # nothing to ship: no branch (or it was taken down)
+        rt.bus.publish(run_id, "committed", {"branch": None, "head": None, "pushed": False})
+        return None  # nothing to ship: no branch (or it was taken down)
     try:
         rt.outbound.check(
             f"{PUSH_WITHHELD}{facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
         )
     except SecretFound as exc:
         await _withhold(rt, run_id, str(exc))
-        return [head]
+        return head
     pushed = await rt.repo.push(facts.branch, keep=[revision_ref(run_id, revision)])
     rt.bus.publish(run_id, "committed", {"branch": facts.branch, "head": head, "pushed": pushed})
-    return [head]
+    return head
 
 
 async def _withhold(rt: Runtime, run_id: str, reason: str) -> None:
