@@ -278,7 +278,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
         rt.bus.publish(run_id, "committed", {"branch": None, "commits": [], "pushed": False})
         return shas  # no agent changed anything: no branch, nothing to push
     try:
-        rt.outbound.check(
+        rt.secret_scan.check(
             f"{PUSH_WITHHELD}{facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
         )
     except SecretFound as exc:
@@ -290,7 +290,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
 
 
 async def _withhold(rt: Runtime, run_id: str, reason: str) -> None:
-    """Record a send the outbound scan stopped (the reason names the secret, never its value)."""
+    """Record a send the secret scan stopped (the reason names the secret, never its value)."""
     logger.error("run %s: %s", run_id, reason)
 
     def change(facts: RunFacts) -> None:
