@@ -25,7 +25,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,14 +94,25 @@ class Deliverer:
 
     # -- what the workflow records ------------------------------------------------------------------
 
-    async def record(self, run_id: str, kind: DeliveryKind, key: str, payload: Mapping[str, Any]) -> None:
-        """Record a delivery (once per ``key``) and have it tried at once."""
-        await self.outbox.record(run_id, kind, key, self.executor.service_of(kind), payload)
+    async def record(
+        self,
+        run_id: str,
+        kind: DeliveryKind,
+        key: str,
+        payload: Mapping[str, Any],
+        *,
+        change: Callable[[RunFacts], None] | None = None,
+    ) -> None:
+        """Record a delivery (once per ``key``) and have it tried at once; ``change`` changes the run's
+        facts in the same transaction."""
+        await self.outbox.record(run_id, kind, key, self.executor.service_of(kind), payload, change=change)
         self._wake.set()
 
-    async def arm_briefing(self, run_id: str) -> None:
-        """Show the run's briefing as it is now: posted the first time, then updated in place."""
-        await self.outbox.arm_briefing(run_id, self.executor.service_of("briefing"))
+    async def arm_briefing(self, run_id: str, *, change: Callable[[RunFacts], None] | None = None) -> None:
+        """Show the run's briefing as it is now: posted the first time, then updated in place. With
+        ``change`` (the run's new status), the facts change in the same transaction as the briefing is
+        armed: a reader sees both or neither."""
+        await self.outbox.arm_briefing(run_id, self.executor.service_of("briefing"), change=change)
         self._wake.set()
 
     async def settled(self, run_id: str) -> bool:

@@ -332,8 +332,7 @@ async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
     change(facts)  # what the report shows: the run as it is once briefed
     write_report(rt, facts)
     briefing = build_briefing(facts)
-    await rt.store.update(run_id, change)
-    await rt.deliveries.arm_briefing(run_id)
+    await rt.deliveries.arm_briefing(run_id, change=change)  # one transaction: never the status alone
     rt.bus.publish(run_id, "status", {"status": "awaiting_decision", "revision": revision})
     rt.bus.publish(
         run_id, "briefing", {"revision": revision, "verdict": briefing.verdict, "tone": briefing.tone}
