@@ -162,7 +162,6 @@ class ModelClient:
                 notes.append(
                     f"fell back from {primary} to {name} after {attempts} failed attempts ({last_error})"
                 )
-            assembler = StreamAssembler()
             try:
                 async for attempt in self._retrying(name, notes):
                     with attempt:  # an AttemptFailed is retried after the backoff, the last one raised

@@ -94,18 +94,9 @@ class Deliverer:
 
     # -- what the workflow records ------------------------------------------------------------------
 
-    async def record(
-        self,
-        run_id: str,
-        kind: DeliveryKind,
-        key: str,
-        payload: Mapping[str, Any],
-        *,
-        change: Callable[[RunFacts], None] | None = None,
-    ) -> None:
-        """Record a delivery (once per ``key``) and have it tried at once; ``change`` changes the run's
-        facts in the same transaction."""
-        await self.outbox.record(run_id, kind, key, self.executor.service_of(kind), payload, change=change)
+    async def record(self, run_id: str, kind: DeliveryKind, key: str, payload: Mapping[str, Any]) -> None:
+        """Record a delivery (once per ``key``) and have it tried at once."""
+        await self.outbox.record(run_id, kind, key, self.executor.service_of(kind), payload)
         self._wake.set()
 
     async def arm_briefing(self, run_id: str, *, change: Callable[[RunFacts], None] | None = None) -> None:

@@ -128,19 +128,13 @@ class Outbox:
     # -- recording ---------------------------------------------------------------------------------
 
     async def record(
-        self,
-        run_id: str,
-        kind: DeliveryKind,
-        key: str,
-        service: str,
-        payload: Mapping[str, Any],
-        *,
-        change: Callable[[RunFacts], None] | None = None,
+        self, run_id: str, kind: DeliveryKind, key: str, service: str, payload: Mapping[str, Any]
     ) -> None:
-        """Record a delivery to try now, unless one with ``key`` was recorded before. With ``change``,
-        the run's facts change in the same transaction (see ``arm_briefing``)."""
-        row = functools.partial(_record, run_id=run_id, kind=kind, key=key, service=service, payload=payload)
-        await self._write(run_id, row, change)
+        """Record a delivery to try now, unless one with ``key`` was recorded before."""
+        row = functools.partial(
+            _record, run_id=run_id, kind=kind, key=key, service=service, payload=dict(payload)
+        )
+        await asyncio.to_thread(self._in_transaction, row)
 
     async def arm_briefing(
         self, run_id: str, service: str, *, change: Callable[[RunFacts], None] | None = None
@@ -152,15 +146,11 @@ class Outbox:
         any worker, sees the run awaiting a decision before its briefing is on its way, and a crash
         between the two leaves neither.
         """
-        await self._write(run_id, functools.partial(_arm_briefing, run_id=run_id, service=service), change)
-
-    async def _write(
-        self, run_id: str, write: Callable[[sa.Connection], None], change: Callable[[RunFacts], None] | None
-    ) -> None:
+        arm = functools.partial(_arm_briefing, run_id=run_id, service=service)
         if change is not None:
-            await self._store.update(run_id, change, then=write)
+            await self._store.update(run_id, change, then=arm)
         else:
-            await asyncio.to_thread(self._in_transaction, write)
+            await asyncio.to_thread(self._in_transaction, arm)
 
     def _in_transaction(self, write: Callable[[sa.Connection], None]) -> None:
         with self._engine.begin() as db:
@@ -362,10 +352,10 @@ class Outbox:
 
 
 def _record(
-    db: sa.Connection, *, run_id: str, kind: str, key: str, service: str, payload: Mapping[str, Any]
+    db: sa.Connection, *, run_id: str, kind: str, key: str, service: str, payload: dict[str, Any]
 ) -> None:
     """One row per key, also when two workers record it at once."""
-    row = _new_row(run_id, kind, key, service, dict(payload), time.time())
+    row = _new_row(run_id, kind, key, service, payload, time.time())
     db.execute(insert(db, deliveries).values(**row).on_conflict_do_nothing(index_elements=["key"]))
 
 
