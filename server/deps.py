@@ -49,16 +49,14 @@ def access(request: Request) -> Access:
     return edge(request).access
 
 
-def operator(
-    request: Request,
-    check: Annotated[Access, Depends(access)],
-    token: Annotated[str | None, Depends(bearer_token)],
-) -> None:
-    """A change by the operator: the API token, or loopback when none is configured (401 otherwise)."""
-    check.authorize(token, client_host(request))
-
-
 Service = Annotated[RunService, Depends(run_service)]
-Checks = Annotated[Access, Depends(access)]
+Authorizer = Annotated[Access, Depends(access)]
 BearerToken = Annotated[str | None, Depends(bearer_token)]
+
+
+def operator(request: Request, authorizer: Authorizer, token: BearerToken) -> None:
+    """A change by the operator: the API token, or loopback when none is configured (401 otherwise)."""
+    authorizer.authorize(token, client_host(request))
+
+
 Operator = Depends(operator)

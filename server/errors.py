@@ -45,7 +45,8 @@ def invalid(exc: RequestValidationError) -> ApiError:
     """400 for a body that is not JSON at all, 422 for one whose fields are wrong."""
     broken = next((e for e in exc.errors() if e["type"] == "json_invalid"), None)
     if broken is not None:
-        return ApiError(400, f"the body is not valid JSON: {broken['ctx']['error']}")
+        where = broken["loc"][-1]
+        return ApiError(400, f"the body is not valid JSON: {broken['ctx']['error']} at position {where}")
     return ApiError(422, f"invalid request: {problems(exc.errors())}")
 
 
@@ -78,20 +79,16 @@ def install(app: FastAPI) -> None:
     async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
         return error(429, f"{exc}; try again later", {"Retry-After": str(QUEUE_RETRY_AFTER_S)})
 
-    app.add_exception_handler(HTTPException, not_served)
-
-
-async def not_served(request: Request, exc: Exception) -> JSONResponse:
-    """Unknown paths and methods get the one error shape. A 405's Allow lists every method served on
-    the path: Starlette's names only those of the first route whose path matched."""
-    assert isinstance(exc, HTTPException)
-    if exc.status_code != 405:
-        return error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}", exc.headers)
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods or set()
-    allowed = ", ".join(sorted(methods))
-    return error(
-        405, f"{request.method} is not served on {request.url.path}; use {allowed}", {"Allow": allowed}
-    )
+    @app.exception_handler(HTTPException)
+    async def not_served(request: Request, exc: HTTPException) -> JSONResponse:
+        """Unknown paths and methods get the one error shape. A 405's Allow lists every method served
+        on the path: Starlette's names only those of the first route whose path matched."""
+        if exc.status_code != 405:
+            return error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}", exc.headers)
+        methods: set[str] = set()
+        for route in request.app.router.routes:
+            if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+                methods |= route.methods or set()
+        allowed = ", ".join(sorted(methods))
+        reason = f"{request.method} is not served on {request.url.path}; use {allowed}"
+        return error(405, reason, {"Allow": allowed})

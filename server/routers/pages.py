@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from documents.briefing import build_briefing
 from documents.web import run_page, runs_page
 from server.access import Access
-from server.deps import BearerToken, Checks, RunId, Service, client_host
+from server.deps import Authorizer, BearerToken, RunId, Service, client_host
 from server.models import ChangesForm, DecisionForm
 from server.openapi import PAGES, errors
 from server.routers.runs import DECIDED, decision_answer
@@ -75,14 +75,14 @@ async def ui_runs(service: Service) -> Response:
 async def ui_run(
     run_id: RunId,
     service: Service,
-    check: Checks,
+    authorizer: Authorizer,
     sig: Annotated[
         str | None, Query(description="The signed link's signature: lets its holder decide.")
     ] = None,
 ) -> Response:
     now = datetime.now(UTC)  # before the facts are read: the page trusts only later events
     facts = await service.run(run_id)
-    signed = check.links.holds(facts.run_id, sig)
+    signed = authorizer.links.holds(facts.run_id, sig)
     base = f"/ui/runs/{facts.run_id}"
     nonce = secrets.token_urlsafe(16)
     html = run_page(
@@ -106,12 +106,12 @@ async def decide_from_page(
     kind: DecisionKind,
     form: DecisionForm,
     service: RunService,
-    check: Access,
+    authorizer: Access,
     token: str | None,
 ) -> Response:
     """A decision posted by a run page's form, authorised by its signed link or the API token."""
     facts = await service.run(run_id)
-    check.authorize(form.token or token, client_host(request), run_id=facts.run_id, sig=form.sig)
+    authorizer.authorize(form.token or token, client_host(request), run_id=facts.run_id, sig=form.sig)
     feedback = (form.feedback or "").strip() or None
     outcome = await service.decide(facts.run_id, kind, feedback=feedback, by="web")
     if "application/json" in request.headers.get("accept", ""):
@@ -133,10 +133,10 @@ async def ui_approve(
     run_id: RunId,
     form: Annotated[DecisionForm, Form()],
     service: Service,
-    check: Checks,
+    authorizer: Authorizer,
     token: BearerToken,
 ) -> Response:
-    return await decide_from_page(request, run_id, "approve", form, service, check, token)
+    return await decide_from_page(request, run_id, "approve", form, service, authorizer, token)
 
 
 @router.post(
@@ -152,7 +152,7 @@ async def ui_request_changes(
     run_id: RunId,
     form: Annotated[ChangesForm, Form()],
     service: Service,
-    check: Checks,
+    authorizer: Authorizer,
     token: BearerToken,
 ) -> Response:
-    return await decide_from_page(request, run_id, "request_changes", form, service, check, token)
+    return await decide_from_page(request, run_id, "request_changes", form, service, authorizer, token)

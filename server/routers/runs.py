@@ -28,7 +28,7 @@ from server.models import (
 )
 from server.openapi import OPERATOR, errors, event_stream
 from server.outcomes import Accepted, AlreadyDecided, DecisionOutcome
-from server.routing import EdgeRoute
+from server.routing import EdgeRoute, answer
 from store.runs import StoredEvent
 
 MARKDOWN = "text/markdown"
@@ -47,14 +47,14 @@ def decision_answer(outcome: DecisionOutcome) -> JSONResponse:
     """202 accepted, 200 already approved (with the PR once it is open), 409 refused (and why)."""
     facts = outcome.facts
     run: dict[str, Any] = {"run_id": facts.run_id, "status": facts.status, "pr_url": facts.pr_url}
-    answer: DecisionAccepted | AlreadyApproved | DecisionConflict
+    said: DecisionAccepted | AlreadyApproved | DecisionConflict
     if isinstance(outcome, Accepted):
-        status, answer = 202, DecisionAccepted(**run, decision=outcome.decision)
+        status, said = 202, DecisionAccepted(**run, decision=outcome.decision)
     elif isinstance(outcome, AlreadyDecided):
-        status, answer = 200, AlreadyApproved(**run, detail=outcome.reason)
-    else:
-        status, answer = 409, DecisionConflict(**run, error=outcome.reason)
-    return JSONResponse(answer.model_dump(mode="json"), status_code=status)
+        status, said = 200, AlreadyApproved(**run, detail=outcome.reason)
+    else:  # Refused: NotAwaiting, NothingToShip, NoRevisionsLeft; the reason says which
+        status, said = 409, DecisionConflict(**run, error=outcome.reason)
+    return answer(said, status)
 
 
 @router.post(

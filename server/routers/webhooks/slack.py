@@ -186,8 +186,8 @@ async def slack_actions(
         tasks.add_task(in_background, clicks.ephemeral, interaction.channel_id, interaction.user_id, refusal)
     elif isinstance(interaction, FeedbackSubmitted):
         if not interaction.feedback.strip():
-            errors = {"feedback": "Say what should change."}
-            return answer(SlackModalErrors(response_action="errors", errors=errors))
+            missing = {"feedback": "Say what should change."}
+            return answer(SlackModalErrors(response_action="errors", errors=missing))
         tasks.add_task(in_background, clicks.request_changes, interaction)
     elif interaction.kind == "approve":
         tasks.add_task(in_background, clicks.approve, interaction)
