@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 from server.models import ApiErrorBody
 from server.outcomes import DescriptionTooLong, NoReportYet
@@ -19,6 +19,7 @@ from store.runs import QueueFull
 from workflow.errors import DecisionRefused, RunNotFound
 
 QUEUE_RETRY_AFTER_S = 30
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class ApiError(Exception):
@@ -82,13 +83,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def not_served(request: Request, exc: HTTPException) -> JSONResponse:
         """Unknown paths and methods get the one error shape. A 405's Allow lists every method served
-        on the path: Starlette's names only those of the first route whose path matched."""
+        on the path (Starlette's names only those of the first route whose path matched): each method
+        is tried on the routes, included routers and all."""
         if exc.status_code != 405:
             return error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}", exc.headers)
-        methods: set[str] = set()
-        for route in request.app.router.routes:
-            if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
-                methods |= route.methods or set()
-        allowed = ", ".join(sorted(methods))
+        allowed = ", ".join(
+            method
+            for method in sorted(METHODS)
+            if any(
+                route.matches({**request.scope, "method": method})[0] == Match.FULL
+                for route in request.app.router.routes
+            )
+        )
         reason = f"{request.method} is not served on {request.url.path}; use {allowed}"
         return error(405, reason, {"Allow": allowed})

@@ -204,6 +204,15 @@ def test_unknown_runs_and_bad_decisions(live: LiveServer) -> None:
         live.wait_for_run(run_id, lambda r: r["status"] == "cancelled")
 
 
+def test_a_method_a_path_does_not_serve_gets_405_naming_those_it_does(live: LiveServer) -> None:
+    with live.client() as client:
+        refused = client.delete("/runs")
+        unknown = client.get("/nowhere")
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, POST"
+    assert refused.json()["error"] == "DELETE is not served on /runs; use GET, POST"
+    assert unknown.status_code == 404 and "GET /nowhere" in unknown.json()["error"]
+
+
 def test_too_many_queued_runs_get_429_with_retry_after(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
