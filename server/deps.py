@@ -1,7 +1,7 @@
 """What the routes declare they need: the running server's parts, the operator's access, a run id.
 
-``server.running`` builds the parts (``Edge``) at start-up and the app keeps them on its state; the
-routes ask for the ones they use, never for the whole.
+``server.running`` builds the parts (``Edge``) at start-up and the app keeps them on its state; a
+route handler declares the parts it uses (``Service``, ``Authorizer``, ...), not the whole.
 """
 
 from typing import Annotated
