@@ -77,20 +77,20 @@ class TurnRunner:
         self.usage = Usage()
         self.invalid_submits = 0
         self.redact = ctx.redactor
-        self.outbound = ctx.outbound
+        self.secret_scan = ctx.secret_scan
         self._scanned: list[dict[str, Any]] = []
         self._write_lock = asyncio.Lock()
         self._warning: str | None = None
         self._stuck: str | None = None
         self._submission: BaseModel | None = None
 
-    def _check_outbound(self, messages: list[dict[str, Any]]) -> None:
+    def _scan_for_secrets(self, messages: list[dict[str, Any]]) -> None:
         """Stop before a request that would carry a secret to the model (messages sent before were
         checked then; a compressed conversation is checked whole)."""
         seen = len(self._scanned)
         fresh = messages[seen:] if messages[:seen] == self._scanned else messages
         try:
-            self.outbound.check("the model request", json.dumps(fresh, default=str))
+            self.secret_scan.check("the model request", json.dumps(fresh, default=str))
         except SecretFound as exc:
             raise SecretInRequest(str(exc)) from None
         self._scanned = list(messages)
@@ -111,7 +111,7 @@ class TurnRunner:
         tasks: list[asyncio.Task[str]] = []
         final: MessageComplete | None = None
         self._warning = self._stuck = None
-        self._check_outbound(messages)
+        self._scan_for_secrets(messages)
         try:
             stream = self.model.stream(
                 messages,

@@ -264,7 +264,7 @@ RunStatus = Literal[
 
 
 PUSH_WITHHELD = "the push of "
-"""How the reason for a push the outbound scan stopped begins (``workflow.steps.commit_step``)."""
+"""How the reason for a push the secret scan stopped begins (``workflow.steps.commit_step``)."""
 
 
 class RunFacts(BaseModel):
@@ -299,11 +299,11 @@ class RunFacts(BaseModel):
     test_files: list[str] = Field(default_factory=list)
     """Glob patterns of the project's test files at the base commit (``environment.layout``)."""
     withheld: list[str] = Field(default_factory=list)
-    """Sends the outbound secret scan stopped, each naming the secret and where it was found."""
+    """Sends the secret scan stopped, each naming the secret and where it was found."""
 
     @property
     def unpushed(self) -> str | None:
-        """Why the run's branch was not pushed, when the outbound scan stopped its push."""
+        """Why the run's branch was not pushed, when the secret scan stopped its push."""
         return next((reason for reason in self.withheld if reason.startswith(PUSH_WITHHELD)), None)
 
     @property

@@ -8,10 +8,10 @@ from typing import Literal
 
 from config import SafetySettings, Settings, ToolsSettings
 from safety.commands import CommandGate
-from safety.outbound import SecretScanner
 from safety.paths import resolve_in_workspace, workspace_relative
 from safety.redact import Redactor
 from safety.sandbox import Environment, Sandbox
+from safety.secret_scan import SecretScanner
 from safety.writes import WriteRules
 
 HIDDEN = frozenset({".git"})
@@ -30,7 +30,7 @@ class ToolContext:
     write_rules: WriteRules
     command_gate: CommandGate
     redactor: Redactor
-    outbound: SecretScanner
+    secret_scan: SecretScanner
     """Looks for the bot's secrets, raw or encoded, in what is about to be sent to the model."""
     sandbox: Sandbox
     """Where every command a tool starts runs (the shell, the tests)."""
@@ -66,7 +66,7 @@ class ToolContext:
             write_rules=WriteRules(role, test_files),
             command_gate=CommandGate(settings.safety.policy),
             redactor=Redactor(secrets.values()),
-            outbound=SecretScanner(secrets),
+            secret_scan=SecretScanner(secrets),
             sandbox=sandbox,
             environment=environment,
             test_command=settings.environment.test_command,

@@ -278,7 +278,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
         rt.bus.publish(run_id, "committed", {"branch": None, "commits": [], "pushed": False})
         return shas  # no agent changed anything: no branch, nothing to push
     try:
-        rt.outbound.check(
+        rt.secret_scan.check(
             f"{PUSH_WITHHELD}{facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
         )
     except SecretFound as exc:
@@ -290,7 +290,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
 
 
 async def _withhold(rt: Runtime, run_id: str, reason: str) -> None:
-    """Record a send the outbound scan stopped (the reason names the secret, never its value)."""
+    """Record a send the secret scan stopped (the reason names the secret, never its value)."""
     logger.error("run %s: %s", run_id, reason)
 
     def change(facts: RunFacts) -> None:
@@ -332,8 +332,7 @@ async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
     change(facts)  # what the report shows: the run as it is once briefed
     write_report(rt, facts)
     briefing = build_briefing(facts)
-    await rt.store.update(run_id, change)
-    await rt.deliveries.arm_briefing(run_id)
+    await rt.deliveries.arm_briefing(run_id, change=change)  # one transaction: never the status alone
     rt.bus.publish(run_id, "status", {"status": "awaiting_decision", "revision": revision})
     rt.bus.publish(
         run_id, "briefing", {"revision": revision, "verdict": briefing.verdict, "tone": briefing.tone}
