@@ -27,9 +27,9 @@ INSTRUCTION_FILES = ("AGENTS.md", "CLAUDE.md", ".github/copilot-instructions.md"
 READMES = ("README.md", "README.rst", "README.txt", "README")
 README_LINES = 40
 """The README's first screen."""
-INSTRUCTION_TOKENS = 1_000
-TREE_TOKENS = 1_500
-TESTS_TOKENS = 600
+INSTRUCTION_TOKENS = 800
+TREE_TOKENS = 1_200
+TESTS_TOKENS = 500
 REPOSITORY_TOKENS = INSTRUCTION_TOKENS + TREE_TOKENS + TESTS_TOKENS + 200
 """The most the whole section may take (the extra is its headings and sentences)."""
 MAX_DEPTH = 4
