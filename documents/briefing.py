@@ -136,7 +136,9 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
             )
     else:
         parts.append(f"There is no fix{_agent_gap(facts, 'code')}.")
-    if facts.tests:
+    if facts.tests and facts.tests.partial:
+        parts.append(f"The test agent left {_names(facts.tests.test_files)} when it was stopped.")
+    elif facts.tests:
         parts.append(
             f"The test agent added {plural(len(facts.tests.test_names), 'test')} in "
             f"{_names(facts.tests.test_files)}."

@@ -8,7 +8,7 @@ data. Before it is wrapped it is defused: any opening or closing delimiter of ou
 ``&lt;``, and invisible format and control characters (zero-width characters, Unicode tag characters,
 bidi overrides) are dropped. Whoever wrote the text therefore cannot close the block early and write
 text that reads as ours. Only our own tag names are defused: ``a < b`` or ``List<String>`` in a diff
-stays as it is.
+stays as it is (a word that merely starts like a tag name, ``<tickets>``, is defused too).
 """
 
 import re
@@ -29,7 +29,7 @@ DELIMITERS = (
 )
 """Tag names of the blocks untrusted text is wrapped in (the system prompts name them too)."""
 
-_TAG = re.compile(r"[<\uff1c\ufe64]\s*/?\s*(?:" + "|".join(DELIMITERS) + r")\b", re.IGNORECASE)
+_TAG = re.compile(r"[<\uff1c\ufe64]\s*/?\s*(?:" + "|".join(DELIMITERS) + ")", re.IGNORECASE)
 _INVISIBLE = ("Cc", "Cf")
 _KEPT_CONTROLS = "\n\t"
 
