@@ -109,6 +109,9 @@ class FixFacts(BaseModel):
     diff: str
     """Unified diff of non-test files, taken from the code agent's worktree."""
     files: list[FileChange]
+    partial: str = ""
+    """Why the fix is partial: a limit stopped the code agent before it submitted (the reason in words),
+    and Nightshift took what its worktree held. Empty for a fix the agent submitted."""
 
 
 class TestFacts(BaseModel):
@@ -119,6 +122,9 @@ class TestFacts(BaseModel):
     notes: str
     diff: str
     files: list[FileChange]
+    partial: str = ""
+    """Why the tests are partial: a limit stopped the test agent before it submitted, and Nightshift took
+    the test files its worktree held. Empty for tests the agent submitted."""
 
 
 class TestCounts(BaseModel):

@@ -54,17 +54,19 @@ class ToolContext:
         sandbox: Sandbox,
         environment: Environment,
         test_files: Sequence[str],
+        read_only_shell: bool = False,
     ) -> "ToolContext":
         """Build a context for ``agent`` working in ``workspace``; ``secrets`` are the bot's secrets by
         name; ``test_files`` are the glob patterns of the project's test files (the write rules between
-        the code and the test agents)."""
+        the code and the test agents); ``read_only_shell``: the shell sees the workspace read-only
+        whatever the policy (``safety.commands``)."""
         return cls(
             workspace=workspace.resolve(),
             agent=agent,
             settings=settings.tools,
             safety=settings.safety,
             write_rules=WriteRules(role, test_files),
-            command_gate=CommandGate(settings.safety.policy),
+            command_gate=CommandGate(settings.safety.policy, read_only=read_only_shell),
             redactor=Redactor(secrets.values()),
             secret_scan=SecretScanner(secrets),
             sandbox=sandbox,
