@@ -97,7 +97,9 @@ async def reset_worktree(git: Git, path: Path, commit: str) -> None:
 async def _scratch_index(
     git: Git, worktree: Path, copy_of: Path | None = None
 ) -> AsyncIterator[dict[str, str]]:
-    """``GIT_INDEX_FILE`` pointing to a throwaway copy of ``worktree``'s index (or of ``copy_of``)."""
+    """``GIT_INDEX_FILE`` pointing to a throwaway copy of ``worktree``'s index (or of ``copy_of``). The
+    copy keeps the index's times: git trusts an entry's cached stat only for files changed before the
+    index was written, so a copy dated now would hide a same-size change made in the same second."""
     real = copy_of or Path(
         await git.out("rev-parse", "--path-format=absolute", "--git-path", "index", cwd=worktree)
     )
@@ -105,7 +107,7 @@ async def _scratch_index(
         index = Path(scratch) / "index"
         env = {"GIT_INDEX_FILE": str(index)}
         try:
-            await asyncio.to_thread(shutil.copyfile, real, index)
+            await asyncio.to_thread(shutil.copy2, real, index)
         except FileNotFoundError:
             await git.run("read-tree", "HEAD", cwd=worktree, env=env)
         yield env

@@ -4,12 +4,18 @@ Run ``probe_command(...)`` where an agent would (the shell tool), then ``Probe.p
 compare it with what the commit's own history holds (``reachable``).
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.git_fixtures import git
 
 _SECTIONS = ("log", "rev-list", "refs", "objects", "files", "end")
+_REMEMBERING = re.compile(
+    r"^\./(refs|logs)/|/logs/|_HEAD$|^\./[A-Z_]*HEAD$|packed-refs|^\./worktrees/(?!workspace/)"
+)
+"""Files that could name a commit: refs, reflogs, pseudo-refs, packed refs, other worktrees."""
+_OWN = {"./HEAD", "./worktrees/workspace/HEAD"}
 
 
 def probe_command(*hidden: str) -> str:
@@ -57,6 +63,12 @@ class Probe:
     @property
     def objects(self) -> set[str]:
         return set(self.sections["objects"])
+
+    @property
+    def remembering(self) -> list[str]:
+        """The files of ``/git`` that could name a commit, other than the view's and the worktree's HEAD
+        (which name the commit itself)."""
+        return [name for name in self.sections["files"] if name not in _OWN and _REMEMBERING.search(name)]
 
 
 def reachable(repo: Path, commit: str) -> tuple[set[str], set[str]]:

@@ -8,12 +8,16 @@ directories remember them. A sandbox is shown none of it. It sees a *view* inste
 - a bare repository holding exactly the objects reachable from the commit the worktree has checked out
   (its HEAD), made by fetching that one commit from the repository, never by pruning a copy: no refs,
   tags, reflogs, remotes, ``FETCH_HEAD`` or ``packed-refs``, and no object that commit cannot reach;
-- this worktree's own git directory, written afresh for each command: HEAD (that commit), a copy of
-  the index, and nothing else (no reflog, no ``ORIG_HEAD``).
+- this worktree's own git directory, made of HEAD (that commit), the index, and nothing else (no
+  reflog, no ``ORIG_HEAD``); shown through a throwaway overlay, so git may write there for the length
+  of one command.
 
 A view is built once per commit of a repository and kept in the state directory (``GitViews``). A
 later commit's view starts from the packs of the nearest view of an ancestor (hard links, so the
-history is stored once) and fetches only the commits in between. Views unused for a day are removed.
+history is stored once) and fetches only the commits in between. The worktree's own directory is kept
+beside the views, one per state of the index (a hard link to it, so its timestamps stay those git
+wrote: git's check for files changed in the same second as the index relies on them). Whatever is
+unused for a day is removed.
 """
 
 import contextlib
@@ -104,43 +108,80 @@ class GitViews:
     def view(self, common: Path, commit: str | None) -> Path:
         """The view of ``commit`` (None: an empty repository) of the repository at ``common``; built
         now when there is none. Raises OSError when git cannot build it."""
-        place = self.root / hashlib.sha256(str(common).encode()).hexdigest()[:16]
+        place = self._place(common)
         target = place / (commit or EMPTY)
         if not target.is_dir():
-            place.mkdir(parents=True, exist_ok=True)
             with _locked(place / f"{target.name}.lock"):
                 if not target.is_dir():  # another thread or process may have built it meanwhile
-                    self._build(common, commit, target)
+                    with _building(target) as scratch:
+                        _build(common, commit, scratch)
                     _prune(place, keep=target)
         os.utime(target)  # its last use, which pruning goes by
         return target
 
-    def _build(self, common: Path, commit: str | None, target: Path) -> None:
-        scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-        try:
-            object_format = _git("rev-parse", "--show-object-format", git_dir=common).strip()
-            _git("init", "--quiet", "--bare", f"--object-format={object_format}", str(scratch))
-            for leftover in ("hooks", "branches", "description"):
-                path = scratch / leftover
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-            (scratch / "worktrees").mkdir()
-            (scratch / "info").mkdir(exist_ok=True)
-            (scratch / "info" / "exclude").touch()
-            if commit is not None:
-                start = _nearest(common, target.parent, commit)
-                if start is not None:
-                    _reuse(start, scratch)
-                _git(
-                    "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", str(common), commit,
-                    git_dir=scratch,
-                )  # fmt: skip
-                if start is not None:
-                    _git("update-ref", "-d", _HAVE, git_dir=scratch)
-                (scratch / "HEAD").write_text(f"{commit}\n", encoding="utf-8")  # not a branch's name
-            os.rename(scratch, target)
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
+    def own_directory(self, checkout: Checkout, commit: str | None, files: dict[str, str]) -> Path:
+        """The worktree's own git directory as the sandbox shows it: ``files`` (name -> text), HEAD at
+        ``commit`` (a branch without a commit stays that branch) and its index, nothing else."""
+        head = f"{commit}\n" if commit else (checkout.admin / "HEAD").read_text(encoding="utf-8")
+        contents = {**files, "HEAD": head}
+        index = checkout.admin / "index"
+        stat = index.stat() if index.is_file() else None
+        state = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size) if stat else None
+        key = hashlib.sha256(repr((str(checkout.admin), sorted(contents.items()), state)).encode())
+        target = self._place(checkout.common) / f"own-{key.hexdigest()[:24]}"
+        if not target.is_dir():
+            with _building(target) as scratch:
+                for name, text in contents.items():
+                    (scratch / name).write_text(text, encoding="utf-8")
+                if stat is not None:
+                    _link_or_copy(index, scratch / "index")
+        os.utime(target)
+        return target
+
+    def _place(self, common: Path) -> Path:
+        """Where the views of the repository at ``common`` are kept."""
+        place = self.root / hashlib.sha256(str(common).encode()).hexdigest()[:16]
+        place.mkdir(parents=True, exist_ok=True)
+        return place
+
+
+def _build(common: Path, commit: str | None, scratch: Path) -> None:
+    """The view of ``commit`` in the empty directory ``scratch``."""
+    object_format = _git("rev-parse", "--show-object-format", git_dir=common).strip()
+    _git("init", "--quiet", "--bare", f"--object-format={object_format}", str(scratch))
+    for leftover in ("hooks", "branches", "description"):
+        path = scratch / leftover
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    (scratch / "worktrees").mkdir()
+    (scratch / "info").mkdir(exist_ok=True)
+    (scratch / "info" / "exclude").touch()
+    if commit is None:
+        return
+    start = _nearest(common, scratch.parent, commit)
+    if start is not None:
+        _reuse(start, scratch)
+    _git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", str(common), commit, git_dir=scratch)
+    if start is not None:
+        _git("update-ref", "-d", _HAVE, git_dir=scratch)
+    (scratch / "HEAD").write_text(f"{commit}\n", encoding="utf-8")  # not a branch's name
+
+
+@contextlib.contextmanager
+def _building(target: Path) -> Iterator[Path]:
+    """A scratch directory beside ``target`` that becomes ``target`` when the block succeeds, and is
+    removed when it fails; when ``target`` appeared meanwhile (the same content), that one stays."""
+    scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    try:
+        yield scratch
+        os.chmod(scratch, 0o755)
+        os.rename(scratch, target)
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not target.is_dir():
             raise
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
 
 
 def _nearest(common: Path, place: Path, commit: str) -> Path | None:
@@ -162,13 +203,18 @@ def _reuse(start: Path, scratch: Path) -> None:
     commit, so that the fetch brings only the commits since."""
     for pack in (start / "objects" / "pack").iterdir():
         if pack.suffix in _PACK_FILES:
-            try:
-                os.link(pack, scratch / "objects" / "pack" / pack.name)
-            except OSError:
-                shutil.copy2(pack, scratch / "objects" / "pack" / pack.name)
+            _link_or_copy(pack, scratch / "objects" / "pack" / pack.name)
     if (start / "shallow").is_file():  # the repository is shallow: so is the view, at the same commits
         shutil.copy2(start / "shallow", scratch / "shallow")
     _git("update-ref", _HAVE, start.name, git_dir=scratch)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link, or where there can be none (another file system), a copy with the same times."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _prune(place: Path, *, keep: Path) -> None:

@@ -8,8 +8,8 @@ Paths inside every sandbox:
                             commit: no refs, tags, reflogs or other branches' objects (``gitview``);
                             read-only, its object store a throwaway overlay, its config a sanitised
                             copy (no remotes, no credentials)
-    /git/worktrees/workspace  this worktree's own git directory, made for the command: HEAD (its
-                            commit) and a copy of its index; no other worktree's is there
+    /git/worktrees/workspace  this worktree's own git directory: HEAD (its commit) and its index,
+                            nothing else, a throwaway overlay; no other worktree's is there
     /usr /bin /lib ... /etc system files, read-only (a short list of /etc, and our own passwd/group)
     host interpreters       the installations of the interpreters on the PATH, read-only, at their paths
     read_only_paths         what the operator listed, read-only, at their paths
@@ -26,7 +26,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from safety.sandbox import gitview
@@ -134,15 +134,15 @@ def read_only_args(paths: Iterable[Path]) -> list[str]:
     return args
 
 
-def git_args(workspace: Path, support: "Support", feed: Callable[[bytes | Path], int]) -> list[str]:
-    """The workspace's git as ``/git`` shows it (``safety.sandbox.gitview``): the view of its commit,
-    and its own git directory made of files that ``feed`` hands to bwrap (``--file FD``), so that they
-    are writable inside and gone afterwards. A plain directory gets nothing."""
+def git_args(workspace: Path, support: "Support") -> list[str]:
+    """The workspace's git as ``/git`` shows it (``safety.sandbox.gitview``): the view of its commit and
+    its own git directory, both throwaway where git writes. A plain directory gets nothing."""
     checkout = gitview.find_checkout(workspace)
     if checkout is None:
         return []
     commit = gitview.head_commit(checkout)
-    view = support.git_views.view(checkout.common, commit)
+    views = support.git_views
+    view = views.view(checkout.common, commit)
     args = [
         "--ro-bind", str(view), GIT,
         "--overlay-src", str(view / "objects"), "--tmp-overlay", f"{GIT}/objects",
@@ -151,22 +151,17 @@ def git_args(workspace: Path, support: "Support", feed: Callable[[bytes | Path],
     exclude = checkout.common / "info" / "exclude"
     if exclude.is_file():  # what Nightshift ignores locally (the environment's entries), as the bot sees it
         args += ["--ro-bind", str(exclude), f"{GIT}/info/exclude"]
-    files: dict[str, bytes | Path] = {}
     if checkout.linked:
         own = f"{GIT}/worktrees/workspace"  # not the host's name for it, which counts the other worktrees
-        args += ["--tmpfs", f"{GIT}/worktrees", "--dir", own]
-        args += ["--ro-bind", str(support.text_file(f"gitdir: {own}\n")), f"{WORKSPACE}/.git"]
-        files |= {"commondir": b"../..\n", "gitdir": f"{WORKSPACE}/.git\n".encode()}
+        files = {"commondir": "../..\n", "gitdir": f"{WORKSPACE}/.git\n"}
+        args += ["--tmpfs", f"{GIT}/worktrees"]
     else:  # a checkout: its .git directory is replaced by one that names /git as its common directory
         own = f"{WORKSPACE}/.git"
-        args += ["--tmpfs", own]
-        files["commondir"] = f"{GIT}\n".encode()
-    head = (checkout.admin / "HEAD").read_bytes() if commit is None else f"{commit}\n".encode()
-    files["HEAD"] = head  # detached at the commit; a branch with no commit yet stays that branch
-    if (checkout.admin / "index").is_file():
-        files["index"] = checkout.admin / "index"
-    for name, source in files.items():
-        args += ["--file", str(feed(source)), f"{own}/{name}"]
+        files = {"commondir": f"{GIT}\n"}
+    admin = views.own_directory(checkout, commit, files)
+    args += ["--overlay-src", str(admin), "--tmp-overlay", own]
+    if checkout.linked:
+        args += ["--ro-bind", str(support.text_file(f"gitdir: {own}\n")), f"{WORKSPACE}/.git"]
     return args
 
 

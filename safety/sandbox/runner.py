@@ -123,8 +123,7 @@ class Sandbox:
             *([nice, "-n", "10"] if nice else []),
             *(self.limits.prlimit_args(prlimit) if prlimit else []),
         ]
-        none = _Feeds()  # the probe has no workspace, so no git and nothing to feed
-        arguments = self._bwrap_args(None, Environment(), "overlay", network=False, outputs=None, feed=none)
+        arguments = self._bwrap_args(None, Environment(), "overlay", network=False, outputs=None)
         probe([str(found.path), *arguments, "true"])
 
     @property
@@ -167,27 +166,20 @@ class Sandbox:
             )
         assert self.bwrap is not None
         roots = self._program_roots([argv[0], *map(str, environment.programs)] if argv else [])
-        feeds = _Feeds()
-        try:
-            args = await asyncio.to_thread(
-                self._bwrap_args,
-                workspace,
-                environment,
-                access,
-                network=network,
-                outputs=outputs,
-                extra_roots=roots,
-                feed=feeds,
-            )
-            for name, value in env.items():
-                args += ["--setenv", name, value]
-            args += ["--chdir", mounts.WORKSPACE]
-            command = [*self._wrappers, *argv]
-            run = await _run_bwrap(
-                self.bwrap, args, command, self._watchdog, self.limits, timeout_s, feeds.fds
-            )
-        finally:
-            feeds.close()
+        args = await asyncio.to_thread(
+            self._bwrap_args,
+            workspace,
+            environment,
+            access,
+            network=network,
+            outputs=outputs,
+            extra_roots=roots,
+        )
+        for name, value in env.items():
+            args += ["--setenv", name, value]
+        args += ["--chdir", mounts.WORKSPACE]
+        command = [*self._wrappers, *argv]
+        run = await _run_bwrap(self.bwrap, args, command, self._watchdog, self.limits, timeout_s)
         not_started = _NOT_STARTED.match(run.output) if run.exit_code != 0 else None
         if not_started:
             raise OSError(f"{not_started.group(1)}: {not_started.group(2)} (in the sandbox)")
@@ -216,10 +208,8 @@ class Sandbox:
         *,
         network: bool,
         outputs: Path | None,
-        feed: Callable[[bytes | Path], int],
         extra_roots: Sequence[Path] = (),
     ) -> list[str]:
-        """bwrap's options; ``feed`` turns the content of files made inside into descriptors."""
         args = [
             "--unshare-all", *(["--share-net"] if network else []), "--unshare-user", "--disable-userns",
             "--uid", str(mounts.UID), "--gid", str(mounts.UID), "--hostname", "sandbox",
@@ -234,7 +224,7 @@ class Sandbox:
             else:
                 bind = "--bind" if access == "read_write" else "--ro-bind"
                 args += [bind, str(workspace), mounts.WORKSPACE]
-            args += mounts.git_args(workspace, self.support, feed)
+            args += mounts.git_args(workspace, self.support)
             if environment.source is not None:
                 for entry in environment.entries:
                     # The mount point must exist before a read-only workspace is mounted: bwrap cannot
@@ -291,11 +281,10 @@ async def _run_bwrap(
     watchdog: Watchdog,
     limits: Limits,
     timeout_s: float,
-    feeds: Sequence[int] = (),
 ) -> ProcessRun:
     """Start bwrap running ``command``, its options ``args`` passed through a pipe (``--args``: not in
     any command line that ``/proc`` shows), learn its PID namespace (``--info-fd``) and watch it until
-    the command ends. ``feeds``: more descriptors bwrap reads (``--file``), closed by the caller."""
+    the command ends."""
     info_read, info_write = os.pipe()
     args_read = _pipe_holding(b"".join(f"{arg}\0".encode() for arg in ["--info-fd", str(info_write), *args]))
     child_fds = {args_read, info_write}
@@ -316,7 +305,7 @@ async def _run_bwrap(
             env={"PATH": os.defpath},
             timeout_s=timeout_s,
             max_output_bytes=limits.output_bytes,
-            pass_fds=(*child_fds, *feeds),
+            pass_fds=tuple(child_fds),
             started=started,
         )
     finally:
@@ -325,27 +314,6 @@ async def _run_bwrap(
         info.close()
         if info.data:
             watchdog.unwatch(int(info.data["pid-namespace"]))
-
-
-class _Feeds:
-    """Content that bwrap copies into the sandbox (``--file FD DEST``), as descriptors: a pipe holding
-    the bytes, or the file opened for reading (a snapshot, even if the file is replaced meanwhile)."""
-
-    def __init__(self) -> None:
-        self.fds: list[int] = []
-
-    def __call__(self, source: bytes | Path) -> int:
-        if isinstance(source, bytes):
-            fd = _pipe_holding(source)
-        else:
-            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-        self.fds.append(fd)
-        return fd
-
-    def close(self) -> None:
-        for fd in self.fds:
-            os.close(fd)
-        self.fds.clear()
 
 
 def _pipe_holding(payload: bytes) -> int:
