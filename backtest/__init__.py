@@ -94,7 +94,13 @@ async def run_backtest(
         console.print(f"{len(cases)} cases; running them one at a time", highlight=False)
         with (out / "briefings.txt").open("w", encoding="utf-8") as briefings:
             results = await run_cases(
-                settings, model, checker, cases, root=workspace / "cases", briefings=briefings
+                settings,
+                model,
+                checker,
+                cases,
+                root=workspace / "cases",
+                briefings=briefings,
+                console=console,
             )
     skipped = [
         SkippedCommit(commit=s.commit.sha, subject=s.commit.subject, reason=s.reason, detail=s.detail)

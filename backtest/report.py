@@ -28,12 +28,13 @@ def duration(seconds: float | None) -> str:
 
 
 def print_report(console: Console, report: BacktestReport) -> None:
-    """The per-case table, the skipped commits, the totals, and the notes. The table keeps to what fits
-    a terminal; the Markdown and JSON reports have the rest (phases, tokens in and out, diffs)."""
+    """The per-case table and what its outcomes mean, the skipped commits, the totals, the notes, and
+    last the warnings logged meanwhile. The table keeps to what fits a terminal; the Markdown and JSON
+    reports have the rest (phases, tokens in and out, diffs)."""
     table = Table(title=f"Backtest of {report.repo}", title_justify="left")
     table.add_column("commit", no_wrap=True, min_width=8)
     table.add_column("subject", max_width=40)
-    table.add_column("outcome", min_width=9)
+    table.add_column("outcome", no_wrap=True)
     table.add_column("verdict", min_width=8)
     for column in ("tokens", "cost", "time"):
         table.add_column(column, justify="right", no_wrap=True)

@@ -218,9 +218,16 @@ def phase_times(facts: RunFacts) -> PhaseTimes:
 
 
 async def run_cases(
-    settings: Settings, model: Model, checker: Checker, cases: list[Case], *, root: Path, briefings: TextIO
+    settings: Settings,
+    model: Model,
+    checker: Checker,
+    cases: list[Case],
+    *,
+    root: Path,
+    briefings: TextIO,
+    console: Console,
 ) -> list[CaseResult]:
-    """Every case, one after another, each in ``root/<commit>``."""
+    """Every case, one after another, each in ``root/<commit>``; a line on ``console`` as each ends."""
     results = []
     for case in cases:
         try:
@@ -230,5 +237,7 @@ async def run_cases(
         except Exception as exc:  # one broken case must not lose the others' results
             logger.exception("backtest case %s failed", case.commit.sha)
             result = broken_case(case, f"{type(exc).__name__}: {exc}")
+        commit = case.commit
+        console.print(f"  {commit.sha[:10]} {commit.subject[:60]}: {result.outcome}", highlight=False)
         results.append(result)
     return results

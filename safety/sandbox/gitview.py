@@ -195,7 +195,10 @@ def _nearest(common: Path, place: Path, commit: str) -> Path | None:
         distance = int(_git("rev-list", "--count", f"{view.name}..{commit}", git_dir=common))
         if best is None or distance < best[0]:
             best = (distance, view)
-    return best[1] if best else None
+    if best is None:
+        return None
+    os.utime(best[1])  # in use again: not one for pruning to take meanwhile
+    return best[1]
 
 
 def _reuse(start: Path, scratch: Path) -> None:
