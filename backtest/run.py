@@ -22,6 +22,7 @@ on the case's.
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -227,16 +228,18 @@ async def run_cases(
     briefings: TextIO,
     console: Console,
 ) -> list[CaseResult]:
-    """Every case, one after another, each in ``root/<commit>``; a line on ``console`` as each ends."""
+    """Every case, one after another, each in ``root/<commit>`` (removed once the case is measured: its
+    environment alone may be large); a line on ``console`` as each ends."""
     results = []
     for case in cases:
+        place = root / case.commit.sha[:12]
         try:
-            result = await run_case(
-                settings, model, checker, case, place=root / case.commit.sha[:12], briefings=briefings
-            )
+            result = await run_case(settings, model, checker, case, place=place, briefings=briefings)
         except Exception as exc:  # one broken case must not lose the others' results
             logger.exception("backtest case %s failed", case.commit.sha)
             result = broken_case(case, f"{type(exc).__name__}: {exc}")
+        finally:
+            await asyncio.to_thread(shutil.rmtree, place, ignore_errors=True)
         commit = case.commit
         console.print(f"  {commit.sha[:10]} {commit.subject[:60]}: {result.outcome}", highlight=False)
         results.append(result)
