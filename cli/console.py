@@ -21,6 +21,7 @@ from config import Settings
 from deliveries.deliverer import settled
 from documents.facts import DeliveryFacts, RunFacts, Ticket
 from documents.terminal import agents_table, undelivered_text
+from integrations.local import TerminalNotifier
 from store.database import is_postgres
 from store.outbox import Outbox
 from store.runs import FINAL_STATUSES, Store, database_url
@@ -42,7 +43,7 @@ async def run_incident(
     ask: Callable[[str], Awaitable[str]] | None = None,
 ) -> int:
     """Submit ``ticket``, show the agents live, then decide (by flag, or by asking). 0 = PR opened."""
-    engine = Engine(settings, model=model)
+    engine = Engine(settings, model=model, notifier=TerminalNotifier(console))
     rt = await engine.start()
     try:
         facts, _ = await engine.submit(ticket)
@@ -208,7 +209,7 @@ async def decide_from_cli(
     holder = executor_lock_holder(data_dir)
     url = database_url(data_dir, settings.database_url)
     if holder is None and not is_postgres(url):
-        engine = Engine(settings, model=model)
+        engine = Engine(settings, model=model, notifier=TerminalNotifier(console))
         rt = await engine.start()
         try:
             run_id = await resolve_run(rt.store, run_ref)
@@ -287,6 +288,15 @@ def _client_sender(
         await asyncio.to_thread(deliver)
 
     return send
+
+
+async def known_run(settings: Settings, ref: str) -> str:
+    """The run ``ref`` names, read from the database without starting anything; RunNotFound if none."""
+    store = Store(database_url(settings.data_dir.resolve(), settings.database_url))
+    try:
+        return await resolve_run(store, ref)
+    finally:
+        store.close()
 
 
 async def resolve_run(store: Store, ref: str) -> str:
