@@ -4,7 +4,9 @@ on runs from the command line (taken in-process, or handed to the process that e
 The live view shows the run's deliveries that are not done (a Slack message that cannot be posted,
 a pull request GitHub has not opened yet). When the run pauses or ends, the view waits a moment for
 its deliveries to settle (each delivered or known to be failing), so the briefing is printed before the
-prompt and the outcome says whether the pull request is open."""
+prompt and the outcome says whether the pull request is open. The briefing is printed through the live
+view's own console, which puts it above the live table: another console would write under the table,
+and the table's next redraw would overwrite the end of the briefing."""
 
 import asyncio
 import contextlib
