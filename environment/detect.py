@@ -110,7 +110,8 @@ def propose(project: Manifests, host: Host) -> Proposal:
     """The ``[environment]`` this project's files ask for (see the module)."""
     plan = _Plan(project, host)
     lock = project.lock
-    installer = lock[0] if lock else "pip" if _needs_pip(project) else None
+    runs_pytest = _test_command(project, "python3")[0].startswith("python3 -m pytest")
+    installer = lock[0] if lock else "pip" if runs_pytest or _needs_pip(project) else None
     python = VENV_PYTHON if installer else "python3"
     test_command, test_why = _test_command(project, python)
     if installer is None:
@@ -120,19 +121,7 @@ def propose(project: Manifests, host: Host) -> Proposal:
         )
     else:
         setup_why: list[str] = []
-        setup = _INSTALLERS[installer](plan, setup_why)
-        if test_command.startswith(f"{python} -m pytest") and "pytest" not in plan.provided:
-            if installer == "pip":
-                setup += " pytest"
-                setup_why.append(
-                    "Nothing the project declares installs pytest, which runs its tests: it is installed "
-                    "by name (unpinned)."
-                )
-            else:
-                plan.notes.append(
-                    f"pytest runs the tests but nothing {installer} installs lists it: add it to the "
-                    "project's test dependencies, or to the set-up."
-                )
+        setup = _INSTALLERS[installer](plan, setup_why, runs_pytest)
         if project.version_from_git:
             setup_why.append(
                 f"{project.version_from_git} computes the version from git while installing; the files "
@@ -147,7 +136,7 @@ def propose(project: Manifests, host: Host) -> Proposal:
 
 
 def _needs_pip(project: Manifests) -> bool:
-    return bool(project.installable or project.requirement_files or project.tests_require)
+    return bool(project.installable or any(_requirement_choice(project)) or project.tests_require)
 
 
 def _preferred(project: Manifests) -> list[str]:
@@ -186,7 +175,7 @@ def _test_extra(plan: _Plan, why: list[str]) -> Declared | None:
     return extra
 
 
-def _pip(plan: _Plan, why: list[str]) -> str:
+def _pip(plan: _Plan, why: list[str], runs_pytest: bool) -> str:
     project = plan.project
     why.append("A virtual environment at .venv, kept with the environment and active in every sandbox.")
     extra = _test_extra(plan, why)
@@ -216,14 +205,21 @@ def _pip(plan: _Plan, why: list[str]) -> str:
         why.append(
             "Nothing builds the project itself, so it is not installed: the tests import it from /workspace."
         )
+    if runs_pytest and "pytest" not in plan.provided:
+        args.append("pytest")
+        why.append(
+            "Nothing the project declares installs pytest, which runs its tests: it is installed by name "
+            "(unpinned)."
+        )
     venv = "python3 -m venv .venv"
     if "--group" in args:
         venv += " && .venv/bin/pip install --upgrade 'pip>=25.1'"
     return f"{venv} && .venv/bin/pip install {shlex.join(args)}"
 
 
-def _requirement_files(plan: _Plan, why: list[str]) -> list[str]:
-    project = plan.project
+def _requirement_choice(project: Manifests) -> tuple[str | None, str | None]:
+    """The main requirements file and the one for tests (what tox or nox install first, then one named
+    for tests, then for development); a file for the docs or linting is neither."""
     files = project.requirement_files
     main = next(
         (f for f in ("requirements.txt", "requirements/base.txt", "requirements/main.txt") if f in files),
@@ -231,7 +227,12 @@ def _requirement_files(plan: _Plan, why: list[str]) -> list[str]:
     )
     hinted = [f for hint in project.tool_hints for f in hint.requirement_files if f in files]
     testish = [f for f in files if "test" in f] + [f for f in files if "dev" in f]
-    test_file = next(iter([*hinted, *testish]), None)
+    return main, next(iter([*hinted, *testish]), None)
+
+
+def _requirement_files(plan: _Plan, why: list[str]) -> list[str]:
+    project = plan.project
+    main, test_file = _requirement_choice(project)
     chosen = [f for f in dict.fromkeys([main, test_file]) if f]
     for path in chosen:
         names = sorted(project.requirement_names(path))
@@ -242,6 +243,14 @@ def _requirement_files(plan: _Plan, why: list[str]) -> list[str]:
     return [arg for path in chosen for arg in ("-r", path)]
 
 
+def _pytest_missing(plan: _Plan, tool: str, runs_pytest: bool) -> None:
+    if runs_pytest and "pytest" not in plan.provided:
+        plan.notes.append(
+            f"pytest runs the tests but nothing {tool} installs lists it: add it to the project's test "
+            "dependencies, or to the set-up."
+        )
+
+
 def _tool_missing(plan: _Plan, tool: str) -> None:
     if tool not in plan.host.programs:
         plan.notes.append(
@@ -250,7 +259,7 @@ def _tool_missing(plan: _Plan, tool: str) -> None:
         )
 
 
-def _uv(plan: _Plan, why: list[str]) -> str:
+def _uv(plan: _Plan, why: list[str], runs_pytest: bool) -> str:
     _tool_missing(plan, "uv")
     why.append(
         "uv.lock pins the environment: uv sync installs exactly that, in .venv, with the project editable."
@@ -269,10 +278,11 @@ def _uv(plan: _Plan, why: list[str]) -> str:
         command += f" --group {shlex.quote(group.name)}"
         why.append(f"The test dependencies are {group.describe()}.")
         plan.provided |= group.names()
+    _pytest_missing(plan, "uv", runs_pytest)
     return command
 
 
-def _poetry(plan: _Plan, why: list[str]) -> str:
+def _poetry(plan: _Plan, why: list[str], runs_pytest: bool) -> str:
     _tool_missing(plan, "poetry")
     why.append(
         "poetry.lock pins the environment; POETRY_VIRTUALENVS_IN_PROJECT makes poetry put it in .venv, "
@@ -287,10 +297,11 @@ def _poetry(plan: _Plan, why: list[str]) -> str:
     extra = _test_extra(plan, why)
     if extra is not None:
         command += f" --extras {shlex.quote(extra.name)}"
+    _pytest_missing(plan, "poetry", runs_pytest)
     return command
 
 
-def _pdm(plan: _Plan, why: list[str]) -> str:
+def _pdm(plan: _Plan, why: list[str], runs_pytest: bool) -> str:
     _tool_missing(plan, "pdm")
     why.append("pdm.lock pins the environment; pdm installs it, development groups included, in .venv.")
     for group in plan.project.groups:
@@ -299,10 +310,11 @@ def _pdm(plan: _Plan, why: list[str]) -> str:
     extra = _test_extra(plan, why)
     if extra is not None:
         command += f" -G {shlex.quote(extra.name)}"
+    _pytest_missing(plan, "pdm", runs_pytest)
     return command
 
 
-_INSTALLERS: dict[str, Callable[[_Plan, list[str]], str]] = {
+_INSTALLERS: dict[str, Callable[[_Plan, list[str], bool], str]] = {
     "uv": _uv,
     "poetry": _poetry,
     "pdm": _pdm,

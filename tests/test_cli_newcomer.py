@@ -149,4 +149,4 @@ def test_help_gives_the_exit_codes_and_where_state_is_kept(env: dict[str, str]) 
     text = " ".join(done.stdout.split())
     assert "exit codes: 0 a pull request was opened" in text and "2 bad input or configuration" in text
     assert "NIGHTSHIFT_DATA_DIR (default ./.nightshift)" in text and "NIGHTSHIFT_CONFIG" in text
-    assert "init" in text, "the command list names init"
+    assert "init propose the repository's [environment]" in text, "the command list names init"

@@ -42,6 +42,9 @@ def test_no_test_extra_means_none_is_named_and_pytest_is_installed_by_name() -> 
         result, "setup"
     )
     assert "it is installed by name (unpinned)" in why(result, "setup")
+    bare = proposal(PYTEST_TEST).values()
+    assert bare["setup"] == "python3 -m venv .venv && .venv/bin/pip install pytest"
+    assert bare["test_command"] == ".venv/bin/python -m pytest -q"
 
 
 @pytest.mark.parametrize(
@@ -99,6 +102,8 @@ def test_unittest_suites_are_discovered_where_they_live() -> None:
     assert package["test_command"] == "python3 -m unittest discover -s tests -t ."
     assert folder["test_command"] == "python3 -m unittest discover -s tests"
     assert "setup" not in package, "nothing to install, nothing installed"
+    docs_only = proposal({"requirements-docs.txt": "sphinx\n", **UNITTEST_TEST}).values()
+    assert "setup" not in docs_only, "the docs' requirements are not the tests'"
 
 
 def test_what_tox_nox_and_make_run_is_taken_as_evidence() -> None:
