@@ -92,7 +92,6 @@ class ToolHints:
     where: str
     extras: tuple[str, ...] = ()
     requirement_files: tuple[str, ...] = ()
-    packages: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
 
 
@@ -371,7 +370,6 @@ class Manifests:
             requirement_files=tuple(
                 m.group(1) for dep in deps if (m := re.match(r"-r\s*(?:\{toxinidir}/)?(\S+)", dep))
             ),
-            packages=tuple(name for name in map(requirement_name, deps) if name),
             commands=tuple(_lines(env.get("commands", ""))),
         )
 
@@ -400,7 +398,6 @@ class Manifests:
             requirement_files=tuple(
                 installs[i + 1] for i, word in enumerate(installs[:-1]) if word in ("-r", "--requirement")
             ),
-            packages=tuple(name for word in installs if (name := requirement_name(word)) and word != "."),
             commands=tuple(commands),
         )
 
