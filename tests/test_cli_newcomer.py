@@ -58,7 +58,7 @@ def test_a_60_row_terminal_shows_the_whole_briefing_before_the_prompt(env: dict[
         stdin=terminal, stdout=terminal, stderr=terminal, env={**env, "TERM": "xterm-256color"},
     )  # fmt: skip
     os.close(terminal)
-    screen = pyte.Screen(COLUMNS, ROWS)
+    screen = pyte.HistoryScreen(COLUMNS, ROWS, history=1000)
     stream = pyte.ByteStream(screen)
     output = b""
     try:
