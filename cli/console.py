@@ -4,7 +4,9 @@ on runs from the command line (taken in-process, or handed to the process that e
 The live view shows the run's deliveries that are not done (a Slack message that cannot be posted,
 a pull request GitHub has not opened yet). When the run pauses or ends, the view waits a moment for
 its deliveries to settle (each delivered or known to be failing), so the briefing is printed before the
-prompt and the outcome says whether the pull request is open."""
+prompt and the outcome says whether the pull request is open. The briefing is printed through the live
+view's own console, which puts it above the live table: another console would write under the table,
+and the table's next redraw would overwrite the end of the briefing."""
 
 import asyncio
 import contextlib
@@ -21,7 +23,8 @@ from config import Settings
 from deliveries.deliverer import settled
 from documents.briefing import Briefing, build_briefing
 from documents.facts import DeliveryFacts, RunFacts, Ticket
-from documents.terminal import ACTION_KEYS, action_hint, agents_table, undelivered_text
+from documents.terminal import ACTION_KEYS, agents_table, decision_prompt, undelivered_text
+from integrations.local import TerminalNotifier
 from store.database import is_postgres
 from store.outbox import Outbox
 from store.runs import FINAL_STATUSES, Store, database_url
@@ -45,7 +48,7 @@ async def run_incident(
     ask: Callable[[str], Awaitable[str]] | None = None,
 ) -> int:
     """Submit ``ticket``, show the agents live, then decide (by flag, or by asking). 0 = PR opened."""
-    engine = Engine(settings, model=model)
+    engine = Engine(settings, model=model, notifier=TerminalNotifier(console))
     rt = await engine.start()
     try:
         facts, _ = await engine.submit(ticket)
@@ -90,9 +93,8 @@ async def _ask_decision(ask: Callable[[str], Awaitable[str]], briefing: Briefing
     """The reviewer's choice among what the briefing offers (no Approve when there is nothing new to
     ship; ``s`` ships an earlier revision as it was briefed), and the feedback for request changes."""
     keys = {ACTION_KEYS[action]: action for action in briefing.actions}
-    offered = " / ".join(f"[{key}] {action_hint(briefing, action)}" for key, action in keys.items())
     while True:
-        answer = (await ask(f"{offered} / [q] quit: ")).strip().lower()[:1]
+        answer = (await ask(decision_prompt(briefing))).strip().lower()[:1]
         if answer == "r" and "r" in keys:
             feedback = (await ask("What should change? ")).strip()
             if feedback:
@@ -220,7 +222,7 @@ async def decide_from_cli(
     holder = executor_lock_holder(data_dir)
     url = database_url(data_dir, settings.database_url)
     if holder is None and not is_postgres(url):
-        engine = Engine(settings, model=model)
+        engine = Engine(settings, model=model, notifier=TerminalNotifier(console))
         rt = await engine.start()
         try:
             run_id = await resolve_run(rt.store, run_ref)
@@ -302,6 +304,15 @@ def _client_sender(
         await asyncio.to_thread(deliver)
 
     return send
+
+
+async def known_run(settings: Settings, ref: str) -> str:
+    """The run ``ref`` names, read from the database without starting anything; RunNotFound if none."""
+    store = Store(database_url(settings.data_dir.resolve(), settings.database_url))
+    try:
+        return await resolve_run(store, ref)
+    finally:
+        store.close()
 
 
 async def resolve_run(store: Store, ref: str) -> str:

@@ -6,8 +6,10 @@ completing a todo twice reopens it. ``sample_incident_script()`` returns one scr
 the phrase the agent's system prompt routes on:
 
 - ``triage agent``: grep for ``def complete``, read ``todo/service.py``, submit P2 / ``todo.service``.
-- ``code agent``: read the service, replace the toggle with ``todo.completed = True`` (``edit_file``),
-  run the suite, submit the root cause. One run.
+- ``code agent``: read the service, reproduce the bug with a throwaway script through ``shell``,
+  replace the toggle with ``todo.completed = True`` (``edit_file``), rerun the reproduction, run the
+  suite, call ``submit_fix`` (which answers with the diff and a checklist), call it again to submit.
+  One run.
 - ``test agent``: read the existing tests, write ``tests/test_complete_regression.py`` (two tests that
   fail on the base commit), run it, submit the node ids.
 - ``PR agent``: submit the title and narrative.
@@ -20,9 +22,12 @@ revision scripts: ``declined_revision_turns`` (the code agent changes nothing an
 test ``TEST_FEEDBACK`` asks for).
 
 ``wrong_fix=True`` makes every code-agent edit wrong (the flag still toggles, written another way), and
-gives the code agent ``FIX_ATTEMPTS`` (3) runs in the same worktree: the first run (read, edit, run the
-suite, submit) and two self-correction runs (read, edit, submit), each still wrong. A fourth run would
-find the script exhausted.
+gives the code agent ``FIX_ATTEMPTS`` (3) runs in the same worktree: the first run (read, reproduce,
+edit, rerun, run the suite, submit twice) and two self-correction runs (read, edit, submit twice), each
+still wrong. A fourth run would find the script exhausted.
+
+Every code-agent run calls ``submit_fix`` twice (``_submit_fix``): the first call answers with the diff
+and a checklist, the second submits.
 
 Scripts have no latency, so tests run them fast; the usage numbers are plausible, so a priced model
 shows a cost. ``SAMPLE_SCRIPT_FILE`` (``demo/sample_incident.json``) holds ``sample_incident_script(
@@ -115,6 +120,17 @@ def test_completing_an_already_completed_todo_leaves_it_completed():
     assert service.list(completed=False) == []
 '''
 
+REPRODUCTION = """python - <<'EOF'
+from todo import TodoService
+
+service = TodoService()
+todo = service.add("water the plants")
+service.complete(todo.id)
+service.complete(todo.id)
+print("completed after completing twice:", service.get(todo.id).completed)
+EOF"""
+"""The code agent's throwaway reproduction: run through ``shell``, it leaves nothing in the worktree."""
+
 _ROOT_CAUSE = (
     "TodoService.complete() in todo/service.py sets `todo.completed = not todo.completed`: it toggles "
     "the flag instead of setting it, so completing a todo that is already done (a retried request) "
@@ -132,6 +148,14 @@ def _turn(content: str, call: ScriptedCall, prompt: int, completion: int, cached
 
 def _call(name: str, **arguments: Any) -> ScriptedCall:
     return ScriptedCall(name=name, arguments=arguments)
+
+
+def _submit_fix(content: str, submit: ScriptedCall, prompt: int, completion: int, cached: int) -> list[Turn]:
+    """``submit_fix`` twice: the first call answers with the diff and a checklist, the second submits."""
+    return [
+        _turn(content, submit, prompt, completion, cached),
+        _turn("The diff holds only the fix, no scratch file; submitting.", submit, prompt + 900, 70, prompt),
+    ]
 
 
 _REREAD = _turn("Reading complete() again for the review.", _call("read_file", path=SERVICE), 5600, 40, 4096)
@@ -178,35 +202,35 @@ def _triage_turns() -> list[Turn]:
 
 
 def _code_turns(edit_to: str) -> list[Turn]:
-    """The first code-agent run: read, edit the toggle line into ``edit_to``, run the suite, submit."""
+    """The first code-agent run: read, reproduce, edit the toggle line into ``edit_to``, rerun the
+    reproduction, run the suite, submit (twice: the check, then the submission)."""
     right = edit_to == _FIXED
+    reproduce = _call("shell", command=REPRODUCTION)
+    submit = _call(
+        "submit_fix",
+        root_cause=_ROOT_CAUSE,
+        explanation=(
+            "complete() now assigns True instead of negating the flag, so completing is idempotent; "
+            "reopen() remains the way to mark a todo open. The reproduction now prints True and the "
+            "existing suite passes."
+            if right
+            else "complete() now derives the new state with an exclusive or, which should keep a "
+            "completed todo completed. The existing suite passes."
+        ),
+    )
     return [
         _turn("Reading the service to see what complete() does.", _call("read_file", path=SERVICE), 3300, 44),
+        _turn("Reproducing: completing a todo twice.", reproduce, 3700, 96, 3200),
         _turn(
             "complete() flips the flag; making it set completed instead.",
             _call("edit_file", path=SERVICE, old_text=_BUGGY, new_text=edit_to),
             4100,
             118,
-            3200,
+            3584,
         ),
-        _turn("Running the existing tests.", _call("run_tests"), 4350, 22, 3968),
-        _turn(
-            "The suite passes; submitting the fix.",
-            _call(
-                "submit_fix",
-                root_cause=_ROOT_CAUSE,
-                explanation=(
-                    "complete() now assigns True instead of negating the flag, so completing is idempotent; "
-                    "reopen() remains the way to mark a todo open. The existing suite passes."
-                    if right
-                    else "complete() now derives the new state with an exclusive or, which should keep a "
-                    "completed todo completed. The existing suite passes."
-                ),
-            ),
-            5200,
-            231,
-            4224,
-        ),
+        _turn("Rerunning the reproduction.", reproduce, 4300, 30, 3968),
+        _turn("Running the existing tests.", _call("run_tests"), 4500, 22, 4224),
+        *_submit_fix("The suite passes; submitting the fix.", submit, 5200, 231, 4480),
     ]
 
 
@@ -228,7 +252,7 @@ def _retry_turns(attempt: int) -> list[Turn]:
             104,
             5888,
         ),
-        _turn(
+        *_submit_fix(
             "Submitting the corrected fix.",
             _call(
                 "submit_fix",
@@ -340,7 +364,7 @@ def revision_turns() -> list[Turn]:
         _REREAD,
         _turn("Documenting that complete() is idempotent, as the reviewer asked.", edit, 6100, 120, 5376),
         _turn("Running the existing tests.", _call("run_tests"), 6500, 22, 5632),
-        _turn("Submitting the revised fix.", submit, 6800, 190, 6144),
+        *_submit_fix("Submitting the revised fix.", submit, 6800, 190, 6144),
     ]
 
 
@@ -359,7 +383,7 @@ def declined_revision_turns(not_done: str = DECLINED) -> list[Turn]:
         explanation="The fix is unchanged: complete() assigns True. The existing suite passes.",
         not_done=not_done,
     )
-    return [_REREAD, _turn("Resubmitting the fix unchanged.", submit, 6700, 120, 6144)]
+    return [_REREAD, *_submit_fix("Resubmitting the fix unchanged.", submit, 6700, 120, 6144)]
 
 
 def broken_revision_turns() -> list[Turn]:
@@ -373,7 +397,7 @@ def broken_revision_turns() -> list[Turn]:
     return [
         _REREAD,
         _turn("Rewriting the assignment as the reviewer suggests.", edit, 6100, 110, 5376),
-        _turn("Submitting the revised fix.", submit, 6600, 150, 5888),
+        *_submit_fix("Submitting the revised fix.", submit, 6600, 150, 5888),
     ]
 
 

@@ -24,8 +24,10 @@ from documents.phrases import (
     agent_reason,
     all_agents_submitted,
     clip,
+    has_partial,
     headline,
     not_done_lines,
+    partial_sentences,
     phase_counts,
     plural,
     revision_label,
@@ -120,7 +122,7 @@ def _tone(facts: RunFacts, verdict: Verdict) -> Tone:
     if _unchanged(facts):
         return "warning"
     if verdict == "verified" and all_agents_submitted(facts) and not facts.budget_exhausted:
-        return "good"
+        return "warning" if has_partial(facts) else "good"
     return "warning"
 
 
@@ -159,7 +161,9 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
             )
     else:
         parts.append(f"There is no fix{_agent_gap(facts, 'code')}.")
-    if facts.tests:
+    if facts.tests and facts.tests.partial:
+        parts.append(f"The test agent left {_names(facts.tests.test_files)} when it was stopped.")
+    elif facts.tests:
         parts.append(
             f"The test agent added {plural(len(facts.tests.test_names), 'test')} in "
             f"{_names(facts.tests.test_files)}."
@@ -177,6 +181,7 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
                 f"The existing suite: {verification.base_suite.summary()} before the fix, "
                 f"{verification.fixed_suite.summary()} after."
             )
+    parts += partial_sentences(facts)
     if facts.status not in IN_PROGRESS or verification:
         parts.append(verdict_sentence(verdict, verification.fix_attempts if verification else None))
     if facts.budget_exhausted:

@@ -20,6 +20,7 @@ from documents.phrases import (
     clip,
     format_usd,
     not_done_lines,
+    partial_sentences,
     phase_counts,
     revision_label,
     unfinished_agents,
@@ -195,6 +196,7 @@ def render_pr_body(facts: RunFacts) -> str:
                 "The measured facts are under *What Nightshift measured* below."
             )
         )
+    parts += [_Part(f"> [!WARNING]\n> {md.inline(text)}") for text in partial_sentences(facts)]
     if facts.environment is not None and not facts.environment.sandboxed:
         parts.append(_Part(f"> [!WARNING]\n> {UNSANDBOXED}"))
     earlier = _earlier(facts)

@@ -40,6 +40,22 @@ def action_hint(b: Briefing, action: Action) -> str:
     return action.replace("_", " ")
 
 
+def _keyed(b: Briefing) -> list[tuple[str, str]]:
+    """``(key in brackets, the rest)`` per action the briefing offers, then quit: ``("[a]", "pprove")``,
+    ``("[s]", " ship revision 1 as briefed at 01:20 UTC")``, ..., ``("[q]", "uit")``."""
+    parts = []
+    for action in b.actions:
+        key, word = ACTION_KEYS[action], action_hint(b, action)
+        parts.append((f"[{key}]", word[1:] if word.startswith(key) else f" {word}"))
+    return [*parts, ("[q]", "uit")]
+
+
+def decision_prompt(b: Briefing) -> str:
+    """The terminal's question, the briefing's hints as they read: ``[a]pprove / [r]equest changes /
+    [c]ancel / [q]uit: ``."""
+    return " / ".join(key + rest for key, rest in _keyed(b)) + ": "
+
+
 _BORDER = {"good": "green", "warning": "yellow", "bad": "red"}
 _STATUS_STYLE = {"submitted": "green", "running": "cyan", "pending": "dim", "cancelled": "dim"}
 _MAX_FILES = 8
@@ -110,13 +126,10 @@ def _facts_grid(b: Briefing) -> Table:
 
 def _hints(b: Briefing) -> Text:
     hints = Text()
-    for action in b.actions:
-        key = ACTION_KEYS[action]
-        word = action_hint(b, action)
-        hints.append(f"[{key}]", style="bold")
-        hints.append(f"{word[1:]} / " if word.startswith(key) else f" {word} / ")
-    hints.append("[q]", style="bold")
-    hints.append("uit")
+    for index, (key, rest) in enumerate(_keyed(b)):
+        hints.append(" / " if index else "")
+        hints.append(key, style="bold")
+        hints.append(rest)
     return hints
 
 

@@ -137,10 +137,10 @@ def test_the_terminal_offers_no_approve_for_a_revision_that_changed_nothing(
         env=cli_env, input=answers, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert asked.returncode == 1, asked.stderr
-    first = "[a] approve / [r] request changes / [c] cancel / [q] quit: "
+    first = "[a]pprove / [r]equest changes / [c]ancel / [q]uit: "
     assert asked.stderr.count(first) == 1
-    second = re.search(r"\[s\] ship revision 1 as briefed at \d\d:\d\d UTC / \[r\] request changes / "
-                       r"\[c\] cancel / \[q\] quit: ", asked.stderr)  # fmt: skip
+    second = re.search(r"\[s\]hip revision 1 as briefed at \d\d:\d\d UTC / \[r\]equest changes / "
+                       r"\[c\]ancel / \[q\]uit: ", asked.stderr)  # fmt: skip
     assert second is not None and asked.stderr.count(second[0]) == 2  # "a" is refused by asking again
     assert "did not act on the feedback" in asked.stderr and DECLINED[:40] in asked.stderr
     assert "Pull request" not in asked.stderr

@@ -1,11 +1,16 @@
 """Running one agent of a run in its own worktree, and recording what it did in the run's facts.
 
+A code or test agent that a limit stops before it submits still leaves work in its worktree: that work
+is recorded as a partial fix or partial tests (``FixFacts.partial``, ``TestFacts.partial``), verified as
+it is, and every rendering says it is partial.
+
 What an agent changed is recorded in the database when it finishes (``Store.save_agent_diff``), not only
 left in its worktree: with several workers, the verification, a self-correction or the commit of a
 revision may run on another worker than the agent did, and that worker rebuilds the worktree from the
 record (``agent_worktree``). What it changed when it last *submitted* is recorded too
-(``submitted_key``): that is its result, which verification checks and a revision starts from; a run
-that fails after an earlier submission leaves that submission standing.
+(``submitted_key``; a partial result counts as submitted): that is its result, which verification
+checks and a revision starts from; a run that fails after an earlier submission leaves that submission
+standing.
 """
 
 import asyncio
@@ -16,6 +21,8 @@ from typing import Any, Literal
 
 from agent import AgentEvent, AgentResult, SharedBudget, run_agent
 from agents import AGENT_ROLES, build_specs
+from agents.definitions import PARTIAL_ON_LIMIT, WRITABLE_SHELL
+from documents.diffstat import diff_files
 from documents.facts import AgentFacts, FixFacts, PrDraft, RunFacts, TestFacts, TriageFacts
 from tools import ToolContext
 from workflow.runtime import Runtime
@@ -41,6 +48,14 @@ async def submitted_diff(rt: Runtime, facts: RunFacts, name: str) -> str:
     return (await rt.store.agent_diff(facts.run_id, name) or "") if submitted else ""
 
 
+def hands_in(name: str, result: AgentResult, changed: list[str]) -> bool:
+    """Whether what agent ``name``'s worktree holds is its result: it submitted, or a limit stopped it
+    with work there (a partial result, ``PARTIAL_ON_LIMIT``)."""
+    if result.status == "submitted":
+        return True
+    return result.stopped_by_limit and name in PARTIAL_ON_LIMIT and bool(changed)
+
+
 async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
     """The tool context of agent ``name`` in its worktree, in the repository's environment."""
     assert facts.base_commit is not None
@@ -56,6 +71,7 @@ async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
         sandbox=rt.sandbox,
         environment=prepared.environment,
         test_files=rt.test_rules(facts).test_patterns,
+        read_only_shell=name not in WRITABLE_SHELL,
     )
 
 
@@ -97,12 +113,14 @@ async def run_in_worktree(
         budget=budget,
     )
     changes = result_paths(rt, facts, name)
+    changed: list[str] = []
     if changes is not None:
         diff = await rt.repo.worktree_diff(worktree, facts.base_commit, include=changes)
         await rt.store.save_agent_diff(facts.run_id, name, diff)
-        if result.status == "submitted":
+        changed = [change.path for change in diff_files(diff) if change.status != "deleted"]
+        if hands_in(name, result, changed):
             await rt.store.save_agent_diff(facts.run_id, submitted_key(name), diff)
-    await progress.finished(result)
+    await progress.finished(result, changed)
     return result
 
 
@@ -187,7 +205,9 @@ class _Progress:
 
         return change
 
-    async def finished(self, result: AgentResult) -> None:
+    async def finished(self, result: AgentResult, changed: list[str]) -> None:
+        """Record how the agent ended and what it submitted; ``changed``: the files its recorded diff
+        adds or changes (a partial result when a limit stopped it)."""
         await asyncio.gather(*self.pending, return_exceptions=True)
         base = self.base or AgentFacts(name=self.name)  # type: ignore[arg-type]
 
@@ -208,6 +228,8 @@ class _Progress:
             )
             facts.cost_usd = sum(agent.cost_usd for agent in facts.agents.values())
             _record_submission(facts, self.name, result)
+            if result.status != "submitted" and hands_in(self.name, result, changed):
+                _record_partial(facts, self.name, result.message, changed)
 
         await self.rt.store.update(self.run_id, change)
 
@@ -238,4 +260,28 @@ def _record_submission(facts: RunFacts, name: str, result: AgentResult) -> None:
             not_done=data.get("not_done", ""),
             diff=previous_tests.diff if previous_tests else "",
             files=previous_tests.files if previous_tests else [],
+        )
+
+
+PARTIAL_ROOT_CAUSE = "Not given: the code agent was stopped before it submitted."
+PARTIAL_EXPLANATION = (
+    "Not given: the code agent was stopped before it submitted; the diff is what its worktree held."
+)
+
+
+def _record_partial(facts: RunFacts, name: str, reason: str, changed: list[str]) -> None:
+    """A code or test agent stopped by a limit: what its worktree holds counts, marked partial. An earlier
+    submission's words (a retry stopped part-way) are kept, with the mark."""
+    if name == "code":
+        previous = facts.fix
+        facts.fix = FixFacts(
+            root_cause=previous.root_cause if previous else PARTIAL_ROOT_CAUSE,
+            explanation=previous.explanation if previous else PARTIAL_EXPLANATION,
+            diff=previous.diff if previous else "",
+            files=previous.files if previous else [],
+            partial=reason,
+        )
+    elif name == "test":
+        facts.tests = TestFacts(
+            test_files=changed, test_names=[], notes="", diff="", files=[], partial=reason
         )

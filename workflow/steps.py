@@ -33,14 +33,16 @@ from safety.errors import SecretFound
 from store import reports
 from verify import ENVIRONMENT_ADVICE, verify
 from workflow.agent_runs import Start, prepare_worktrees, run_in_worktree, submitted_diff
+from workflow.repository_view import repository_view
 from workflow.revisions import as_shipped, commit_revision, drop_revisions
 from workflow.runtime import Runtime
 
 logger = logging.getLogger("nightshift.workflow")
 T = TypeVar("T")
 
-RETRY_VERDICTS = ("fix_does_not_pass", "regression", "no_fix")
-"""Verdicts the code agent can do something about; the others are the test agent's."""
+RETRY_VERDICTS = tuple(goals.RETRY_TEMPLATES)
+"""Verdicts the code agent can do something about (``fix_does_not_pass``, ``regression``, ``no_fix``);
+the others are the test agent's."""
 
 
 async def _facts(rt: Runtime, run_id: str) -> RunFacts:
@@ -149,23 +151,27 @@ async def run_agent_step(
     facts = await _facts(rt, run_id)
     ticket = facts.ticket
     start: Start = "base"
-    if mode == "fork":
-        notes = _notes(rt, facts) if name in ("triage", "code", "test") else []
-        goal = {
-            "triage": lambda: goals.triage_goal(ticket, notes),
-            "code": lambda: goals.code_goal(ticket, notes),
-            "test": lambda: goals.test_goal(ticket, notes),
-            "pr": lambda: goals.pr_goal(ticket),
-        }[name]()
+    if mode == "fork" and name == "pr":
+        goal = goals.pr_goal(ticket)
+    elif mode == "fork":
+        first = {"triage": goals.triage_goal, "code": goals.code_goal, "test": goals.test_goal}[name]
+        goal = first(ticket, _notes(rt, facts), await repository_view(rt, facts))
     elif mode == "retry":
+        verification = facts.verification
         failure = (
-            facts.verification.detail
+            verification.detail
             + "\n\n"
-            + "\n\n".join(f"{phase}:\n{text}" for phase, text in facts.verification.excerpts.items())
-            if facts.verification
+            + "\n\n".join(f"{phase}:\n{text}" for phase, text in verification.excerpts.items())
+            if verification
             else "verification did not run"
         )
-        goal = goals.retry_fix_goal(ticket, failure, facts.fix.diff if facts.fix else "")
+        goal = goals.retry_fix_goal(
+            ticket,
+            failure,
+            facts.fix.diff if facts.fix else "",
+            verdict=verification.verdict if verification else "no_fix",
+            criteria=facts.triage.acceptance_criteria if facts.triage else (),
+        )
         start = "worktree"
     else:
         goal = _revise_goal(facts, name, feedback or "")
@@ -218,9 +224,11 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     """Cross-check the code agent's fix against the test agent's tests in a fresh worktree."""
     facts = await set_status(rt, run_id, "verifying", f"verification {revision}.{attempt} started")
     assert facts.base_commit is not None
-    # A fix or tests count only as their agent last submitted them: a half-done edit is not a fix, and
-    # an agent that fails in a revision leaves its earlier submission standing. What they submitted
-    # comes from the database: the agents may have run on another worker.
+    # A fix or tests count only as their agent last handed them in: submitted, or, when a limit stopped
+    # it, what its worktree held, recorded as partial (said so everywhere). A half-done edit of an agent
+    # that gave up is not a fix, and an agent that fails in a retry or a revision leaves its earlier
+    # submission standing. What they handed in comes from the database: the agents may have run on
+    # another worker.
     fix_diff = await submitted_diff(rt, facts, "code")
     test_diff = await submitted_diff(rt, facts, "test")
     test_changes = diff_files(test_diff)
@@ -265,7 +273,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int) -> str | None:
         rt.bus.publish(run_id, "committed", {"branch": None, "head": None, "pushed": False})
         return None  # nothing to ship: no branch (or it was taken down)
     try:
-        rt.outbound.check(
+        rt.secret_scan.check(
             f"{PUSH_WITHHELD}{facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
         )
     except SecretFound as exc:
@@ -277,7 +285,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int) -> str | None:
 
 
 async def _withhold(rt: Runtime, run_id: str, reason: str) -> None:
-    """Record a send the outbound scan stopped (the reason names the secret, never its value)."""
+    """Record a send the secret scan stopped (the reason names the secret, never its value)."""
     logger.error("run %s: %s", run_id, reason)
 
     def change(facts: RunFacts) -> None:
@@ -308,8 +316,7 @@ async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
     change(facts)  # what the report shows: the run as it is once briefed
     write_report(rt, facts)
     briefing = build_briefing(facts)
-    await rt.store.update(run_id, change)
-    await rt.deliveries.arm_briefing(run_id)
+    await rt.deliveries.arm_briefing(run_id, change=change)  # one transaction: never the status alone
     rt.bus.publish(run_id, "status", {"status": "awaiting_decision", "revision": revision})
     rt.bus.publish(
         run_id, "briefing", {"revision": revision, "verdict": briefing.verdict, "tone": briefing.tone}

@@ -47,6 +47,31 @@ def load_scripts(path: Path) -> Scripts:
         raise ConfigError(f"the scripted model's script {path} is not a script file: {exc}") from None
 
 
+def model_in_use(settings: Settings) -> dict[str, object]:
+    """The model runs will use and why (``nightshift config``): the configured one, or the scripted demo
+    model when no endpoint or key is set."""
+    if uses_scripted_model(settings):
+        return {
+            "name": SCRIPTED_MODEL,
+            "endpoint": "a local server on 127.0.0.1, started with each command",
+            "why": (
+                f"neither OPENAI_API_KEY nor OPENAI_BASE_URL is set, so runs use the scripted demo model, "
+                f"not {settings.model.name}: it replays {_played(settings)} and costs nothing; "
+                f"{HOW_TO_USE_A_REAL_MODEL}"
+            ),
+        }
+    reason = "OPENAI_API_KEY is set" if settings.secrets.get("OPENAI_API_KEY") else "OPENAI_BASE_URL is set"
+    chosen = {name: getattr(settings.agents, name).model for name in ("triage", "code", "test", "pr")}
+    agents = {name: model for name, model in chosen.items() if model}
+    return {
+        "name": settings.model.name,
+        "endpoint": settings.model.base_url or "the OpenAI API",
+        "why": f"{reason}, so runs use [model] name (NIGHTSHIFT_MODEL)"
+        + (", and each agent its own [agents] model where set" if agents else ""),
+        **({"agents": agents} if agents else {}),
+    }
+
+
 @contextmanager
 def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
     """``(client, description)``. With no credentials the scripted model serves on 127.0.0.1, playing
@@ -55,15 +80,14 @@ def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
         client = ModelClient(settings.model, api_key=settings.secrets.get("OPENAI_API_KEY"))
         yield client, f"{settings.model.name} at {client.endpoint}"
         return
-    path = settings.model.script or SAMPLE_SCRIPT
-    with ScriptedModelServer(load_scripts(path), per_conversation=True) as server:
+    what, scripts = _played(settings), load_scripts(settings.model.script or SAMPLE_SCRIPT)
+    with ScriptedModelServer(scripts, per_conversation=True) as server:
         settings.model.base_url = server.base_url
         settings.model.name = SCRIPTED_MODEL
         settings.model.pricing = {**settings.model.pricing, SCRIPTED_MODEL: Price(input=0, output=0)}
         for name in ("triage", "code", "test", "pr"):
             getattr(settings.agents, name).model = None
         client = ModelClient(settings.model, api_key=None)
-        what = "the sample incident's script" if path == SAMPLE_SCRIPT else f"the script {path}"
         yield (
             client,
             (
@@ -71,3 +95,9 @@ def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
                 f"every run and costs nothing; {HOW_TO_USE_A_REAL_MODEL})"
             ),
         )
+
+
+def _played(settings: Settings) -> str:
+    """The script the scripted model plays, in words."""
+    script = settings.model.script
+    return f"the script {script}" if script else "the sample incident's script"
