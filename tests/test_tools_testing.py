@@ -18,7 +18,7 @@ from tests.tools_fixtures import (  # noqa: F401 (fixtures)
 )
 from tests.waiting import Ticks
 from tools import ToolContext, builtin_registry, run_test_command
-from tools.test_reports import Counts, parse_summary, strip_ansi
+from tools.runner_reports import Counts, parse_summary, strip_ansi
 from tools.testing import TestRun, runner_kind
 
 FAILING = "from calc.ops import sub\n\n\ndef test_sub_backwards():\n    assert sub(3, 5) == 2\n"

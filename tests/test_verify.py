@@ -302,7 +302,7 @@ async def test_a_two_file_fix_in_another_project_is_verified_despite_an_import_e
     pricing.assert_clean()
 
 
-async def test_unittest_reports_its_own_counts(
+async def test_unittest_is_read_test_by_test(
     make_repo: Callable[[Mapping[str, str]], Playground], tmp_path: Path
 ) -> None:
     project = Project(make_repo(UNITTEST_PRICING), tmp_path)
@@ -313,11 +313,14 @@ async def test_unittest_reports_its_own_counts(
 
     assert facts.verdict == "verified", facts.detail
     assert facts.detail == (
-        "1 new test failed on the base commit, and 1 new test passed with the fix; 1 existing test passed "
-        "with the fix, as many as the 1 on the base commit (counts only: the test command is not pytest)."
+        "The new tests could not even be collected on the base commit (ImportError: cannot import name "
+        "'round_cents' from 'pricing.money' (/workspace/pricing/money.py)), which counts as failing, and 1 new "
+        "test passed with the fix; the existing test still passes."
     )
     assert facts.base_with_tests == TestCounts(errors=1)
     assert facts.fixed_with_tests == TestCounts(passed=1)
+    assert facts.base_suite == facts.fixed_suite == TestCounts(passed=1)
+    assert facts.new_tests.names == ["tests.test_rounding.RoundingTest.test_rounds"]
     assert "ImportError" in facts.excerpts["base_with_tests"]
     assert "Ran 2 tests" in facts.excerpts["fixed_suite"]
     project.assert_clean()
@@ -361,18 +364,23 @@ async def test_a_whole_suite_script_is_verified_and_a_wrong_fix_is_not(
     project.assert_clean()
 
 
-async def test_tests_added_to_an_existing_file_are_not_mistaken_for_regressions(todo: Project) -> None:
+async def test_tests_added_to_an_existing_file_are_new_and_the_old_ones_stay_existing(todo: Project) -> None:
     existing = "tests/test_service.py"
     appended = (todo.path / existing).read_text() + "\n\n" + REGRESSION_TESTS.split("\n", 2)[2]
 
     facts = await todo.verify(fix=one_line_fix(todo), tests={existing: appended})
 
     assert facts.verdict == "verified", facts.detail
-    assert facts.base_with_tests == TestCounts(passed=11, failed=2)
-    assert facts.fixed_with_tests == TestCounts(passed=13)
+    assert facts.base_with_tests == TestCounts(failed=2)
+    assert facts.fixed_with_tests == TestCounts(passed=2)
     assert facts.base_suite == facts.fixed_suite == TestCounts(passed=11)
-    assert facts.detail.startswith(
-        "2 of 13 tests in the new test files failed on the base commit (11 passed, 2 failed)"
+    assert facts.new_tests.names == [
+        "tests/test_service.py::test_completing_a_reopened_todo_completes_it_again",
+        "tests/test_service.py::test_completing_twice_keeps_the_todo_completed",
+    ]
+    assert facts.detail == (
+        "2 new tests failed on the base commit, and 2 new tests passed with the fix; "
+        "all 11 existing tests still pass."
     )
     todo.assert_clean()
 
