@@ -314,8 +314,8 @@ async def test_unittest_is_read_test_by_test(
     assert facts.verdict == "verified", facts.detail
     assert facts.detail == (
         "The new tests could not even be collected on the base commit (ImportError: cannot import name "
-        "'round_cents' from 'pricing.money' (/workspace/pricing/money.py)), which counts as failing, and 1 new "
-        "test passed with the fix; the existing test still passes."
+        "'round_cents' from 'pricing.money' (/workspace/pricing/money.py)), which counts as failing, and 1 "
+        "new test passed with the fix; the existing test still passes."
     )
     assert facts.base_with_tests == TestCounts(errors=1)
     assert facts.fixed_with_tests == TestCounts(passed=1)

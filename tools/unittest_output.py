@@ -21,7 +21,8 @@ import re
 
 from tools.runner_reports import Case, Outcome, Report
 
-_START = re.compile(r"^(?P<name>[^\s()]+) \((?P<where>[\w.]+)\)", re.MULTILINE)
+_START = re.compile(r"(?<![\w.])(?P<name>[\w.]+) \((?P<where>[\w.]+)\)(?= \.\.\. |\n)")
+"""Not only at the start of a line: what a test prints may come before its line."""
 _HEADING = re.compile(
     r"^(?P<kind>FAIL|ERROR|UNEXPECTED SUCCESS): (?P<name>[^\s()]+) \((?P<where>[\w.]+)\)", re.MULTILINE
 )
@@ -36,10 +37,13 @@ _HEADING_OUTCOME: dict[str, Outcome] = {"FAIL": "failed", "UNEXPECTED SUCCESS": 
 
 def test_id(name: str, where: str) -> str:
     """The test's dotted id from what unittest prints: ``test_x (pkg.mod.Class.test_x)`` (3.11 and
-    later) or ``test_x (pkg.mod.Class)`` (before); an import failure is the module's name."""
-    if where.startswith(_FAILED_IMPORT):
+    later) or ``test_x (pkg.mod.Class)`` (before); an import failure is the module's name. Output the
+    test printed may be glued to the front of ``name``: with 3.11's spelling, ``where`` is enough."""
+    if where.startswith(f"{_FAILED_IMPORT}."):
+        return where.removeprefix(f"{_FAILED_IMPORT}.")
+    if where == _FAILED_IMPORT:
         return name
-    if where == name or where.endswith(f".{name}"):
+    if name.endswith(where.rsplit(".", 1)[-1]):
         return where
     return f"{where}.{name}"
 
