@@ -82,7 +82,8 @@ def test_unittest_verbose_lines_give_each_tests_outcome(tmp_path: Path) -> None:
         "tests.test_a.B.setUpClass": "error",
         "tests.test_broken": "error",
     }
-    assert report.cases["tests.test_broken"].collection_error == "ModuleNotFoundError: No module named 'nowhere'"
+    broken = report.cases["tests.test_broken"]
+    assert broken.collection_error == "ModuleNotFoundError: No module named 'nowhere'"
 
 
 def test_the_older_spelling_and_a_run_that_did_not_finish() -> None:
@@ -97,7 +98,8 @@ def test_the_older_spelling_and_a_run_that_did_not_finish() -> None:
         "tests.test_a.A.test_one": "passed",
         "tests.test_a.A.test_two": "failed",
     }
-    assert read_verbose("test_one (tests.test_a.A.test_one) ... ok\ntest_two (tests.test_a.A.test_two) ... ") is None
+    unfinished = "test_one (tests.test_a.A.test_one) ... ok\ntest_two (tests.test_a.A.test_two) ... "
+    assert read_verbose(unfinished) is None
     cut = "test_nine (tests.test_a.A.test_nine) ... ok\n" + "-" * 70 + "\nRan 9 tests in 0.010s\n\nOK\n"
     assert read_verbose(cut) is None, "fewer lines than tests run: the start of the output was cut"
 

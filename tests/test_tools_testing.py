@@ -128,7 +128,8 @@ def test_runner_kind(command: str, kind: str) -> None:
         ("python manage.py test --parallel 2 hc", ["hc/api/tests/test_x.py"],
          "python manage.py test --parallel 2 hc.api.tests.test_x --verbosity 2"),
         ("python manage.py test", [], "python manage.py test --verbosity 2"),
-        ("python src/manage.py test", ["src/shop/tests.py"], "python src/manage.py test shop.tests --verbosity 2"),
+        ("python src/manage.py test", ["src/shop/tests.py"],
+         "python src/manage.py test shop.tests --verbosity 2"),
         ("python test.py", ["test.py"], "python test.py"),
     ],
 )  # fmt: skip
@@ -139,7 +140,7 @@ def test_each_runner_is_given_tests_the_way_it_takes_them(command: str, paths: l
 def test_a_path_a_discover_command_never_runs_is_refused() -> None:
     command = parse_test_command("python -m unittest discover -s tests")
     assert command.label("other/test_x.py") is None
-    with pytest.raises(ValueError, match="other/test_x.py is outside tests"):
+    with pytest.raises(ValueError, match=r"other/test_x\.py is outside tests"):
         command.argv_for(["other/test_x.py"])
 
 
