@@ -27,7 +27,7 @@ _POSITIONAL = re.compile(r"(?<=[\[\-])([A-Za-z_]\w*?)\d+(?=[\]\-])")
 def shape(node_id: str) -> str:
     """``node_id`` with the positions of its parameter ids left out: ``t[args5-x]`` -> ``t[args#-x]``."""
     head, bracket, params = node_id.partition("[")
-    return head + bracket + _POSITIONAL.sub(r"\1#", params) if bracket else node_id
+    return head + _POSITIONAL.sub(r"\1#", bracket + params) if bracket else node_id
 
 
 def renamed(gone: Iterable[str], appeared: Iterable[str]) -> list[tuple[str, str]]:
@@ -96,8 +96,10 @@ class SuiteComparison:
     """Of those, the ones that pass with the fix."""
     not_comparable: list[str]
     """Ids on one side only that are not the test diff's: renamed, removed, or appeared."""
+    still_passing: list[str]
+    """The tests that passed on the base commit and pass with the fix."""
     existing: Report
-    """The suite with the fix, restricted to the tests the base commit has."""
+    """The suite with the fix, restricted to the base commit's tests that were compared."""
 
 
 def compare_suites(base: Report, fixed: Report, owns: Callable[[str], bool]) -> SuiteComparison:
@@ -109,18 +111,16 @@ def compare_suites(base: Report, fixed: Report, owns: Callable[[str], bool]) -> 
     appeared = [node for node in fixed.cases if node not in known and not owns(node)]
     pairs = renamed(gone, appeared)
     paired = {node for pair in pairs for node in pair}
+    compared = [node for node in base.passed() if node in fixed.cases and not owns(node)]
     broken = sorted(
-        [
-            node
-            for node in base.passed()
-            if node in fixed.cases and node not in passed_after and not owns(node)
-        ]
+        [node for node in compared if node not in passed_after]
         + [node for node in appeared if node in failing_after and node not in paired]
     )
+    still_passing = [node for node in compared if node in passed_after]
     failing_before = sorted(base.failing())
     now_passing = [node for node in failing_before if node in passed_after]
     not_comparable = sorted(
         {*gone, *(node for node in appeared if node not in failing_after or node in paired)}
     )
-    existing = fixed.select(lambda node: node in known)
-    return SuiteComparison(broken, failing_before, now_passing, not_comparable, existing)
+    existing = fixed.select(lambda node: node in known and not owns(node))
+    return SuiteComparison(broken, failing_before, now_passing, not_comparable, still_passing, existing)

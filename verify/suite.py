@@ -71,7 +71,7 @@ def _by_test(before: PhaseRun, after: PhaseRun, owns: Callable[[str], bool]) -> 
             f"{words.named(found.broken)}{also}"
         )
         return SuiteCheck(False, clause, counts, found.broken, found.already_failing, found.not_comparable)
-    passed = len(before.report.passed())
+    passed = len(found.still_passing)
     every = "the existing test" if passed == 1 else f"all {passed} existing tests"
     verb = "passes" if passed == 1 else "pass"
     if passed == len(before.report.cases) and not also:
