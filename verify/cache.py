@@ -83,7 +83,10 @@ async def cached_base_suite(store: BaseSuites, key: SuiteKey) -> TestRun | None:
 
 
 def keepable(run: TestRun) -> bool:
-    return not run.timed_out and not run.stopped and run.counts is not None and run.counts.total > 0
+    """A run that finished and ran tests (one that only errored, say on a missing module, is not kept)."""
+    counts = run.counts
+    ran = counts is not None and counts.passed + counts.failed + counts.skipped > 0
+    return ran and not run.timed_out and not run.stopped
 
 
 def to_json(run: TestRun) -> str:

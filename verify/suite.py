@@ -29,17 +29,17 @@ class SuiteCheck:
     broken: list[str] = field(default_factory=list)
     already_failing: list[str] = field(default_factory=list)
     not_comparable: list[str] = field(default_factory=list)
+    undecided: bool = False
+    """Nothing could be compared: the base commit's suite did not finish (timed out, or was stopped)."""
 
 
 def check_suite(before: PhaseRun, after: PhaseRun, owns: Callable[[str], bool]) -> SuiteCheck:
     """Compare the suite on base (``before``) with the suite with the fix (``after``); ``owns`` picks
     the test diff's tests, which are judged on their own and left out here."""
-    if before.run.timed_out:
-        clause = (
-            f"the existing suite timed out after {seconds(before)} on the base commit, "
-            "so regressions were not checked"
-        )
-        return SuiteCheck(False, clause, after.counts)
+    if before.run.timed_out or before.run.stopped:
+        how = f"timed out after {seconds(before)}" if before.run.timed_out else f"was {before.run.stopped}"
+        clause = f"the existing suite {how} on the base commit, so regressions could not be checked"
+        return SuiteCheck(False, clause, after.counts, undecided=True)
     if after.run.timed_out:
         clause = f"the suite timed out after {seconds(after)} with the fix, so regressions were not checked"
         return SuiteCheck(False, clause, after.counts)

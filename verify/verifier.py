@@ -315,6 +315,8 @@ class _Verification:
         reproduced_words = f"{words.failed_on_base(on_base)}{changed}, and {words.passed_with_fix(fixed)}"
         if check.ok:
             return self.facts("verified", f"{words.capital(reproduced_words)}; {check.clause}.")
+        if check.undecided:
+            return self.facts("not_run", f"{words.capital(reproduced_words)}; {check.clause}.")
         return self.facts("regression", f"{words.capital(check.clause)}. {words.capital(reproduced_words)}.")
 
     def _classify(self, base: PhaseRun | None, on_base: PhaseRun) -> DiffTests | None:
