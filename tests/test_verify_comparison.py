@@ -198,3 +198,24 @@ async def test_the_base_suite_runs_once_per_commit_for_every_worker(
     other_command = SuiteKey(repo="budget", base=budget.base, environment="host", command="pytest -x")
     assert await cached_base_suite(workers[0], other_command) is None
     budget.assert_clean()
+
+
+async def test_a_base_suite_that_does_not_finish_is_not_run_never_a_regression(
+    make_repo: Callable[[Mapping[str, str]], Playground], tmp_path: Path
+) -> None:
+    hanging = {
+        **BUDGET,
+        "budget/tests/slow_test.py": "import time\n\n\ndef test_waits():\n    time.sleep(6401)\n",
+    }
+    project = Project(make_repo(hanging), tmp_path)
+
+    facts = await project.verify(
+        fix=project.edited("budget/split.py", SPLIT_BUGGY, SPLIT_RIGHT),
+        tests={"budget/tests/uneven_test.py": "from budget.split import split\n" + NEW_BUDGET_TEST},
+        timeout_s=4,
+    )
+
+    assert facts.verdict == "not_run", facts.detail
+    assert "the existing suite timed out after 4." in facts.detail
+    assert "on the base commit, so regressions could not be checked" in facts.detail
+    project.assert_clean()
