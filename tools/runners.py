@@ -139,7 +139,7 @@ def _module(argv: list[str]) -> str | None:
 
 
 def _unittest(argv: list[str]) -> TestCommand:
-    start = argv.index("unittest") + 1
+    start = next(i for i in range(len(argv) - 1) if argv[i : i + 2] == ["-m", "unittest"]) + 2
     head, rest = argv[:start], argv[start:]
     if rest[:1] == ["discover"]:
         options, positional = _split(rest[1:], _DISCOVER_VALUE_OPTIONS)
