@@ -67,7 +67,7 @@ _VERDICT_SENTENCE: dict[str, str] = {
     "no_tests": "Not verified: there are no new tests to check the fix against.",
     "environment_error": "Not verified: the project's environment is broken, so no test could run; "
     "this says nothing about the fix.",
-    "not_run": "Not verified: verification did not run.",
+    "not_run": "Not verified: the tests could not be run to a result (see why in the verification).",
 }
 
 _HEADLINE: dict[str, str] = {
@@ -217,8 +217,10 @@ def test_names(names: TestNames, shown: int = 3) -> str:
 def _verdict_warning(facts: RunFacts) -> str | None:
     verification = facts.verification
     verdict = verdict_of(facts)
-    if verification is None or verdict == "not_run":
+    if verification is None:
         return None if facts.status in IN_PROGRESS else "Verification did not run."
+    if verdict == "not_run":
+        return f"Not verified: {sentence(clip(verification.detail, _MAX_MESSAGE))}"
     if verdict == "fix_does_not_pass":
         attempts = plural(verification.fix_attempts, "attempt")
         counts = verification.fixed_with_tests

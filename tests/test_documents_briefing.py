@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from documents.briefing import Briefing, build_briefing
-from documents.facts import AgentFacts, DeliveryFacts, RunFacts, TestNames
+from documents.facts import AgentFacts, DeliveryFacts, RunFacts, TestNames, VerificationFacts
 from documents.phrases import delivery_line
 from documents.terminal import agents_table, briefing_panel, undelivered_text
 from tests.documents_fixtures import (
@@ -243,3 +243,17 @@ def test_a_regression_warning_names_the_broken_tests() -> None:
     b = build_briefing(facts)
 
     assert any(w.endswith("broken: tests/test_amounts.py::test_zero.") for w in b.warnings), b.warnings
+
+
+def test_a_run_the_runner_could_not_count_says_why_and_claims_nothing() -> None:
+    facts = verified_run()
+    facts.verification = VerificationFacts(
+        verdict="not_run",
+        detail="The new tests could not be run: the test command reported no test counts (exit code 2): "
+        "python -m unittest discover: error: unrecognized arguments: tests/test_d.py.",
+    )
+
+    b = build_briefing(facts)
+
+    assert not b.verified and not claims(b)
+    assert "unrecognized arguments: tests/test_d.py" in " ".join(b.warnings)
