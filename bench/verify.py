@@ -47,7 +47,7 @@ from store.runs import Store
 from tests.wheels import repack
 from tools.testing import TestRun, run_test_command
 from verify import verify
-from verify.cache import BaseSuiteCache, SuiteKey, environment_key
+from verify.cache import BaseSuiteCache, suite_key
 
 FIX = "0a06a3d4a12113cd5f3d0df0cfbb3e27d92499eb"
 """python-humanize's "Return an empty string from `natural_list` for an empty list (#318)"."""
@@ -115,10 +115,7 @@ async def main(source: Path, repeat: int) -> None:
         fix_diff = await repo.commit_diff(f"{FIX}^", FIX, include=lambda name: not name.startswith("tests/"))
         test_diff = await repo.commit_diff(f"{FIX}^", FIX, include=lambda name: name.startswith("tests/"))
         store = Store(f"sqlite:///{root / 'bench.sqlite'}")
-        key = SuiteKey(
-            repo="humanize", base=base, environment=environment_key(prepared.key, prepared.environment),
-            command=TEST_COMMAND,
-        )  # fmt: skip
+        key = suite_key("humanize", base, prepared, TEST_COMMAND)
         kept = BaseSuiteCache(BaseSuites(store.engine), key)
 
         async def plain() -> TestRun:

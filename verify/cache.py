@@ -5,7 +5,8 @@ The database, not one worker's disk: with PostgreSQL every worker sharing it fin
 (``store.base_suites``). Only a run that finished and ran tests is kept; a run that timed out, was
 stopped by a sandbox limit, or reported no counts is run again next time. What is kept is what the
 verifier reads: the counts, the per-test outcomes, the exit code, the summary, the tail of the output.
-``cached_base_suite`` reads it back for anyone else who wants to know what already fails on a commit.
+``cached_base_suite(store, suite_key(...))`` reads it back for anyone else who wants to know what already
+fails on a commit, under the key verification uses.
 """
 
 import hashlib
@@ -13,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from environment.prepare import Prepared
 from safety.sandbox import Environment
 from store.base_suites import BaseSuites
 from tools.runner_reports import Case, Counts, Report
@@ -38,6 +40,13 @@ class SuiteKey:
     def digest(self) -> str:
         text = json.dumps([FORMAT, self.repo, self.base, self.environment, self.command])
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def suite_key(repo: str, base: str, prepared: Prepared, command: str) -> SuiteKey:
+    """The key of the base suite a verification of ``base`` runs: ``repo`` names the repository (its
+    checkout's directory name), ``prepared`` is its environment for ``base``, ``command`` the test
+    command."""
+    return SuiteKey(repo, base, environment_key(prepared.key, prepared.environment), command)
 
 
 def environment_key(prepared_key: str | None, environment: Environment) -> str:

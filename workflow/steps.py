@@ -33,7 +33,7 @@ from safety.errors import SecretFound
 from store import reports
 from store.base_suites import BaseSuites
 from verify import ENVIRONMENT_ADVICE, verify
-from verify.cache import BaseSuiteCache, SuiteKey, environment_key
+from verify.cache import BaseSuiteCache, suite_key
 from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
 from workflow.runtime import Runtime
 
@@ -203,12 +203,7 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     test_files = [change.path for change in test_changes if change.status != "deleted"]
     prepared = await rt.environments.prepare(facts.base_commit)
     command = rt.settings.environment.test_command
-    key = SuiteKey(
-        repo=rt.repo.path.name,
-        base=facts.base_commit,
-        environment=environment_key(prepared.key, prepared.environment),
-        command=command,
-    )
+    key = suite_key(rt.repo.path.name, facts.base_commit, prepared, command)
     result = await verify(
         rt.repo,
         base=facts.base_commit,
