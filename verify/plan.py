@@ -58,12 +58,14 @@ class Plan:
 
 
 class Worktrees:
-    """Fresh worktrees on one base commit, all removed by ``close``."""
+    """Fresh worktrees on one base commit. One whose phases are done is removed at once, in the
+    background (``release``), while the longer phases still run; ``close`` removes the rest and waits."""
 
     def __init__(self, repo: GitRepo, base: str) -> None:
         self.repo = repo
         self.base = base
         self._made: list[Path] = []
+        self._removals: list[asyncio.Task[None]] = []
 
     async def make(self, path: Path) -> Path:
         """A fresh worktree at ``path`` (a leftover one is removed first)."""
@@ -71,15 +73,19 @@ class Worktrees:
         await self.repo.remove_worktree(path)
         return await self.repo.add_worktree(path, self.base)
 
+    def release(self, path: Path) -> None:
+        """Start removing the worktree at ``path``: nothing runs in it any more."""
+        if path in self._made:
+            self._made.remove(path)
+            self._removals.append(asyncio.ensure_future(self.repo.remove_worktree(path)))
+
     async def close(self) -> None:
         """Remove every worktree made, even when the caller is being cancelled."""
-        removal = asyncio.ensure_future(self._remove_all())
+        for path in list(self._made):
+            self.release(path)
+        removal = asyncio.gather(*self._removals)
         try:
             await asyncio.shield(removal)
         except asyncio.CancelledError:
             await removal  # cancelled during clean-up: finish removing before giving up
             raise
-
-    async def _remove_all(self) -> None:
-        for path in self._made:
-            await self.repo.remove_worktree(path)

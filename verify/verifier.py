@@ -177,6 +177,7 @@ class _Verification:
             return PhaseRun.of("base_suite", cached, cached=True)
         tree = await self.trees.make(base_worktree_path(self.workdir))
         run = await self._run("base_suite", tree)
+        self.trees.release(tree)
         if self.cache is not None:
             await self.cache.put(run.run)
         return run
@@ -226,11 +227,21 @@ class _Verification:
             ))  # fmt: skip
         return tree
 
-    async def on_tree(self, phase: str, tree: str, paths: Sequence[str]) -> PhaseRun | Decision:
+    async def on_tree(
+        self, phase: str, tree: str, paths: Sequence[str], *, after: str | None = None, last: bool = False
+    ) -> PhaseRun | Decision:
+        """Run ``phase`` in the worktree the plan's ``tree`` makes; ``after``: once that phase is done
+        (two short runs one after the other, beside the long one, keep two cores busy, not three);
+        ``last``: nothing else runs in that worktree, so it goes."""
         made = await self.plan.get(tree)
         if isinstance(made, Decision):
             return made
-        return await self._run(phase, made, paths)
+        if after is not None:
+            await self.plan.get(after)
+        run = await self._run(phase, made, paths)
+        if last:
+            self.trees.release(made)
+        return run
 
     async def _run(self, phase: str, worktree: Path, paths: Sequence[str] = ()) -> PhaseRun:
         try:
@@ -245,15 +256,20 @@ class _Verification:
         has_fix = bool(fix_diff.strip())
         whole = not self.command.selective
         plan = self.plan
-        if has_fix:
+        if has_fix:  # the longest runs first: the suites
             plan.add("base_suite", self.base_suite)
-        plan.add("tests_tree", lambda: self.tests_tree(test_diff))
-        plan.add("base_with_tests", lambda: self.on_tree("base_with_tests", "tests_tree", self.files))
-        if has_fix:
             plan.add("fixed_tree", lambda: self.fixed_tree(test_diff, fix_diff))
-            plan.add("fixed_with_tests", lambda: self.on_tree("fixed_with_tests", "fixed_tree", self.files))
             if not whole:
                 plan.add("fixed_suite", lambda: self.on_tree("fixed_suite", "fixed_tree", ()))
+        plan.add("tests_tree", lambda: self.tests_tree(test_diff))
+        plan.add(
+            "base_with_tests", lambda: self.on_tree("base_with_tests", "tests_tree", self.files, last=True)
+        )
+        if has_fix:
+            plan.add(
+                "fixed_with_tests",
+                lambda: self.on_tree("fixed_with_tests", "fixed_tree", self.files, after="base_with_tests"),
+            )
         base = await self.phase("base_suite") if has_fix else await self.cached_base_suite()
         assert not isinstance(base, Decision)
         broken = self.environment_error()
