@@ -21,12 +21,12 @@ apply, or names files it does not create, leaves nothing to test (``no_tests``);
 apply is a fix that does not pass. Without a fix the new tests still run on base; without tests the
 suite still runs on base and with the fix; the detail reports what they showed.
 
-Phases that do not wait for each other (1, 2, and 3-4 in a worktree of their own) run at once when
-``parallel`` (two cores or more by default, ``[environment] parallel_phases``); an early verdict cancels
-the rest. Per-test outcomes come from pytest's JUnit report, or unittest's and Django's verbose lines
-(``tools.runners``); a runner without them gives counts (``suite``). No code of the target repository
-runs in this process: only subprocesses. This package raises nothing of its own: ``gitrepo.GitError``
-when a worktree cannot be made.
+Phases that do not wait for each other run at once when ``parallel`` (two cores or more by default,
+``[environment] parallel_phases``): 1, 4 (with 3, in a worktree of its own), and 2 then 3 beside them;
+an early verdict cancels the rest. Per-test outcomes come from pytest's JUnit report, or unittest's and
+Django's verbose lines (``tools.runners``); a runner without them gives counts (``suite``). No code of
+the target repository runs in this process: only subprocesses. This package raises nothing of its own:
+``gitrepo.GitError`` when a worktree cannot be made.
 
 - ``verifier``: ``verify`` and the verdicts; ``plan``: scheduling the phases, their worktrees;
 - ``phases``: one run of the test command; ``compare``: tests told apart by id; ``suite``: the suites
