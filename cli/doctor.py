@@ -77,7 +77,8 @@ class Diagnosis:
 
     def _suite_lines(self, suite: PhaseRun) -> list[str]:
         run = suite.run
-        how = "from the JUnit report" if run.report is not None else run.summary or "no counts reported"
+        per_test = "from the JUnit report" if run.kind == "pytest" else "from the verbose lines"
+        how = per_test if run.report is not None else run.summary or "no counts reported"
         out = [f"suite        {run.headline()} [{how}]"]
         report = run.report
         if report is not None and report.cases:

@@ -37,6 +37,9 @@ class EnvironmentSettings(Section):
     reads them, so never a secret. The sandbox's own (``PATH``, ``HOME``, ...) cannot be replaced."""
     test_command: str = DEFAULT_TEST_COMMAND
     """What ``run_tests`` and verification run inside the environment."""
+    parallel_phases: bool | None = None
+    """Run the verification phases that do not wait for each other at once (the base commit's suite,
+    the new tests on the base commit, the fix's runs). None: on when the machine has two cores or more."""
     test_files: list[str] | None = None
     """Glob patterns of the project's test files (``**`` spans directories). None: derived from the
     project's own configuration (pytest's ``python_files`` and ``testpaths``), the usual conventions

@@ -28,9 +28,11 @@ from documents.phrases import (
     headline,
     partial_sentences,
     phase_counts,
+    phase_time,
     plural,
     run_warnings,
     sentence,
+    test_names,
     verdict_of,
     verdict_sentence,
 )
@@ -52,6 +54,8 @@ class PhaseCounts(BaseModel):
     expectation: str
     """What the phase must show, e.g. ``must fail``."""
     counts: TestCounts
+    time: str | None = None
+    """How long the phase's run took (``4.2s``, ``4.2s, reused from an earlier run``)."""
 
 
 class Briefing(BaseModel):
@@ -156,6 +160,19 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
                 f"The existing suite: {verification.base_suite.summary()} before the fix, "
                 f"{verification.fixed_suite.summary()} after."
             )
+        failing, unmatched = verification.already_failing, verification.not_comparable
+        if failing.count:
+            one = failing.count == 1
+            parts.append(
+                f"{plural(failing.count, 'test')} already {'fails' if one else 'fail'} on the base commit "
+                f"and {'is' if one else 'are'} not counted against the fix: {test_names(failing)}."
+            )
+        if unmatched.count:
+            one = unmatched.count == 1
+            parts.append(
+                f"{plural(unmatched.count, 'test id')} {'exists' if one else 'exist'} on one side only "
+                f"(renamed or removed) and {'is' if one else 'are'} not compared: {test_names(unmatched)}."
+            )
     parts += partial_sentences(facts)
     if facts.status not in IN_PROGRESS or verification:
         parts.append(verdict_sentence(verdict, verification.fix_attempts if verification else None))
@@ -210,7 +227,13 @@ def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
         verified=verdict == "verified",
         tone=_tone(facts, verdict),
         counts=[
-            PhaseCounts(phase=phase, label=label, expectation=expectation, counts=counts)
+            PhaseCounts(
+                phase=phase,
+                label=label,
+                expectation=expectation,
+                counts=counts,
+                time=phase_time(facts.verification, phase) if facts.verification else None,
+            )
             for phase, label, expectation, counts in phase_counts(facts.verification)
         ],
         fix_attempts=facts.verification.fix_attempts if facts.verification else None,

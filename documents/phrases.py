@@ -13,6 +13,7 @@ from documents.facts import (
     DeliveryFacts,
     RunFacts,
     TestCounts,
+    TestNames,
     Verdict,
     VerificationFacts,
 )
@@ -66,7 +67,7 @@ _VERDICT_SENTENCE: dict[str, str] = {
     "no_tests": "Not verified: there are no new tests to check the fix against.",
     "environment_error": "Not verified: the project's environment is broken, so no test could run; "
     "this says nothing about the fix.",
-    "not_run": "Not verified: verification did not run.",
+    "not_run": "Not verified: the tests could not be run to a result (see why in the verification).",
 }
 
 _HEADLINE: dict[str, str] = {
@@ -225,11 +226,29 @@ def phase_counts(verification: VerificationFacts | None) -> Iterator[tuple[str, 
             yield phase, label, expectation, counts
 
 
+def phase_time(verification: VerificationFacts, phase: str) -> str | None:
+    """How long the phase's test run took: ``4.2s``, or ``4.2s, reused`` when an earlier verification
+    ran it on the same base commit; None when it was not measured."""
+    measured = verification.phase_times.get(phase)
+    if measured is None:
+        return None
+    took = format_duration(measured.duration_s)
+    return f"{took}, reused from an earlier run" if measured.cached else took
+
+
+def test_names(names: TestNames, shown: int = 3) -> str:
+    """``a, b, c and 4 more``."""
+    head = ", ".join(names.names[:shown])
+    return head if names.count <= shown else f"{head} and {names.count - shown} more"
+
+
 def _verdict_warning(facts: RunFacts) -> str | None:
     verification = facts.verification
     verdict = verdict_of(facts)
-    if verification is None or verdict == "not_run":
+    if verification is None:
         return None if facts.status in IN_PROGRESS else "Verification did not run."
+    if verdict == "not_run":
+        return f"Not verified: {sentence(clip(verification.detail, _MAX_MESSAGE))}"
     if verdict == "fix_does_not_pass":
         attempts = plural(verification.fix_attempts, "attempt")
         counts = verification.fixed_with_tests
@@ -238,7 +257,9 @@ def _verdict_warning(facts: RunFacts) -> str | None:
     if verdict == "regression":
         before, after = verification.base_suite, verification.fixed_suite
         shown = f": {before.summary()} on base, {after.summary()} with the fix" if before and after else ""
-        return f"The fix breaks the existing suite{shown}."
+        broken = verification.broken
+        named = f"; broken: {test_names(broken)}" if broken.count else ""
+        return f"The fix breaks the existing suite{shown}{named}."
     if verdict == "tests_do_not_reproduce":
         counts = verification.base_with_tests
         shown = f" ({counts.summary()})" if counts else ""

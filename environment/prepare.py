@@ -33,7 +33,7 @@ from config import EnvironmentSettings, Settings
 from documents.facts import EnvironmentStatus
 from gitrepo import GitRepo
 from safety.sandbox import Environment, Sandbox
-from tools.test_reports import strip_ansi
+from tools.runner_reports import strip_ansi
 from tools.text import tail
 
 logger = logging.getLogger("nightshift.environment")

@@ -2,51 +2,40 @@
 both use it) and the ``run_tests`` tool.
 
 Every run sees the worktree through a throwaway overlay: caches, fixtures and any file the tests write
-vanish when the run ends and never reach a diff. What is known about a run depends on the runner the
-test command names:
+vanish when the run ends and never reach a diff. How tests are given to the runner is
+``tools.runners``; what is known about a run depends on that runner:
 
-- ``pytest`` (``pytest``, ``py.test``, ``python -m pytest``): paths are appended; pytest is asked for a
-  JUnit report (``--junitxml`` into a directory of ours, ``-o junit_family=xunit1``,
-  ``--rootdir=/workspace``), and counts and per-test outcomes come from it, whatever the project's
-  ``addopts`` (``--color=yes``, ``-p`` plugins, ``filterwarnings = error``, ...) do to the output;
-- ``unittest`` (``python -m unittest ...``): paths are appended; counts from ``Ran N tests`` and
-  ``FAILED (failures=1, errors=2)``;
-- anything else (``python test.py``, ``make test``, ``tox``): run as written, paths not appended;
-  counts from a unittest or pytest summary in its output, when there is one.
+- ``pytest``: pytest is asked for a JUnit report (``--junitxml`` into a directory of ours,
+  ``-o junit_family=xunit1``, ``--rootdir=/workspace``), and counts and per-test outcomes come from it,
+  whatever the project's ``addopts`` (``--color=yes``, ``-p`` plugins, ``filterwarnings = error``, ...)
+  do to the output;
+- ``unittest`` and ``django``: per-test outcomes from the verbose lines (``tools.unittest_output``),
+  counts from them, else from ``Ran N tests`` and ``FAILED (failures=1, errors=2)``;
+- ``other``: run as written; counts from a unittest or pytest summary in its output, and per-test
+  outcomes when it prints unittest's verbose lines.
 
 ANSI colour codes are stripped before anything is parsed or shown. Zero tests is never a pass: a run
-that ran none (pytest's exit code 5, ``Ran 0 tests``) says "no tests ran".
+that ran none (pytest's exit code 5, ``Ran 0 tests``) says "no tests ran". A run that reports no counts
+at all (a usage error, a crash before the first test) says so, with the runner's own message.
 """
 
-import itertools
-import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-from safety.sandbox import Environment, Sandbox
+from safety.sandbox import Environment, ProcessRun, Sandbox
 from tools.context import ToolContext
 from tools.errors import ToolError
 from tools.registry import ToolOutcome
-from tools.test_reports import Counts, Report, parse_summary, read_report, strip_ansi
+from tools.runner_reports import Counts, Report, parse_summary, read_report, strip_ansi
+from tools.runners import RunnerKind, parse_test_command
 from tools.text import tail
+from tools.unittest_output import read_verbose
 
-RunnerKind = Literal["pytest", "unittest", "other"]
 NO_TESTS_COLLECTED = 5
 """pytest's (and, since Python 3.12, unittest's) exit code when it ran no test."""
 _REPORT = "report.xml"
-
-
-def runner_kind(command: str) -> RunnerKind:
-    """Which runner ``command`` starts: ``pytest``, ``unittest`` (``-m unittest``) or ``other``."""
-    argv = shlex.split(command)
-    if any(Path(arg).name in ("pytest", "py.test") for arg in argv[:2]):
-        return "pytest"
-    for flag, module in itertools.pairwise(argv):
-        if flag == "-m":
-            return "pytest" if module == "pytest" else "unittest" if module == "unittest" else "other"
-    return "other"
 
 
 @dataclass(frozen=True)
@@ -67,7 +56,8 @@ class TestRun:
     summary: str | None
     """The runner's own summary line; None when it printed none (crash, timeout, another runner)."""
     report: Report | None = None
-    """pytest's JUnit report; None for other runners, or when pytest wrote none."""
+    """Per-test outcomes: pytest's JUnit report, or unittest's verbose lines; None when there are none
+    (pytest wrote no report, the run did not finish, a runner that prints no per-test lines)."""
     import_failures: bool = False
     """unittest could not import a test module."""
     stopped: str | None = None
@@ -75,7 +65,7 @@ class TestRun:
 
     @property
     def selective(self) -> bool:
-        """The runner runs the paths it is given (pytest, unittest); others run their whole suite."""
+        """The runner runs the paths it is given (pytest, unittest, Django); others run their whole suite."""
         return self.kind != "other"
 
     @property
@@ -112,28 +102,39 @@ async def run_test_command(
     paths: tuple[str, ...] | list[str] = (),
 ) -> TestRun:
     """Run ``command`` at ``workspace`` in the sandbox, through a throwaway overlay (see the module
-    docstring). ``paths`` (workspace-relative) are appended for runners that take them.
+    docstring). ``paths`` (workspace-relative files, directories or node ids) are given to runners that
+    take them (``tools.runners``).
 
-    Raises OSError when the command's program cannot be started.
+    Raises OSError when the command's program cannot be started; ValueError when the command cannot be
+    read, or a path is not one this command can run.
     """
-    kind = runner_kind(command)
-    argv = shlex.split(command)
+    test_command = parse_test_command(command)
+    argv = test_command.argv_for(list(paths))
+    kind = test_command.kind
     with tempfile.TemporaryDirectory(prefix="nightshift-tests-") as scratch:
         outputs = Path(scratch)
         if kind == "pytest":
             report = f"{sandbox.outputs_path(outputs)}/{_REPORT}"
             root = sandbox.workspace_path(workspace)
             argv += [f"--junitxml={report}", "-o", "junit_family=xunit1", f"--rootdir={root}"]
-        if kind != "other":
-            argv += paths
         run = await sandbox.run(
             argv, workspace=workspace, environment=environment, timeout_s=timeout_s, access="overlay",
             outputs=outputs,
         )  # fmt: skip
         junit = read_report(outputs / _REPORT) if kind == "pytest" and not run.timed_out else None
     output = strip_ansi(run.output)
+    return _reading(kind, run, output, junit, stopped=sandbox.explain(run))
+
+
+def _reading(
+    kind: RunnerKind, run: ProcessRun, output: str, junit: Report | None, stopped: str | None
+) -> TestRun:
+    """What the run's report or output says about it."""
     summary = None if run.timed_out else parse_summary(output)
-    counts = junit.counts() if junit is not None else summary.counts if summary else None
+    report = junit
+    if report is None and kind != "pytest" and not run.timed_out:
+        report = read_verbose(output)
+    counts = report.counts() if report is not None else summary.counts if summary else None
     return TestRun(
         kind=kind,
         counts=counts,
@@ -142,9 +143,9 @@ async def run_test_command(
         output=output,
         duration_s=run.duration_s,
         summary=summary.line if summary else None,
-        report=junit,
+        report=report,
         import_failures=summary.import_failures if summary else False,
-        stopped=sandbox.explain(run),
+        stopped=stopped,
     )
 
 
@@ -173,6 +174,8 @@ async def run_tests(ctx: ToolContext, path: str | None = None) -> ToolOutcome:
         )
     except OSError as exc:
         raise ToolError(f"the test command {command!r} could not start: {exc}") from None
+    except ValueError as exc:
+        raise ToolError(f"the test command {command!r} cannot run that: {exc}") from None
     counts = run.counts or Counts()
     data = {
         "passed": counts.passed,
