@@ -27,6 +27,7 @@ SKIP_REASONS = {
     "regression": "the commit breaks tests that passed on its parent",
     "no_tests": "its tests could not be run",
     "environment_error": "the parent's suite cannot run in the repository's environment",
+    "build_failed": "the [environment] build fails on the commit itself",
     "not_run": "the test command cannot run",
 }
 """Why a commit whose change the verifier did not call ``verified`` is no case."""

@@ -10,7 +10,10 @@ the same base commit) and runs the repository's test command as real subprocesse
 4. ``fixed_suite``: the whole suite with fix and tests: every test that passed in 1 must still pass.
 
 The first phase that does not hold decides the verdict (``tests_do_not_reproduce``,
-``fix_does_not_pass``, ``regression``); a phase that times out does not hold. A test diff that does
+``fix_does_not_pass``, ``regression``); a phase that times out does not hold. Every phase runs
+``[environment] build`` first when one is configured: when it fails with the fix the verdict is
+``build_failed``, on the base commit ``environment_error``. Without a build, a fix that changes the
+sources of an artefact the set-up built is reported stale (``environment.artefacts``). A test diff that does
 not apply, or names files it does not create, leaves nothing to test (``no_tests``); a fix diff that
 does not apply is a fix that does not pass. Without a fix the new tests still run on base; without
 tests the suite still runs on base and with the fix; the detail reports what they showed.

@@ -28,6 +28,7 @@ _ERROR_LINE = re.compile(
     r"^(?:E\s+|INTERNALERROR>\s+)?((?:[\w.]+)?(?:Error|Exception|Warning): .+)$", re.MULTILINE
 )
 """pytest: interrupted (collection errors), internal error, usage error."""
+_BUILD_ERROR = re.compile(r"\berror\b:", re.IGNORECASE)
 
 
 def _last_error(output: str) -> str | None:
@@ -37,10 +38,17 @@ def _last_error(output: str) -> str | None:
     return clip(found[-1].strip(), 300) if found else None
 
 
-def test_counts(counts: Counts, *, timed_out: bool = False) -> TestCounts:
+def _first_build_error(output: str) -> str | None:
+    """The first ``error:`` line of a build's output (a compiler's), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    error = next((line for line in lines if _BUILD_ERROR.search(line)), None)
+    return clip(error or lines[-1], 300) if lines else None
+
+
+def test_counts(counts: Counts, *, timed_out: bool = False, build_s: float | None = None) -> TestCounts:
     return TestCounts(
         passed=counts.passed, failed=counts.failed, errors=counts.errors, skipped=counts.skipped,
-        timed_out=timed_out,
+        timed_out=timed_out, build_s=build_s,
     )  # fmt: skip
 
 
@@ -83,9 +91,18 @@ class PhaseRun:
         return self.run.no_tests or (self.counts_known and nothing and self.run.exit_code == 0)
 
     @property
+    def build_failure(self) -> str | None:
+        """What went wrong with ``[environment] build`` before this phase's tests, when it failed."""
+        build = self.run.build
+        if build is None or build.ok:
+            return None
+        said = _first_build_error(build.output)
+        return f"{build.headline()}{f': {said}' if said else ''}"
+
+    @property
     def failing(self) -> bool:
         """Some of the phase's tests failed or errored (or, counts unknown, the command failed)."""
-        if self.run.timed_out or self.run.stopped:
+        if self.run.timed_out or self.run.stopped or self.run.build_failed:
             return False
         if self.counts.failed + self.counts.errors:
             return True
@@ -96,7 +113,7 @@ class PhaseRun:
     @property
     def passing(self) -> bool:
         """Every one of the phase's tests passed and at least one ran (counts unknown: exit code 0)."""
-        if self.run.timed_out or self.run.stopped:
+        if self.run.timed_out or self.run.stopped or self.run.build_failed:
             return False
         if self.counts_known:
             return self.counts.failed == self.counts.errors == 0 and self.counts.passed > 0
@@ -108,7 +125,7 @@ class PhaseRun:
         collected (import errors, missing modules, a broken conftest, a bad pytest configuration).
         None when tests ran."""
         run = self.run
-        if run.timed_out or run.stopped or run.no_tests:
+        if run.timed_out or run.stopped or run.no_tests or run.build_failed:
             return None
         counts = run.counts
         ran = counts is not None and counts.passed + counts.failed + counts.skipped > 0
@@ -128,6 +145,10 @@ class PhaseRun:
     def excerpt(self) -> str:
         """The tail of the output (EXCERPT_LINES lines, EXCERPT_CHARS characters), without the line
         naming our report file."""
+        build = self.run.build
+        if build is not None and not build.ok:
+            text = "\n".join(build.output.splitlines()[-EXCERPT_LINES:])
+            return tail(f"{text}\n[{build.headline()}; the tests did not run]", EXCERPT_CHARS)
         lines = [line for line in self.run.output.splitlines() if "generated xml file:" not in line]
         text = "\n".join(lines[-EXCERPT_LINES:])
         if self.run.stopped:
@@ -166,4 +187,5 @@ class Runner:
         )
         report = run.report
         counts = (report.select(keep) if keep else report).counts() if report else run.counts or Counts()
-        return PhaseRun(phase, run, test_counts(counts, timed_out=run.timed_out), keep)
+        build_s = run.build.duration_s if run.build else None
+        return PhaseRun(phase, run, test_counts(counts, timed_out=run.timed_out, build_s=build_s), keep)

@@ -8,7 +8,9 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
+from documents.diffstat import diff_files
 from documents.facts import TestCounts, Verdict, VerificationFacts
+from environment.artefacts import stale
 from gitrepo import GitRepo
 from gitrepo.errors import GitError
 from safety.sandbox import Environment, Sandbox
@@ -80,7 +82,19 @@ async def verify(
     except OSError as exc:
         detail = f"The test command {test_command!r} could not start: {exc}."
         return verification.facts("not_run", detail)
-    return verification.environment_error() or facts
+    return _with_stale(verification.environment_error() or facts, environment, fix_diff)
+
+
+def _with_stale(facts: VerificationFacts, environment: Environment, fix_diff: str) -> VerificationFacts:
+    """``facts``, saying so when the tests ran artefacts the fix makes stale (no build rebuilt them)."""
+    if environment.build or not environment.artefacts or not fix_diff.strip():
+        return facts
+    changed = [path for change in diff_files(fix_diff) for path in (change.path, change.old_path) if path]
+    found = stale(environment.artefacts, changed)
+    if not found:
+        return facts
+    said = " ".join(item.sentence() for item in found)
+    return facts.model_copy(update={"stale": said, "detail": f"{facts.detail} {said}"})
 
 
 class _Verification:
@@ -98,6 +112,8 @@ class _Verification:
         """The environment verdict, when the existing suite could not even be collected on the base
         commit: then no phase says anything about the fix."""
         base = self.runs.get("base_suite")
+        if base is not None and base.build_failure:
+            return self.facts("environment_error", _build_broken("On the base commit", base))
         problem = base.broken_environment if base else None
         if problem is None:
             return None
@@ -133,7 +149,7 @@ class _Verification:
             return self.facts(*decision)
         new, fixed = self.runs["base_with_tests"], self.runs["fixed_with_tests"]
         check = check_suite(self.runs["base_suite"], self.runs["fixed_suite"], fixed)
-        self.runs["fixed_suite"] = replace(self.runs["fixed_suite"], counts=check.counts)
+        self._checked(check.counts)
         reproduced = f"{words.failed_on_base(new)}, and {words.passed_with_fix(fixed)}"
         if check.ok:
             return self.facts("verified", f"{words.capital(reproduced)}; {check.clause}.")
@@ -148,15 +164,21 @@ class _Verification:
                     await self.repo.apply(worktree, fix_diff)
                 except GitError as exc:
                     return f"the fix diff does not apply to the base commit: {words.git_reason(exc)}"
-                await self._run("fixed_suite", worktree)
-                return None
+                fixed = await self._run("fixed_suite", worktree)
+                return fixed.build_failure and f"with the fix, {fixed.build_failure}"
 
         _, problem = await _together(self._base_suite(), fixed_suite())
         if problem is None:
             check = check_suite(self.runs["base_suite"], self.runs["fixed_suite"], None)
-            self.runs["fixed_suite"] = replace(self.runs["fixed_suite"], counts=check.counts)
+            self._checked(check.counts)
             problem = check.clause
         return self.facts("no_tests", f"{words.capital(why)}, so the fix is unchecked; {problem}.")
+
+    def _checked(self, counts: TestCounts) -> None:
+        """The fixed suite's counts as the suite check reports them (the build's time kept)."""
+        run = self.runs["fixed_suite"]
+        counts = counts.model_copy(update={"build_s": run.counts.build_s})
+        self.runs["fixed_suite"] = replace(run, counts=counts)
 
     async def _base_suite(self) -> None:
         async with _worktree(self.repo, base_worktree_path(self.workdir), self.base) as worktree:
@@ -180,6 +202,8 @@ class _Verification:
                     f"The test files {', '.join(missing)} are not in the test diff; no test was run.",
                 )
             on_base = await self._run("base_with_tests", worktree, self.files, own=True)
+            if on_base.build_failure:
+                return "environment_error", _build_broken("On the base commit with the new tests", on_base)
             if on_base.ran_nothing:
                 return "no_tests", f"No test was collected from {', '.join(self.files)} on the base commit."
             if not fix_diff.strip():
@@ -197,6 +221,8 @@ class _Verification:
                     f"so the fix was not run: {words.git_reason(exc)}."
                 )
             fixed = await self._run("fixed_with_tests", worktree, self.files, own=True)
+            if fixed.build_failure:
+                return "build_failed", _build_failed(fixed)
             if not fixed.passing:
                 return (
                     "fix_does_not_pass",
@@ -204,8 +230,8 @@ class _Verification:
                 )
             if fixed.whole:  # the runner ran the whole suite already: that was the suite with the fix
                 self.runs["fixed_suite"] = fixed
-            else:
-                await self._run("fixed_suite", worktree)
+            elif (suite := await self._run("fixed_suite", worktree)).build_failure:
+                return "build_failed", _build_failed(suite)
             return None
 
     async def _run(
@@ -246,6 +272,21 @@ async def _together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
         await asyncio.gather(one, two, return_exceptions=True)
         raise
     return one.result(), two.result()
+
+
+def _build_broken(where: str, run: PhaseRun) -> str:
+    """Detail for a build that fails without the fix: the environment's fault, not the fix's."""
+    return (
+        f"{where}, {run.build_failure}, so no test ran and nothing here says whether the fix works. "
+        "Check [environment] build with `nightshift doctor`."
+    )
+
+
+def _build_failed(run: PhaseRun) -> str:
+    return (
+        f"With the fix, {run.build_failure}, so its tests did not run; the fix must build "
+        "([environment] build rebuilds what depends on the code under test)."
+    )
 
 
 def _normalised(files: Sequence[str]) -> list[str]:

@@ -38,7 +38,7 @@ from workflow.runtime import Runtime
 logger = logging.getLogger("nightshift.workflow")
 T = TypeVar("T")
 
-RETRY_VERDICTS = ("fix_does_not_pass", "regression", "no_fix")
+RETRY_VERDICTS = ("fix_does_not_pass", "regression", "no_fix", "build_failed")
 """Verdicts the code agent can do something about; the others are the test agent's."""
 
 

@@ -3,7 +3,7 @@
 Paths inside every sandbox:
 
     /workspace              the worktree (read-write, read-only, or a throwaway overlay)
-    /workspace/<entry>      what the environment set-up made there (read-only)
+    /workspace/<path>       what the environment set-up made there, at any depth (``entries``)
     /git                    the repository's shared git directory, read-only; its object store is a
                             throwaway overlay, its config a sanitised copy (no remotes, no credentials)
     /git/worktrees/<name>   this worktree's own git directory (HEAD, index), a throwaway overlay;
