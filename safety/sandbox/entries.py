@@ -63,7 +63,8 @@ def entry_args(
 def copies(source: Path, entries: tuple[str, ...], workspace: Path) -> list[tuple[str, int]]:
     """The file entries a test run (``overlay``) of ``workspace`` gets as copies, with the modification
     time (ns) of the kept file: ``--file`` cannot keep it, and a build tool that compares times
-    (``build_ext``, make) must see the sources it was built from as older than the artefact."""
+    (``build_ext``, make) must see the artefact as old as the set-up made it, not newer than the
+    sources the fix changed since."""
     found = []
     for entry in entries:
         try:
@@ -90,7 +91,8 @@ def _mount_point(workspace: Path, entry: str, *, directory: bool, create: bool) 
             except FileNotFoundError:
                 if not create:
                     return True  # nothing of the worktree's below here; bwrap makes the way in the overlay
-                os.mkdir(part, dir_fd=fd)
+                with contextlib.suppress(FileExistsError):  # made meanwhile by another sandbox
+                    os.mkdir(part, dir_fd=fd)
                 step = os.open(part, _DIRECTORY, dir_fd=fd)
             except OSError:  # a link (ELOOP) or a file (ENOTDIR): the worktree has something else there
                 return False
