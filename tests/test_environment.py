@@ -4,6 +4,7 @@ real counts, a wrong one is not, and without the set-up the verdict blames the e
 fix. ``nightshift doctor`` tells both cases apart."""
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +14,14 @@ import pytest
 
 from config import EnvironmentSettings, SafetySettings, Settings
 from demo.playground import SAMPLE_ENVIRONMENT, environment_toml
-from environment.prepare import Environments, Prepared
+from environment.prepare import Environments, Prepared, plain_environment
 from gitrepo import GitRepo
 from main import cli
 from safety.sandbox import Access, Environment, Sandbox
 from tests.sample_projects import toml_table
 from tests.tools_fixtures import git, make_repo
 from tests.wheels import repack, write_wheel
+from tools.testing import run_test_command
 from verify import verify
 
 CLOCK = "def next_hour(hour):\n    return hour + 1\n"
@@ -381,3 +383,29 @@ def test_doctor_refuses_shell_syntax_in_the_test_command(
 )
 def test_a_plain_test_command_is_accepted(command: str) -> None:
     assert EnvironmentSettings(test_command=command).test_command == command
+
+
+async def test_a_build_that_fails_on_the_base_commit_blames_the_environment(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "calc")
+    repo = GitRepo(project)
+    base = await repo.resolve("HEAD")
+    environment = dataclasses.replace(
+        plain_environment(SAMPLE_ENVIRONMENT), build="echo 'make: *** no rule' >&2; exit 3"
+    )
+    sandbox = Sandbox.create(SafetySettings(), state_dir=tmp_path / "state", hidden=[project])
+
+    worktree = await repo.add_worktree(tmp_path / "fix", base)
+    (worktree / "calc/ops.py").write_text("def add(a, b):\n    return b + a\n")
+    fix = await repo.worktree_diff(worktree, base, include=lambda _: True)
+
+    facts = await verify(
+        repo, base=base, fix_diff=fix, test_diff="", test_files=[], workdir=tmp_path / "verify",
+        test_command=SAMPLE_ENVIRONMENT.test_command, timeout_s=60, sandbox=sandbox, environment=environment,
+    )  # fmt: skip
+    no_program = dataclasses.replace(environment, build="true")
+    with pytest.raises(OSError, match="no-such-runner: not found"):
+        await run_test_command(sandbox, project, "no-such-runner -q", environment=no_program, timeout_s=60)
+
+    assert facts.verdict == "environment_error", facts.detail
+    assert "On the base commit, the build `echo" in facts.detail and "failed with exit code 3" in facts.detail
+    assert "make: *** no rule" in facts.detail and "no rule" in facts.excerpts["base_suite"]

@@ -44,7 +44,9 @@ printf '%s %s %s\\n' "$code" "$start" "$EPOCHREALTIME" >"$3/build.status"
 shift 4
 exec "$@"
 """
-_EXEC_FAILED = re.compile(r"^bash: line \d+: exec: (.+): not found$", re.MULTILINE)
+_NAME = "nightshift-build"
+"""The script's ``$0``: how bash names it in its own messages."""
+_EXEC_FAILED = re.compile(rf"^{_NAME}: line \d+: exec: (.+): not found$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def with_build(argv: Sequence[str], environment: Environment, outputs: str, work
     timeout = f"{environment.build_timeout_s:.0f}"
     copied = copies(environment.source, environment.entries, workspace) if environment.source else []
     times = "".join(f"{ns // 10**9}.{ns % 10**9:09d} {path}\n" for path, ns in copied if "\n" not in path)
-    return ["bash", "-c", _SCRIPT, "build", environment.build, timeout, outputs, times, *argv]
+    return ["bash", "-c", _SCRIPT, _NAME, environment.build, timeout, outputs, times, *argv]
 
 
 def read_build(outputs: Path, environment: Environment) -> BuildRun:

@@ -151,8 +151,9 @@ async def run_test_command(
         )  # fmt: skip
         build = read_build(outputs, environment) if environment.build else None
         junit = read_report(outputs / _REPORT) if kind == "pytest" and not run.timed_out else None
-    if build is not None and build.ok and test_program_missing(run.output, run.exit_code):
-        raise OSError(f"{test_program_missing(run.output, run.exit_code)} (in the sandbox)")
+    missing = test_program_missing(run.output, run.exit_code) if build is not None and build.ok else None
+    if missing:
+        raise OSError(f"{missing} (in the sandbox)")
     output = strip_ansi(run.output)
     summary = None if run.timed_out else parse_summary(output)
     counts = junit.counts() if junit is not None else summary.counts if summary else None
