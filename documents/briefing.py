@@ -24,8 +24,10 @@ from documents.phrases import (
     agent_reason,
     all_agents_submitted,
     clip,
+    has_partial,
     headline,
     listed,
+    partial_sentences,
     phase_counts,
     plural,
     run_warnings,
@@ -100,8 +102,8 @@ def _tone(facts: RunFacts, verdict: Verdict) -> Tone:
     if facts.status == "failed" or facts.error or verdict in bad:
         return "bad"
     stale = facts.verification is not None and facts.verification.stale
-    if verdict == "verified" and all_agents_submitted(facts) and not facts.budget_exhausted and not stale:
-        return "good"
+    if verdict == "verified" and all_agents_submitted(facts) and not facts.budget_exhausted:
+        return "warning" if has_partial(facts) or stale else "good"
     return "warning"
 
 
@@ -132,7 +134,9 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
             )
     else:
         parts.append(f"There is no fix{_agent_gap(facts, 'code')}.")
-    if facts.tests:
+    if facts.tests and facts.tests.partial:
+        parts.append(f"The test agent left {listed(facts.tests.test_files)} when it was stopped.")
+    elif facts.tests:
         parts.append(
             f"The test agent added {plural(len(facts.tests.test_names), 'test')} in "
             f"{listed(facts.tests.test_files)}."
@@ -150,6 +154,7 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
                 f"The existing suite: {verification.base_suite.summary()} before the fix, "
                 f"{verification.fixed_suite.summary()} after."
             )
+    parts += partial_sentences(facts)
     if facts.status not in IN_PROGRESS or verification:
         parts.append(verdict_sentence(verdict, verification.fix_attempts if verification else None))
     if facts.budget_exhausted:

@@ -1,6 +1,8 @@
-"""Building and running the server's parts from settings: model, integrations, engine, service.
+"""Building and running the server's parts from settings: model, integrations, engine, and the parts
+the routes use (``Edge``).
 
-Kept out of server.app so the adapter stays thin; nothing here imports the web framework either.
+Kept out of server.app so the app factory stays a list of routers; nothing here imports the web
+framework either.
 """
 
 from collections.abc import AsyncIterator
@@ -9,70 +11,93 @@ from dataclasses import dataclass
 
 from client.scripted.local import model_for
 from config import Settings, integration_modes
+from deliveries.door import DeliveryExecutor
 from integrations.github import GitHubForge
 from integrations.jira import JiraClient, JiraTracker
 from integrations.slack import SlackNotifier
-from server.service import RunLinks, Service
-from server.webhooks import Webhooks
+from server.access import Access, RunLinks
+from server.health import HealthReport
+from server.service import RunService
+from store.runs import Store
 from workflow.engine import Engine
 
 
-@dataclass
-class Server:
-    service: Service
-    webhooks: Webhooks
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """What the routes are given (``server.deps``): each route asks for the parts it uses."""
+
+    settings: Settings
+    service: RunService
+    access: Access
+    health: HealthReport
+    store: Store
+    """Where a webhook remembers the deliveries it has seen (Slack's signatures)."""
+    door: DeliveryExecutor
+    """The one outbound door: what a click makes Nightshift send to Slack goes through it."""
+    slack: SlackNotifier | None
+    github: GitHubForge | None
+    jira: JiraClient | None
 
 
 @asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[Server]:
+async def running_server(settings: Settings) -> AsyncIterator[Edge]:
     """Start everything the HTTP server needs; stop it all on exit. ConfigError for bad settings."""
     modes = integration_modes(settings)
-    secrets = settings.secrets
-    timeout_s = settings.workflow.delivery_attempt_timeout_s
     async with AsyncExitStack() as stack:
         model, description = stack.enter_context(model_for(settings))
-        slack = (
-            SlackNotifier(
-                token=secrets.get("SLACK_BOT_TOKEN") or "",
-                channel=settings.slack.channel or "",
-                api_url=settings.slack.api_url,
-                approvers=settings.slack.approvers,
-                timeout_s=timeout_s,
-            )
-            if modes["slack"] == "live"
-            else None
-        )
-        github = (
-            GitHubForge(
-                token=secrets.get("GITHUB_TOKEN") or "",
-                repo=settings.github.repo or "",
-                api_url=settings.github.api_url,
-                timeout_s=timeout_s,
-            )
-            if modes["github"] == "live"
-            else None
-        )
-        if github is not None:
-            stack.callback(github.close)
-        jira = (
-            JiraClient(
-                base_url=settings.jira.base_url or "",
-                email=settings.jira.email or "",
-                token=secrets.get("JIRA_API_TOKEN") or "",
-                timeout_s=timeout_s,
-            )
-            if modes["jira"] == "live"
-            else None
-        )
-        if jira is not None:
-            stack.push_async_callback(jira.aclose)
+        slack, github, jira = live_integrations(settings, stack)
         links = await RunLinks.from_settings(settings)
         tracker = JiraTracker(jira, settings.jira) if jira is not None else None
         engine = Engine(settings, model=model, notifier=slack, forge=github, tracker=tracker)
-        service = Service(settings, engine, modes=modes, model_name=description, links=links)
-        await engine.start()
+        engine.web_link = links.signed
+        rt = await engine.start()
         stack.push_async_callback(engine.stop)
-        webhooks = Webhooks(service, slack=slack, github=github, jira=jira)
-        stack.push_async_callback(webhooks.drain)
-        print(await service.banner(), flush=True)
-        yield Server(service, webhooks)
+        outbox = rt.deliveries.outbox
+        edge = Edge(
+            settings=settings,
+            service=RunService(settings, engine, store=rt.store, bus=rt.bus, outbox=outbox),
+            access=Access(settings.secrets.get("NIGHTSHIFT_API_TOKEN"), links),
+            health=HealthReport(settings, modes, description, links.public_url, rt.sandbox, outbox),
+            store=rt.store,
+            door=rt.deliveries.executor,
+            slack=slack,
+            github=github,
+            jira=jira,
+        )
+        print(await edge.health.banner(), flush=True)
+        yield edge
+
+
+def live_integrations(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[SlackNotifier | None, GitHubForge | None, JiraClient | None]:
+    """Slack, GitHub and Jira where their credentials are set (None: the local default), closed with
+    ``stack``."""
+    modes, secrets = integration_modes(settings), settings.secrets
+    timeout_s = settings.workflow.delivery_attempt_timeout_s
+    slack = github = jira = None
+    if modes["slack"] == "live":
+        slack = SlackNotifier(
+            token=secrets.get("SLACK_BOT_TOKEN") or "",
+            channel=settings.slack.channel or "",
+            api_url=settings.slack.api_url,
+            approvers=settings.slack.approvers,
+            timeout_s=timeout_s,
+        )
+    if modes["github"] == "live":
+        github = GitHubForge(
+            token=secrets.get("GITHUB_TOKEN") or "",
+            repo=settings.github.repo or "",
+            api_url=settings.github.api_url,
+            timeout_s=timeout_s,
+        )
+        stack.callback(github.close)
+    if modes["jira"] == "live":
+        jira = JiraClient(
+            base_url=settings.jira.base_url or "",
+            email=settings.jira.email or "",
+            token=secrets.get("JIRA_API_TOKEN") or "",
+            timeout_s=timeout_s,
+        )
+        stack.push_async_callback(jira.aclose)
+    return slack, github, jira

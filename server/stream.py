@@ -1,7 +1,8 @@
-"""A run's event stream as a follower sees it (``GET /runs/{id}/events``): the events so far, then new
-ones until the run is settled — in a final status with none of its deliveries pending — and then the
-end, so that a follower (curl, a CI job) is not left hanging once the run is over. This is stricter
-than ``Deliverer.settled`` (what a terminal waits for), which counts a delivery still failing as done.
+"""A run's event stream as a follower sees it (``GET /runs/{id}/events``): the events so far (or those
+after the one a reconnecting follower names), then new ones until the run is settled — in a final
+status with none of its deliveries pending — and then the end, so that a follower (curl, a CI job) is
+not left hanging once the run is over. This is stricter than ``Deliverer.settled`` (what a terminal
+waits for), which counts a delivery still failing as done.
 
 Whether the run is settled is read from the database, which can be ahead of the events: a worker keeps
 its events for up to its flush interval before it stores them (``EventBus``), so ``pr_opened`` may
@@ -22,16 +23,18 @@ QUIET_S = 1.0
 
 
 async def follow_run(
-    bus: EventBus, outbox: Outbox, run_id: str, *, status: str
+    bus: EventBus, outbox: Outbox, run_id: str, *, status: str, after: int = 0
 ) -> AsyncGenerator[StoredEvent, None]:
-    """The run's events, ending once it is settled (at once, after its history, when it already is)."""
+    """The run's events after number ``after`` (a follower resuming with ``Last-Event-ID``), ending once
+    the run is settled (at once, after its history, when it already is). ``status`` is the run's status
+    read before: a final one is final for good, even when its event came before ``after``."""
 
     async def nothing_pending() -> bool:
         return all(delivery.state != "pending" for delivery in await outbox.of_run(run_id))
 
-    events = bus.subscribe(run_id, follow=not (status in FINAL_STATUSES and await nothing_pending()))
+    final = status in FINAL_STATUSES
+    events = bus.subscribe(run_id, follow=not (final and await nothing_pending()), after=after)
     async with contextlib.aclosing(events):  # stop following at once, not when garbage-collected
-        final = False
         async for event in events:
             yield event
             final = final or (event.kind == "status" and event.data.get("status") in FINAL_STATUSES)

@@ -181,8 +181,11 @@ class EventBus:
         if not tail.subscribers:
             del self._tails[run_id]
 
-    async def subscribe(self, run_id: str, *, follow: bool = True) -> AsyncGenerator[StoredEvent, None]:
-        """Past events of the run, then (with ``follow``) new ones until the consumer stops.
+    async def subscribe(
+        self, run_id: str, *, follow: bool = True, after: int = 0
+    ) -> AsyncGenerator[StoredEvent, None]:
+        """Past events of the run after number ``after``, then (with ``follow``) new ones until the
+        consumer stops.
 
         The subscriber joins the run's tail before it reads the past, so an event stored in between is
         either in the past it reads or handed to it afterwards; events are told apart by number.
@@ -192,8 +195,8 @@ class EventBus:
             await self._follow(run_id, queue)
         try:
             await self.flush()
-            last = 0
-            for event in await self._store.events_of(run_id):
+            last = after
+            for event in await self._store.events_of(run_id, after=after):
                 last = event.id
                 yield event
             while follow:

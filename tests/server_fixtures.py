@@ -70,10 +70,10 @@ class LiveServer:
         with self.client() as client:
             return client.get(path).json()
 
-    def get_text(self, path: str) -> str:
+    def get_text(self, path: str, headers: dict[str, str] | None = None) -> str:
         """GET ``path`` to its end (a stream until it closes) with the API token; the body."""
         with self.client() as client:
-            return client.get(path, timeout=httpx.Timeout(10, read=120)).text
+            return client.get(path, headers=headers, timeout=httpx.Timeout(10, read=120)).text
 
     def wait_for_run(
         self, run_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120

@@ -138,14 +138,12 @@ def triage(function: str) -> Turn:
 
 
 def fix(old: str, new: str) -> list[Turn]:
-    return [
-        turn("edit_file", path=OPS, old_text=old, new_text=new),
-        turn(
-            "submit_fix",
-            root_cause="The function computes the wrong value.",
-            explanation="The function now computes the right value.",
-        ),
-    ]
+    submit = turn(
+        "submit_fix",
+        root_cause="The function computes the wrong value.",
+        explanation="The function now computes the right value.",
+    )
+    return [turn("edit_file", path=OPS, old_text=old, new_text=new), submit, submit]  # check, then submit
 
 
 def written_tests(path: str, name: str, *checks: str) -> list[Turn]:

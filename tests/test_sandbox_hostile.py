@@ -12,8 +12,8 @@ import pytest
 
 from config import SafetySettings
 from gitrepo import GitRepo
-from safety.outbound import SecretScanner
 from safety.sandbox import Environment
+from safety.secret_scan import SecretScanner
 from tests.hostile import FORK_BOMB, MEMORY_HOG, bot_with_secrets, hostile_test, probe_results
 from tests.tools_fixtures import TEST_COMMAND, git, make_context, make_repo, none_running
 from tests.waiting import Ticks

@@ -106,6 +106,43 @@ def test_a_run_through_the_api_from_start_to_pull_request(live: LiveServer) -> N
         assert followed_ids == list(range(1, len(followed_ids) + 1)) == history_ids[: len(followed_ids)]
 
 
+def sse_events(stream: str) -> list[tuple[int, dict[str, object]]]:
+    """The (id, data) of each event of a Server-Sent Events stream."""
+    found: list[tuple[int, dict[str, object]]] = []
+    event_id = None
+    for line in stream.splitlines():
+        if line.startswith("id: "):
+            event_id = int(line[4:])
+        elif line.startswith("data: ") and event_id is not None:
+            found.append((event_id, json.loads(line[6:])))
+    return found
+
+
+def test_a_follower_that_reconnects_with_last_event_id_gets_only_the_events_after_it(
+    live: LiveServer,
+) -> None:
+    with live.client() as client:
+        run_id = client.post("/runs", json=NEW_RUN).json()["run_id"]
+        with client.stream("GET", f"/runs/{run_id}/events") as first:  # dropped after five events
+            seen = []
+            for line in first.iter_lines():
+                seen += [int(line[4:])] if line.startswith("id: ") else []
+                if len(seen) == 5:
+                    break
+        path, resume_from = f"/runs/{run_id}/events", {"Last-Event-ID": str(seen[-1])}
+        with ThreadPoolExecutor(1) as pool:  # reconnects while the run goes on, follows it to its end
+            followed = pool.submit(lambda: live.get_text(path, headers=resume_from))
+            live.wait_for_run(run_id, lambda r: r["status"] == "awaiting_decision")
+            assert client.post(f"/runs/{run_id}/approve").status_code == 202
+            resumed = sse_events(followed.result(timeout=120))
+    history = sse_events(live.get_text(path))
+
+    assert seen == [1, 2, 3, 4, 5] and resumed[0][0] == 6
+    assert resumed == history[5 : 5 + len(resumed)]
+    assert any(data["kind"] == "pr_opened" for _, data in resumed), "followed to the end"
+    assert sse_events(live.get_text(path, headers={"Last-Event-ID": str(history[-1][0])})) == []
+
+
 def test_mutations_need_the_api_token(live: LiveServer) -> None:
     with live.client(token=None) as anonymous, live.client(token="wrong-token-000") as wrong:
         for client in (anonymous, wrong):
@@ -167,6 +204,15 @@ def test_unknown_runs_and_bad_decisions(live: LiveServer) -> None:
         live.wait_for_run(run_id, lambda r: r["status"] == "cancelled")
 
 
+def test_a_method_a_path_does_not_serve_gets_405_naming_those_it_does(live: LiveServer) -> None:
+    with live.client() as client:
+        refused = client.delete("/runs")
+        unknown = client.get("/nowhere")
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, POST"
+    assert refused.json()["error"] == "DELETE is not served on /runs; use GET, POST"
+    assert unknown.status_code == 404 and "GET /nowhere" in unknown.json()["error"]
+
+
 def test_too_many_queued_runs_get_429_with_retry_after(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
@@ -196,24 +242,24 @@ def test_too_many_queued_runs_get_429_with_retry_after(
 def test_without_a_token_only_loopback_may_change_things(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
-    from server.service import ApiError, RunLinks, Service
+    from server.access import Access, RunLinks
+    from server.errors import ApiError
 
     settings, _ = server_settings(tmp_path, scripted_server)
     settings.secrets = type(settings.secrets)(values={})
-    service = Service.__new__(Service)
-    service.settings, service.links = settings, RunLinks("http://x", b"k" * 32)
-    service.authorize(None, "127.0.0.1")
-    service.authorize(None, "::1")
+    access = Access(settings.secrets.get("NIGHTSHIFT_API_TOKEN"), RunLinks("http://x", b"k" * 32))
+    access.authorize(None, "127.0.0.1")
+    access.authorize(None, "::1")
     with pytest.raises(ApiError) as refused:
-        service.authorize(None, "10.1.2.3")
+        access.authorize(None, "10.1.2.3")
     assert refused.value.status == 401 and "only from this machine" in refused.value.reason
-    service.authorize(None, "10.1.2.3", run_id="abc", sig=service.links.signature("abc"))  # a signed link
+    access.authorize(None, "10.1.2.3", run_id="abc", sig=access.links.signature("abc"))  # a signed link
     with pytest.raises(ApiError):
-        service.authorize(None, "10.1.2.3", run_id="abd", sig=service.links.signature("abc"))
+        access.authorize(None, "10.1.2.3", run_id="abd", sig=access.links.signature("abc"))
 
 
 async def test_signed_links_survive_a_restart_and_an_upgrade(tmp_path: Path) -> None:
-    from server.service import shared_link_key
+    from server.access import shared_link_key
 
     fresh = Settings(data_dir=tmp_path / "fresh")
     assert await shared_link_key(fresh) == await shared_link_key(fresh)  # kept in the database

@@ -120,6 +120,7 @@ def make_context(
     environment: Environment | None = None,
     agent: str = "tester",
     repo_id: str = "calc",
+    read_only_shell: bool = False,
     **tool_settings: Any,
 ) -> ToolContext:
     """A ToolContext for agent ``tester`` built the way the agent runner builds it, with a real sandbox."""
@@ -141,6 +142,7 @@ def make_context(
         sandbox=Sandbox.create(settings.safety, state_dir=state_dir, secrets=secrets),
         environment=environment or plain_environment(settings.environment),
         test_files=TEST_FILES,
+        read_only_shell=read_only_shell,
     )
 
 
