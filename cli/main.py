@@ -78,7 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive, default=50, help="newest commits of the range to consider (default 50)"
     )
     backtest.add_argument(
-        "--jobs", type=_positive, default=1, help="cases run at once, within max_concurrent_runs (default 1)"
+        "--jobs",
+        type=_positive,
+        default=1,
+        help="commits checked at once while picking the cases, within max_concurrent_runs (default 1)",
     )
     backtest.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     return parser
