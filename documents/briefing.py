@@ -26,6 +26,7 @@ from documents.phrases import (
     clip,
     has_partial,
     headline,
+    listed,
     partial_sentences,
     phase_counts,
     phase_time,
@@ -101,16 +102,13 @@ def _flat(text: str, limit: int = _MAX_PROSE) -> str:
 
 
 def _tone(facts: RunFacts, verdict: Verdict) -> Tone:
-    if facts.status == "failed" or facts.error or verdict in ("no_fix", "fix_does_not_pass", "regression"):
+    bad = ("no_fix", "fix_does_not_pass", "regression", "build_failed")
+    if facts.status == "failed" or facts.error or verdict in bad:
         return "bad"
+    stale = facts.verification is not None and facts.verification.stale
     if verdict == "verified" and all_agents_submitted(facts) and not facts.budget_exhausted:
-        return "warning" if has_partial(facts) else "good"
+        return "warning" if has_partial(facts) or stale else "good"
     return "warning"
-
-
-def _names(items: list[str], shown: int = 3) -> str:
-    head = ", ".join(items[:shown])
-    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
 
 
 def _agent_gap(facts: RunFacts, name: str) -> str:
@@ -136,16 +134,16 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
             added, removed = sum(f.added for f in files), sum(f.removed for f in files)
             parts.append(
                 f"The fix changes {plural(len(files), 'file')} (+{added} -{removed}): "
-                f"{_names([f.path for f in files])}."
+                f"{listed([f.path for f in files])}."
             )
     else:
         parts.append(f"There is no fix{_agent_gap(facts, 'code')}.")
     if facts.tests and facts.tests.partial:
-        parts.append(f"The test agent left {_names(facts.tests.test_files)} when it was stopped.")
+        parts.append(f"The test agent left {listed(facts.tests.test_files)} when it was stopped.")
     elif facts.tests:
         parts.append(
             f"The test agent added {plural(len(facts.tests.test_names), 'test')} in "
-            f"{_names(facts.tests.test_files)}."
+            f"{listed(facts.tests.test_files)}."
         )
     else:
         parts.append(f"There are no new tests{_agent_gap(facts, 'test')}.")

@@ -136,6 +136,8 @@ class TestCounts(BaseModel):
     errors: int = 0
     skipped: int = 0
     timed_out: bool = False
+    build_s: float | None = None
+    """How long ``[environment] build`` took before these tests ran; None when no build is configured."""
 
     def summary(self) -> str:
         parts = [f"{self.passed} passed", f"{self.failed} failed"]
@@ -143,6 +145,8 @@ class TestCounts(BaseModel):
             parts.append(f"{self.errors} errors")
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
+        if self.build_s is not None:
+            parts.append(f"built in {self.build_s:.1f} s")
         return ", ".join(parts) + (" (timed out)" if self.timed_out else "")
 
 
@@ -154,6 +158,7 @@ Verdict = Literal[
     "no_fix",
     "no_tests",
     "environment_error",
+    "build_failed",
     "not_run",
 ]
 
@@ -165,6 +170,7 @@ VERDICT_TEXT: dict[str, str] = {
     "no_fix": "no fix",
     "no_tests": "no tests",
     "environment_error": "the project's environment is broken",
+    "build_failed": "the fix does not build",
     "not_run": "not verified",
 }
 
@@ -226,6 +232,9 @@ class VerificationFacts(BaseModel):
     """Each phase's test run: how long it took, and whether it was reused."""
     duration_s: float | None = None
     """The whole verification's wall time."""
+    stale: str | None = None
+    """Why the tests ran artefacts the set-up built from the base commit although the fix changes their
+    sources (no ``[environment] build`` rebuilt them); None when nothing is known to be stale."""
 
 
 EnvironmentStatus = Literal["none", "ready", "reused", "failed"]

@@ -4,7 +4,7 @@ Each phrase is built from measured facts only; a missing fact is said to be miss
 ``verdict_sentence`` for the ``verified`` verdict claims verification.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from documents.facts import (
@@ -67,6 +67,7 @@ _VERDICT_SENTENCE: dict[str, str] = {
     "no_tests": "Not verified: there are no new tests to check the fix against.",
     "environment_error": "Not verified: the project's environment is broken, so no test could run; "
     "this says nothing about the fix.",
+    "build_failed": "Not verified: the [environment] build fails with the fix, so its tests could not run.",
     "not_run": "Not verified: the tests could not be run to a result (see why in the verification).",
 }
 
@@ -78,6 +79,7 @@ _HEADLINE: dict[str, str] = {
     "no_fix": "no fix",
     "no_tests": "fix not verified, no tests",
     "environment_error": "not verified: the project's environment is broken, not the fix",
+    "build_failed": "the fix does not build",
     "not_run": "not verified",
 }
 
@@ -92,6 +94,12 @@ def sentence(text: str) -> str:
     """``text`` ending in exactly one full stop (or its own ``!``/``?``)."""
     text = text.strip()
     return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def listed(items: Sequence[str], shown: int = 3) -> str:
+    """``a, b, c and 2 more``."""
+    head = ", ".join(items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -268,6 +276,8 @@ def _verdict_warning(facts: RunFacts) -> str | None:
         return "No fix was produced."
     if verdict == "no_tests":
         return "No new tests were written, so the fix is unchecked."
+    if verdict == "build_failed":
+        return "The [environment] build fails with the fix; its output is in the evidence."
     if verdict == "environment_error":
         return (
             "The project's environment is the cause, not the fix: the tests could not run. "
@@ -295,6 +305,8 @@ def run_warnings(facts: RunFacts) -> list[str]:
     verdict_warning = _verdict_warning(facts)
     if verdict_warning:
         warnings.append(verdict_warning)
+    if facts.verification is not None and facts.verification.stale:
+        warnings.append(facts.verification.stale)
     for _, label, _, counts in phase_counts(facts.verification):
         if counts.timed_out:
             warnings.append(f"The run of '{label}' timed out; its counts are incomplete.")

@@ -18,7 +18,10 @@ verdict (``tests_do_not_reproduce``, ``fix_does_not_pass``, ``regression``); a p
 does not hold; a phase whose run reported no counts at all (a usage error) proves nothing: ``not_run``,
 or ``environment_error`` for the base suite, with the runner's own message. A test diff that does not
 apply, or names files it does not create, leaves nothing to test (``no_tests``); a fix diff that does not
-apply is a fix that does not pass. Without a fix the new tests still run on base; without tests the
+apply is a fix that does not pass. Every phase runs ``[environment] build`` first when one is
+configured: when it fails with the fix the verdict is ``build_failed``, on the base commit
+``environment_error``; without a build, a fix that changes the sources of an artefact the set-up built is
+reported stale (``environment.artefacts``). Without a fix the new tests still run on base; without tests the
 suite still runs on base and with the fix; the detail reports what they showed.
 
 Phases that do not wait for each other run at once when ``parallel`` (two cores or more by default,

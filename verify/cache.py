@@ -45,8 +45,10 @@ class SuiteKey:
 def suite_key(repo: str, base: str, prepared: Prepared, command: str) -> SuiteKey:
     """The key of the base suite a verification of ``base`` runs: ``repo`` names the repository (its
     checkout's directory name), ``prepared`` is its environment for ``base``, ``command`` the test
-    command."""
-    return SuiteKey(repo, base, environment_key(prepared.key, prepared.environment), command)
+    command, run after the environment's ``build`` when it has one (a build changes what the tests run)."""
+    build = prepared.environment.build
+    run = f"{build}\n{command}" if build else command
+    return SuiteKey(repo, base, environment_key(prepared.key, prepared.environment), run)
 
 
 def environment_key(prepared_key: str | None, environment: Environment) -> str:

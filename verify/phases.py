@@ -31,6 +31,7 @@ _ERROR_LINE = re.compile(
 )
 """pytest: interrupted (collection errors), internal error, usage error; argparse's ``prog: error: ...``
 (unittest, Django)."""
+_BUILD_ERROR = re.compile(r"\berror\b:", re.IGNORECASE)
 
 
 def runner_message(output: str) -> str | None:
@@ -40,10 +41,17 @@ def runner_message(output: str) -> str | None:
     return clip(found[-1].strip(), 300) if found else None
 
 
-def test_counts(counts: Counts, *, timed_out: bool = False) -> TestCounts:
+def _first_build_error(output: str) -> str | None:
+    """The first ``error:`` line of a build's output (a compiler's), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    error = next((line for line in lines if _BUILD_ERROR.search(line)), None)
+    return clip(error or lines[-1], 300) if lines else None
+
+
+def test_counts(counts: Counts, *, timed_out: bool = False, build_s: float | None = None) -> TestCounts:
     return TestCounts(
         passed=counts.passed, failed=counts.failed, errors=counts.errors, skipped=counts.skipped,
-        timed_out=timed_out,
+        timed_out=timed_out, build_s=build_s,
     )  # fmt: skip
 
 
@@ -60,14 +68,16 @@ class PhaseRun:
 
     @classmethod
     def of(cls, phase: str, run: TestRun, *, cached: bool = False) -> "PhaseRun":
-        counts = run.counts or Counts()
-        return cls(phase, run, test_counts(counts, timed_out=run.timed_out), cached=cached)
+        counts = test_counts(run.counts or Counts(), timed_out=run.timed_out, build_s=run.build_s)
+        return cls(phase, run, counts, cached=cached)
 
     def mine(self, own: Callable[[str], bool]) -> "PhaseRun":
         """This run with only the tests ``own`` accepts counted (when per-test outcomes are known)."""
         if self.report is None:
             return self
-        counts = test_counts(self.report.select(own).counts(), timed_out=self.run.timed_out)
+        counts = test_counts(
+            self.report.select(own).counts(), timed_out=self.run.timed_out, build_s=self.run.build_s
+        )
         return replace(self, counts=counts, own=own)
 
     @property
@@ -115,16 +125,25 @@ class PhaseRun:
         return self.counts_known and not self.ran_nothing and c.passed + c.failed + c.errors + c.skipped == 0
 
     @property
+    def build_failure(self) -> str | None:
+        """What went wrong with ``[environment] build`` before this phase's tests, when it failed."""
+        build = self.run.build
+        if build is None or build.ok:
+            return None
+        said = _first_build_error(build.output)
+        return f"{build.headline()}{f': {said}' if said else ''}"
+
+    @property
     def failing(self) -> bool:
         """Some of the phase's tests failed or errored. Never true without counts."""
-        if self.run.timed_out or self.run.stopped or not self.counts_known:
+        if self.run.timed_out or self.run.stopped or self.run.build_failed or not self.counts_known:
             return False
         return bool(self.counts.failed + self.counts.errors)
 
     @property
     def passing(self) -> bool:
         """Every one of the phase's tests passed, and at least one ran."""
-        if self.run.timed_out or self.run.stopped or not self.counts_known:
+        if self.run.timed_out or self.run.stopped or self.run.build_failed or not self.counts_known:
             return False
         return self.counts.failed == self.counts.errors == 0 and self.counts.passed > 0
 
@@ -134,7 +153,7 @@ class PhaseRun:
         collected (import errors, missing modules, a broken conftest, a bad configuration, a usage
         error). None when tests ran."""
         run = self.run
-        if run.timed_out or run.stopped or run.no_tests:
+        if run.timed_out or run.stopped or run.no_tests or run.build_failed:
             return None
         counts = run.counts
         if counts is not None and counts.passed + counts.failed + counts.skipped > 0:
@@ -151,6 +170,10 @@ class PhaseRun:
     def excerpt(self) -> str:
         """The tail of the output (EXCERPT_LINES lines, EXCERPT_CHARS characters), without the line
         naming our report file."""
+        build = self.run.build
+        if build is not None and not build.ok:
+            text = "\n".join(build.output.splitlines()[-EXCERPT_LINES:])
+            return tail(f"{text}\n[{build.headline()}; the tests did not run]", EXCERPT_CHARS)
         lines = [line for line in self.run.output.splitlines() if "generated xml file:" not in line]
         text = "\n".join(lines[-EXCERPT_LINES:])
         if self.run.stopped:

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
+from documents.diffstat import diff_files
 from documents.facts import PhaseTime, TestCounts, TestNames, Verdict, VerificationFacts
+from environment.artefacts import stale
 from gitrepo import GitRepo
 from gitrepo.errors import GitError
 from safety.sandbox import Environment, Sandbox
@@ -102,8 +104,20 @@ async def verify(
         facts = verification.facts("not_run", f"The test command {test_command!r} could not start: {exc}.")
     finally:
         await verification.close()
-    facts = verification.environment_error() or facts
+    facts = _with_stale(verification.environment_error() or facts, environment, fix_diff)
     return facts.model_copy(update={"duration_s": round(time.monotonic() - started, 2)})
+
+
+def _with_stale(facts: VerificationFacts, environment: Environment, fix_diff: str) -> VerificationFacts:
+    """``facts``, saying so when the tests ran artefacts the fix makes stale (no build rebuilt them)."""
+    if environment.build or not environment.artefacts or not fix_diff.strip():
+        return facts
+    changed = [path for change in diff_files(fix_diff) for path in (change.path, change.old_path) if path]
+    found = stale(environment.artefacts, changed)
+    if not found:
+        return facts
+    said = " ".join(item.sentence() for item in found)
+    return facts.model_copy(update={"stale": said, "detail": f"{facts.detail} {said}"})
 
 
 class _Verification:
@@ -141,6 +155,8 @@ class _Verification:
         """The environment verdict, when the existing suite could not even be collected on the base
         commit: then no phase says anything about the fix."""
         base = self.runs.get("base_suite")
+        if base is not None and base.build_failure:
+            return self.facts("environment_error", _build_broken("On the base commit", base))
         problem = base.broken_environment if base else None
         if problem is None:
             return None
@@ -278,6 +294,9 @@ class _Verification:
         on_base = await self.phase("base_with_tests")
         if isinstance(on_base, Decision):
             return self.facts(on_base.verdict, on_base.detail)
+        if on_base.build_failure:
+            where = "On the base commit with the new tests"
+            return self.facts("environment_error", _build_broken(where, on_base))
         if on_base.no_counts:
             return self.facts("not_run", f"The new tests could not be run: {on_base.no_counts}.")
         if on_base.ran_nothing:
@@ -302,6 +321,8 @@ class _Verification:
         fixed = await self.phase("fixed_with_tests")
         if isinstance(fixed, Decision):
             return self.facts(fixed.verdict, fixed.detail)
+        if fixed.build_failure:
+            return self.facts("build_failed", _build_failed(fixed))
         if fixed.no_counts:
             return self.facts("not_run", f"The new tests could not be run with the fix: {fixed.no_counts}.")
         fixed = self._mine("fixed_with_tests", fixed, tests)
@@ -316,12 +337,15 @@ class _Verification:
         suite = fixed if whole else await self.phase("fixed_suite")
         if isinstance(suite, Decision):
             return self.facts(suite.verdict, suite.detail)
+        if suite.build_failure:
+            return self.facts("build_failed", _build_failed(suite))
         if suite.no_counts:
             return self.facts("not_run", f"The suite could not be run with the fix: {suite.no_counts}.")
         assert base is not None
         owns = tests.owns if tests else (lambda node: belongs_to(node, self.labels))
         check = check_suite(base, suite, owns)
-        self.runs["fixed_suite"] = replace(suite, phase="fixed_suite", counts=check.counts)
+        counts = _with_build_time(check.counts, suite)
+        self.runs["fixed_suite"] = replace(suite, phase="fixed_suite", counts=counts)
         self.found.update(
             broken=TestNames.of(check.broken),
             already_failing=TestNames.of(check.already_failing),
@@ -392,11 +416,13 @@ class _Verification:
         assert not isinstance(base, Decision)
         if isinstance(suite, Decision):
             problem = suite.detail
+        elif suite.build_failure:
+            problem = f"with the fix, {suite.build_failure}"
         elif suite.no_counts or base.no_counts:
             problem = f"the suite could not be compared: {suite.no_counts or base.no_counts}"
         else:
             check = check_suite(base, suite, lambda _: False)
-            self.runs["fixed_suite"] = replace(suite, counts=check.counts)
+            self.runs["fixed_suite"] = replace(suite, counts=_with_build_time(check.counts, suite))
             self.found.update(
                 broken=TestNames.of(check.broken),
                 already_failing=TestNames.of(check.already_failing),
@@ -404,6 +430,26 @@ class _Verification:
             )
             problem = check.clause
         return self.facts("no_tests", f"{words.capital(why)}, so the fix is unchecked; {problem}.")
+
+
+def _with_build_time(counts: TestCounts, run: PhaseRun) -> TestCounts:
+    """The suite check's counts, with the time ``[environment] build`` took before that run."""
+    return counts.model_copy(update={"build_s": run.counts.build_s})
+
+
+def _build_broken(where: str, run: PhaseRun) -> str:
+    """Detail for a build that fails without the fix: the environment's fault, not the fix's."""
+    return (
+        f"{where}, {run.build_failure}, so no test ran and nothing here says whether the fix works. "
+        "Check [environment] build with `nightshift doctor`."
+    )
+
+
+def _build_failed(run: PhaseRun) -> str:
+    return (
+        f"With the fix, {run.build_failure}, so its tests did not run; the fix must build "
+        "([environment] build rebuilds what depends on the code under test)."
+    )
 
 
 def _normalised(files: Sequence[str]) -> list[str]:

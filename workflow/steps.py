@@ -43,10 +43,10 @@ logger = logging.getLogger("nightshift.workflow")
 T = TypeVar("T")
 
 RETRY_VERDICTS = tuple(goals.RETRY_TEMPLATES)
-"""Verdicts the code agent can do something about (``fix_does_not_pass``, ``regression``, ``no_fix``);
-the others are the test agent's or the environment's. A test that already fails on the base
-commit never leads to one of them (``verify.compare``), so no retry is spent on failures the fix did not
-cause."""
+"""Verdicts the code agent can do something about (``fix_does_not_pass``, ``regression``, ``no_fix``,
+``build_failed``); the others are the test agent's or the environment's. A test that already fails on
+the base commit never leads to one of them (``verify.compare``), so no retry is spent on failures the
+fix did not cause."""
 
 
 async def _facts(rt: Runtime, run_id: str) -> RunFacts:
