@@ -24,7 +24,7 @@ from pathlib import Path
 
 from safety.sandbox import Environment
 from safety.sandbox.entries import copies
-from tools.test_reports import strip_ansi
+from tools.runner_reports import strip_ansi
 
 LOG = "build.log"
 STATUS = "build.status"
