@@ -1,0 +1,35 @@
+"""The words every rendering uses for an alert's stack: which frames are shown and what is said of each.
+
+The briefing (Slack, terminal) and the pull request show the ``TOP_FRAMES`` frames nearest to where the
+error was raised, each as its repository file and line (linked when the repository has a web view) or,
+when it is not in the repository, as the path the event gave, said to be unmapped. Each renderer
+escapes the texts for its own markup: they came from the alert.
+"""
+
+from documents.alerts import Alert, StackFrame
+
+TOP_FRAMES = 5
+
+SOURCE_NAMES = {"sentry": "Sentry", "pagerduty": "PagerDuty"}
+
+
+def alert_heading(alert: Alert) -> str:
+    """``Sentry: TodoNotFound: no todo with id 7`` (the exception, else the alert's title)."""
+    return f"{SOURCE_NAMES[alert.source]}: {alert.exception or alert.title}"
+
+
+def frame_text(frame: StackFrame) -> str:
+    """``todo/service.py:50 in get``, or the event's own path for an unmapped frame."""
+    return f"{frame.where} in {frame.function or '?'}"
+
+
+def frame_note(frame: StackFrame) -> str | None:
+    """What to say besides the place: unmapped and why, or how the base commit's line differs."""
+    if frame.repo_path is None:
+        return f"unmapped: {frame.unmapped}" if frame.unmapped else "unmapped"
+    return frame.drift
+
+
+def hidden_frames(alert: Alert) -> int:
+    """How many frames the top ones leave out."""
+    return max(0, len(alert.frames) - TOP_FRAMES)
