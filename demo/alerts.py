@@ -18,6 +18,7 @@ Needs ``sentry-sdk`` (in the ``dev`` extra) for the capture only.
 
 import hashlib
 import hmac
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -90,6 +91,10 @@ def capture_sentry_event(
 ) -> dict[str, Any]:
     """The event ``sentry-sdk`` captures when the deployed service is asked to complete ``todo_id`` (no
     such todo): ``TodoNotFound`` raised in ``todo/service.py``, called from the handler."""
+    if importlib.util.find_spec("sentry_sdk") is None:
+        raise RuntimeError(
+            "capturing a Sentry event needs sentry-sdk: pip install sentry-sdk (in the dev extra)"
+        )
     event: dict[str, Any] = json.loads(_run_deployed(todo_id, release, environment, sentry=True)["EVENT"])
     return event
 

@@ -25,7 +25,7 @@ from documents.phrases import (
     verdict_of,
     verdict_sentence,
 )
-from documents.stack import TOP_FRAMES, alert_heading, frame_note, frame_text, hidden_frames
+from documents.stack import alert_markdown
 
 GITHUB_BODY_LIMIT = 65_536
 _TARGET = GITHUB_BODY_LIMIT - 536
@@ -171,17 +171,7 @@ def _verification(facts: RunFacts, verdict: Verdict) -> str:
 def _alert_parts(facts: RunFacts) -> list[_Part]:
     """The alert that started the run, linked to its event, and its top frames, linked to their lines."""
     alert = facts.ticket.alert
-    if alert is None:
-        return []
-    heading = md.code_span(" ".join(alert_heading(alert).split())[:300])
-    event = f" ({md.link('event', alert.web_url)})" if alert.web_url else ""
-    lines = [f"### Where it failed\n\n{heading}{event}\n"]
-    for frame in alert.top_frames(TOP_FRAMES):
-        note = frame_note(frame)
-        lines.append(f"- {md.link(frame_text(frame), frame.url)}" + (f": {md.inline(note)}" if note else ""))
-    if hidden_frames(alert):
-        lines.append(f"- … and {hidden_frames(alert)} earlier")
-    return [_Part("\n".join(lines))]
+    return [_Part(f"### Where it failed\n\n{alert_markdown(alert)}")] if alert else []
 
 
 def render_pr_body(facts: RunFacts) -> str:

@@ -100,8 +100,7 @@ def parse_pagerduty_webhook(
     incident = event.get("data")
     if not isinstance(incident, Mapping) or not incident.get("id"):
         return "the incident.triggered event has no incident"
-    service = incident.get("service") if isinstance(incident.get("service"), Mapping) else {}
-    assert isinstance(service, Mapping)
+    service = _mapping(incident.get("service"))
     service_names = {str(service.get("id") or "").casefold(), str(service.get("summary") or "").casefold()}
     if settings.services and not service_names & {s.casefold() for s in settings.services}:
         named = service.get("summary") or service.get("id")
@@ -178,8 +177,7 @@ def alerts_text(alerts: Sequence[Mapping[str, Any]]) -> str:
     keeps its lines)."""
     parts = []
     for alert in alerts[:MAX_ALERTS]:
-        body = alert.get("body") if isinstance(alert.get("body"), Mapping) else {}
-        assert isinstance(body, Mapping)
+        body = _mapping(alert.get("body"))
         parts.append(f"- {alert.get('summary') or alert.get('id')} ({alert.get('severity')})")
         parts.append(_details(body.get("details")))
     return "\n".join(part for part in parts if part)[:DETAILS_CHARS]
@@ -278,6 +276,10 @@ def _words(response: Any) -> str:
         if any(words):
             return "; ".join(w for w in words if w)
     return excerpt(response.text)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _id(value: str) -> str:

@@ -89,49 +89,45 @@ def parse_sentry_webhook(
     ``resource`` is the ``Sentry-Hook-Resource`` header. An ``event_alert`` is checked against every
     filter; an ``issue`` webhook names no environment, so only its project and level are.
     """
-    data = payload.get("data")
-    if resource not in RESOURCES:
-        return f"{resource or 'a'} webhooks do not start runs (only event_alert, and issue created)"
-    if not isinstance(data, Mapping):
-        return f"the {resource} payload has no data"
-    if resource == "issue":
-        action = payload.get("action")
-        issue = data.get("issue")
-        if action != "created":
-            return f"issue {action!r} webhooks do not start runs (only created)"
-        if not isinstance(issue, Mapping) or not str(issue.get("id") or "").isdigit():
-            return "the issue webhook has no issue id"
-        alert = _issue_alert(issue)
-        project = _name(issue.get("project"), "slug")
-        why = _filtered(settings, project, str((issue.get("project") or {}).get("id") or ""), None, alert)
-    else:
-        event = data.get("event")
-        if not isinstance(event, Mapping):
-            return "the event_alert payload has no event"
-        issue_id = str(event.get("issue_id") or _match(_ISSUE_IN_URL, event.get("issue_url")) or "")
-        if not issue_id.isdigit():
-            return "the event_alert's event names no issue"
-        alert = alert_from_event(event, subject=issue_id)
-        project = _match(_PROJECT_IN_URL, event.get("url"))
-        why = _filtered(settings, project, str(event.get("project") or ""), alert.environment, alert)
-    if why:
-        return why
-    return SentryTrigger(_ticket(alert, project), alert.subject, resource)
-
-
-def _filtered(
-    settings: SentrySettings, project: str | None, project_id: str, environment: str | None, alert: Alert
-) -> str | None:
+    found = _read_webhook(resource, payload)
+    if isinstance(found, str):
+        return found
+    alert, project, project_id = found
     wanted = {p.casefold() for p in settings.projects}
-    if wanted and not wanted & {(project or "").casefold(), project_id}:
+    if wanted and not wanted & {(project or "").casefold(), project_id or ""}:
         return f"project {project or project_id or '(unknown)'} is not in {', '.join(settings.projects)}"
     environments = {e.casefold() for e in settings.environments}
-    if environment is not None and environments and environment.casefold() not in environments:
-        return f"environment {environment!r} is not in {', '.join(settings.environments)}"
+    if alert.environment and environments and alert.environment.casefold() not in environments:
+        return f"environment {alert.environment!r} is not in {', '.join(settings.environments)}"
     level = (alert.level or "error").casefold()
     if level in LEVELS and LEVELS.index(level) < LEVELS.index(settings.min_level):
         return f"level {level!r} is below min_level {settings.min_level!r}"
-    return None
+    return SentryTrigger(_ticket(alert, project), alert.subject, resource)
+
+
+def _read_webhook(resource: str, payload: Mapping[str, Any]) -> tuple[Alert, str | None, str | None] | str:
+    """The alert a webhook carries, with its project's slug and id; or why it carries none."""
+    if resource not in RESOURCES:
+        return f"{resource or 'a'} webhooks do not start runs (only event_alert, and issue created)"
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        return f"the {resource} payload has no data"
+    if resource == "issue":
+        issue = _mapping(data.get("issue"))
+        if payload.get("action") != "created":
+            return f"issue {payload.get('action')!r} webhooks do not start runs (only created)"
+        if not str(issue.get("id") or "").isdigit():
+            return "the issue webhook has no issue id"
+        project = _mapping(issue.get("project"))
+        return _issue_alert(issue), _text(project.get("slug")), _text(project.get("id"))
+    event = data.get("event")
+    if not isinstance(event, Mapping):
+        return "the event_alert payload has no event"
+    issue_id = str(event.get("issue_id") or _match(_ISSUE_IN_URL, event.get("issue_url")) or "")
+    if not issue_id.isdigit():
+        return "the event_alert's event names no issue"
+    project_slug = _match(_PROJECT_IN_URL, event.get("url"))
+    return alert_from_event(event, subject=issue_id), project_slug, _text(event.get("project"))
 
 
 def _ticket(alert: Alert, project: str | None) -> Ticket:
@@ -158,8 +154,7 @@ def _ticket(alert: Alert, project: str | None) -> Ticket:
 
 
 def _issue_alert(issue: Mapping[str, Any]) -> Alert:
-    metadata = issue.get("metadata") if isinstance(issue.get("metadata"), Mapping) else {}
-    assert isinstance(metadata, Mapping)
+    metadata = _mapping(issue.get("metadata"))
     return Alert(
         source="sentry",
         subject=str(issue["id"]),
@@ -175,8 +170,7 @@ def _issue_alert(issue: Mapping[str, Any]) -> Alert:
 def alert_from_event(event: Mapping[str, Any], *, subject: str) -> Alert:
     """An event, in the webhook's shape or the REST API's, as an ``Alert`` about issue ``subject``."""
     exception = _last_exception(event)
-    metadata = event.get("metadata") if isinstance(event.get("metadata"), Mapping) else {}
-    assert isinstance(metadata, Mapping)
+    metadata = _mapping(event.get("metadata"))
     tags = _tags(event.get("tags"))
     release = event.get("release")
     if isinstance(release, Mapping):
@@ -205,23 +199,17 @@ def alert_from_event(event: Mapping[str, Any], *, subject: str) -> Alert:
 
 def _last_exception(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """The exception that was raised (the last of a chain), from ``exception`` or ``entries``."""
-    holder = event.get("exception")
-    if not isinstance(holder, Mapping):
-        entries = event.get("entries") if isinstance(event.get("entries"), list) else []
-        assert isinstance(entries, list)
-        holder = next(
-            (e.get("data") for e in entries if isinstance(e, Mapping) and e.get("type") == "exception"), None
-        )
-    values = holder.get("values") if isinstance(holder, Mapping) else None
-    chain = [value for value in values or [] if isinstance(value, Mapping)]
+    holder = _mapping(event.get("exception"))
+    if not holder:
+        entries = [_mapping(entry) for entry in _list(event.get("entries"))]
+        holder = next((_mapping(e.get("data")) for e in entries if e.get("type") == "exception"), {})
+    chain = [value for value in _list(holder.get("values")) if isinstance(value, Mapping)]
     return chain[-1] if chain else {}
 
 
 def _frames_of(exception: Mapping[str, Any]) -> list[tuple[bool | None, StackFrame]]:
-    stacktrace = exception.get("stacktrace")
-    raw = stacktrace.get("frames") if isinstance(stacktrace, Mapping) else None
     frames = []
-    for frame in raw or []:
+    for frame in _list(_mapping(exception.get("stacktrace")).get("frames")):
         if not isinstance(frame, Mapping):
             continue
         absolute = _text(frame.get("abs_path")) or _text(frame.get("absPath"))
@@ -274,12 +262,20 @@ def _tags(value: Any) -> dict[str, str]:
     if isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items() if v is not None}
     tags: dict[str, str] = {}
-    for item in value or []:
+    for item in _list(value):
         if isinstance(item, Mapping) and "key" in item:
             tags[str(item["key"])] = str(item.get("value"))
         elif isinstance(item, Sequence) and not isinstance(item, str) and len(item) == 2:
             tags[str(item[0])] = str(item[1])
     return tags
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _text(value: Any) -> str | None:
@@ -288,10 +284,6 @@ def _text(value: Any) -> str | None:
 
 def _number(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _name(value: Any, attribute: str) -> str | None:
-    return str(value[attribute]) if isinstance(value, Mapping) and value.get(attribute) else None
 
 
 def _match(pattern: re.Pattern[str], value: Any) -> str | None:
@@ -331,7 +323,6 @@ class SentryClient:
                 "culprit": found.culprit or alert.culprit,
                 "level": alert.level or found.level,
                 "web_url": alert.web_url or found.web_url,
-                "gaps": [*found.gaps],
             }
         )
 
