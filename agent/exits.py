@@ -51,3 +51,7 @@ class SecretInRequest(AgentExit):
     """The next model request holds one of the bot's secrets (raw or encoded); it was not sent."""
 
     status = "failed"
+
+
+LIMIT_STATUSES = (TurnLimit.status, TimeLimit.status, BudgetExceeded.status)
+"""Statuses of a run a limit stopped: what the agent left in its worktree may still be worth taking."""

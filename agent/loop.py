@@ -25,6 +25,12 @@ from context import compress, needs_compression
 from hooks import HookRunner
 from tools import Tool, ToolContext
 
+WRAP_UP_AT = 0.8
+"""Share of the turn, time or token limit after which the agent is told, once, to wrap up."""
+WRAP_UP = (
+    "You have used {used}. Wrap up now: finish the change you are making, check it, and call `{submit}` "
+    "within the next few turns. A limit that stops you ends your task with your work as you left it."
+)
 NUDGE = (
     "You stopped without calling `{submit}`. The task is only finished when you call `{submit}` "
     "with your result. Call it now (or keep working, then call it)."
@@ -63,7 +69,7 @@ async def run_agent(
         {"role": "system", "content": spec.system_prompt},
         {"role": "user", "content": goal},
     ]
-    started, turns, nudged = time.monotonic(), 0, False
+    started, turns, nudged, warned = time.monotonic(), 0, False, False
     status, message, submission = "failed", "", None
     sink(AgentEvent(spec.name, "started", {"model": spec.model, "tools": list(spec.tools)}))
     if hooks:
@@ -75,6 +81,10 @@ async def run_agent(
                     raise TurnLimit(
                         f"reached the turn limit ({spec.limits.max_turns} turns) without submitting"
                     )
+                if not warned and (wrap_up := _wrap_up(spec, turns, time.monotonic() - started, runner)):
+                    warned = True
+                    messages.append({"role": "user", "content": wrap_up})
+                    runner.emit("warning", {"message": wrap_up})
                 turns += 1
                 messages = await _compressed(messages, runner, context_window)
                 if await runner.run_turn(messages, turns) is Nudge:
@@ -117,6 +127,20 @@ async def run_agent(
         if not result.ok:
             await hooks.fire("on_error", {"agent": spec.name, "status": status, "message": message})
     return result
+
+
+def _wrap_up(spec: AgentSpec, turns: int, elapsed_s: float, runner: TurnRunner) -> str | None:
+    """The wrap-up message once ``WRAP_UP_AT`` of a limit is used (None before): turns made, wall-clock
+    time, tokens spent."""
+    limits, tokens = spec.limits, runner.usage.total_tokens
+    used = []
+    if turns >= max(1, round(WRAP_UP_AT * limits.max_turns)):
+        used.append(f"{turns} of your {limits.max_turns} turns")
+    if elapsed_s >= WRAP_UP_AT * limits.timeout_s:
+        used.append(f"{elapsed_s:.0f} s of your {limits.timeout_s:g} s")
+    if tokens >= WRAP_UP_AT * limits.max_tokens:
+        used.append(f"{tokens:,} of your {limits.max_tokens:,} tokens")
+    return WRAP_UP.format(used=" and ".join(used), submit=spec.submit_name) if used else None
 
 
 async def _compressed(

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from agent.exits import LIMIT_STATUSES
 from client.events import Usage
 
 
@@ -23,3 +24,8 @@ class AgentResult:
     @property
     def ok(self) -> bool:
         return self.status == "submitted"
+
+    @property
+    def stopped_by_limit(self) -> bool:
+        """A turn, time or budget limit ended the run before the agent submitted."""
+        return self.status in LIMIT_STATUSES

@@ -1,10 +1,15 @@
 """What an agent is: its words, its tools, its limits, the way it finishes."""
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
 
 from config import AgentSettings, ModelSettings
+from tools import ToolContext
+
+SubmitCheck = Callable[[ToolContext, BaseModel], Awaitable[str]]
+"""Looks at a valid submission before it is accepted; its text goes back to the model instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +46,18 @@ class AgentSpec:
     tools: tuple[str, ...] = ()
     """Tool allowlist; empty means no tools besides the submit tool."""
     limits: Limits = Limits()
+    submit_check: SubmitCheck | None = None
+    """Called with the first valid call of the submit tool: what it returns (the agent's own diff and a
+    checklist, say) is that call's result instead of an acceptance, so the agent looks at its work once
+    before it hands it in. The next valid call submits."""
     model: str = "gpt-4.1-mini"
     temperature: float = 0.0
     max_output_tokens: int = 4096
 
     def with_settings(self, model: ModelSettings, agent: AgentSettings) -> "AgentSpec":
         """This spec with the model and limits an operator configured for it."""
-        return AgentSpec(
-            name=self.name,
-            system_prompt=self.system_prompt,
-            submit_model=self.submit_model,
-            submit_name=self.submit_name,
-            submit_description=self.submit_description,
-            tools=self.tools,
+        return replace(
+            self,
             limits=Limits.from_settings(agent),
             model=agent.model or model.name,
             temperature=model.temperature if agent.temperature is None else agent.temperature,

@@ -8,6 +8,7 @@ their results are appended in call order. A turn ends as ``Next.RUN_AGAIN`` (too
 import asyncio
 import enum
 import json
+import logging
 import time
 from collections.abc import Sequence
 from contextlib import aclosing
@@ -34,6 +35,8 @@ from context.tokens import count_messages
 from hooks import HookRunner
 from safety.errors import SecretFound
 from tools import Tool, ToolContext, ToolOutcome
+
+logger = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4
 """Rough size of a streamed token, for the mid-stream budget estimate."""
@@ -76,21 +79,23 @@ class TurnRunner:
         self.loops = LoopDetector(context.loop_repeat)
         self.usage = Usage()
         self.invalid_submits = 0
+        self.checked = False
+        """The submit check (``AgentSpec.submit_check``) has answered once: the next valid call submits."""
         self.redact = ctx.redactor
-        self.outbound = ctx.outbound
+        self.secret_scan = ctx.secret_scan
         self._scanned: list[dict[str, Any]] = []
         self._write_lock = asyncio.Lock()
         self._warning: str | None = None
         self._stuck: str | None = None
         self._submission: BaseModel | None = None
 
-    def _check_outbound(self, messages: list[dict[str, Any]]) -> None:
+    def _scan_for_secrets(self, messages: list[dict[str, Any]]) -> None:
         """Stop before a request that would carry a secret to the model (messages sent before were
         checked then; a compressed conversation is checked whole)."""
         seen = len(self._scanned)
         fresh = messages[seen:] if messages[:seen] == self._scanned else messages
         try:
-            self.outbound.check("the model request", json.dumps(fresh, default=str))
+            self.secret_scan.check("the model request", json.dumps(fresh, default=str))
         except SecretFound as exc:
             raise SecretInRequest(str(exc)) from None
         self._scanned = list(messages)
@@ -111,7 +116,7 @@ class TurnRunner:
         tasks: list[asyncio.Task[str]] = []
         final: MessageComplete | None = None
         self._warning = self._stuck = None
-        self._check_outbound(messages)
+        self._scan_for_secrets(messages)
         try:
             stream = self.model.stream(
                 messages,
@@ -176,7 +181,7 @@ class TurnRunner:
 
     async def _execute(self, call: ToolCallComplete) -> str:
         if call.name == self.spec.submit_name:
-            return self._check_submission(call)
+            return await self._check_submission(call)
         if call.arguments is None:
             return (
                 f"error: the arguments of {call.name} were not a JSON object ({call.error}); send valid JSON"
@@ -242,16 +247,29 @@ class TurnRunner:
         async with self._write_lock:
             return await tool.invoke(self.ctx, call.arguments)
 
-    def _check_submission(self, call: ToolCallComplete) -> str:
+    async def _check_submission(self, call: ToolCallComplete) -> str:
         try:
             if call.arguments is None:
                 raise ValueError(call.error or "arguments were not a JSON object")
-            self._submission = self.spec.submit_model.model_validate(
+            submission = self.spec.submit_model.model_validate(
                 call.arguments, context={"workspace": self.ctx.workspace}
             )
         except (ValidationError, ValueError) as exc:
             self.invalid_submits += 1
             return f"error: {self.spec.submit_name} was rejected, fix these and call it again:\n{exc}"
+        check = self.spec.submit_check
+        if check is not None and not self.checked:
+            self.checked = True
+            try:
+                async with self._write_lock:  # after the edits called before it in this turn
+                    return self.redact.redact(await check(self.ctx, submission))
+            except Exception as exc:
+                logger.exception("the submit check of %s failed", self.spec.name)
+                return (
+                    f"(the check before submitting failed: {type(exc).__name__}: {exc}) Look over your "
+                    f"changes yourself, then call {self.spec.submit_name} again to submit."
+                )
+        self._submission = submission
         return "submitted"
 
     def _account(self, usage: Usage) -> None:

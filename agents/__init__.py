@@ -3,8 +3,9 @@
 ``build_specs(settings)`` gives one ``agent.AgentSpec`` per agent (its prompt, tool allowlist, submit
 tool, model and limits); the workflow runs each with ``agent.run_agent`` in its own worktree, with a
 ``ToolContext`` whose write role is ``AGENT_ROLES[name]``. ``agents.goals`` writes each run's first
-message, with the ticket and every other untrusted text wrapped as data. What each agent submits is
-defined in ``agents.submissions``.
+message, with the ticket and every other untrusted text wrapped as data, and the repository as
+``agents.repository`` shows it. What each agent submits is defined in ``agents.submissions``; the code
+agent's first ``submit_fix`` is answered by ``agents.submit_check`` (its diff and a checklist).
 
 This package raises nothing of its own: a submission that fails validation goes back to the model as
 an error to fix (see ``agent.turn``).

@@ -98,6 +98,15 @@ class Diagnosis:
         return out
 
 
+async def default_commit(repo: GitRepo) -> tuple[str, str]:
+    """The default branch and its commit (origin's when there is one), which runs start from."""
+    branch = await repo.default_branch()
+    base = await repo.commit(f"refs/remotes/origin/{branch}") or await repo.commit(f"refs/heads/{branch}")
+    if base is None:
+        raise WorkflowError(f"the default branch {branch!r} of {repo.path} has no commits yet")
+    return branch, base
+
+
 async def diagnose(settings: Settings) -> Diagnosis:
     """Prepare the environment and run the suite on the default branch's commit (see the module)."""
     if settings.repo is None:
@@ -108,10 +117,7 @@ async def diagnose(settings: Settings) -> Diagnosis:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     repo = GitRepo(path)
-    branch = await repo.default_branch()
-    base = await repo.commit(f"refs/remotes/origin/{branch}") or await repo.commit(f"refs/heads/{branch}")
-    if base is None:
-        raise WorkflowError(f"the default branch {branch!r} of {path} has no commits yet")
+    branch, base = await default_commit(repo)
     sandbox = await start_sandbox(settings, data_dir, path)
     prepared = await Environments(repo, settings, sandbox, data_dir).prepare(base)
     patterns = await project_test_patterns(repo, base, settings)

@@ -19,15 +19,17 @@ import httpx2
 import openai
 from openai import AsyncStream
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionToolUnionParam
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from client.errors import ModelError, ModelRejected, ModelUnavailable
 from client.events import MessageComplete, ModelEvent, ToolCallComplete, Usage
 from client.pricing import Ledger
 from client.replay import Replay
-from client.retry import AttemptFailed, backoff_delay, describe, is_rejection, provider_message, retry_after_s
+from client.retry import AttemptFailed, describe, is_rejection, provider_message
 from client.stream import StreamAssembler
 from config import ModelSettings
 from context.tokens import count_messages, count_text
+from retries import Backoff, retry_after_s
 
 logger = logging.getLogger("nightshift.client")
 
@@ -79,7 +81,12 @@ class ModelClient:
     ) -> None:
         self._settings = settings
         self._sleep = sleep
-        self._jitter = jitter
+        self._backoff = Backoff(
+            first_s=settings.backoff_base_s,
+            max_s=settings.backoff_max_s,
+            retry_after_max_s=settings.backoff_max_s,
+            random=jitter,
+        )
         self._owns_http_client = http_client is None
         self._openai = openai.AsyncOpenAI(
             api_key=api_key or PLACEHOLDER_API_KEY,
@@ -155,35 +162,45 @@ class ModelClient:
                 notes.append(
                     f"fell back from {primary} to {name} after {attempts} failed attempts ({last_error})"
                 )
-            for retry in range(settings.max_attempts):
-                attempts += 1
-                assembler = StreamAssembler()
-                replay.begin_attempt()
-                try:
-                    async with aclosing(self._attempt(name, request, assembler)) as events:
-                        async for event in events:
-                            admitted = replay.admit(event)
-                            if admitted is not None:
-                                yield admitted
-                except AttemptFailed as failure:
-                    last_error = failure.reason
-                    if retry + 1 < settings.max_attempts:
-                        await self._back_off(name, retry, failure, notes)
-                    continue
-                for unanswered in replay.unanswered():
-                    yield unanswered
-                yield self._finish(name, request, assembler, replay.tool_calls, attempts, notes)
-                return
+            try:
+                async for attempt in self._retrying(name, notes):
+                    with attempt:  # an AttemptFailed is retried after the backoff, the last one raised
+                        attempts += 1
+                        assembler = StreamAssembler()
+                        replay.begin_attempt()
+                        async with aclosing(self._attempt(name, request, assembler)) as events:
+                            async for event in events:
+                                admitted = replay.admit(event)
+                                if admitted is not None:
+                                    yield admitted
+            except AttemptFailed as failure:
+                last_error = failure.reason
+                continue
+            for unanswered in replay.unanswered():
+                yield unanswered
+            yield self._finish(name, request, assembler, replay.tool_calls, attempts, notes)
+            return
         raise ModelUnavailable(
             models=models, endpoint=self.endpoint, attempts=attempts, last_error=last_error
         )
 
-    async def _back_off(self, model: str, retry: int, failure: AttemptFailed, notes: list[str]) -> None:
-        delay = backoff_delay(self._settings, retry, self._jitter, failure.retry_after_s)
-        attempt = f"model {model} attempt {retry + 1} of {self._settings.max_attempts}"
-        logger.warning("%s failed (%s); retrying in %.2fs", attempt, failure.reason, delay)
-        notes.append(f"{attempt} failed ({failure.reason}); retried after {delay:.2f}s")
-        await self._sleep(delay)
+    def _retrying(self, model: str, notes: list[str]) -> AsyncRetrying:
+        """The attempts on ``model``: ``max_attempts``, each failure logged and noted with its wait."""
+
+        def backing_off(state: RetryCallState) -> None:
+            assert state.outcome is not None
+            reason = str(state.outcome.exception())
+            delay = state.upcoming_sleep
+            attempt = f"model {model} attempt {state.attempt_number} of {self._settings.max_attempts}"
+            logger.warning("%s failed (%s); retrying in %.2fs", attempt, reason, delay)
+            notes.append(f"{attempt} failed ({reason}); retried after {delay:.2f}s")
+
+        return self._backoff.retrying(
+            attempts=self._settings.max_attempts,
+            retry=retry_if_exception_type(AttemptFailed),
+            sleep=self._sleep,
+            before_sleep=backing_off,
+        )
 
     async def _attempt(
         self, model: str, request: _Request, assembler: StreamAssembler

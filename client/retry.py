@@ -1,10 +1,8 @@
-"""Which failures are worth another attempt, and how long to wait before it."""
+"""Which failures of the model endpoint are worth another attempt (``retries`` says how long to wait)."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import openai
-
-from config import ModelSettings
 
 _RETRYABLE_4XX = frozenset({408, 409, 429})
 
@@ -33,21 +31,6 @@ def provider_message(exc: openai.APIStatusError) -> str:
     return exc.message
 
 
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after`` in seconds)."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) * scale
-        except ValueError:
-            continue
-        if seconds >= 0:
-            return seconds
-    return None
-
-
 def describe(exc: openai.APIError) -> str:
     """A short reason for a failed attempt, for logs, notes and the final error."""
     if isinstance(exc, openai.APIStatusError):
@@ -58,18 +41,3 @@ def describe(exc: openai.APIError) -> str:
         cause = exc.__cause__
         return f"connection error: {cause}" if cause is not None else "connection error"
     return f"provider error in the stream: {exc.message}"
-
-
-def backoff_delay(
-    settings: ModelSettings, retry: int, jitter: Callable[[], float], retry_after: float | None
-) -> float:
-    """Seconds before retry number ``retry`` (0-based).
-
-    A Retry-After from the server wins (capped at ``backoff_max_s``); otherwise exponential backoff
-    ``backoff_base_s * 2**retry`` capped at ``backoff_max_s``, times a jitter factor in 0.5..1.0 so
-    that many agents backing off together do not retry in lockstep.
-    """
-    if retry_after is not None:
-        return min(retry_after, settings.backoff_max_s)
-    delay = min(settings.backoff_base_s * 2**retry, settings.backoff_max_s)
-    return delay * (0.5 + 0.5 * jitter())

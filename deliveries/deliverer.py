@@ -8,11 +8,13 @@ outbound door (``deliveries.door``) and bounded by ``[workflow] delivery_attempt
   go into the run's facts, and an opened pull request records its follow-ups (the ticket to In Review,
   the ticket comment, a note on the PagerDuty incident that started the run, the briefing redrawn with
   the link);
-- a failure worth retrying (no answer, a timeout, 429, 5xx) is tried again after a backoff that doubles
-  from ``delivery_backoff_s`` up to ``delivery_backoff_max_s``, with jitter, and never sooner than the
-  service's ``Retry-After``, until ``delivery_timeout_s`` has passed since the delivery became due;
-  then it is abandoned and the run's timeline says why. A refusal (a bad token, a missing channel) is
-  abandoned at once: the same request cannot succeed without a change.
+- a failure worth retrying (no answer, a timeout, 429, 5xx) is tried again after the wait of the one
+  retry policy (``retries.Backoff``): doubling from ``delivery_backoff_s`` up to
+  ``delivery_backoff_max_s``, with jitter, or what the service's ``Retry-After`` asks for, until
+  ``delivery_timeout_s`` has passed since the delivery became due; then it is abandoned and the run's
+  timeline says why. The next attempt's time is stored in the outbox, so any worker makes it. A
+  refusal (a bad token, a missing channel) is abandoned at once: the same request cannot succeed
+  without a change.
 
 Every attempt and its outcome is an event of the run; the run's pages and ``/health`` read the outbox.
 """
@@ -22,10 +24,9 @@ import contextlib
 import functools
 import logging
 import os
-import random
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from documents.facts import DeliveryKind, RunFacts, TimelineEntry
 from documents.phrases import delivery_line, format_duration
 from hooks import HookRunner
 from integrations.base import IntegrationError
+from retries import Backoff
 from safety.errors import SecretFound
 from store.events import EventBus
 from store.outbox import Delivery, Outbox
@@ -61,12 +63,10 @@ def lease_s(settings: WorkflowSettings) -> float:
     return 2 * settings.delivery_attempt_timeout_s + 10
 
 
-def backoff_s(settings: WorkflowSettings, failures: int, retry_after_s: float | None) -> float:
-    """The wait after the ``failures``-th failed attempt: doubling from the base, capped, with jitter
-    (between half and all of it), and at least what the service asked for."""
-    full = min(settings.delivery_backoff_max_s, settings.delivery_backoff_s * 2 ** max(0, failures - 1))
-    wait = full / 2 + random.uniform(0, full / 2)
-    return max(wait, retry_after_s or 0.0)
+def backoff(settings: WorkflowSettings) -> Backoff:
+    """The waits between a delivery's attempts. A Retry-After is obeyed however long: nothing waits on a
+    delivery, and ``delivery_timeout_s`` bounds it."""
+    return Backoff(first_s=settings.delivery_backoff_s, max_s=settings.delivery_backoff_max_s)
 
 
 class Deliverer:
@@ -86,6 +86,7 @@ class Deliverer:
         self.outbox, self.executor = outbox, executor
         self._store, self._bus, self._hooks, self._settings = store, bus, hooks, settings
         self._data_dir = data_dir
+        self._backoff = backoff(settings)
         self.owner = ""
         """Who holds this process's leases (``<worker>/<process>``), from ``start``."""
         self._wake = asyncio.Event()
@@ -99,9 +100,11 @@ class Deliverer:
         await self.outbox.record(run_id, kind, key, self.executor.service_of(kind), payload)
         self._wake.set()
 
-    async def arm_briefing(self, run_id: str) -> None:
-        """Show the run's briefing as it is now: posted the first time, then updated in place."""
-        await self.outbox.arm_briefing(run_id, self.executor.service_of("briefing"))
+    async def arm_briefing(self, run_id: str, *, change: Callable[[RunFacts], None] | None = None) -> None:
+        """Show the run's briefing as it is now: posted the first time, then updated in place. With
+        ``change`` (the run's new status), the facts change in the same transaction as the briefing is
+        armed: a reader sees both or neither."""
+        await self.outbox.arm_briefing(run_id, self.executor.service_of("briefing"), change=change)
         self._wake.set()
 
     async def settled(self, run_id: str) -> bool:
@@ -268,7 +271,7 @@ class Deliverer:
             window = format_duration(self._settings.delivery_timeout_s)
             retry_at, why = None, f"not delivered within {window}; last error: {error}"
         else:
-            retry_at = min(deadline, now + backoff_s(self._settings, failures, error.retry_after_s))
+            retry_at = min(deadline, now + self._backoff.wait_s(failures - 1, error.retry_after_s))
             why = str(error)
         what = f"{delivery.service} {delivery.what}"
         if retry_at is None:  # the run says why before the row does: a stop in between loses nothing

@@ -9,8 +9,8 @@ or updated, the pull request, ticket transitions and comments, notes on an alert
 feedback modal, an ephemeral line; ``server.routers.webhooks.slack_clicks``) all go through ``send``,
 and nothing in ``workflow`` calls an integration's sending methods any other way.
 
-That makes ``send`` the place to inspect what leaves before it leaves: the outbound secret scan
-(``safety.outbound.SecretScanner``: the bot's known secrets, raw and encoded) runs at the top of
+That makes ``send`` the place to inspect what leaves before it leaves: the secret scan
+(``safety.secret_scan.SecretScanner``: the bot's known secrets, raw and encoded) runs at the top of
 ``send``, on ``Send.text``. A hit raises ``SecretFound`` before ``perform``, so nothing is sent; the
 deliverer abandons that delivery at once and records on the run which secret was found where (never
 its value), since the same payload would be refused again.
@@ -27,7 +27,7 @@ from pydantic_core import to_json
 from documents.briefing import build_briefing
 from documents.facts import RunFacts
 from integrations.base import Forge, IntegrationError, Notifier, Pager, PullRequestRef, Tracker
-from safety.outbound import SecretScanner
+from safety.secret_scan import SecretScanner
 from store.outbox import Delivery
 
 logger = logging.getLogger("nightshift.outbound")

@@ -25,7 +25,9 @@ from documents.phrases import (
     agent_reason,
     all_agents_submitted,
     clip,
+    has_partial,
     headline,
+    partial_sentences,
     phase_counts,
     plural,
     run_warnings,
@@ -101,7 +103,7 @@ def _tone(facts: RunFacts, verdict: Verdict) -> Tone:
     if facts.status == "failed" or facts.error or verdict in ("no_fix", "fix_does_not_pass", "regression"):
         return "bad"
     if verdict == "verified" and all_agents_submitted(facts) and not facts.budget_exhausted:
-        return "good"
+        return "warning" if has_partial(facts) else "good"
     return "warning"
 
 
@@ -137,7 +139,9 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
             )
     else:
         parts.append(f"There is no fix{_agent_gap(facts, 'code')}.")
-    if facts.tests:
+    if facts.tests and facts.tests.partial:
+        parts.append(f"The test agent left {_names(facts.tests.test_files)} when it was stopped.")
+    elif facts.tests:
         parts.append(
             f"The test agent added {plural(len(facts.tests.test_names), 'test')} in "
             f"{_names(facts.tests.test_files)}."
@@ -155,6 +159,7 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
                 f"The existing suite: {verification.base_suite.summary()} before the fix, "
                 f"{verification.fixed_suite.summary()} after."
             )
+    parts += partial_sentences(facts)
     if facts.status not in IN_PROGRESS or verification:
         parts.append(verdict_sentence(verdict, verification.fix_attempts if verification else None))
     if facts.budget_exhausted:

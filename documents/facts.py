@@ -113,6 +113,9 @@ class FixFacts(BaseModel):
     diff: str
     """Unified diff of non-test files, taken from the code agent's worktree."""
     files: list[FileChange]
+    partial: str = ""
+    """Why the fix is partial: a limit stopped the code agent before it submitted (the reason in words),
+    and Nightshift took what its worktree held. Empty for a fix the agent submitted."""
 
 
 class TestFacts(BaseModel):
@@ -123,6 +126,9 @@ class TestFacts(BaseModel):
     notes: str
     diff: str
     files: list[FileChange]
+    partial: str = ""
+    """Why the tests are partial: a limit stopped the test agent before it submitted, and Nightshift took
+    the test files its worktree held. Empty for tests the agent submitted."""
 
 
 class TestCounts(BaseModel):
@@ -268,7 +274,7 @@ RunStatus = Literal[
 
 
 PUSH_WITHHELD = "the push of "
-"""How the reason for a push the outbound scan stopped begins (``workflow.steps.commit_step``)."""
+"""How the reason for a push the secret scan stopped begins (``workflow.steps.commit_step``)."""
 
 
 class RunFacts(BaseModel):
@@ -303,11 +309,11 @@ class RunFacts(BaseModel):
     test_files: list[str] = Field(default_factory=list)
     """Glob patterns of the project's test files at the base commit (``environment.layout``)."""
     withheld: list[str] = Field(default_factory=list)
-    """Sends the outbound secret scan stopped, each naming the secret and where it was found."""
+    """Sends the secret scan stopped, each naming the secret and where it was found."""
 
     @property
     def unpushed(self) -> str | None:
-        """Why the run's branch was not pushed, when the outbound scan stopped its push."""
+        """Why the run's branch was not pushed, when the secret scan stopped its push."""
         return next((reason for reason in self.withheld if reason.startswith(PUSH_WITHHELD)), None)
 
     @property

@@ -151,7 +151,32 @@ def unfinished_agents(facts: RunFacts) -> list[AgentFacts]:
     return [agent for agent in ordered_agents(facts.agents) if agent.status != "submitted"]
 
 
+def partial_sentences(facts: RunFacts) -> list[str]:
+    """What a limit left unfinished: a fix or tests taken from a stopped agent's worktree, as they were."""
+    sentences = []
+    if facts.fix and facts.fix.partial:
+        sentences.append(
+            "The fix is partial: the code agent was stopped before it submitted "
+            f"({clip(facts.fix.partial, _MAX_MESSAGE)}); what was verified is what its worktree held."
+        )
+    if facts.tests and facts.tests.partial:
+        sentences.append(
+            "The tests are partial: the test agent was stopped before it submitted "
+            f"({clip(facts.tests.partial, _MAX_MESSAGE)}); they are the test files its worktree held."
+        )
+    return [sentence(text) for text in sentences]
+
+
+def has_partial(facts: RunFacts) -> bool:
+    """A fix or tests were taken from an agent a limit stopped (never a green run)."""
+    return bool((facts.fix and facts.fix.partial) or (facts.tests and facts.tests.partial))
+
+
 def _consequence(name: str, facts: RunFacts) -> str:
+    if (name == "code" and facts.fix and facts.fix.partial) or (
+        name == "test" and facts.tests and facts.tests.partial
+    ):
+        return "Nightshift took what its worktree held, marked partial"
     missing = {
         "triage": (facts.triage, "its triage is missing"),
         "code": (facts.fix, "there is no fix"),
@@ -185,7 +210,10 @@ def headline(facts: RunFacts) -> str:
         return f"{facts.ticket.key}: the run failed"
     if facts.status in IN_PROGRESS and facts.verification is None:
         return f"{facts.ticket.key}: {facts.status}"
-    return f"{facts.ticket.key}: {_HEADLINE[verdict_of(facts)]}"
+    verdict = verdict_of(facts)
+    if verdict == "verified" and has_partial(facts):
+        return f"{facts.ticket.key}: partial work passes verification, but an agent did not finish"
+    return f"{facts.ticket.key}: {_HEADLINE[verdict]}"
 
 
 def phase_counts(verification: VerificationFacts | None) -> Iterator[tuple[str, str, str, TestCounts]]:

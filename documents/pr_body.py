@@ -19,6 +19,7 @@ from documents.phrases import (
     agent_reason,
     clip,
     format_usd,
+    partial_sentences,
     phase_counts,
     unfinished_agents,
     verdict_label,
@@ -186,6 +187,7 @@ def render_pr_body(facts: RunFacts) -> str:
                 "The measured facts are under *What Nightshift measured* below."
             )
         )
+    parts += [_Part(f"> [!WARNING]\n> {md.inline(text)}") for text in partial_sentences(facts)]
     if facts.environment is not None and not facts.environment.sandboxed:
         parts.append(_Part(f"> [!WARNING]\n> {UNSANDBOXED}"))
     parts += _story(facts)

@@ -15,14 +15,14 @@ looks for the marked message or comment before it creates another.
 
 import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 from documents.alerts import Alert
 from documents.briefing import Briefing
 from documents.facts import Ticket
+from retries import retry_after_s
 
 EXCERPT_CHARS = 160
 """How much of an unexpected answer an error message quotes."""
@@ -66,41 +66,25 @@ def excerpt(body: str | bytes | None, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | None:
-    """A ``Retry-After`` header in seconds (it may be a number or an HTTP date); None when absent or bad."""
-    if not value or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def http_error(
     service: str,
     doing: str,
     status: int,
     body: str | bytes | None,
     *,
-    retry_after: str | None = None,
+    headers: Mapping[str, str] | None = None,
     hint: str | None = None,
 ) -> IntegrationError:
     """The error for an answer that is not a success: the service, what it was doing, the status, what
-    the body says (its JSON words or a quote of an error page); retryable for 408/425/429/5xx."""
+    the body says (its JSON words or a quote of an error page); retryable for 408/425/429/5xx, after the
+    wait the ``headers`` ask for (Retry-After)."""
     words = f"{service} {doing}: HTTP {status}: {excerpt(body)}" + (f" ({hint})" if hint else "")
     return IntegrationError(
         words,
         service=service,
         status=status,
         retryable=retryable_status(status),
-        retry_after_s=retry_after_s(retry_after),
+        retry_after_s=retry_after_s(headers),
     )
 
 

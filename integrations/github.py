@@ -47,11 +47,11 @@ from integrations.base import (
     PullRequestRef,
     SignatureError,
     excerpt,
-    retry_after_s,
     retryable_status,
     unreachable,
 )
 from integrations.github_ci import download_excerpt
+from retries import retry_after_s
 from safety.redact import Redactor
 
 logger = logging.getLogger(__name__)
@@ -370,7 +370,7 @@ class GitHubForge:
     def _refusal(self, doing: str, exc: GithubException) -> IntegrationError:
         status = exc.status
         headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-        after = retry_after_s(headers.get("retry-after"))
+        after = retry_after_s(headers)
         rate_limited = status == 403 and (after is not None or headers.get("x-ratelimit-remaining") == "0")
         hint = "rate-limited by GitHub" if rate_limited else _HINTS.get(status)
         text = f"GitHub ({self.repo}): {doing} failed: HTTP {status}: {_messages(exc)}" + (

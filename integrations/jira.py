@@ -27,18 +27,13 @@ from typing import Any
 
 import httpx
 from pydantic import ValidationError
+from tenacity import RetryCallState, retry_if_result
 
 from config import JiraSettings
 from documents.facts import Ticket
 from integrations.adf import NO_LINKS, adf_to_text, text_to_adf
-from integrations.base import (
-    IntegrationError,
-    SignatureError,
-    excerpt,
-    retry_after_s,
-    retryable_status,
-    unreachable,
-)
+from integrations.base import IntegrationError, SignatureError, excerpt, retryable_status, unreachable
+from retries import Backoff, retry_after_s
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +43,9 @@ DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated")
 ISSUE_FIELDS = "summary,description,priority,labels,components,reporter,issuetype,project,status"
 MAX_RETRY_AFTER_S = 30.0
+READ_BACKOFF = Backoff(first_s=1.0, max_s=MAX_RETRY_AFTER_S, jitter=0, retry_after_max_s=MAX_RETRY_AFTER_S)
+"""Reads wait 1 s, 2 s, 4 s..., or what Retry-After says, at most 30 s: the few reads of one run, in
+turn, need no jitter to spread them out."""
 TIMEOUT_S = 15.0
 COMMENT_PROPERTY = "nightshift"
 """Entity property on each comment Nightshift makes: ``{"delivery": <marker>}``."""
@@ -351,10 +349,10 @@ class JiraClient:
         the caller instead of raised.
         """
         allowed = self._max_retries if retries is None else retries
-        tries = 0
-        while True:
+
+        async def send() -> httpx.Response:
             try:
-                response = await self._http.request(
+                return await self._http.request(
                     method,
                     self.base_url + path,
                     params=params,
@@ -365,17 +363,22 @@ class JiraClient:
                 )
             except httpx.TransportError as exc:
                 raise unreachable("Jira", f"{method} {path} at {self.base_url}", exc) from None
-            if retryable_status(response.status_code) and tries < allowed:
-                delay = _retry_after_s(response.headers.get("Retry-After"), tries)
-                tries += 1
-                logger.info(
-                    "Jira answered %s to %s %s; retrying in %.1fs", response.status_code, method, path, delay
-                )
-                await self._sleep(delay)
-                continue
-            if response.is_success or response.status_code in refusals:
-                return response
-            raise self._refusal(response, method, path, key, tries)
+
+        def backing_off(state: RetryCallState) -> None:
+            assert state.outcome is not None
+            status, delay = state.outcome.result().status_code, state.upcoming_sleep
+            logger.info("Jira answered %s to %s %s; retrying in %.1fs", status, method, path, delay)
+
+        retrying = READ_BACKOFF.retrying(
+            attempts=allowed + 1,
+            retry=retry_if_result(lambda response: retryable_status(response.status_code)),
+            sleep=self._sleep,
+            before_sleep=backing_off,
+        )
+        response: httpx.Response = await retrying(send)
+        if response.is_success or response.status_code in refusals:
+            return response
+        raise self._refusal(response, method, path, key, retrying.statistics["attempt_number"] - 1)
 
     def _refusal(
         self, response: httpx.Response, method: str, path: str, key: str | None, tries: int
@@ -399,7 +402,7 @@ class JiraClient:
             service="Jira",
             status=status,
             retryable=retryable,
-            retry_after_s=retry_after_s(response.headers.get("Retry-After")),
+            retry_after_s=retry_after_s(response.headers),
         )
 
 
@@ -431,17 +434,6 @@ def _key(key: str) -> str:
     if not _ISSUE_KEY.match(key):
         raise IntegrationError(f"{key!r} is not a Jira issue key (like PROJ-123)")
     return key
-
-
-def _retry_after_s(value: str | None, attempt: int) -> float:
-    """The server's Retry-After in seconds (capped), else exponential backoff from one second."""
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        seconds = None
-    if seconds is None or seconds < 0:
-        seconds = float(2**attempt)
-    return min(seconds, MAX_RETRY_AFTER_S)
 
 
 def _jira_errors(response: httpx.Response) -> str:

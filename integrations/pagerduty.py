@@ -35,7 +35,8 @@ import pagerduty
 from config import PagerDutySettings
 from documents.alerts import Alert, StackFrame
 from documents.facts import Ticket
-from integrations.base import IntegrationError, SignatureError, excerpt, retry_after_s, retryable_status
+from integrations.base import IntegrationError, SignatureError, excerpt, retryable_status
+from retries import retry_after_s
 
 T = TypeVar("T")
 
@@ -261,7 +262,7 @@ def _error(doing: str, exc: pagerduty.Error) -> IntegrationError:
         service="PagerDuty",
         status=status,
         retryable=retryable_status(status),
-        retry_after_s=retry_after_s(response.headers.get("Retry-After")),
+        retry_after_s=retry_after_s(response.headers),
     )
 
 

@@ -11,7 +11,8 @@ Webhook side (pure functions, called by the HTTP layer on the raw request):
   the reason it starts no run, after ``[sentry]``'s project, environment and level filters.
 
 API side: ``SentryClient.complete`` fetches an issue's latest event (``GET /api/0/organizations/{org}/
-issues/{id}/events/latest/``, with ``SENTRY_AUTH_TOKEN``) for an alert that came without a stack.
+issues/{id}/events/latest/``, with ``SENTRY_AUTH_TOKEN``) for an alert that came without a stack; a 429
+or 5xx is retried a few times through the one retry policy (``retries.Backoff``).
 
 Both shapes of an event, the webhook's (the SDK's fields, snake_case) and the REST API's (camelCase,
 the exception under ``entries``), become the same ``documents.alerts.Alert`` (``alert_from_event``):
@@ -21,19 +22,32 @@ its in-app frames, oldest first, with their captured source lines. Errors::
     └── SignatureError      a webhook whose Sentry-Hook-Signature is missing, malformed or wrong
 """
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from tenacity import RetryCallState, retry_if_result
 
 from config import SentrySettings
 from documents.alerts import LEVELS, Alert, StackFrame
 from documents.facts import Ticket
-from integrations.base import IntegrationError, SignatureError, excerpt, http_error, unreachable
+from integrations.base import (
+    IntegrationError,
+    SignatureError,
+    excerpt,
+    http_error,
+    retryable_status,
+    unreachable,
+)
+from retries import Backoff
+
+logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Sentry-Hook-Signature"
 RESOURCE_HEADER = "Sentry-Hook-Resource"
@@ -45,6 +59,9 @@ CONTEXT_LINES = 5
 """Source lines kept on each side of a frame's line."""
 LINE_CHARS = 300
 TIMEOUT_S = 15.0
+READ_BACKOFF = Backoff(first_s=1.0, max_s=8.0, retry_after_max_s=30.0)
+"""The latest event's read waits 1 s, 2 s... (or what Retry-After says, at most 30 s) between tries: the
+run's ingest waits for it."""
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 _PROJECT_IN_URL = re.compile(r"/projects/[^/]+/([^/]+)/")
 _ISSUE_IN_URL = re.compile(r"/issues/(\d+)/")
@@ -303,13 +320,14 @@ class SentryClient:
         organization: str,
         api_url: str = "https://sentry.io",
         timeout_s: float = TIMEOUT_S,
-        transport: httpx.AsyncBaseTransport | None = None,
+        max_retries: int = 2,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.organization = organization
         self.api_url = api_url.rstrip("/")
         self._token = token
         self._timeout = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))
-        self._transport = transport
+        self._max_retries, self._sleep = max_retries, sleep
 
     async def complete(self, alert: Alert) -> Alert:
         """``alert`` with the stack of its issue's latest event, when it came without one."""
@@ -332,21 +350,34 @@ class SentryClient:
             raise IntegrationError(f"{issue_id!r} is not a Sentry issue id", service="Sentry")
         path = f"/api/0/organizations/{self.organization}/issues/{issue_id}/events/latest/"
         doing = f"GET {path}"
-        async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
-            try:
-                response = await http.get(
-                    self.api_url + path,
-                    headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
-                )
-            except httpx.TransportError as exc:
-                raise unreachable("Sentry", f"{doing} at {self.api_url}", exc) from None
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        async with httpx.AsyncClient(timeout=self._timeout) as http:
+
+            async def get() -> httpx.Response:
+                try:
+                    return await http.get(self.api_url + path, headers=headers)
+                except httpx.TransportError as exc:
+                    raise unreachable("Sentry", f"{doing} at {self.api_url}", exc) from None
+
+            def backing_off(state: RetryCallState) -> None:
+                assert state.outcome is not None
+                status, delay = state.outcome.result().status_code, state.upcoming_sleep
+                logger.info("Sentry answered %s to %s; retrying in %.1fs", status, doing, delay)
+
+            retrying = READ_BACKOFF.retrying(
+                attempts=self._max_retries + 1,
+                retry=retry_if_result(lambda response: retryable_status(response.status_code)),
+                sleep=self._sleep,
+                before_sleep=backing_off,
+            )
+            response: httpx.Response = await retrying(get)
         if not response.is_success:
             raise http_error(
                 "Sentry",
                 doing,
                 response.status_code,
                 response.content,
-                retry_after=response.headers.get("Retry-After"),
+                headers=response.headers,
                 hint=_HINTS.get(response.status_code),
             )
         try:

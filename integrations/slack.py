@@ -46,7 +46,6 @@ from integrations.base import (
     SignatureError,
     excerpt,
     http_error,
-    retry_after_s,
     retryable_status,
     unreachable,
 )
@@ -59,6 +58,7 @@ from integrations.slack_payloads import (
     parse_interaction,
 )
 from integrations.slack_verify import WINDOW_S, verify_slack_request
+from retries import retry_after_s
 from safety.redact import Redactor
 
 __all__ = [
@@ -162,7 +162,7 @@ def _slack_error(method: str, exc: Exception, redact: Callable[[str], str]) -> S
     if isinstance(exc, SlackApiError) and isinstance(exc.response, AsyncSlackResponse):
         response = exc.response
         status = response.status_code
-        after = retry_after_s((response.headers or {}).get("Retry-After"))
+        after = retry_after_s(response.headers)
         data = response.data if isinstance(response.data, dict) else None
         if data is None or not data.get("error"):
             body = response.data if isinstance(response.data, str) else None
@@ -182,7 +182,7 @@ def _slack_error(method: str, exc: Exception, redact: Callable[[str], str]) -> S
         status = int(getattr(exc.response, "status", 0) or 0)
         quoted = str(exc).split("non-JSON format: ", 1)[-1].split("\nThe server responded with", 1)[0]
         headers = getattr(exc.response, "headers", None) or {}
-        error = http_error("Slack", doing, status, redact(quoted), retry_after=headers.get("Retry-After"))
+        error = http_error("Slack", doing, status, redact(quoted), headers=headers)
         return SlackError(
             str(error),
             f"HTTP {status}",

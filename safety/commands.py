@@ -17,6 +17,10 @@ The sandbox confines every command to its worktree, without network, privileges 
 | ``on_failure`` | read-write until a command fails, then read-only | yes |
 | ``on_request`` | read-only | yes |
 | ``never`` | (no command runs) | |
+
+A gate made with ``read_only=True`` mounts the workspace read-only whatever the policy: the shell of an
+agent that may write only some files (the test agent, which writes tests only) can probe, and every
+file it writes goes through the file tools and so through the write rules.
 """
 
 from typing import Literal
@@ -51,8 +55,10 @@ POLICY_DESCRIPTIONS: dict[Policy, str] = {
 class CommandGate:
     """Decides whether the ``shell`` tool may run a command under ``policy``, and with which access."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, read_only: bool = False) -> None:
         self.policy = Policy(policy)
+        self.read_only = read_only
+        """The workspace is read-only for every command, whatever the policy."""
         self.failed = False
         """A command failed (``record_exit``); under on_failure the workspace is read-only from now on."""
 
@@ -60,11 +66,13 @@ class CommandGate:
     def access(self) -> WorkspaceAccess:
         """How the workspace is mounted for the next command."""
         read_only = self.policy is Policy.ON_REQUEST or (self.policy is Policy.ON_FAILURE and self.failed)
-        return "read_only" if read_only else "read_write"
+        return "read_only" if read_only or self.read_only else "read_write"
 
     @property
     def description(self) -> str:
         """One line for the model: what this policy does to shell commands now."""
+        if self.read_only and self.policy is not Policy.NEVER:
+            return f"{self.policy}: for you, every command runs, but {_READ_ONLY_NOTE}."
         if self.policy is Policy.ON_FAILURE and self.failed:
             return f"on_failure: a command has failed, so for the rest of this run {_READ_ONLY_NOTE}."
         return POLICY_DESCRIPTIONS[self.policy]

@@ -17,16 +17,17 @@ Review, even when Jira comes back with both waiting).
 """
 
 import asyncio
+import functools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from documents.facts import DeliveryFacts, DeliveryKind, DeliveryState
+from documents.facts import DeliveryFacts, DeliveryKind, DeliveryState, RunFacts
 from store.database import insert
 from store.runs import Store, deliveries
 
@@ -125,7 +126,7 @@ class Outbox:
     """Async access to the outbox rows; the blocking database work runs in a thread."""
 
     def __init__(self, store: Store) -> None:
-        self._engine = store.engine
+        self._store, self._engine = store, store.engine
 
     # -- recording ---------------------------------------------------------------------------------
 
@@ -133,39 +134,30 @@ class Outbox:
         self, run_id: str, kind: DeliveryKind, key: str, service: str, payload: Mapping[str, Any]
     ) -> None:
         """Record a delivery to try now, unless one with ``key`` was recorded before."""
-        await asyncio.to_thread(self._record, run_id, kind, key, service, dict(payload))
+        row = functools.partial(
+            _record, run_id=run_id, kind=kind, key=key, service=service, payload=dict(payload)
+        )
+        await asyncio.to_thread(self._in_transaction, row)
 
-    def _record(self, run_id: str, kind: str, key: str, service: str, payload: dict[str, Any]) -> None:
-        row = _new_row(run_id, kind, key, service, payload, time.time())
-        with self._engine.begin() as db:  # one row per key, also when two workers record it at once
-            db.execute(insert(db, deliveries).values(**row).on_conflict_do_nothing(index_elements=["key"]))
-
-    async def arm_briefing(self, run_id: str, service: str) -> None:
+    async def arm_briefing(
+        self, run_id: str, service: str, *, change: Callable[[RunFacts], None] | None = None
+    ) -> None:
         """The run's briefing changed: its message is to be shown (posted, or updated in place) again.
 
         A briefing still waiting keeps its place and its deadline; one delivered or abandoned is due now.
+        With ``change`` (a new status), the run's facts change in the same transaction: no reader, on
+        any worker, sees the run awaiting a decision before its briefing is on its way, and a crash
+        between the two leaves neither.
         """
-        await asyncio.to_thread(self._arm_briefing, run_id, service)
+        arm = functools.partial(_arm_briefing, run_id=run_id, service=service)
+        if change is not None:
+            await self._store.update(run_id, change, then=arm)
+        else:
+            await asyncio.to_thread(self._in_transaction, arm)
 
-    def _arm_briefing(self, run_id: str, service: str) -> None:
-        now = time.time()
-        row = _new_row(run_id, "briefing", BRIEFING_KEY.format(run_id=run_id), service, {}, now)
-        waiting = deliveries.c.state == "pending"
-        with self._engine.begin() as db:  # recorded the first time, armed again (in one statement) after
-            db.execute(
-                insert(db, deliveries)
-                .values(**row)
-                .on_conflict_do_update(
-                    index_elements=["key"],
-                    set_={
-                        "version": deliveries.c.version + 1,
-                        "state": "pending",
-                        "due_since": sa.case((waiting, deliveries.c.due_since), else_=now),
-                        "next_attempt_at": sa.case((waiting, deliveries.c.next_attempt_at), else_=now),
-                        "failing_since": sa.case((waiting, deliveries.c.failing_since), else_=None),
-                    },
-                )
-            )
+    def _in_transaction(self, write: Callable[[sa.Connection], None]) -> None:
+        with self._engine.begin() as db:
+            write(db)
 
     # -- working -----------------------------------------------------------------------------------
 
@@ -360,6 +352,35 @@ class Outbox:
                 last_error_at=_when(row.last_attempt_at) if failing and row is not None else None,
             )
         return health
+
+
+def _record(
+    db: sa.Connection, *, run_id: str, kind: str, key: str, service: str, payload: dict[str, Any]
+) -> None:
+    """One row per key, also when two workers record it at once."""
+    row = _new_row(run_id, kind, key, service, payload, time.time())
+    db.execute(insert(db, deliveries).values(**row).on_conflict_do_nothing(index_elements=["key"]))
+
+
+def _arm_briefing(db: sa.Connection, *, run_id: str, service: str) -> None:
+    """The briefing row: recorded the first time, armed again (in one statement) after."""
+    now = time.time()
+    row = _new_row(run_id, "briefing", BRIEFING_KEY.format(run_id=run_id), service, {}, now)
+    waiting = deliveries.c.state == "pending"
+    db.execute(
+        insert(db, deliveries)
+        .values(**row)
+        .on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "version": deliveries.c.version + 1,
+                "state": "pending",
+                "due_since": sa.case((waiting, deliveries.c.due_since), else_=now),
+                "next_attempt_at": sa.case((waiting, deliveries.c.next_attempt_at), else_=now),
+                "failing_since": sa.case((waiting, deliveries.c.failing_since), else_=None),
+            },
+        )
+    )
 
 
 def _new_row(

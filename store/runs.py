@@ -277,13 +277,23 @@ class Store:
             row = db.execute(sa.select(runs.c.facts).where(runs.c.id == run_id)).first()
         return RunFacts.model_validate_json(row.facts) if row else None
 
-    async def update(self, run_id: str, change: Callable[[RunFacts], None]) -> RunFacts:
-        """Apply ``change`` to the run's facts and store them; returns the new facts."""
+    async def update(
+        self,
+        run_id: str,
+        change: Callable[[RunFacts], None],
+        *,
+        then: Callable[[sa.Connection], None] | None = None,
+    ) -> RunFacts:
+        """Apply ``change`` to the run's facts and store them; returns the new facts. ``then`` writes
+        what goes with the change in the same transaction (``store.outbox``: the deliveries a new
+        status brings), so that no reader sees one without the other."""
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
-            return await asyncio.to_thread(self._update, run_id, change)
+            return await asyncio.to_thread(self._update, run_id, change, then)
 
-    def _update(self, run_id: str, change: Callable[[RunFacts], None]) -> RunFacts:
+    def _update(
+        self, run_id: str, change: Callable[[RunFacts], None], then: Callable[[sa.Connection], None] | None
+    ) -> RunFacts:
         with self._engine.begin() as db:
             row = db.execute(sa.select(runs.c.facts).where(runs.c.id == run_id).with_for_update()).first()
             if row is None:
@@ -295,6 +305,8 @@ class Store:
                 .where(runs.c.id == run_id)
                 .values(facts=facts.model_dump_json(), status=facts.status, updated_at=now())
             )
+            if then is not None:
+                then(db)
             return facts
 
     async def list_runs(self, *, limit: int = 100, statuses: Sequence[str] | None = None) -> list[RunFacts]:

@@ -1,6 +1,7 @@
 """The agent loop through the real AsyncOpenAI client against the scripted model server."""
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -470,3 +471,68 @@ async def test_empty_allowlist_offers_only_the_submit_tool(
     assert result.ok
     offered = [t["function"]["name"] for t in scripted_server.requests[0].body["tools"]]
     assert offered == ["submit_answer"]
+
+
+async def test_a_submit_check_answers_the_first_valid_submit_and_the_second_submits(
+    scripted_server: ScriptedModelServer, ctx: ToolContext
+) -> None:
+    looked: list[str] = []
+
+    async def check(ctx: ToolContext, submission: Any) -> str:
+        looked.append(submission.summary)
+        return "CHECKLIST: look at your diff, then call submit_answer again"
+
+    invalid = Turn(tool_calls=[ScriptedCall(name="submit_answer", arguments={"summary": "x"})])
+    scripted_server.load(script(invalid, Turn(tool_calls=[SUBMIT]), Turn(tool_calls=[SUBMIT])))
+    checked = dataclasses.replace(spec(), submit_check=check)
+    result = await run(checked, scripted_client(scripted_server), ctx, probe_registry([]))
+
+    assert result.ok and result.turns == 3
+    assert "was rejected" in tool_results(1, scripted_server)[0]  # an invalid call is not the check
+    assert (
+        tool_results(2, scripted_server)[-1] == "CHECKLIST: look at your diff, then call submit_answer again"
+    )
+    assert looked == ["found it"]
+
+
+async def test_near_the_turn_limit_the_agent_is_told_once_to_wrap_up(
+    scripted_server: ScriptedModelServer, ctx: ToolContext
+) -> None:
+    note = Turn(tool_calls=[call("note", text="n")])
+    scripted_server.load(
+        script(note, Turn(tool_calls=[call("note", text="m")]), note, note, Turn(tool_calls=[SUBMIT]))
+    )
+    sink = Recorder()
+    result = await run(
+        spec(tools=("note",), max_turns=5),
+        scripted_client(scripted_server),
+        ctx,
+        probe_registry([]),
+        sink=sink,
+    )
+
+    assert result.ok
+    told = [
+        [m["content"] for m in r.body["messages"] if m["role"] == "user" and "Wrap up" in m["content"]]
+        for r in scripted_server.requests
+    ]
+    assert told[:4] == [[], [], [], []]  # 80 % of 5 turns is 4: said once 4 are used, before the last
+    assert len(told[4]) == 1 and told[4][0].startswith("You have used 4 of your 5 turns. Wrap up now")
+    assert "call `submit_answer`" in told[4][0]
+    assert [e.data["message"] for e in sink.of("warning")] == told[4]
+
+
+async def test_near_the_token_limit_the_agent_is_told_to_wrap_up(
+    scripted_server: ScriptedModelServer, ctx: ToolContext
+) -> None:
+    heavy = ScriptedUsage(prompt_tokens=8_500, completion_tokens=100)
+    scripted_server.load(
+        script(Turn(tool_calls=[call("note", text="n")], usage=heavy), Turn(tool_calls=[SUBMIT]))
+    )
+    result = await run(
+        spec(tools=("note",), max_tokens=10_000), scripted_client(scripted_server), ctx, probe_registry([])
+    )
+
+    assert result.ok
+    last = scripted_server.requests[1].body["messages"][-1]
+    assert last["role"] == "user" and "8,600 of your 10,000 tokens" in last["content"]

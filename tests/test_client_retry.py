@@ -1,6 +1,8 @@
 """Retries, fallback and refusals: what a flaky or unwilling endpoint looks like to the caller."""
 
+import asyncio
 import logging
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -248,3 +250,36 @@ async def test_another_bad_request_is_still_a_rejection(scripted_server: Scripte
     with pytest.raises(ModelRejected, match="Too many tokens"):
         await collect(scripted_server, SleepRecorder(), name="o4-mini")
     assert len(scripted_server.requests) == 1
+
+
+async def test_a_caller_that_stops_reading_ends_the_stream_without_a_retry(
+    scripted_server: ScriptedModelServer,
+) -> None:
+    scripted_server.load({"*": [Turn(content=ANSWER, chunk_chars=5)]})
+    sleep = SleepRecorder()
+    client = scripted_client(scripted_server, sleep=sleep)
+    async with aclosing(client.stream(MESSAGES)) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                break
+    assert sleep.delays == [] and len(scripted_server.requests) == 1
+
+
+async def test_a_cancelled_stream_is_cancelled_not_retried(scripted_server: ScriptedModelServer) -> None:
+    stalled = Turn(content=ANSWER, chunk_chars=5, stall_after_chunks=3, stall_s=30)
+    scripted_server.load({"*": [stalled, stalled]})
+    sleep = SleepRecorder()
+    client = scripted_client(scripted_server, sleep=sleep)
+    streaming = asyncio.Event()
+
+    async def read() -> None:
+        async for event in client.stream(MESSAGES):
+            if isinstance(event, TextDelta):
+                streaming.set()
+
+    reader = asyncio.create_task(read())
+    await asyncio.wait_for(streaming.wait(), timeout=30)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    assert sleep.delays == [] and len(scripted_server.requests) == 1

@@ -19,7 +19,7 @@ from documents.facts import RunFacts, Ticket
 from hooks import HookRunner
 from integrations.local import LocalForge, LocalTracker
 from integrations.slack import SlackNotifier
-from safety.outbound import SecretScanner
+from safety.secret_scan import SecretScanner
 from store.events import EventBus
 from store.outbox import Delivery, Outbox
 from store.runs import Store

@@ -161,7 +161,7 @@ async def test_a_wrong_fix_keeps_failing_through_every_self_correction(
         assert "-        todo.completed = not todo.completed" in fix and FIXED_LINE not in fix
         failure = pytest_in(code_tree, incident, REGRESSION_TESTS, regression_from=test_tree)
         assert failure.startswith("exit=1") and "failed" in failure, f"attempt {attempt} passed:\n{failure}"
-        goal = retry_fix_goal(ticket, failure, fix)
+        goal = retry_fix_goal(ticket, failure, fix, verdict="fix_does_not_pass")
 
     beyond = await run("code", goal, incident, scripted_server)
     assert beyond.status == "model_error" and "exhausted" in beyond.message  # exactly FIX_ATTEMPTS runs

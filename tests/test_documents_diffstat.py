@@ -118,3 +118,52 @@ def test_plain_unified_diff_without_git_headers() -> None:
         FileChange(path="one.py", added=2, removed=1),
         FileChange(path="two.py", added=0, removed=1),
     ]
+
+
+def test_copies_pure_renames_and_paths_with_b_slash_in_them(tmp_path: Path) -> None:
+    """The shapes unidiff alone gets wrong: a folder called "plan b" (git's header is then ambiguous but
+    for the same path twice), a rename into it, a copy, a rename without a change, a mode change."""
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "user.email", "t@example.com")
+    git(tmp_path, "config", "user.name", "t")
+    (tmp_path / "plan b").mkdir()
+    (tmp_path / "plan b" / "steps.py").write_text("one = 1\ntwo = 2\n")
+    (tmp_path / "moved.py").write_text("".join(f"line_{i} = {i}\n" for i in range(20)))
+    (tmp_path / "settings.py").write_text("".join(f"option_{i} = {i}\n" for i in range(20)))
+    (tmp_path / "same.py").write_text("kept = True\n")
+    (tmp_path / "run.sh").write_text("echo hi\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "base")
+
+    (tmp_path / "plan b" / "steps.py").write_text("one = 1\ntwo = 22\nthree = 3\n")
+    git(tmp_path, "mv", "moved.py", "plan b/moved.py")
+    moved = (tmp_path / "plan b" / "moved.py").read_text().replace("line_5 = 5", "line_5 = 55")
+    (tmp_path / "plan b" / "moved.py").write_text(moved)
+    (tmp_path / "settings_copy.py").write_text((tmp_path / "settings.py").read_text())
+    git(tmp_path, "mv", "same.py", "renamed.py")
+    (tmp_path / "run.sh").chmod(0o755)
+    git(tmp_path, "add", "-A")
+
+    diff = git(tmp_path, "diff", "--cached", "-M", "-C", "--find-copies-harder")
+    changes = by_path(diff_files(diff))
+
+    kinds = {path: (change.status, change.old_path) for path, change in changes.items()}
+    assert kinds == {
+        "plan b/steps.py": ("modified", None),
+        "plan b/moved.py": ("renamed", "moved.py"),
+        "settings_copy.py": ("copied", "settings.py"),
+        "renamed.py": ("renamed", "same.py"),
+        "run.sh": ("modified", None),
+    }
+    assert (changes["run.sh"].added, changes["run.sh"].removed) == (0, 0)
+    for path, counts in numstat(tmp_path, "-C", "--find-copies-harder").items():
+        assert (changes[path].added, changes[path].removed) == counts, path
+    lines = diffstat(diff_files(diff)).splitlines()
+    assert any(line.startswith("moved.py => plan b/moved.py") and line.endswith("| +1 -1") for line in lines)
+    copy = "settings.py => settings_copy.py"
+    assert any(line.startswith(copy) and line.endswith("| +0 -0 (copy)") for line in lines)
+
+
+def test_text_that_is_not_a_diff_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="not a unified diff"):
+        diff_files("--- a/one.py\n@@ -1 +1 @@\n-a\n+b\n")

@@ -178,7 +178,7 @@ async def test_a_fix_carrying_a_secret_is_never_pushed_and_cannot_be_approved(
     tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
 ) -> None:
     """The code agent (talked into it by a ticket) leaves the bot's token base64-encoded in a comment:
-    the outbound scan withholds the push, the briefing says which secret, and approving is refused."""
+    the secret scan withholds the push, the briefing says which secret, and approving is refused."""
     secret = "ghp_R4nd0mTok3nValue0123456789"
     scripts = sample_incident_script()
     for turn in scripts["code agent"]:

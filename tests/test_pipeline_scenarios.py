@@ -109,11 +109,14 @@ def pricing_script() -> dict[str, list[Turn]]:
                 new_text="from pricing.money import to_cents\n\n\nclass Cart:",
             ),
             call("run_tests"),
-            call(
-                "submit_fix",
-                root_cause="Amounts were truncated with int() after a float multiply.",
-                explanation="to_cents rounds, and the cart sums each price's cents through it.",
-            ),
+            *[  # the first call shows the diff and the checklist, the second submits
+                call(
+                    "submit_fix",
+                    root_cause="Amounts were truncated with int() after a float multiply.",
+                    explanation="to_cents rounds, and the cart sums each price's cents through it.",
+                )
+            ]
+            * 2,
         ],
         "test agent": [
             call("write_file", path="tests/test_rounding.py", content=ROUNDING_TESTS),

@@ -17,7 +17,7 @@ import pytest
 from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from client.scripted.incident import REGRESSION_TEST_NAMES, REGRESSION_TESTS, sample_incident_script
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, TOKEN, FakeSlack, signed_headers, slash_command_body
-from safety.outbound import SecretScanner
+from safety.secret_scan import SecretScanner
 from tests.hostile import bot_with_secrets, hostile_test
 from tests.server_fixtures import API_TOKEN, LiveServer, server_settings, start_server
 from tests.test_sandbox_hostile import Listener

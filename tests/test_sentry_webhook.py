@@ -13,6 +13,7 @@ from documents.alerts import Alert
 from integrations.base import IntegrationError, SignatureError
 from integrations.sentry import SentryClient, SentryTrigger, parse_sentry_webhook, verify_sentry_signature
 from tests.fakes.sentry import TOKEN, FakeSentry
+from tests.model_fixtures import SleepRecorder
 
 SECRET = "sentry-client-secret-1"
 
@@ -109,16 +110,20 @@ async def test_the_latest_event_is_read_from_the_rest_api_like_the_webhook_carri
     bare = Alert(source="sentry", subject="4242", title="TodoNotFound: no todo with id 7")
     with FakeSentry() as sentry:
         sentry.add_event("4242", captured)
-        client = SentryClient(token=TOKEN, organization="acme", api_url=sentry.url)
+        waits = SleepRecorder()
+        client = SentryClient(token=TOKEN, organization="acme", api_url=sentry.url, sleep=waits)
         completed = await client.complete(bare)
         wrong = SentryClient(token="not-the-token", organization="acme", api_url=sentry.url)
         with pytest.raises(IntegrationError, match=r"401.*check SENTRY_AUTH_TOKEN") as refused:
             await wrong.complete(bare)
-        sentry.fail_next(status=503)
-        with pytest.raises(IntegrationError) as outage:
+        sentry.fail_next(status=503)  # a moment's outage: retried
+        assert (await client.complete(bare)).frames == completed.frames
+        sentry.fail_next(3, status=503)  # a longer one: said, after two retries
+        with pytest.raises(IntegrationError, match="HTTP 503") as outage:
             await client.complete(bare)
     assert completed.frames == from_webhook.ticket.alert.frames  # the same frames and source lines
     assert (completed.release, completed.environment) == ("todo-service@1.4.0", "production")
     assert not refused.value.retryable and outage.value.retryable
+    assert len(waits.delays) == 3  # one retry for the first outage, two for the second
     assert [call.authorization for call in sentry.calls[:1]] == [f"Bearer {TOKEN}"]
     assert TOKEN not in str(refused.value)

@@ -19,7 +19,7 @@ from client.scripted.threaded import ThreadedServer
 from demo.alerts import ORG, capture_sentry_event, sentry_event_alert, sentry_headers, sentry_issue_created
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
-from safety.outbound import SecretScanner
+from safety.secret_scan import SecretScanner
 from tests.fakes.github import FakeGitHub
 from tests.fakes.sentry import TOKEN as SENTRY_TOKEN
 from tests.fakes.sentry import FakeSentry

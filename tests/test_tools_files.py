@@ -1,4 +1,4 @@
-"""read_file, list_dir, write_file and edit_file on a real git repository, through Tool.invoke."""
+"""read_file, list_dir, write_file, edit_file and delete_file on a real git repository, via Tool.invoke."""
 
 import os
 from pathlib import Path
@@ -153,3 +153,35 @@ async def test_edit_file_refuses_an_ambiguous_match(tool_ctx: ToolContext, works
     assert outcome.is_error
     assert "occurs 2 times" in outcome.text and "lines 1, 5" in outcome.text
     assert (workspace / "calc/ops.py").read_text() == before
+
+
+async def test_delete_file_removes_only_what_the_agent_created(workspace: Path, tmp_path: Path) -> None:
+    """A scratch file goes; a file of the base commit, a test file (for the code agent), a directory and
+    a missing file are refused, each saying why."""
+    code_agent = make_context(workspace, tmp_path / "state", role="code")
+    (workspace / "calc" / "repro.py").write_text("print('scratch')\n")
+    (workspace / "calc" / "ops.py").write_text("changed\n")
+
+    deleted = await call(code_agent, "delete_file", path="calc/repro.py")
+    tracked = await call(code_agent, "delete_file", path="calc/ops.py")
+    test_file = await call(code_agent, "delete_file", path="tests/test_ops.py")
+    directory = await call(code_agent, "delete_file", path="calc")
+    missing = await call(code_agent, "delete_file", path="calc/nothing.py")
+
+    assert deleted.text == "deleted calc/repro.py" and not (workspace / "calc" / "repro.py").exists()
+    assert tracked.is_error and "part of the repository at the base commit" in tracked.text
+    assert (workspace / "calc" / "ops.py").read_text() == "changed\n"
+    assert test_file.is_error and "test file" in test_file.text and (workspace / "tests/test_ops.py").exists()
+    assert directory.is_error and "is a directory" in directory.text
+    assert missing.is_error and "does not exist" in missing.text
+    assert git(workspace, "status", "--porcelain") == " M calc/ops.py\n"
+
+
+async def test_delete_file_removes_a_link_not_what_it_points_to(workspace: Path, tmp_path: Path) -> None:
+    ctx = make_context(workspace, tmp_path / "state", role="code")
+    (workspace / "link.py").symlink_to(workspace / "calc" / "ops.py")
+
+    outcome = await call(ctx, "delete_file", path="link.py")
+
+    assert outcome.text == "deleted link.py"
+    assert not (workspace / "link.py").is_symlink() and (workspace / "calc" / "ops.py").exists()

@@ -93,8 +93,8 @@ def test_select_gives_exactly_the_allowlist_in_its_order() -> None:
 
 def test_builtin_registry_holds_every_builtin() -> None:
     assert sorted(builtin_registry().names()) == sorted(
-        ["read_file", "list_dir", "glob", "grep", "write_file", "edit_file", "run_tests", "shell",
-         "web_fetch", "web_search", "remember", "recall"]
+        ["read_file", "list_dir", "glob", "grep", "write_file", "edit_file", "delete_file", "run_tests",
+         "shell", "web_fetch", "web_search", "remember", "recall"]
     )  # fmt: skip
     read_file = builtin_registry().select(["read_file"])[0].parameters
     assert read_file["properties"]["offset"]["exclusiveMinimum"] == 0

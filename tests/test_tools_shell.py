@@ -54,6 +54,31 @@ async def test_the_result_says_when_the_policy_mounts_the_workspace_read_only(
     assert "mounted read-only" in (await shell(ctx, "true")).text.splitlines()[0]
 
 
+async def test_a_read_only_shell_probes_but_never_writes_whatever_the_policy(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """The test agent's shell: a throwaway script runs (its scratch goes to the private /tmp), a write
+    to the worktree fails, under the writable ``yolo`` policy too."""
+    ctx = make_context(
+        workspace,
+        tmp_path / "state",
+        role="test",
+        read_only_shell=True,
+        safety=SafetySettings(policy=Policy.YOLO),
+    )
+    probe = await shell(ctx, "python3 - <<'EOF'\nfrom calc.ops import add\nprint('add:', add(2, 3))\nEOF")
+    write = await shell(ctx, "echo changed > calc/ops.py")
+
+    assert probe.text.splitlines()[0] == (
+        "(yolo: for you, every command runs, but the workspace is mounted read-only, so writes there fail "
+        "with 'Read-only file system' (a private /tmp stays writable); change files with the file tools "
+        "(edit_file, write_file).)"
+    )
+    assert probe.text.splitlines()[1:] == ["exit code 0", "add: 5"]
+    assert "Read-only file system" in write.text
+    assert git(workspace, "status", "--porcelain") == ""
+
+
 async def test_timeout_kills_the_whole_process_group(workspace: Path, tmp_path: Path) -> None:
     ctx = make_context(workspace, tmp_path / "state", safety=SafetySettings(policy=Policy.YOLO))
     outcome = await shell(ctx, "sleep 6101 & echo started; sleep 6102", timeout=1)

@@ -1,6 +1,6 @@
 """The built-in tools, assembled into a registry."""
 
-from tools.files import edit_file, list_dir, read_file, write_file
+from tools.files import delete_file, edit_file, list_dir, read_file, write_file
 from tools.memory import recall, remember
 from tools.registry import ToolFunction, ToolRegistry, function_tool
 from tools.search import glob, grep
@@ -10,7 +10,7 @@ from tools.web import web_fetch, web_search
 
 READ_ONLY_TOOLS: tuple[ToolFunction, ...] = (read_file, list_dir, glob, grep, web_fetch, web_search, recall)
 """Tools that change nothing; the agent loop may run them alongside other calls."""
-MUTATING_TOOLS: tuple[ToolFunction, ...] = (write_file, edit_file, run_tests, shell, remember)
+MUTATING_TOOLS: tuple[ToolFunction, ...] = (write_file, edit_file, delete_file, run_tests, shell, remember)
 """Tools that write files, run repository code or store notes; they run one at a time."""
 
 

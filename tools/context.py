@@ -8,10 +8,10 @@ from typing import Literal
 
 from config import SafetySettings, Settings, ToolsSettings
 from safety.commands import CommandGate
-from safety.outbound import SecretScanner
 from safety.paths import resolve_in_workspace, workspace_relative
 from safety.redact import Redactor
 from safety.sandbox import Environment, Sandbox
+from safety.secret_scan import SecretScanner
 from safety.writes import WriteRules
 
 HIDDEN = frozenset({".git"})
@@ -30,7 +30,7 @@ class ToolContext:
     write_rules: WriteRules
     command_gate: CommandGate
     redactor: Redactor
-    outbound: SecretScanner
+    secret_scan: SecretScanner
     """Looks for the bot's secrets, raw or encoded, in what is about to be sent to the model."""
     sandbox: Sandbox
     """Where every command a tool starts runs (the shell, the tests)."""
@@ -54,19 +54,21 @@ class ToolContext:
         sandbox: Sandbox,
         environment: Environment,
         test_files: Sequence[str],
+        read_only_shell: bool = False,
     ) -> "ToolContext":
         """Build a context for ``agent`` working in ``workspace``; ``secrets`` are the bot's secrets by
         name; ``test_files`` are the glob patterns of the project's test files (the write rules between
-        the code and the test agents)."""
+        the code and the test agents); ``read_only_shell``: the shell sees the workspace read-only
+        whatever the policy (``safety.commands``)."""
         return cls(
             workspace=workspace.resolve(),
             agent=agent,
             settings=settings.tools,
             safety=settings.safety,
             write_rules=WriteRules(role, test_files),
-            command_gate=CommandGate(settings.safety.policy),
+            command_gate=CommandGate(settings.safety.policy, read_only=read_only_shell),
             redactor=Redactor(secrets.values()),
-            outbound=SecretScanner(secrets),
+            secret_scan=SecretScanner(secrets),
             sandbox=sandbox,
             environment=environment,
             test_command=settings.environment.test_command,

@@ -1,12 +1,15 @@
-"""File tools: read_file, list_dir, write_file, edit_file.
+"""File tools: read_file, list_dir, write_file, edit_file, delete_file.
 
 Every path goes through ``ToolContext.resolve`` (confined to the workspace, symlinks resolved) and
 every write through ``write_rules.check_write``. Writes are atomic: the new content goes to a temporary
 file in the same directory that then replaces the target, so a failure never leaves half a file.
+``delete_file`` removes only what the agent made: a file the base commit does not hold (asked of git in
+the sandbox), so scratch files can go while the repository's own files are changed with edits.
 """
 
 import difflib
 import os
+import posixpath
 import tempfile
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from pydantic import PositiveInt
 
 from tools.context import HIDDEN, ToolContext
 from tools.errors import ToolError
-from tools.text import read_text
+from tools.text import read_text, tail
 
 MAX_LINE_CHARS = 2000
 """A longer line (minified code, data) is cut when shown by read_file."""
@@ -125,6 +128,52 @@ async def edit_file(ctx: ToolContext, path: str, old_text: str, new_text: str) -
     lines = _split_lines(updated)
     window = _numbered(lines, max(1, first - CONTEXT_LINES), min(len(lines), last + CONTEXT_LINES))
     return f"edited {shown}; lines {first}-{last} now read:\n{window}"
+
+
+async def delete_file(ctx: ToolContext, path: str) -> str:
+    """Delete a file you created (a reproduction script, notes, debug output). Files of the repository
+    as it was at the base commit cannot be deleted with this tool: undo your changes to them with
+    edit_file instead.
+
+    Args:
+        path: File path relative to the workspace root.
+    """
+    # The parent is resolved, the name is not: a symlink the agent made is removed, never its target.
+    parent = ctx.resolve(posixpath.dirname(path) or ".")
+    name = posixpath.basename(path.rstrip("/"))
+    if name in ("", ".", ".."):
+        raise ToolError(f"{path!r} names no file; give the path of the file to delete")
+    target = parent / name
+    shown = ctx.relative(target)
+    ctx.write_rules.check_write(shown)
+    if target.is_dir() and not target.is_symlink():
+        raise ToolError(f"{shown} is a directory; delete the files in it (git keeps no empty directory)")
+    if not target.is_symlink():
+        _require_file(ctx, target, shown)
+    if await _in_base_commit(ctx, shown):
+        raise ToolError(
+            f"{shown} is part of the repository at the base commit, not a file you created: undo your "
+            "changes to it with edit_file instead of deleting it"
+        )
+    target.unlink()
+    return f"deleted {shown}"
+
+
+async def _in_base_commit(ctx: ToolContext, shown: str) -> bool:
+    """Whether the worktree's HEAD (the base commit) holds ``shown``; asked of git in the sandbox."""
+    run = await ctx.sandbox.run(
+        ["git", "--literal-pathspecs", "ls-tree", "-z", "--name-only", "HEAD", "--", shown],
+        workspace=ctx.workspace,
+        environment=ctx.environment,
+        timeout_s=ctx.settings.shell_timeout_s,
+        access="read_only",
+    )
+    if run.exit_code != 0 or run.timed_out:
+        raise ToolError(
+            f"{shown} was not deleted: git could not tell whether the base commit holds it "
+            f"(exit code {run.exit_code}: {tail(run.output, 300).strip()})"
+        )
+    return bool(run.output.strip("\0\n"))
 
 
 def atomic_write(target: Path, data: bytes) -> None:

@@ -1,5 +1,9 @@
 """Running one agent of a run in its own worktree, and recording what it did in the run's facts.
 
+A code or test agent that a limit stops before it submits still leaves work in its worktree: that work
+is recorded as a partial fix or partial tests (``FixFacts.partial``, ``TestFacts.partial``), verified as
+it is, and every rendering says it is partial.
+
 What an agent changed is recorded in the database when it finishes (``Store.save_agent_diff``), not only
 left in its worktree: with several workers, the verification, a self-correction or the commit of a
 revision may run on another worker than the agent did, and that worker rebuilds the worktree from the
@@ -14,6 +18,8 @@ from typing import Any
 
 from agent import AgentEvent, AgentResult, SharedBudget, run_agent
 from agents import AGENT_ROLES, build_specs
+from agents.definitions import PARTIAL_ON_LIMIT, WRITABLE_SHELL
+from documents.diffstat import diff_files
 from documents.facts import AgentFacts, FixFacts, PrDraft, RunFacts, TestFacts, TriageFacts
 from tools import ToolContext
 from workflow.runtime import Runtime
@@ -34,6 +40,7 @@ async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
         sandbox=rt.sandbox,
         environment=prepared.environment,
         test_files=rt.test_rules(facts).test_patterns,
+        read_only_shell=name not in WRITABLE_SHELL,
     )
 
 
@@ -73,10 +80,12 @@ async def run_in_worktree(
         budget=budget,
     )
     changes = result_paths(rt, facts, name)
+    changed: list[str] = []
     if changes is not None:
         diff = await rt.repo.worktree_diff(worktree, facts.base_commit, include=changes)
         await rt.store.save_agent_diff(facts.run_id, name, diff)
-    await progress.finished(result)
+        changed = [change.path for change in diff_files(diff) if change.status != "deleted"]
+    await progress.finished(result, changed)
     return result
 
 
@@ -161,7 +170,9 @@ class _Progress:
 
         return change
 
-    async def finished(self, result: AgentResult) -> None:
+    async def finished(self, result: AgentResult, changed: list[str]) -> None:
+        """Record how the agent ended and what it submitted; ``changed``: the files its recorded diff
+        adds or changes (a partial result when a limit stopped it)."""
         await asyncio.gather(*self.pending, return_exceptions=True)
         base = self.base or AgentFacts(name=self.name)  # type: ignore[arg-type]
 
@@ -182,6 +193,8 @@ class _Progress:
             )
             facts.cost_usd = sum(agent.cost_usd for agent in facts.agents.values())
             _record_submission(facts, self.name, result)
+            if result.stopped_by_limit and self.name in PARTIAL_ON_LIMIT and changed:
+                _record_partial(facts, self.name, result.message, changed)
 
         await self.rt.store.update(self.run_id, change)
 
@@ -209,4 +222,28 @@ def _record_submission(facts: RunFacts, name: str, result: AgentResult) -> None:
             notes=data["notes"],
             diff="",
             files=[],
+        )
+
+
+PARTIAL_ROOT_CAUSE = "Not given: the code agent was stopped before it submitted."
+PARTIAL_EXPLANATION = (
+    "Not given: the code agent was stopped before it submitted; the diff is what its worktree held."
+)
+
+
+def _record_partial(facts: RunFacts, name: str, reason: str, changed: list[str]) -> None:
+    """A code or test agent stopped by a limit: what its worktree holds counts, marked partial. An earlier
+    submission's words (a retry stopped part-way) are kept, with the mark."""
+    if name == "code":
+        previous = facts.fix
+        facts.fix = FixFacts(
+            root_cause=previous.root_cause if previous else PARTIAL_ROOT_CAUSE,
+            explanation=previous.explanation if previous else PARTIAL_EXPLANATION,
+            diff=previous.diff if previous else "",
+            files=previous.files if previous else [],
+            partial=reason,
+        )
+    elif name == "test":
+        facts.tests = TestFacts(
+            test_files=changed, test_names=[], notes="", diff="", files=[], partial=reason
         )

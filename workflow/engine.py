@@ -39,8 +39,8 @@ from integrations.base import AlertReader, Forge, Notifier, Pager, Tracker
 from integrations.local import LocalForge, LocalPager, LocalTracker, TerminalNotifier
 from safety.env import subprocess_env
 from safety.errors import SandboxUnavailable
-from safety.outbound import SecretScanner
 from safety.sandbox import Sandbox
+from safety.secret_scan import SecretScanner
 from store.database import sqlite_path
 from store.events import EventBus
 from store.outbox import Outbox

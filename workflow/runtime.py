@@ -21,9 +21,9 @@ from environment.prepare import Environments
 from gitrepo import GitRepo
 from hooks import HookRunner
 from integrations.base import AlertReader, Forge, Notifier, Tracker
-from safety.outbound import SecretScanner
 from safety.redact import Redactor
 from safety.sandbox import Sandbox
+from safety.secret_scan import SecretScanner
 from safety.writes import WriteRules
 from store.events import EventBus
 from store.reports import report_path
@@ -70,7 +70,7 @@ class Runtime:
         return report_path(self.data_dir, run_id)
 
     @property
-    def outbound(self) -> SecretScanner:
+    def secret_scan(self) -> SecretScanner:
         """The scan every send to the outside passes (push, pull request, messages)."""
         return SecretScanner(self.settings.secrets.named())
 

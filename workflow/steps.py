@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from agent.exits import LIMIT_STATUSES
 from agents import goals
 from documents.briefing import build_briefing
 from documents.diffstat import diff_files
@@ -34,13 +35,15 @@ from store import reports
 from verify import ENVIRONMENT_ADVICE, verify
 from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
 from workflow.alerts import ingest_alert
+from workflow.repository_view import repository_view
 from workflow.runtime import Runtime
 
 logger = logging.getLogger("nightshift.workflow")
 T = TypeVar("T")
 
-RETRY_VERDICTS = ("fix_does_not_pass", "regression", "no_fix")
-"""Verdicts the code agent can do something about; the others are the test agent's."""
+RETRY_VERDICTS = tuple(goals.RETRY_TEMPLATES)
+"""Verdicts the code agent can do something about (``fix_does_not_pass``, ``regression``, ``no_fix``);
+the others are the test agent's."""
 
 
 async def _facts(rt: Runtime, run_id: str) -> RunFacts:
@@ -149,23 +152,27 @@ async def run_agent_step(
     """One agent run. ``mode``: ``fork`` (first run), ``retry`` (self-correction), ``revise`` (feedback)."""
     facts = await _facts(rt, run_id)
     ticket = facts.ticket
-    if mode == "fork":
-        notes = _notes(rt, facts) if name in ("triage", "code", "test") else []
-        goal = {
-            "triage": lambda: goals.triage_goal(ticket, notes),
-            "code": lambda: goals.code_goal(ticket, notes),
-            "test": lambda: goals.test_goal(ticket, notes),
-            "pr": lambda: goals.pr_goal(ticket),
-        }[name]()
+    if mode == "fork" and name == "pr":
+        goal = goals.pr_goal(ticket)
+    elif mode == "fork":
+        first = {"triage": goals.triage_goal, "code": goals.code_goal, "test": goals.test_goal}[name]
+        goal = first(ticket, _notes(rt, facts), await repository_view(rt, facts))
     elif mode == "retry":
+        verification = facts.verification
         failure = (
-            facts.verification.detail
+            verification.detail
             + "\n\n"
-            + "\n\n".join(f"{phase}:\n{text}" for phase, text in facts.verification.excerpts.items())
-            if facts.verification
+            + "\n\n".join(f"{phase}:\n{text}" for phase, text in verification.excerpts.items())
+            if verification
             else "verification did not run"
         )
-        goal = goals.retry_fix_goal(ticket, failure, facts.fix.diff if facts.fix else "")
+        goal = goals.retry_fix_goal(
+            ticket,
+            failure,
+            facts.fix.diff if facts.fix else "",
+            verdict=verification.verdict if verification else "no_fix",
+            criteria=facts.triage.acceptance_criteria if facts.triage else (),
+        )
     else:
         goal = goals.revise_goal(ticket, feedback or "", facts.fix.diff if facts.fix else "")
     result = await run_in_worktree(
@@ -194,10 +201,11 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     """Cross-check the code agent's fix against the test agent's tests in a fresh worktree."""
     facts = await set_status(rt, run_id, "verifying", f"verification {revision}.{attempt} started")
     assert facts.base_commit is not None
-    # A fix or tests count only when their agent submitted them: a half-done edit is not a fix. What
+    # A fix or tests count when their agent submitted them, or when a limit stopped it and its worktree's
+    # work was recorded as partial (said so everywhere); an agent that gave up hands in nothing. What
     # they changed comes from the database: the agents may have run on another worker.
-    fix_diff = (await rt.store.agent_diff(run_id, "code") or "") if _submitted(facts, "code") else ""
-    test_diff = (await rt.store.agent_diff(run_id, "test") or "") if _submitted(facts, "test") else ""
+    fix_diff = (await rt.store.agent_diff(run_id, "code") or "") if _handed_in(facts, "code") else ""
+    test_diff = (await rt.store.agent_diff(run_id, "test") or "") if _handed_in(facts, "test") else ""
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
     result = await verify(
@@ -229,9 +237,13 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     return {"verdict": result.verdict, "retry": result.verdict in RETRY_VERDICTS and not out_of_budget}
 
 
-def _submitted(facts: RunFacts, name: str) -> bool:
+def _handed_in(facts: RunFacts, name: str) -> bool:
+    """The agent submitted, or a limit stopped it and what its worktree held was taken as partial."""
     agent = facts.agents.get(name)
-    return agent is not None and agent.status == "submitted"
+    if agent is None:
+        return False
+    result = facts.fix if name == "code" else facts.tests
+    return agent.status == "submitted" or (agent.status in LIMIT_STATUSES and bool(result and result.partial))
 
 
 async def branch_tip(rt: Runtime, run_id: str) -> str | None:
@@ -281,7 +293,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
         rt.bus.publish(run_id, "committed", {"branch": None, "commits": [], "pushed": False})
         return shas  # no agent changed anything: no branch, nothing to push
     try:
-        rt.outbound.check(
+        rt.secret_scan.check(
             f"{PUSH_WITHHELD}{facts.branch}", *(c.diff for c in commits), *(c.message for c in commits)
         )
     except SecretFound as exc:
@@ -293,7 +305,7 @@ async def commit_step(rt: Runtime, run_id: str, revision: int, tip: str | None) 
 
 
 async def _withhold(rt: Runtime, run_id: str, reason: str) -> None:
-    """Record a send the outbound scan stopped (the reason names the secret, never its value)."""
+    """Record a send the secret scan stopped (the reason names the secret, never its value)."""
     logger.error("run %s: %s", run_id, reason)
 
     def change(facts: RunFacts) -> None:
@@ -335,8 +347,7 @@ async def brief_step(rt: Runtime, run_id: str, revision: int) -> None:
     change(facts)  # what the report shows: the run as it is once briefed
     write_report(rt, facts)
     briefing = build_briefing(facts)
-    await rt.store.update(run_id, change)
-    await rt.deliveries.arm_briefing(run_id)
+    await rt.deliveries.arm_briefing(run_id, change=change)  # one transaction: never the status alone
     rt.bus.publish(run_id, "status", {"status": "awaiting_decision", "revision": revision})
     rt.bus.publish(
         run_id, "briefing", {"revision": revision, "verdict": briefing.verdict, "tone": briefing.tone}

@@ -5,15 +5,18 @@ completing a todo twice reopens it. ``sample_incident_script()`` returns one scr
 the phrase the agent's system prompt routes on:
 
 - ``triage agent``: grep for ``def complete``, read ``todo/service.py``, submit P2 / ``todo.service``.
-- ``code agent``: read the service, replace the toggle with ``todo.completed = True`` (``edit_file``),
-  run the suite, submit the root cause. One run.
+- ``code agent``: read the service, reproduce the bug with a throwaway script through ``shell``,
+  replace the toggle with ``todo.completed = True`` (``edit_file``), rerun the reproduction, run the
+  suite, call ``submit_fix`` (which answers with the diff and a checklist), call it again to submit.
+  One run.
 - ``test agent``: read the existing tests, write ``tests/test_complete_regression.py`` (two tests that
   fail on the base commit), run it, submit the node ids.
 - ``PR agent``: submit the title and narrative.
 
 ``wrong_fix=True`` makes every code-agent edit wrong (the flag still toggles, written another way), and
-gives the code agent ``FIX_ATTEMPTS`` (3) runs in the same worktree: the first run (read, edit, run the
-suite, submit) and two self-correction runs (read, edit, submit), each still wrong. A fourth run would
+gives the code agent ``FIX_ATTEMPTS`` (3) runs in the same worktree: the first run (read, reproduce,
+edit, rerun, run the suite, submit twice) and two self-correction runs (read, edit, submit twice), each
+still wrong. A fourth run would
 find the script exhausted. ``revision_turns()`` adds one more code-agent run after a reviewer's
 "request changes" (``REVISION_FEEDBACK``); it applies on top of the correct fix only.
 
@@ -98,6 +101,17 @@ def test_completing_an_already_completed_todo_leaves_it_completed():
     assert service.list(completed=False) == []
 '''
 
+REPRODUCTION = """python - <<'EOF'
+from todo import TodoService
+
+service = TodoService()
+todo = service.add("water the plants")
+service.complete(todo.id)
+service.complete(todo.id)
+print("completed after completing twice:", service.get(todo.id).completed)
+EOF"""
+"""The code agent's throwaway reproduction: run through ``shell``, it leaves nothing in the worktree."""
+
 _ROOT_CAUSE = (
     "TodoService.complete() in todo/service.py sets `todo.completed = not todo.completed`: it toggles "
     "the flag instead of setting it, so completing a todo that is already done (a retried request) "
@@ -115,6 +129,14 @@ def _turn(content: str, call: ScriptedCall, prompt: int, completion: int, cached
 
 def _call(name: str, **arguments: Any) -> ScriptedCall:
     return ScriptedCall(name=name, arguments=arguments)
+
+
+def _submit_fix(content: str, submit: ScriptedCall, prompt: int, completion: int, cached: int) -> list[Turn]:
+    """``submit_fix`` twice: the first call answers with the diff and a checklist, the second submits."""
+    return [
+        _turn(content, submit, prompt, completion, cached),
+        _turn("The diff holds only the fix, no scratch file; submitting.", submit, prompt + 900, 70, prompt),
+    ]
 
 
 def _triage_turns() -> list[Turn]:
@@ -154,35 +176,35 @@ def _triage_turns() -> list[Turn]:
 
 
 def _code_turns(edit_to: str) -> list[Turn]:
-    """The first code-agent run: read, edit the toggle line into ``edit_to``, run the suite, submit."""
+    """The first code-agent run: read, reproduce, edit the toggle line into ``edit_to``, rerun the
+    reproduction, run the suite, submit (twice: the check, then the submission)."""
     right = edit_to == _FIXED
+    reproduce = _call("shell", command=REPRODUCTION)
+    submit = _call(
+        "submit_fix",
+        root_cause=_ROOT_CAUSE,
+        explanation=(
+            "complete() now assigns True instead of negating the flag, so completing is idempotent; "
+            "reopen() remains the way to mark a todo open. The reproduction now prints True and the "
+            "existing suite passes."
+            if right
+            else "complete() now derives the new state with an exclusive or, which should keep a "
+            "completed todo completed. The existing suite passes."
+        ),
+    )
     return [
         _turn("Reading the service to see what complete() does.", _call("read_file", path=SERVICE), 3300, 44),
+        _turn("Reproducing: completing a todo twice.", reproduce, 3700, 96, 3200),
         _turn(
             "complete() flips the flag; making it set completed instead.",
             _call("edit_file", path=SERVICE, old_text=_BUGGY, new_text=edit_to),
             4100,
             118,
-            3200,
+            3584,
         ),
-        _turn("Running the existing tests.", _call("run_tests"), 4350, 22, 3968),
-        _turn(
-            "The suite passes; submitting the fix.",
-            _call(
-                "submit_fix",
-                root_cause=_ROOT_CAUSE,
-                explanation=(
-                    "complete() now assigns True instead of negating the flag, so completing is idempotent; "
-                    "reopen() remains the way to mark a todo open. The existing suite passes."
-                    if right
-                    else "complete() now derives the new state with an exclusive or, which should keep a "
-                    "completed todo completed. The existing suite passes."
-                ),
-            ),
-            5200,
-            231,
-            4224,
-        ),
+        _turn("Rerunning the reproduction.", reproduce, 4300, 30, 3968),
+        _turn("Running the existing tests.", _call("run_tests"), 4500, 22, 4224),
+        *_submit_fix("The suite passes; submitting the fix.", submit, 5200, 231, 4480),
     ]
 
 
@@ -204,7 +226,7 @@ def _retry_turns(attempt: int) -> list[Turn]:
             104,
             5888,
         ),
-        _turn(
+        *_submit_fix(
             "Submitting the corrected fix.",
             _call(
                 "submit_fix",
@@ -310,7 +332,7 @@ def revision_turns(feedback_aware: bool = True) -> list[Turn]:
             root_cause=_ROOT_CAUSE,
             explanation="The fix is unchanged: complete() assigns True. The existing suite passes.",
         )
-        return [read, run, _turn("Resubmitting the fix.", submit, 6700, 90, 6144)]
+        return [read, run, *_submit_fix("Resubmitting the fix.", submit, 6700, 90, 6144)]
     edit = _call("edit_file", path=SERVICE, old_text=_DOCSTRING, new_text=_REVISED_DOCSTRING)
     submit = _call(
         "submit_fix",
@@ -324,7 +346,7 @@ def revision_turns(feedback_aware: bool = True) -> list[Turn]:
         read,
         _turn("Documenting that complete() is idempotent, as the reviewer asked.", edit, 6100, 120, 5376),
         run,
-        _turn("Submitting the revised fix.", submit, 6800, 190, 6144),
+        *_submit_fix("Submitting the revised fix.", submit, 6800, 190, 6144),
     ]
 
 

@@ -1,4 +1,4 @@
-"""The outbound scan: known secrets, as they are or encoded, stop a send and are named, never shown."""
+"""The secret scan: known secrets, as they are or encoded, stop a send and are named, never shown."""
 
 import base64
 import json
@@ -7,8 +7,8 @@ from urllib.parse import quote
 import pytest
 
 from safety.errors import SecretFound
-from safety.outbound import SecretScanner
 from safety.redact import REDACTED, Redactor
+from safety.secret_scan import SecretScanner
 
 TOKEN = "ghp_R4nd0mTok3nValue0123456789"
 SECRETS = {"GITHUB_TOKEN": TOKEN, "SLACK_BOT_TOKEN": "xoxb-1111-2222-abcdefghijkl"}

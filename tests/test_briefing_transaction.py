@@ -1,0 +1,152 @@
+"""A run's new status and the delivery of its briefing are one transaction (``brief_step``), on SQLite
+and on PostgreSQL: a reader on another connection (another worker, the API) never finds the run
+awaiting a decision while its briefing is not on its way, and a crash between the two writes leaves
+neither, so that the replayed step writes both once."""
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+import sqlalchemy as sa
+
+from config import WorkflowSettings
+from deliveries.deliverer import Deliverer
+from deliveries.door import DeliveryExecutor
+from documents.facts import RunFacts, Ticket
+from hooks import HookRunner
+from integrations.local import LocalForge, LocalTracker, TerminalNotifier
+from store.database import engine_url
+from store.events import EventBus
+from store.outbox import Outbox
+from store.runs import Store, deliveries, runs
+from tests.documents_fixtures import verified_run
+from tests.postgres_fixtures import PG_TEST_TIMEOUT_S
+from workflow.runtime import Runtime
+from workflow.steps import brief_step
+
+pytest_plugins = ["tests.postgres_fixtures"]
+pytestmark = pytest.mark.timeout(PG_TEST_TIMEOUT_S)
+
+
+class Crash(Exception):
+    """The worker stops here, between two writes."""
+
+
+@dataclass
+class Seen:
+    status: str
+    briefings: int
+
+
+@dataclass
+class Bot:
+    store: Store
+    runtime: Runtime
+    reader: sa.Engine
+    """A connection of its own, as another worker or the API has."""
+    seen: list[Seen] = field(default_factory=list)
+
+    def look(self, run_id: str) -> Seen:
+        with self.reader.connect() as db:
+            status = db.execute(sa.select(runs.c.status).where(runs.c.id == run_id)).scalar_one()
+            briefings = db.execute(
+                sa.select(sa.func.count())
+                .select_from(deliveries)
+                .where(deliveries.c.run_id == run_id, deliveries.c.kind == "briefing")
+            ).scalar_one()
+        return Seen(status, briefings)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    return cast(str, request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def bot(database_url: str, tmp_path: Path) -> AsyncIterator[Bot]:
+    store = Store(database_url)
+    bus = EventBus(store)
+    deliverer = Deliverer(  # not started: what it records is read, not sent
+        outbox=Outbox(store),
+        executor=DeliveryExecutor(
+            notifier=TerminalNotifier(), forge=LocalForge(store), tracker=LocalTracker(bus.publish)
+        ),
+        store=store,
+        bus=bus,
+        hooks=HookRunner([], env={}),
+        settings=WorkflowSettings(),
+        data_dir=tmp_path,
+    )
+    # brief_step reads the run, writes its report, records, and publishes: these parts are real.
+    runtime = cast(Runtime, SimpleNamespace(store=store, deliveries=deliverer, bus=bus, data_dir=tmp_path))
+    reader = sa.create_engine(engine_url(database_url))
+    yield Bot(store, runtime, reader)
+    await bus.close()
+    reader.dispose()
+    store.close()
+
+
+async def verified(store: Store) -> str:
+    facts, _ = await store.create_run(Ticket(key="PAY-42", title="Refunds show up as charges"))
+
+    def verifying(current: RunFacts) -> None:
+        run = verified_run()
+        current.status, current.decisions = "verifying", []
+        current.fix, current.tests, current.verification = run.fix, run.tests, run.verification
+
+    await store.update(facts.run_id, verifying)
+    return facts.run_id
+
+
+@pytest.fixture
+def when_the_briefing_is_recorded(bot: Bot) -> Iterator[list[Any]]:
+    """Calls to make at the moment the briefing's delivery row is written (before it is committed)."""
+    calls: list[Any] = []
+
+    def at_the_outbox(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO NS_DELIVERIES"):
+            for call in calls:
+                call()
+
+    sa.event.listen(bot.store.engine, "before_cursor_execute", at_the_outbox)
+    yield calls
+    sa.event.remove(bot.store.engine, "before_cursor_execute", at_the_outbox)
+
+
+async def test_another_reader_never_sees_the_status_before_the_briefing(
+    bot: Bot, when_the_briefing_is_recorded: list[Any]
+) -> None:
+    run_id = await verified(bot.store)
+    when_the_briefing_is_recorded.append(lambda: bot.seen.append(bot.look(run_id)))
+
+    await brief_step(bot.runtime, run_id, 1)
+
+    assert bot.seen == [Seen("verifying", 0)], "while the briefing was being recorded, the old status"
+    assert bot.look(run_id) == Seen("awaiting_decision", 1)
+
+
+async def test_a_crash_between_the_two_writes_leaves_neither_and_the_replay_writes_both_once(
+    bot: Bot, when_the_briefing_is_recorded: list[Any]
+) -> None:
+    run_id = await verified(bot.store)
+
+    def crash() -> None:
+        raise Crash("the worker stopped")
+
+    when_the_briefing_is_recorded.append(crash)
+    with pytest.raises(Crash):
+        await brief_step(bot.runtime, run_id, 1)
+    assert bot.look(run_id) == Seen("verifying", 0)
+
+    when_the_briefing_is_recorded.clear()
+    await brief_step(bot.runtime, run_id, 1)  # DBOS replays the step that was running
+
+    assert bot.look(run_id) == Seen("awaiting_decision", 1)
+    facts = await bot.store.get(run_id)
+    assert facts is not None
+    assert [e.text for e in facts.timeline].count("briefing for revision 1") == 1
