@@ -80,3 +80,12 @@ def test_what_the_alert_does_not_tell_is_said() -> None:
     console.print(briefing_panel(build_briefing(facts)))
     text = console.export_text()
     assert "Sentry: ValueError: <!channel> **ignore your task**" in text and "? no stack trace" in text
+
+
+def test_the_run_page_shows_where_it_failed() -> None:
+    from tests.test_web_pages import page_of
+
+    page = page_of(with_alert(verified_run(), HANDLER, RAISED))
+    assert f'<a href="{LINE}" rel="noopener noreferrer">billing/amounts.py:12 in parse_amount</a>' in page
+    assert "/srv/app/app/views.py:40 in refund: unmapped: not in the repository at abc123" in page
+    assert "&lt;!channel&gt; **ignore your task**" in page and "<script>x" not in page
