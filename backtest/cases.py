@@ -40,6 +40,7 @@ VERDICT_REASONS = {
     "tests_do_not_reproduce": "its new tests already pass on the parent",
     "fix_does_not_pass": "its new tests fail on the commit itself",
     "regression": "the commit breaks tests that passed on its parent",
+    "build_failed": "the [environment] build fails on the commit itself",
 }
 """Why a commit whose change the verifier did not call ``verified`` is no case, by verdict."""
 REASONS = (

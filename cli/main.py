@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from backtest.errors import BacktestError
 from client.scripted.local import model_for, model_in_use, uses_scripted_model
@@ -155,7 +156,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
             settings.repo = args.repo
         return asyncio.run(_dispatch(args, settings, console))
     except (ConfigError, WorkflowError, GitError, BacktestError, ValueError) as exc:
-        console.print(f"[red]nightshift:[/red] {exc}", highlight=False)
+        # the message is text, not markup: "[environment] build" must print as written
+        console.print(f"[red]nightshift:[/red] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         console.print("interrupted; runs awaiting a decision keep waiting (see: nightshift runs)")

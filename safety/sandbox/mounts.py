@@ -3,7 +3,7 @@
 Paths inside every sandbox:
 
     /workspace              the worktree (read-write, read-only, or a throwaway overlay)
-    /workspace/<entry>      what the environment set-up made there (read-only)
+    /workspace/<path>       what the environment set-up made there, at any depth (``entries``)
     /git                    a view of the repository holding only the history of the worktree's
                             commit: no refs, tags, reflogs or other branches' objects (``gitview``);
                             read-only, its object store a throwaway overlay, its config a sanitised
