@@ -58,6 +58,8 @@ MAX_FRAMES = 30
 CONTEXT_LINES = 5
 """Source lines kept on each side of a frame's line."""
 LINE_CHARS = 300
+VALUE_CHARS = 2_000
+"""An exception message longer than this is cut (it is the attacker's to make long)."""
 TIMEOUT_S = 15.0
 READ_BACKOFF = Backoff(first_s=1.0, max_s=8.0, retry_after_max_s=30.0)
 """The latest event's read waits 1 s, 2 s... (or what Retry-After says, at most 30 s) between tries: the
@@ -175,11 +177,11 @@ def _issue_alert(issue: Mapping[str, Any]) -> Alert:
     return Alert(
         source="sentry",
         subject=str(issue["id"]),
-        title=_text(issue.get("title")) or f"Sentry issue {issue['id']}",
+        title=_clipped(issue.get("title")) or f"Sentry issue {issue['id']}",
         culprit=_text(issue.get("culprit")),
         level=_text(issue.get("level")),
         exception_type=_text(metadata.get("type")),
-        exception_value=_text(metadata.get("value")),
+        exception_value=_clipped(metadata.get("value")),
         web_url=_text(issue.get("web_url")) or _text(issue.get("permalink")),
     )
 
@@ -193,9 +195,9 @@ def alert_from_event(event: Mapping[str, Any], *, subject: str) -> Alert:
     if isinstance(release, Mapping):
         release = release.get("version")
     exception_type = _text(exception.get("type")) or _text(metadata.get("type"))
-    exception_value = _text(exception.get("value")) or _text(metadata.get("value"))
+    exception_value = _clipped(exception.get("value")) or _clipped(metadata.get("value"))
     frames = _in_app(_frames_of(exception))
-    title = _text(event.get("title")) or ": ".join(p for p in (exception_type, exception_value) if p)
+    title = _clipped(event.get("title")) or ": ".join(p for p in (exception_type, exception_value) if p)
     return Alert(
         source="sentry",
         subject=subject,
@@ -297,6 +299,11 @@ def _list(value: Any) -> list[Any]:
 
 def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _clipped(value: Any) -> str | None:
+    text = _text(value)
+    return text if text is None or len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
 
 def _number(value: Any) -> int | None:
