@@ -57,7 +57,7 @@ class Diagnosis:
         if self.suite.build_failure:
             return f"The build failed on {self.branch}: {self.suite.build_failure}."
         broken = self.suite.broken_environment
-        if broken:
+        if broken and broken != self.suite.no_counts:  # no counts at all: said below, with the fix
             return f"The existing suite could not run: {broken}."
         if run.no_tests:
             return "No tests ran: a run would have nothing to keep passing (check test_command)."
