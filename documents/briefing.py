@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from documents.alerts import Alert
 from documents.facts import (
     VERDICT_TEXT,
     DecisionFacts,
@@ -95,6 +96,8 @@ class Briefing(BaseModel):
     decisions: list[DecisionFacts]
     actions: list[Action]
     """What the human may do now; empty unless the run awaits a decision."""
+    alert: Alert | None = None
+    """The alert that started the run (Sentry, PagerDuty), whose top frames the renderers show."""
 
 
 def _flat(text: str, limit: int = _MAX_PROSE) -> str:
@@ -246,4 +249,5 @@ def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
         revision=facts.revision,
         decisions=list(facts.decisions),
         actions=_actions(facts),
+        alert=facts.ticket.alert,
     )
