@@ -23,7 +23,15 @@ from config.context import ContextSettings
 from config.environment import EnvironmentSettings
 from config.errors import ConfigError
 from config.hooks import HookSpec
-from config.integrations import GitHubSettings, JiraSettings, Mode, ServerSettings, SlackSettings
+from config.integrations import (
+    GitHubSettings,
+    JiraSettings,
+    Mode,
+    PagerDutySettings,
+    SentrySettings,
+    ServerSettings,
+    SlackSettings,
+)
 from config.mcp import McpSettings
 from config.model import ModelSettings
 from config.safety import SafetySettings
@@ -41,6 +49,10 @@ SECRET_ENV = (
     "GITHUB_WEBHOOK_SECRET",
     "JIRA_API_TOKEN",
     "JIRA_WEBHOOK_SECRET",
+    "SENTRY_CLIENT_SECRET",
+    "SENTRY_AUTH_TOKEN",
+    "PAGERDUTY_WEBHOOK_SECRETS",
+    "PAGERDUTY_API_TOKEN",
 )
 """Environment variables that hold secrets. They are read only from the environment."""
 
@@ -53,6 +65,10 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "GITHUB_API_URL": ("github", "api_url"),
     "JIRA_BASE_URL": ("jira", "base_url"),
     "JIRA_EMAIL": ("jira", "email"),
+    "SENTRY_ORG": ("sentry", "organization"),
+    "SENTRY_API_URL": ("sentry", "api_url"),
+    "PAGERDUTY_API_URL": ("pagerduty", "api_url"),
+    "PAGERDUTY_FROM": ("pagerduty", "from_email"),
     "OPENAI_BASE_URL": ("model", "base_url"),
     "NIGHTSHIFT_MODEL": ("model", "name"),
     "NIGHTSHIFT_MODEL_SCRIPT": ("model", "script"),
@@ -107,6 +123,8 @@ class Settings(Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     jira: JiraSettings = Field(default_factory=JiraSettings)
+    sentry: SentrySettings = Field(default_factory=SentrySettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     repo: Path | None = None
     """The local git checkout incidents are fixed in (env ``NIGHTSHIFT_REPO``)."""
@@ -184,14 +202,19 @@ REQUIRED_WITH: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("JIRA_API_TOKEN", ("JIRA_BASE_URL", "JIRA_EMAIL")),
         ("JIRA_WEBHOOK_SECRET", ("JIRA_API_TOKEN",)),
     ),
+    "sentry": (("SENTRY_AUTH_TOKEN", ("SENTRY_ORG",)),),
+    "pagerduty": (("PAGERDUTY_API_TOKEN", ()),),
 }
 
 
 def integration_modes(settings: Settings) -> dict[str, Mode]:
-    """``live`` or ``local`` for slack, github and jira; ConfigError for a half-configured one.
+    """``live`` or ``local`` for slack, github, jira, sentry and pagerduty; ConfigError for a
+    half-configured one.
 
     An integration is live with its API credentials; its webhook secret is optional (GitHub without
-    ``GITHUB_WEBHOOK_SECRET`` opens pull requests and reads CI logs, and only its webhook is off).
+    ``GITHUB_WEBHOOK_SECRET`` opens pull requests and reads CI logs, and only its webhook is off). Sentry
+    and PagerDuty take webhooks with their secrets alone; their API tokens make them live (the latest
+    event fetched, the incident's alerts read and notes added to it).
     """
     present = {
         **{name: bool(settings.secrets.get(name)) for name in SECRET_ENV},
@@ -199,6 +222,7 @@ def integration_modes(settings: Settings) -> dict[str, Mode]:
         "GITHUB_REPO": bool(settings.github.repo),
         "JIRA_BASE_URL": bool(settings.jira.base_url),
         "JIRA_EMAIL": bool(settings.jira.email),
+        "SENTRY_ORG": bool(settings.sentry.organization),
     }
     modes: dict[str, Mode] = {}
     for name, rules in REQUIRED_WITH.items():

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from documents.alerts import Alert
 from documents.facts import (
     VERDICT_TEXT,
     DecisionFacts,
@@ -115,6 +116,8 @@ class Briefing(BaseModel):
     revision that changed nothing, why each did not act (its words, its error or its silence)."""
     ship_earlier: EarlierRevision | None = None
     """The earlier revision ``ship_revision`` ships, when that choice is offered."""
+    alert: Alert | None = None
+    """The alert that started the run (Sentry, PagerDuty), whose top frames the renderers show."""
 
 
 def _flat(text: str, limit: int = _MAX_PROSE) -> str:
@@ -303,4 +306,5 @@ def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
         revision_note=revision_note(facts),
         not_done=not_done_lines(facts),
         ship_earlier=_ship_earlier(facts),
+        alert=facts.ticket.alert,
     )

@@ -11,7 +11,9 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-TicketSource = Literal["slack", "jira", "github", "api", "cli"]
+from documents.alerts import Alert
+
+TicketSource = Literal["slack", "jira", "github", "api", "cli", "sentry", "pagerduty"]
 
 
 UNNUMBERED_KEY = "INC-new"
@@ -39,6 +41,8 @@ class Ticket(BaseModel):
     base_commit: str | None = None
     """Fix the repository as it was at this commit instead of the default branch's head (a backtest
     replays a past bug at the parent of its upstream fix); None: the default branch, synced."""
+    alert: Alert | None = None
+    """The Sentry error or PagerDuty incident that started the run, with its stack, when one did."""
 
 
 AgentName = Literal["triage", "code", "test", "pr"]
@@ -307,7 +311,7 @@ class TimelineEntry(BaseModel):
     text: str
 
 
-DeliveryKind = Literal["briefing", "pull_request", "transition", "comment"]
+DeliveryKind = Literal["briefing", "pull_request", "transition", "comment", "incident_note"]
 DeliveryState = Literal["pending", "delivered", "abandoned"]
 
 

@@ -41,6 +41,7 @@ SERVICE_NAMES = {
     "slack": "Slack",
     "github": "GitHub",
     "jira": "Jira",
+    "pagerduty": "PagerDuty",
     "terminal": "Terminal",
     "local": "Local",
 }

@@ -24,6 +24,7 @@ from documents.phrases import (
     verdict_label,
     verdict_of,
 )
+from documents.stack import alert_markdown
 
 _DECISION_WORDS = {
     "approve": "approved",
@@ -87,6 +88,8 @@ def _ticket(facts: RunFacts) -> str:
         out += "\n\n### Description\n\n" + md.fence(ticket.description, "text")
     if ticket.ci_excerpt:
         out += "\n\n### CI log excerpt\n\n" + md.fence(ticket.ci_excerpt, "text")
+    if ticket.alert:
+        out += "\n\n### Where it failed\n\n" + alert_markdown(ticket.alert)
     return out
 
 

@@ -39,6 +39,7 @@ from documents.phrases import (
     plural,
     verdict_label,
 )
+from documents.stack import alert_html
 from documents.web_assets import CSS, RUN_JS
 from documents.web_decision import decision_section
 from documents.web_html import attr as _attr
@@ -304,7 +305,8 @@ def _ticket_section(ticket: Ticket) -> str:
         else ""
     )
     ci = f"<h3>CI log excerpt</h3><pre>{_e(ticket.ci_excerpt)}</pre>" if ticket.ci_excerpt else ""
-    return f"<section><h2>Ticket</h2>{_facts_list(rows)}{description}{ci}</section>"
+    alert = f"<h3>Where it failed</h3>{alert_html(ticket.alert, _link)}" if ticket.alert else ""
+    return f"<section><h2>Ticket</h2>{_facts_list(rows)}{description}{ci}{alert}</section>"
 
 
 def _diff_class(line: str) -> str | None:

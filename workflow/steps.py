@@ -35,6 +35,7 @@ from store.base_suites import BaseSuites
 from verify import ENVIRONMENT_ADVICE, verify
 from verify.cache import BaseSuiteCache, suite_key
 from workflow.agent_runs import Start, prepare_worktrees, run_in_worktree, submitted_diff
+from workflow.alerts import ingest_alert
 from workflow.repository_view import repository_view
 from workflow.revisions import as_shipped, commit_revision, drop_revisions
 from workflow.runtime import Runtime
@@ -69,7 +70,8 @@ async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | No
 
 async def ingest(rt: Runtime, run_id: str) -> str:
     """Bring the repository up to date with its default branch (or take the ticket's pinned commit);
-    record the base commit; complete the ticket from the tracker and the CI logs."""
+    record the base commit; complete the ticket from the tracker, the CI logs and the alert that started
+    the run (``workflow.alerts``)."""
     facts = await _facts(rt, run_id)
     await rt.hooks.fire("run_started", {"run_id": run_id, "ticket": facts.ticket.model_dump(mode="json")})
     pinned = facts.ticket.base_commit
@@ -77,6 +79,7 @@ async def ingest(rt: Runtime, run_id: str) -> str:
     ticket = await _outside(rt, run_id, "tracker refresh", rt.tracker.refresh(facts.ticket)) or facts.ticket
     excerpt = await _outside(rt, run_id, "CI logs", rt.forge.ci_context(ticket))
     ticket = ticket.model_copy(update={"ci_excerpt": excerpt or ticket.ci_excerpt})
+    ticket = await ingest_alert(rt, facts, ticket, base)
 
     def change(facts: RunFacts) -> None:
         facts.ticket = ticket
