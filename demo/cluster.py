@@ -39,6 +39,10 @@ TURN = {"chunk_chars": 256}
 """Each scripted turn streams in chunks of 256 characters, as a real model streams a few dozen tokens at a
 time: the fake model runs on the same machine as the workers, a real one would cost them nothing."""
 POLL_S = 0.5
+TIMEOUT_S = 30.0
+"""How long a request to a worker may take. The workers share the machine with the fake model, Slack,
+PostgreSQL and (on CI) other jobs: a slow answer is load, not a lost request. (Slack's 3 s deadline for
+an acknowledgement is the server's to keep; this is only how long the caller waits.)"""
 
 
 @dataclass
@@ -146,7 +150,10 @@ class Cluster:
         """``/oncall <text>`` sent to ``worker``, signed as Slack signs it; the new run's id."""
         body = slash_command_body(text)
         response = httpx.post(
-            f"{worker.url}/webhook/slack/command", content=body, headers=signed_headers(SIGNING_SECRET, body)
+            f"{worker.url}/webhook/slack/command",
+            content=body,
+            headers=signed_headers(SIGNING_SECRET, body),
+            timeout=TIMEOUT_S,
         )
         response.raise_for_status()
         found = ACK_RUN.search(response.json()["text"])
@@ -159,13 +166,16 @@ class Cluster:
         self._requests += 1  # a click of its own: another trigger, another signature
         body = block_actions_body(run_id, trigger_id=f"{self._requests}.{time.time_ns()}")
         response = httpx.post(
-            f"{worker.url}/webhook/slack/actions", content=body, headers=signed_headers(SIGNING_SECRET, body)
+            f"{worker.url}/webhook/slack/actions",
+            content=body,
+            headers=signed_headers(SIGNING_SECRET, body),
+            timeout=TIMEOUT_S,
         )
         response.raise_for_status()
 
     def run(self, run_id: str, via: Worker | None = None) -> dict[str, Any]:
         worker = via or self.live()[0]
-        return dict(httpx.get(f"{worker.url}/runs/{run_id}", timeout=30).json())
+        return dict(httpx.get(f"{worker.url}/runs/{run_id}", timeout=TIMEOUT_S).json())
 
     def live(self) -> list[Worker]:
         return [worker for worker in self.workers if worker.alive]

@@ -27,8 +27,12 @@ from tests.documents_fixtures import verified_run
 from tests.fakes.outage import Outage
 from tests.waiting import eventually
 
-FAST = {"delivery_attempt_timeout_s": 1.0, "delivery_backoff_s": 0.05, "delivery_backoff_max_s": 0.2}
-"""Short attempts and waits, so that a test's outage lasts a second or two."""
+ATTEMPT_S = 30.0
+"""No attempt here is meant to time out (the fake answers, or the proxy answers for it, at once): an
+attempt timeout as long as the default, so that a loaded machine does not turn a slow answer into one
+more attempt."""
+FAST = {"delivery_attempt_timeout_s": ATTEMPT_S, "delivery_backoff_s": 0.05, "delivery_backoff_max_s": 0.2}
+"""Short waits between attempts, so that a test's outage lasts a second or two."""
 
 
 @pytest.fixture
@@ -60,7 +64,9 @@ async def deliverer_for(
     **settings: float,
 ) -> AsyncIterator[Deliverer]:
     bus = EventBus(store)
-    notifier = SlackNotifier(token=token, channel=CHANNEL_ID, api_url=f"{proxy.url}/api/", timeout_s=1.0)
+    notifier = SlackNotifier(
+        token=token, channel=CHANNEL_ID, api_url=f"{proxy.url}/api/", timeout_s=ATTEMPT_S
+    )
     deliverer = Deliverer(
         outbox=Outbox(store),
         executor=DeliveryExecutor(
