@@ -34,9 +34,9 @@ from safety.errors import SecretFound
 from store import reports
 from store.base_suites import BaseSuites
 from verify import ENVIRONMENT_ADVICE, verify
-from verify.cache import BaseSuiteCache, suite_key
+from verify.cache import BaseSuiteCache
 from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
-from workflow.repository_view import repository_view
+from workflow.repository_view import base_suite_key, failing_on_base, repository_view
 from workflow.runtime import Runtime
 
 logger = logging.getLogger("nightshift.workflow")
@@ -157,7 +157,8 @@ async def run_agent_step(
         goal = goals.pr_goal(ticket)
     elif mode == "fork":
         first = {"triage": goals.triage_goal, "code": goals.code_goal, "test": goals.test_goal}[name]
-        goal = first(ticket, _notes(rt, facts), await repository_view(rt, facts))
+        view = await repository_view(rt, facts, await failing_on_base(rt, facts))
+        goal = first(ticket, _notes(rt, facts), view)
     elif mode == "retry":
         verification = facts.verification
         failure = (
@@ -210,8 +211,6 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
     prepared = await rt.environments.prepare(facts.base_commit)
-    command = rt.settings.environment.test_command
-    key = suite_key(rt.repo.path.name, facts.base_commit, prepared, command)
     result = await verify(
         rt.repo,
         base=facts.base_commit,
@@ -219,12 +218,12 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         test_diff=test_diff,
         test_files=test_files,
         workdir=rt.worktree(run_id, f"verify-{revision}-{attempt}"),
-        test_command=command,
+        test_command=rt.settings.environment.test_command,
         timeout_s=rt.settings.tools.test_timeout_s,
         sandbox=rt.sandbox,
         environment=prepared.environment,
         parallel=rt.settings.environment.parallel_phases,
-        cache=BaseSuiteCache(BaseSuites(rt.store.engine), key),
+        cache=BaseSuiteCache(BaseSuites(rt.store.engine), base_suite_key(rt, facts.base_commit, prepared)),
     )
     result = result.model_copy(update={"fix_attempts": attempt + 1})
     out_of_budget = facts.cost_usd >= rt.settings.workflow.max_run_cost_usd
