@@ -8,7 +8,7 @@ with a key of its own, so a replay records nothing twice, and the run moves on w
 
 import logging
 import shutil
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -56,13 +56,20 @@ async def _facts(rt: Runtime, run_id: str) -> RunFacts:
     return facts
 
 
-async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | None = None) -> RunFacts:
+def status_change(status: RunStatus, note: str | None = None) -> Callable[[RunFacts], None]:
+    """The change of a run's facts to ``status``, with ``note`` in its timeline."""
+    entry = TimelineEntry(at=datetime.now(UTC), text=note) if note else None
+
     def change(facts: RunFacts) -> None:
         facts.status = status
-        if note:
-            facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=note))
+        if entry is not None:
+            facts.timeline.append(entry)
 
-    facts = await rt.store.update(run_id, change)
+    return change
+
+
+async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | None = None) -> RunFacts:
+    facts = await rt.store.update(run_id, status_change(status, note))
     rt.bus.publish(run_id, "status", {"status": status, "note": note})
     return facts
 
@@ -382,10 +389,13 @@ async def record_decision(rt: Runtime, run_id: str, decision: dict[str, Any]) ->
 
 
 async def ship_step(rt: Runtime, run_id: str) -> None:
-    """Record the pull request's delivery (one per branch, opened as soon as the forge answers), then
-    conclude: the run is shipped; the ticket and the briefing follow the pull request."""
-    facts = await set_status(rt, run_id, "approving", "approved; the pull request is being opened")
-    await rt.hooks.fire("approved", {"run_id": run_id})
+    """The run is approving and its pull request's delivery recorded (one per branch, opened as soon as
+    the forge answers), in one transaction; then conclude: the run is shipped; the ticket and the
+    briefing follow the pull request."""
+    note = "approved; the pull request is being opened"
+    approving = status_change("approving", note)
+    facts = await _facts(rt, run_id)  # a copy of its own: the store keeps the facts as JSON
+    approving(facts)  # what the pull request and the report show
     fix_diff = (facts.fix.diff if facts.fix else "") + (facts.tests.diff if facts.tests else "")
     await rt.deliveries.record(
         run_id,
@@ -398,7 +408,10 @@ async def ship_step(rt: Runtime, run_id: str) -> None:
             "draft": rt.settings.workflow.draft_prs,
             "labels": list(rt.settings.workflow.pr_labels),
         },
+        change=approving,  # one transaction: never approving without the pull request on its way
     )
+    rt.bus.publish(run_id, "status", {"status": "approving", "note": note})
+    await rt.hooks.fire("approved", {"run_id": run_id})
     await _conclude(rt, facts, "shipped", f"shipped: branch {facts.branch}")
 
 
@@ -425,21 +438,19 @@ async def _best_effort(run_id: str, what: str, work: Awaitable[object]) -> None:
 
 
 async def _conclude(rt: Runtime, facts: RunFacts, status: RunStatus, note: str) -> None:
-    """Report, clean up, and then record the final status, with the briefing showing it: whoever waits
-    for the status finds the run's worktrees gone. The notifier is told by a delivery."""
-    final = facts.model_copy(
-        update={
-            "status": status,
-            "timeline": [*facts.timeline, TimelineEntry(at=datetime.now(UTC), text=note)],
-        }
-    )
+    """Report, clean up, and then record the final status and arm the briefing showing it, in one
+    transaction: whoever waits for the status finds the run's worktrees gone and its briefing on its
+    way. The notifier is told by a delivery."""
+    final = facts.model_copy(deep=True)
+    conclude = status_change(status, note)
+    conclude(final)
     try:
         write_report(rt, final)
     except OSError:
         logger.exception("run %s: the report could not be written", facts.run_id)
     await _best_effort(facts.run_id, "the clean-up", cleanup(rt, facts.run_id))
-    await set_status(rt, facts.run_id, status, note)
-    await rt.deliveries.arm_briefing(facts.run_id)
+    await rt.deliveries.arm_briefing(facts.run_id, change=conclude)
+    rt.bus.publish(facts.run_id, "status", {"status": status, "note": note})
     await rt.bus.flush()
 
 
