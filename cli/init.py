@@ -42,9 +42,9 @@ async def initialize(settings: Settings, config: Path, *, force: bool, say: Call
         say("")
         say(f"Not written: {config} already has an [{TABLE}] table (pass --force to replace it).")
         return EXIT_REFUSED
-    known, unknown = _split(proposal)
-    EnvironmentSettings.model_validate(known)  # what init writes must load
-    write_table(config, TABLE, render(proposal, where, unknown), known)
+    values = proposal.values()
+    EnvironmentSettings.model_validate(values)  # what init writes must load
+    write_table(config, TABLE, render(proposal, where), values)
     say("")
     written = "Replaced" if TABLE in existing else "Wrote"
     say(f"{written} [{TABLE}] in {config}. Checking it with nightshift doctor:")
@@ -70,7 +70,7 @@ def explain(proposal: Proposal, where: str) -> list[str]:
     return out
 
 
-def render(proposal: Proposal, where: str, unknown: set[str]) -> str:
+def render(proposal: Proposal, where: str) -> str:
     """The ``[environment]`` table, each setting under comments saying why."""
     lines = [f"[{TABLE}]"]
     lines += _comment(
@@ -83,20 +83,10 @@ def render(proposal: Proposal, where: str, unknown: set[str]) -> str:
         lines.append("#")
         for why in choice.why:
             lines += _comment(why)
-        setting = f"{choice.key} = {toml_value(choice.value)}"
-        if choice.key in unknown:
-            lines += _comment(f"Not set: this version of Nightshift has no [{TABLE}] {choice.key} yet.")
-            setting = f"# {setting}"
-        lines.append(setting)
+        lines.append(f"{choice.key} = {toml_value(choice.value)}")
     return "\n".join(lines) + "\n"
 
 
 def _comment(text: str) -> list[str]:
     return [f"# {line}" for line in textwrap.wrap(text, WIDTH - 2, break_on_hyphens=False)]
 
-
-def _split(proposal: Proposal) -> tuple[dict[str, object], set[str]]:
-    """The settings this version knows, and the names of those it does not (written as comments)."""
-    values = proposal.values()
-    unknown = {key for key in values if key not in EnvironmentSettings.model_fields}
-    return {key: value for key, value in values.items() if key not in unknown}, unknown

@@ -95,9 +95,18 @@ class Deliverer:
 
     # -- what the workflow records ------------------------------------------------------------------
 
-    async def record(self, run_id: str, kind: DeliveryKind, key: str, payload: Mapping[str, Any]) -> None:
-        """Record a delivery (once per ``key``) and have it tried at once."""
-        await self.outbox.record(run_id, kind, key, self.executor.service_of(kind), payload)
+    async def record(
+        self,
+        run_id: str,
+        kind: DeliveryKind,
+        key: str,
+        payload: Mapping[str, Any],
+        *,
+        change: Callable[[RunFacts], None] | None = None,
+    ) -> None:
+        """Record a delivery (once per ``key``) and have it tried at once. With ``change`` (the run's
+        new status), the facts change in the same transaction as the delivery is recorded."""
+        await self.outbox.record(run_id, kind, key, self.executor.service_of(kind), payload, change=change)
         self._wake.set()
 
     async def arm_briefing(self, run_id: str, *, change: Callable[[RunFacts], None] | None = None) -> None:

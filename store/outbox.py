@@ -131,13 +131,21 @@ class Outbox:
     # -- recording ---------------------------------------------------------------------------------
 
     async def record(
-        self, run_id: str, kind: DeliveryKind, key: str, service: str, payload: Mapping[str, Any]
+        self,
+        run_id: str,
+        kind: DeliveryKind,
+        key: str,
+        service: str,
+        payload: Mapping[str, Any],
+        *,
+        change: Callable[[RunFacts], None] | None = None,
     ) -> None:
-        """Record a delivery to try now, unless one with ``key`` was recorded before."""
+        """Record a delivery to try now, unless one with ``key`` was recorded before; with ``change``
+        (the status that brings it), in the same transaction as the run's facts change."""
         row = functools.partial(
             _record, run_id=run_id, kind=kind, key=key, service=service, payload=dict(payload)
         )
-        await asyncio.to_thread(self._in_transaction, row)
+        await self._write(run_id, row, change)
 
     async def arm_briefing(
         self, run_id: str, service: str, *, change: Callable[[RunFacts], None] | None = None
@@ -149,11 +157,16 @@ class Outbox:
         any worker, sees the run awaiting a decision before its briefing is on its way, and a crash
         between the two leaves neither.
         """
-        arm = functools.partial(_arm_briefing, run_id=run_id, service=service)
+        await self._write(run_id, functools.partial(_arm_briefing, run_id=run_id, service=service), change)
+
+    async def _write(
+        self, run_id: str, write: Callable[[sa.Connection], None], change: Callable[[RunFacts], None] | None
+    ) -> None:
+        """``write`` in a transaction of its own, or in the one that applies ``change`` to the run."""
         if change is not None:
-            await self._store.update(run_id, change, then=arm)
+            await self._store.update(run_id, change, then=write)
         else:
-            await asyncio.to_thread(self._in_transaction, arm)
+            await asyncio.to_thread(self._in_transaction, write)
 
     def _in_transaction(self, write: Callable[[sa.Connection], None]) -> None:
         with self._engine.begin() as db:

@@ -1,5 +1,7 @@
-"""The history and the scripted agents of the backtest tests: a small ``calc`` package whose three
-functions are each fixed by a later commit that adds a test, and the turns that play the agents."""
+"""The histories and the scripted agents of the backtest tests: a small ``calc`` package whose three
+functions are each fixed by a later commit that adds a test; a ``words`` package whose fix inserts a
+case into a ``parametrize`` list numbered by position (as python-humanize's #318 does); and the turns
+that play the agents."""
 
 from pathlib import Path
 from typing import Any
@@ -97,12 +99,75 @@ def build_history(root: Path) -> tuple[Path, Path, dict[str, str]]:
             "mean() truncates\n\nmean([1, 2]) returns 1.",
         ),
     }
+    return repo, with_origin(root, repo), shas
+
+
+def with_origin(root: Path, repo: Path) -> Path:
+    """A bare clone of ``repo`` at ``root/origin.git``, set as its ``origin``."""
     origin = root / "origin.git"
     git(root, "clone", "--quiet", "--bare", str(repo), str(origin))
     git(repo, "remote", "add", "origin", str(origin))
     git(repo, "fetch", "--quiet", "origin")
     git(repo, "branch", "--quiet", "--set-upstream-to", "origin/main")
-    return repo, origin, shas
+    return origin
+
+
+LISTS = "words/lists.py"
+LISTS_TESTS = "tests/test_lists.py"
+JOIN_BUGGY = "    if len(words) < 3:\n"
+JOIN_FIXED = "    if len(words) < 2:\n"
+LIST_CASES = [([1], "1"), ([1, 2, 3], "1, 2 and 3"), ([1, 2, 3, 4], "1, 2, 3 and 4")]
+INSERTED_CASE = ([1, 2], "1 and 2")
+"""The fix's case, inserted second: every later case's id moves up one position."""
+
+
+def lists_code(condition: str) -> str:
+    return (
+        "def natural_list(items):\n    words = [str(item) for item in items]\n"
+        f"{condition}        return ''.join(words)\n"
+        "    return ', '.join(words[:-1]) + ' and ' + words[-1]\n"
+    )
+
+
+def lists_tests(cases: list[tuple[list[int], str]]) -> str:
+    """A test parametrized by ``cases``: pytest names each by position (``test_args1``) and the text."""
+    listed = "".join(f"        ({items!r}, {text!r}),\n" for items, text in cases)
+    return (
+        "import pytest\n\nfrom words.lists import natural_list\n\n\n"
+        f'@pytest.mark.parametrize("test_args, expected", [\n{listed}])\n'
+        "def test_natural_list(test_args, expected):\n    assert natural_list(test_args) == expected\n"
+    )
+
+
+def list_id(position: int, text: str) -> str:
+    return f"{LISTS_TESTS}::test_natural_list[test_args{position}-{text}]"
+
+
+def build_parametrized_history(root: Path) -> tuple[Path, Path, dict[str, str]]:
+    """``words.natural_list`` joins two items with nothing between them; the fix commit corrects it and
+    inserts the two-item case second in the test's ``parametrize`` list."""
+    repo = root / "words"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch", "main")
+    fixed_cases = [LIST_CASES[0], INSERTED_CASE, *LIST_CASES[1:]]
+    shas = {
+        "start": commit_files(
+            repo,
+            {
+                "words/__init__.py": "",
+                "conftest.py": "",
+                LISTS: lists_code(JOIN_BUGGY),
+                LISTS_TESTS: lists_tests(LIST_CASES),
+            },
+            "Start words",
+        ),
+        "fix": commit_files(
+            repo,
+            {LISTS: lists_code(JOIN_FIXED), LISTS_TESTS: lists_tests(fixed_cases)},
+            "natural_list() drops the 'and' between two items\n\nnatural_list([1, 2]) returns '12'.",
+        ),
+    }
+    return repo, with_origin(root, repo), shas
 
 
 def turn(name: str, **arguments: Any) -> Turn:
@@ -125,13 +190,13 @@ def triage(function: str) -> Turn:
     )
 
 
-def fix(old: str, new: str) -> list[Turn]:
+def fix(old: str, new: str, path: str = OPS) -> list[Turn]:
     submit = turn(
         "submit_fix",
         root_cause="The function computes the wrong value.",
         explanation="The function now computes the right value.",
     )
-    return [turn("edit_file", path=OPS, old_text=old, new_text=new), submit, submit]  # check, then submit
+    return [turn("edit_file", path=path, old_text=old, new_text=new), submit, submit]  # check, then submit
 
 
 def written_tests(path: str, name: str, *checks: str) -> list[Turn]:

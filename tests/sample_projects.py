@@ -11,17 +11,21 @@ Each holds a bug, its regression test, a right fix and a wrong one, as ``{path: 
 C extension has a second bug in its C source. ``sample_wheels`` repacks, from this very virtual
 environment, pytest and the build back-ends the projects name (hatchling, hatch-vcs, setuptools, ...),
 so a set-up written as a newcomer would write it works with no index at all, given ``PIP_NO_INDEX``
-and ``PIP_FIND_LINKS`` (``offline_pip``) in ``[environment] variables``.
+and ``PIP_FIND_LINKS`` (``offline_pip``) in the shell ``nightshift init`` runs in (``nightshift_init``),
+which carries them over into ``[environment] variables``.
 """
 
 import json
+import os
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.wheels import repack
 
+ROOT = Path(__file__).resolve().parent.parent
 BUILD_BACKENDS = ("hatchling", "hatch-vcs", "editables", "setuptools", "setuptools-scm", "wheel")
 """What the projects' ``[build-system] requires`` name (and setuptools' editable installs need)."""
 
@@ -64,9 +68,28 @@ def sample_wheels(dest: Path) -> Path:
 
 
 def offline_pip(wheels: Path) -> dict[str, str]:
-    """``[environment] variables`` that make every pip of the set-up (and of its isolated builds) use
-    ``wheels`` and nothing else."""
-    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    """The package-index settings of a shell whose pip (and its isolated builds) uses ``wheels`` and
+    nothing else; ``nightshift init`` run there writes them into ``[environment] variables``."""
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
+
+
+def nightshift_init(
+    tmp_path: Path, repo: Path, *args: str, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """``nightshift init --repo repo`` as a newcomer runs it, in a shell with only ``variables`` set
+    (and ``PATH``): the configuration goes to ``tmp_path/nightshift.toml``, the state (the environment
+    doctor prepares) to ``tmp_path/state``."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "NIGHTSHIFT_CONFIG": str(tmp_path / "nightshift.toml"),
+        "NIGHTSHIFT_DATA_DIR": str(tmp_path / "state"),
+        **variables,
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "init", "--repo", str(repo), *args],
+        env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def toml_table(name: str, values: dict[str, Any]) -> str:

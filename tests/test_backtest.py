@@ -3,7 +3,9 @@ CLI, the scripted model at the HTTP boundary, and Slack, GitHub and Jira fakes t
 
 The history: three fixes that each change ``calc/ops.py`` and add a test, and a README-only commit.
 The model plays the upstream fix for ``add``, a wrong fix with a weak test of its own for ``clamp``
-(Nightshift calls it verified; the upstream tests show it is not), and gives up on ``mean``.
+(Nightshift calls it verified; the upstream tests show it is not), and gives up on ``mean``. Another
+history's fix inserts a case into a ``parametrize`` list numbered by position: the ids after it are
+renamed, which is neither a broken test nor a fixed one.
 """
 
 import io
@@ -20,13 +22,23 @@ from tests.backtest_fixtures import (
     BUGGY,
     FIXED,
     GIVE_UP,
+    INSERTED_CASE,
+    JOIN_BUGGY,
+    JOIN_FIXED,
+    LIST_CASES,
+    LISTS,
+    LISTS_TESTS,
     WRONG_CLAMP,
     build_history,
+    build_parametrized_history,
     configure,
     fix,
+    list_id,
+    lists_tests,
     pr,
     snapshot,
     triage,
+    turn,
     written_tests,
 )
 from tests.fakes.github import FakeGitHub
@@ -131,6 +143,46 @@ def test_backtest_reports_each_outcome_in_one_vocabulary_and_changes_nothing(
     warnings = terminal.index("Warnings logged during the backtest:")
     assert warnings > table_end and "retrying" in terminal[warnings:], "the retry is reported after the table"
     assert [w for w in report["warnings"] if "retrying" in w] == [w for w in report["warnings"]]
+
+
+def test_a_fix_that_inserts_a_positional_parametrize_case_qualifies_and_is_verified(
+    tmp_path: Path, scripted_server: ScriptedModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upstream commit moves ``test_args1`` to ``test_args2``, and so on: the case qualifies (no test
+    broke), and the agents' fix, which makes the same test change, is verified by Nightshift and by the
+    upstream tests, each naming the renamed ids as not comparable."""
+    repo, _, shas = build_parametrized_history(tmp_path)
+    upstream_tests = lists_tests([LIST_CASES[0], INSERTED_CASE, *LIST_CASES[1:]])
+    scripted_server.load(
+        {
+            "triage agent": [triage("natural_list")],
+            "code agent": fix(JOIN_BUGGY, JOIN_FIXED, path=LISTS),
+            "test agent": [
+                turn("write_file", path=LISTS_TESTS, content=upstream_tests),
+                turn(
+                    "submit_tests",
+                    test_files=[LISTS_TESTS],
+                    test_names=[list_id(1, "1 and 2")],
+                    notes="The two-item case fails on the current code.",
+                ),
+            ],
+            "PR agent": [pr("natural_list")],
+        }
+    )
+    configure(monkeypatch, tmp_path, repo, scripted_server.base_url)
+    report_file = tmp_path / "backtest.json"
+
+    assert cli(["backtest", "--commit", shas["fix"], "--json", str(report_file)]) == 0
+
+    report = json.loads(report_file.read_text())
+    assert report["skipped"] == [], "the case qualifies: no test broke"
+    [case] = report["cases"]
+    assert (case["commit"], case["outcome"], case["verdict"]) == (shas["fix"], "confirmed", "verified")
+    renamed = [list_id(1, "1, 2 and 3"), list_id(2, "1, 2, 3 and 4")]
+    for detail in (case["run_detail"], case["judge_detail"]):
+        assert "4 test ids exist on one side only and are not comparable" in detail, detail
+        assert all(node in detail for node in renamed), detail
+        assert "1 new test" in detail and "breaks" not in detail
 
 
 @pytest.mark.parametrize(

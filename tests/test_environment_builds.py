@@ -2,19 +2,19 @@
 
 A hatch-vcs project (the version file ``src/humble/_version.py`` written at install, git-ignored,
 imported by the package) and a setuptools project whose C extension ``pip install -e .`` compiles in
-place, each set up in the sandbox from local wheels as a newcomer would write it. The right fix is
-verified and a wrong one is not; a fix to the C source is rebuilt by ``build``, or, without one,
-called stale by the verdict's detail, the briefing and ``nightshift doctor``; a fix that does not
-compile is named by the build, not as a fix that does not pass.
+place, each configured by ``nightshift init`` (run in a shell whose pip finds the local wheels only)
+and set up in the sandbox from what it wrote, unedited. The right fix is verified and a wrong one is
+not; a fix to the C source is rebuilt by ``build``, or, without one, called stale by the verdict's
+detail, the briefing and ``nightshift doctor``; a fix that does not compile is named by the build,
+not as a fix that does not pass.
 """
 
-import asyncio
 import dataclasses
 from pathlib import Path
 
 import pytest
 
-from config import EnvironmentSettings, SafetySettings, Settings
+from config import EnvironmentSettings, SafetySettings, Settings, load_settings
 from documents.briefing import build_briefing
 from documents.facts import VerificationFacts
 from environment.prepare import Environments, Prepared
@@ -22,34 +22,23 @@ from gitrepo import GitRepo
 from main import cli
 from safety.sandbox import Sandbox
 from tests.documents_fixtures import verified_run
-from tests.sample_projects import C_EXTENSION, HATCH_VCS, Sample, offline_pip, sample_wheels, toml_table
+from tests.sample_projects import (
+    C_EXTENSION,
+    HATCH_VCS,
+    Sample,
+    nightshift_init,
+    offline_pip,
+    sample_wheels,
+    toml_table,
+)
 from tests.tools_fixtures import make_context
 from tools.testing import run_tests
 from verify import verify
 
 BUILD_EXT = "python setup.py build_ext --inplace"
-
-
-def hatch_vcs_environment(wheels: Path) -> EnvironmentSettings:
-    """The ``[environment]`` for ``HATCH_VCS``, as a newcomer writes it (``nightshift init``'s output
-    may stand in for it); the variables only point pip at the local wheels."""
-    return EnvironmentSettings(
-        setup="python -m venv .venv && .venv/bin/pip install -e '.[tests]'",
-        test_command="python -m pytest -q",
-        variables=offline_pip(wheels),
-        read_only_paths=[wheels],
-    )
-
-
-def c_extension_environment(wheels: Path, *, build: str | None = None) -> EnvironmentSettings:
-    """The ``[environment]`` for ``C_EXTENSION``, with ``build`` when the tests need a rebuild."""
-    return EnvironmentSettings(
-        setup="python -m venv .venv && .venv/bin/pip install -e '.[test]'",
-        build=build,
-        test_command="python -m pytest -q",
-        variables=offline_pip(wheels),
-        read_only_paths=[wheels],
-    )
+"""The ``build`` the stale-artefact warnings suggest."""
+INIT_BUILD = ".venv/bin/python setup.py build_ext --inplace"
+"""The ``build`` ``nightshift init`` writes for an extension ``setup.py`` builds."""
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +47,26 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Project:
-    """A sample project in a real repository, its sandbox and its environments (state in ``tmp``)."""
+    """A sample project in a real repository, its sandbox and its environments (state in ``tmp``);
+    after ``initialize``, ``initialized`` is the ``[environment]`` ``nightshift init`` wrote, and
+    ``init`` what it printed (its doctor's report included)."""
 
-    def __init__(self, tmp: Path, sample: Sample, environment: EnvironmentSettings) -> None:
+    def __init__(self, tmp: Path, sample: Sample) -> None:
         self.tmp = tmp
         self.sample = sample
         self.path = sample.create(tmp / "project")
         self.repo = GitRepo(self.path)
         self.state = tmp / "state"
+        self.config = tmp / "nightshift.toml"
         self.sandbox = Sandbox.create(SafetySettings(), state_dir=self.state, hidden=[self.path])
-        self.configure(environment)
+
+    def initialize(self, wheels: Path) -> None:
+        """``nightshift init`` in a shell whose pip finds ``wheels`` only; what it wrote configures the
+        project, unedited (its doctor prepared the environment in the same state directory)."""
+        self.init = nightshift_init(self.tmp, self.path, **offline_pip(wheels))
+        assert self.init.returncode == 0, self.init.stdout + self.init.stderr
+        self.initialized = load_settings(path=self.config).environment
+        self.configure(self.initialized)
 
     def configure(self, environment: EnvironmentSettings) -> None:
         self.settings = Settings(repo=self.path, data_dir=self.state, environment=environment)
@@ -97,11 +96,10 @@ class Project:
 
     def doctor(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
         """``nightshift doctor`` on the project as configured: its exit code and what it printed."""
-        config = self.tmp / "nightshift.toml"
-        config.write_text(
+        self.config.write_text(
             toml_table("environment", self.settings.environment.model_dump(exclude_defaults=True))
         )
-        monkeypatch.setenv("NIGHTSHIFT_CONFIG", str(config))
+        monkeypatch.setenv("NIGHTSHIFT_CONFIG", str(self.config))
         monkeypatch.setenv("NIGHTSHIFT_DATA_DIR", str(self.state))
         code = cli(["doctor", "--repo", str(self.path)])
         captured = capsys.readouterr()
@@ -110,27 +108,30 @@ class Project:
 
 @pytest.fixture(scope="module")
 def humble(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Project:
-    """The hatch-vcs project, its environment prepared once (the tests of this module share it)."""
-    project = Project(tmp_path_factory.mktemp("humble"), HATCH_VCS, hatch_vcs_environment(wheels))
-    prepared = asyncio.run(project.prepare())
-    assert prepared.status == "ready", prepared.log
+    """The hatch-vcs project as ``nightshift init`` configured it; its doctor prepared the environment
+    once (the tests of this module share it)."""
+    project = Project(tmp_path_factory.mktemp("humble"), HATCH_VCS)
+    project.initialize(wheels)
     return project
 
 
 @pytest.fixture(scope="module")
 def fastclock(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Project:
-    """The C-extension project, its environment prepared once."""
-    project = Project(tmp_path_factory.mktemp("fastclock"), C_EXTENSION, c_extension_environment(wheels))
-    prepared = asyncio.run(project.prepare())
-    assert prepared.status == "ready", prepared.log
+    """The C-extension project as ``nightshift init`` configured it, its environment prepared once."""
+    project = Project(tmp_path_factory.mktemp("fastclock"), C_EXTENSION)
+    project.initialize(wheels)
     return project
 
 
 @pytest.fixture
-def clock(fastclock: Project, wheels: Path) -> Project:
-    """The C-extension project without a build (each test may configure one)."""
-    fastclock.configure(c_extension_environment(wheels))
+def clock(fastclock: Project) -> Project:
+    """The C-extension project as ``nightshift init`` configured it (a test may take its build away)."""
+    fastclock.configure(fastclock.initialized)
     return fastclock
+
+
+def without_build(project: Project) -> EnvironmentSettings:
+    return project.initialized.model_copy(update={"build": None})
 
 
 async def test_the_version_file_hatch_vcs_writes_is_kept_and_the_right_fix_is_verified(
@@ -140,7 +141,9 @@ async def test_the_version_file_hatch_vcs_writes_is_kept_and_the_right_fix_is_ve
     right = await humble.verify(HATCH_VCS.right, HATCH_VCS.regression)
     wrong = await humble.verify(HATCH_VCS.wrong, HATCH_VCS.regression)
 
-    assert prepared.status == "reused"
+    assert humble.initialized.setup == "python3 -m venv .venv && .venv/bin/pip install -e '.[tests]'"
+    assert "hatch-vcs computes the version from git while installing" in humble.init.stdout
+    assert prepared.status == "reused", "init's doctor prepared it"
     assert prepared.environment.entries == (".venv", "src/humble/_version.py")
     assert right.verdict == "verified", right.detail
     assert right.base_suite is not None and right.base_suite.passed == 3, "the version test passes too"
@@ -169,16 +172,14 @@ async def test_the_c_extension_built_in_place_is_kept_and_the_right_fix_is_verif
 
     built = [entry for entry in prepared.environment.entries if entry.endswith(".so")]
     assert [Path(entry).parent.as_posix() for entry in built] == ["src/fastclock"]
+    assert f'\nbuild = "{INIT_BUILD}"\n' in clock.config.read_text(), "a setting, not a comment"
+    assert clock.initialized.build == INIT_BUILD
     assert right.verdict == "verified", right.detail
     assert wrong.verdict == "fix_does_not_pass", wrong.detail
     assert right.stale is None, "the fix changes no C source"
 
 
-async def test_with_build_a_fix_to_the_c_source_is_rebuilt_before_the_tests(
-    clock: Project, wheels: Path
-) -> None:
-    clock.configure(c_extension_environment(wheels, build=BUILD_EXT))
-
+async def test_with_build_a_fix_to_the_c_source_is_rebuilt_before_the_tests(clock: Project) -> None:
     facts = await clock.verify(C_EXTENSION.extras["c_fix"], C_EXTENSION.extras["c_fix_test"])
 
     assert facts.verdict == "verified", facts.detail
@@ -190,6 +191,8 @@ async def test_with_build_a_fix_to_the_c_source_is_rebuilt_before_the_tests(
 
 
 async def test_without_build_the_briefing_says_the_extension_is_stale(clock: Project) -> None:
+    clock.configure(without_build(clock))
+
     facts = await clock.verify(C_EXTENSION.extras["c_fix"], C_EXTENSION.extras["c_fix_test"])
 
     assert facts.verdict == "fix_does_not_pass", facts.detail
@@ -203,6 +206,8 @@ async def test_without_build_the_briefing_says_the_extension_is_stale(clock: Pro
 def test_without_build_doctor_says_the_extension_would_be_stale(
     clock: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    clock.configure(without_build(clock))
+
     code, out = clock.doctor(monkeypatch, capsys)
 
     assert code == 0, out
@@ -211,13 +216,11 @@ def test_without_build_doctor_says_the_extension_would_be_stale(
     assert f'build = "{BUILD_EXT}"' in out
 
 
-async def test_a_fix_that_does_not_compile_is_named_by_the_build(clock: Project, wheels: Path) -> None:
-    clock.configure(c_extension_environment(wheels, build=BUILD_EXT))
-
+async def test_a_fix_that_does_not_compile_is_named_by_the_build(clock: Project) -> None:
     facts = await clock.verify(C_EXTENSION.extras["c_broken"], C_EXTENSION.extras["c_fix_test"])
 
     assert facts.verdict == "build_failed", facts.detail
-    assert f"the build `{BUILD_EXT}` failed with exit code" in facts.detail
+    assert f"the build `{INIT_BUILD}` failed with exit code" in facts.detail
     assert "error:" in facts.detail, "the compiler's first error is quoted"
     assert (
         "error" in facts.excerpts["fixed_with_tests"]
@@ -226,8 +229,7 @@ async def test_a_fix_that_does_not_compile_is_named_by_the_build(clock: Project,
     assert build_briefing(verified_run().model_copy(update={"verification": facts})).tone == "bad"
 
 
-async def test_the_agents_run_tests_tool_runs_the_build_first(clock: Project, wheels: Path) -> None:
-    clock.configure(c_extension_environment(wheels, build=BUILD_EXT))
+async def test_the_agents_run_tests_tool_runs_the_build_first(clock: Project) -> None:
     prepared = await clock.prepare()
     worktree = await clock.repo.add_worktree(clock.tmp / "agent", await clock.repo.resolve("HEAD"))
     for path, text in {**C_EXTENSION.extras["c_fix"], **C_EXTENSION.extras["c_fix_test"]}.items():
@@ -236,7 +238,7 @@ async def test_the_agents_run_tests_tool_runs_the_build_first(clock: Project, wh
         worktree,
         clock.tmp / "agent-state",
         environment=prepared.environment,
-        test_command="python -m pytest -q",
+        test_command=clock.initialized.test_command,
     )
 
     outcome = await run_tests(ctx, "tests/test_after_23.py")
@@ -252,31 +254,31 @@ async def test_the_agents_run_tests_tool_runs_the_build_first(clock: Project, wh
     assert unbuilt.data["failed"] == 1, "without the build the base commit's extension runs"
 
 
-def test_doctor_lists_what_the_set_up_kept_below_the_top_level(
-    humble: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out = humble.doctor(monkeypatch, capsys)
+def test_inits_doctor_lists_what_the_set_up_kept_below_the_top_level(humble: Project) -> None:
+    out = humble.init.stdout
 
-    assert code == 0, out
     assert "kept         .venv, src/humble/_version.py\n" in out
     assert "suite        tests: 3 passed, 0 failed" in out and "READY" in out
 
 
 def test_doctor_shows_the_set_ups_warning_and_the_missing_runner(
-    tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    humble: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The recipe's ``.[test]`` on a project whose extra is ``tests``: pip only warns, and pytest is
-    never installed."""
-    mistaken = hatch_vcs_environment(wheels).model_copy(
-        update={"setup": "python -m venv .venv && .venv/bin/pip install -e '.[test]'"}
+    """init's set-up with the recipe's ``.[test]`` on a project whose extra is ``tests``: pip only
+    warns, and pytest is never installed."""
+    setup = humble.initialized.setup
+    assert setup is not None and "'.[tests]'" in setup
+    project = Project(tmp_path, HATCH_VCS)
+    project.configure(
+        humble.initialized.model_copy(update={"setup": setup.replace("'.[tests]'", "'.[test]'")})
     )
-    project = Project(tmp_path, HATCH_VCS, mistaken)
 
     code, out = project.doctor(monkeypatch, capsys)
 
     assert code == 1, out
     assert "set-up said  WARNING: humble 0.1.dev" in out and "does not provide the extra 'test'" in out
     assert (
-        "NOT READY: The test runner is missing: python in the environment has no module named pytest" in out
+        "NOT READY: The test runner is missing: .venv/bin/python in the environment has no module named "
+        "pytest" in out
     )
     assert "suite " not in out, "the suite is not run without its runner"

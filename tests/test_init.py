@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.sample_projects import nightshift_init as init
+from tests.sample_projects import offline_pip
 from tests.tools_fixtures import make_repo
 from tests.wheels import repack, write_wheel
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(900)  # each set-up installs packages, in a sandbox, on a shared machine
 TESTED = "def next_hour(hour):\n    return (hour + 1) % 24\n"
 PYTEST_TESTS = {
@@ -90,20 +91,6 @@ def uv_on_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def init(tmp_path: Path, repo: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "NIGHTSHIFT_CONFIG": str(tmp_path / "nightshift.toml"),
-        "NIGHTSHIFT_DATA_DIR": str(tmp_path / "state"),
-        **variables,
-    }
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "init", "--repo", str(repo), *args],
-        env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
 def environment_table(config: Path) -> dict[str, object]:
     return dict(tomllib.loads(config.read_text())["environment"])
 
@@ -125,10 +112,6 @@ def assert_ready(done: subprocess.CompletedProcess[str], passed: int = 2) -> Non
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"suite        tests: {passed} passed, 0 failed" in done.stdout, done.stdout
     assert "READY: a run would verify fixes against this suite." in done.stdout
-
-
-def offline_pip(wheels: Path) -> dict[str, str]:
-    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
 
 
 def test_pip_extras_names_the_extra_the_project_declares(tmp_path: Path, wheels: Path) -> None:

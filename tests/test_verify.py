@@ -1,15 +1,18 @@
 """verify(): real git worktrees, real pytest (and unittest) subprocesses, real verdicts."""
 
 import asyncio
+import dataclasses
 import sys
 import time
+import venv
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
-from demo.playground import Playground
+from demo.playground import SAMPLE_ENVIRONMENT, Playground
 from documents.facts import TestCounts
+from environment.prepare import plain_environment
 from gitrepo.errors import GitError
 from safety import sandbox as commands
 from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, playground_fixture  # noqa: F401 (fixtures)
@@ -391,6 +394,30 @@ async def test_a_suite_that_cannot_be_collected_on_base_is_the_environments_faul
     assert facts.verdict == "environment_error", facts.detail
     assert "ModuleNotFoundError: No module named 'not_installed_anywhere'" in facts.detail
     assert "not the fix" in facts.detail and "nightshift doctor" in facts.detail
+    project.assert_clean()
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["python", "make"])
+async def test_a_missing_test_runner_is_named(
+    make_repo: Callable[[Mapping[str, str]], Playground], tmp_path: Path, wrapped: bool
+) -> None:
+    """The environment's python has no pytest: the verdict is the environment's and says the runner is
+    missing, also when a wrapper (make) has the last word."""
+    bare = tmp_path / "bare"
+    venv.create(bare, with_pip=False)
+    python = bare / "bin" / "python"
+    runner = f"{python} -m pytest -q"
+    command = "make test" if wrapped else runner
+    project = Project(make_repo({**PRICING, "Makefile": f"test:\n\t{runner}\n"}), tmp_path)
+    settings = SAMPLE_ENVIRONMENT.model_copy(update={"test_command": command})
+    environment = dataclasses.replace(plain_environment(settings), programs=(python,))
+
+    facts = await project.verify(
+        fix=PRICING_FIX, tests=PRICING_TESTS, command=command, environment=environment
+    )
+
+    assert facts.verdict == "environment_error", facts.detail
+    assert f"the test runner is missing: {python} has no module named pytest" in facts.detail
     project.assert_clean()
 
 

@@ -31,12 +31,20 @@ _ERROR_LINE = re.compile(
 )
 """pytest: interrupted (collection errors), internal error, usage error; argparse's ``prog: error: ...``
 (unittest, Django)."""
+_NO_MODULE = re.compile(r"^(\S+): No module named ([\w.]+)$", re.MULTILINE)
+"""What ``python -m pytest`` prints when that python has no pytest: the runner itself is missing."""
 _BUILD_ERROR = re.compile(r"\berror\b:", re.IGNORECASE)
 
 
 def runner_message(output: str) -> str | None:
-    """The runner's own last word on what went wrong: the last ``SomeError: message`` or ``prog: error:
-    message`` line of ``output`` (pytest's ``E`` and ``INTERNALERROR>`` prefixes removed)."""
+    """The runner's own last word on what went wrong: that the runner is missing (``python: No module
+    named pytest``, whatever a wrapper such as make prints after it), else the last ``SomeError:
+    message`` or ``prog: error: message`` line of ``output`` (pytest's ``E`` and ``INTERNALERROR>``
+    prefixes removed)."""
+    missing = _NO_MODULE.search(output)
+    if missing:
+        program, module = missing.groups()
+        return clip(f"the test runner is missing: {program} has no module named {module}", 300)
     found = _ERROR_LINE.findall(output)
     return clip(found[-1].strip(), 300) if found else None
 

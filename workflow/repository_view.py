@@ -4,6 +4,9 @@ from collections.abc import Sequence
 
 from agents.repository import RepositoryView, instructions_file
 from documents.facts import RunFacts
+from environment.prepare import Prepared
+from store.base_suites import BaseSuites
+from verify.cache import SuiteKey, cached_base_suite, suite_key
 from workflow.runtime import Runtime
 
 
@@ -23,3 +26,28 @@ async def repository_view(
         instructions=(name, text) if name and text is not None else None,
         failing_tests=failing_tests,
     )
+
+
+def base_suite_key(rt: Runtime, base: str, prepared: Prepared) -> SuiteKey:
+    """The key under which verification keeps ``base``'s suite, run in ``prepared`` with the test
+    command (``verify.cache``)."""
+    return suite_key(rt.repo.path.name, base, prepared, rt.settings.environment.test_command)
+
+
+async def failing_on_base(rt: Runtime, facts: RunFacts) -> list[str] | None:
+    """The tests that fail on the run's base commit, as an earlier verification of that commit (in
+    the same environment, with the same test command) ran them; None when none is kept, or when its
+    runner does not name its tests and some failed."""
+    assert facts.base_commit is not None
+    prepared = await rt.environments.prepare(facts.base_commit)  # reused: the run's environment step made it
+    if not prepared.ok:
+        return None
+    kept = await cached_base_suite(
+        BaseSuites(rt.store.engine), base_suite_key(rt, facts.base_commit, prepared)
+    )
+    if kept is None:
+        return None
+    if kept.report is not None:
+        return sorted(kept.report.failing())
+    counts = kept.counts
+    return [] if counts is not None and counts.failed + counts.errors == 0 else None

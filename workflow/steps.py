@@ -8,7 +8,7 @@ with a key of its own, so a replay records nothing twice, and the run moves on w
 
 import logging
 import shutil
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -33,10 +33,10 @@ from safety.errors import SecretFound
 from store import reports
 from store.base_suites import BaseSuites
 from verify import ENVIRONMENT_ADVICE, verify
-from verify.cache import BaseSuiteCache, suite_key
+from verify.cache import BaseSuiteCache
 from workflow.agent_runs import Start, prepare_worktrees, run_in_worktree, submitted_diff
 from workflow.alerts import ingest_alert
-from workflow.repository_view import repository_view
+from workflow.repository_view import base_suite_key, failing_on_base, repository_view
 from workflow.revisions import as_shipped, commit_revision, drop_revisions
 from workflow.runtime import Runtime
 
@@ -57,13 +57,20 @@ async def _facts(rt: Runtime, run_id: str) -> RunFacts:
     return facts
 
 
-async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | None = None) -> RunFacts:
+def status_change(status: RunStatus, note: str | None = None) -> Callable[[RunFacts], None]:
+    """The change of a run's facts to ``status``, with ``note`` in its timeline."""
+    entry = TimelineEntry(at=datetime.now(UTC), text=note) if note else None
+
     def change(facts: RunFacts) -> None:
         facts.status = status
-        if note:
-            facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=note))
+        if entry is not None:
+            facts.timeline.append(entry)
 
-    facts = await rt.store.update(run_id, change)
+    return change
+
+
+async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | None = None) -> RunFacts:
+    facts = await rt.store.update(run_id, status_change(status, note))
     rt.bus.publish(run_id, "status", {"status": status, "note": note})
     return facts
 
@@ -162,7 +169,8 @@ async def run_agent_step(
         goal = goals.pr_goal(ticket)
     elif mode == "fork":
         first = {"triage": goals.triage_goal, "code": goals.code_goal, "test": goals.test_goal}[name]
-        goal = first(ticket, _notes(rt, facts), await repository_view(rt, facts))
+        view = await repository_view(rt, facts, await failing_on_base(rt, facts))
+        goal = first(ticket, _notes(rt, facts), view)
     elif mode == "retry":
         verification = facts.verification
         failure = (
@@ -241,8 +249,6 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
     prepared = await rt.environments.prepare(facts.base_commit)
-    command = rt.settings.environment.test_command
-    key = suite_key(rt.repo.path.name, facts.base_commit, prepared, command)
     result = await verify(
         rt.repo,
         base=facts.base_commit,
@@ -250,12 +256,12 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         test_diff=test_diff,
         test_files=test_files,
         workdir=rt.worktree(run_id, f"verify-{revision}-{attempt}"),
-        test_command=command,
+        test_command=rt.settings.environment.test_command,
         timeout_s=rt.settings.tools.test_timeout_s,
         sandbox=rt.sandbox,
         environment=prepared.environment,
         parallel=rt.settings.environment.parallel_phases,
-        cache=BaseSuiteCache(BaseSuites(rt.store.engine), key),
+        cache=BaseSuiteCache(BaseSuites(rt.store.engine), base_suite_key(rt, facts.base_commit, prepared)),
     )
     result = result.model_copy(update={"fix_attempts": attempt + 1})
     out_of_budget = facts.cost_usd >= rt.settings.workflow.max_run_cost_usd
@@ -367,32 +373,38 @@ async def record_decision(rt: Runtime, run_id: str, decision: dict[str, Any]) ->
 
 
 async def ship_step(rt: Runtime, run_id: str) -> None:
-    """Record the pull request's delivery (one per branch, opened as soon as the forge answers), then
-    conclude: the run is shipped; the ticket and the briefing follow the pull request. What ships is
-    the revision approved: the latest, or an earlier one chosen explicitly (``workflow.revisions``)."""
-    facts = await set_status(rt, run_id, "approving", "approved; the pull request is being opened")
-    await rt.hooks.fire("approved", {"run_id": run_id})
-    shipped = await as_shipped(rt, facts)
+    """The run is approving and its pull request's delivery recorded (one per branch, opened as soon as
+    the forge answers), in one transaction; then conclude: the run is shipped; the ticket and the
+    briefing follow the pull request. What ships is the revision approved: the latest, or an earlier
+    one chosen explicitly (``workflow.revisions``)."""
+    note = "approved; the pull request is being opened"
+    shipped = await as_shipped(rt, await _facts(rt, run_id))
+    status = status_change("approving", note)
 
-    def change(current: RunFacts) -> None:
+    def approving(current: RunFacts) -> None:
         for field in ("shipped_revision", "fix", "tests", "verification", "timeline"):
             setattr(current, field, getattr(shipped, field))
+        status(current)
 
-    await rt.store.update(run_id, change)
-    fix_diff = (shipped.fix.diff if shipped.fix else "") + (shipped.tests.diff if shipped.tests else "")
+    shown = shipped.model_copy(deep=True)
+    approving(shown)  # what the pull request and the report show
+    fix_diff = (shown.fix.diff if shown.fix else "") + (shown.tests.diff if shown.tests else "")
     await rt.deliveries.record(
         run_id,
         "pull_request",
         f"{run_id}:pull_request",
         {
-            "title": render_pr_title(shipped),
-            "body": render_pr_body(shipped),
+            "title": render_pr_title(shown),
+            "body": render_pr_body(shown),
             "diff": fix_diff,
             "draft": rt.settings.workflow.draft_prs,
             "labels": list(rt.settings.workflow.pr_labels),
         },
+        change=approving,  # one transaction: never approving without the pull request on its way
     )
-    await _conclude(rt, shipped, "shipped", f"shipped: branch {shipped.branch}")
+    rt.bus.publish(run_id, "status", {"status": "approving", "note": note})
+    await rt.hooks.fire("approved", {"run_id": run_id})
+    await _conclude(rt, shown, "shipped", f"shipped: branch {shown.branch}")
 
 
 async def finish_step(rt: Runtime, run_id: str, status: RunStatus, reason: str) -> None:
@@ -418,21 +430,19 @@ async def _best_effort(run_id: str, what: str, work: Awaitable[object]) -> None:
 
 
 async def _conclude(rt: Runtime, facts: RunFacts, status: RunStatus, note: str) -> None:
-    """Report, clean up, and then record the final status, with the briefing showing it: whoever waits
-    for the status finds the run's worktrees gone. The notifier is told by a delivery."""
-    final = facts.model_copy(
-        update={
-            "status": status,
-            "timeline": [*facts.timeline, TimelineEntry(at=datetime.now(UTC), text=note)],
-        }
-    )
+    """Report, clean up, and then record the final status and arm the briefing showing it, in one
+    transaction: whoever waits for the status finds the run's worktrees gone and its briefing on its
+    way. The notifier is told by a delivery."""
+    final = facts.model_copy(deep=True)
+    conclude = status_change(status, note)
+    conclude(final)
     try:
         write_report(rt, final)
     except OSError:
         logger.exception("run %s: the report could not be written", facts.run_id)
     await _best_effort(facts.run_id, "the clean-up", cleanup(rt, facts.run_id))
-    await set_status(rt, facts.run_id, status, note)
-    await rt.deliveries.arm_briefing(facts.run_id)
+    await rt.deliveries.arm_briefing(facts.run_id, change=conclude)
+    rt.bus.publish(facts.run_id, "status", {"status": status, "note": note})
     await rt.bus.flush()
 
 
