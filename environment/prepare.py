@@ -33,6 +33,7 @@ from config import EnvironmentSettings, Settings
 from documents.facts import EnvironmentStatus
 from gitrepo import GitRepo
 from safety.sandbox import Environment, Sandbox
+from telemetry.metrics import observe_setup
 from tools.test_reports import strip_ansi
 from tools.text import tail
 
@@ -107,7 +108,9 @@ class Environments:
                 ready = self._ready(key)  # another process may have built it while we waited
                 if ready is not None:
                     return Prepared("reused", ready, key, detail=f"The environment {key} was reused.")
-                return await self._build(base, key)
+                built = await self._build(base, key)
+                observe_setup(built.status, built.duration_s)
+                return built
             finally:
                 handle.close()  # closing the file releases the lock
 

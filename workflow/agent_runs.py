@@ -11,6 +11,7 @@ record (``agent_worktree``).
 """
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,11 @@ from agents import AGENT_ROLES, build_specs
 from agents.definitions import PARTIAL_ON_LIMIT, WRITABLE_SHELL
 from documents.diffstat import diff_files
 from documents.facts import AgentFacts, FixFacts, PrDraft, RunFacts, TestFacts, TriageFacts
+from telemetry import logs, metrics
 from tools import ToolContext
 from workflow.runtime import Runtime
+
+logger = logging.getLogger("nightshift.agents")
 
 
 async def tool_context(rt: Runtime, facts: RunFacts, name: str) -> ToolContext:
@@ -53,6 +57,16 @@ async def run_in_worktree(
     a revision continues from the agent's previous edits (``agent_worktree``). When the agent has
     finished, what it changed is recorded before its facts say so.
     """
+    with logs.about(agent=name):
+        result = await _run_in_worktree(rt, facts, name, goal, fresh=fresh, label=label)
+        metrics.observe_agent(name, result.status, result.duration_s)
+        logger.info("agent %s ended %s after %.1f s: %s", name, result.status, result.duration_s, label)
+        return result
+
+
+async def _run_in_worktree(
+    rt: Runtime, facts: RunFacts, name: str, goal: str, *, fresh: bool, label: str
+) -> AgentResult:
     assert facts.base_commit is not None
     if fresh:
         worktree = await rt.repo.add_worktree(rt.worktree(facts.run_id, name), facts.base_commit)

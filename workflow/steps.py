@@ -8,6 +8,7 @@ with a key of its own, so a replay records nothing twice, and the run moves on w
 
 import logging
 import shutil
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from gitrepo import CommitSpec, branch_name
 from integrations.base import IntegrationError
 from safety.errors import SecretFound
 from store import reports
+from telemetry import metrics
 from verify import ENVIRONMENT_ADVICE, verify
 from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
 from workflow.repository_view import repository_view
@@ -60,6 +62,7 @@ async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | No
 
     facts = await rt.store.update(run_id, change)
     rt.bus.publish(run_id, "status", {"status": status, "note": note})
+    logger.info("run %s is %s: %s", run_id, status, note or "")
     return facts
 
 
@@ -205,6 +208,7 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     test_diff = (await rt.store.agent_diff(run_id, "test") or "") if _handed_in(facts, "test") else ""
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
+    started = time.monotonic()
     result = await verify(
         rt.repo,
         base=facts.base_commit,
@@ -218,6 +222,7 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         environment=(await rt.environments.prepare(facts.base_commit)).environment,
     )
     result = result.model_copy(update={"fix_attempts": attempt + 1})
+    metrics.observe_verification(result.verdict, time.monotonic() - started)
     out_of_budget = facts.cost_usd >= rt.settings.workflow.max_run_cost_usd
 
     def change(facts: RunFacts) -> None:
