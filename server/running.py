@@ -24,7 +24,7 @@ from server.slack.clicks import SlackClicks
 from server.slack.inbound import SlackInbound
 from server.slack.socket_mode import SlackSocket
 from store.runs import Store
-from telemetry import logs
+from telemetry import logs, tracing
 from telemetry.metrics import metrics_registry
 from workflow.engine import Engine
 
@@ -56,7 +56,9 @@ async def running_server(settings: Settings) -> AsyncIterator[Edge]:
     modes = integration_modes(settings)
     async with AsyncExitStack() as stack:
         stack.enter_context(logs.installed(settings.server.log_format, settings.secrets.all_values()))
+        stack.callback(tracing.flush, settings)  # last, once the engine has stopped
         model, description = stack.enter_context(model_for(settings))
+        logs.retake()
         slack, github, jira = live_integrations(settings, stack)
         links = await RunLinks.from_settings(settings)
         tracker = JiraTracker(jira, settings.jira) if jira is not None else None

@@ -28,7 +28,7 @@ RUN_FIELDS = ("run_id", "ticket", "agent", "delivery")
 """What a line about a run says about it, in this order."""
 LIBRARIES = ("uvicorn", "uvicorn.error", "uvicorn.access", "dbos")
 """Loggers that come with handlers of their own, taken over so their lines go through ours."""
-QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "aiohttp.access": logging.WARNING}
+QUIET = {name: logging.WARNING for name in ("httpx", "httpx2", "httpcore", "aiohttp.access")}
 """Libraries that log every request at INFO: only their warnings are kept."""
 DBOS_CONSOLE = "__dbos_console_log_handler__"
 """The name of the handler DBOS adds to its logger when that logger has none."""
@@ -150,7 +150,7 @@ class LoggingSetup:
         root = logging.getLogger()
         self._root_level = root.level
         self._libraries = {
-            name: (list(logger.handlers), logger.propagate)
+            name: (list(logger.handlers), logger.propagate, logger.level)
             for name in LIBRARIES
             for logger in [logging.getLogger(name)]
         }
@@ -169,6 +169,8 @@ class LoggingSetup:
             for handler in list(logger.handlers):
                 logger.removeHandler(handler)
             logger.propagate = True
+            if name.startswith("uvicorn"):  # a helper server may have quietened them for itself
+                logger.setLevel(logging.NOTSET)
         # DBOS adds a console handler of its own to a logger that has none: this one keeps it out.
         logging.getLogger("dbos").addHandler(self._dbos_marker)
         for name, level in QUIET.items():
@@ -178,7 +180,7 @@ class LoggingSetup:
         root = logging.getLogger()
         root.removeHandler(self.handler)
         root.setLevel(self._root_level)
-        for name, (handlers, propagate) in self._libraries.items():
+        for name, (handlers, propagate, level) in self._libraries.items():
             logger = logging.getLogger(name)
             for handler in list(logger.handlers):
                 logger.removeHandler(handler)
@@ -186,6 +188,7 @@ class LoggingSetup:
                 if handler.name != DBOS_CONSOLE:
                     logger.addHandler(handler)
             logger.propagate = propagate
+            logger.setLevel(level)
         for name, level in self._quiet.items():
             logging.getLogger(name).setLevel(level)
         _worker.clear()
@@ -205,6 +208,13 @@ def install(log_format: LogFormat, secrets: Iterable[str]) -> LoggingSetup:
     setup.apply()
     _active.append(setup)
     return setup
+
+
+def retake() -> None:
+    """Take uvicorn's loggers back after a server started in this process (the scripted model's) set
+    them up for itself: uvicorn configures its loggers whenever a server is made."""
+    if _active:
+        _active[-1].apply()
 
 
 @contextlib.contextmanager

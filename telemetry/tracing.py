@@ -7,6 +7,9 @@ workflow (``PropagateOtelContext``), so the worker that recovers the run after a
 same trace; the agent phases, which wait in the shared queue and run on whichever worker takes them,
 are enqueued the same way (``workflow.pipeline``). Exporter settings beyond the endpoint (headers,
 timeouts, TLS) are the OpenTelemetry SDK's own ``OTEL_EXPORTER_OTLP_*`` environment variables.
+
+Spans are sent in batches every few seconds; ``flush`` sends what is left when the server stops (uvicorn
+ends the process with the signal that stopped it, so nothing at exit would).
 """
 
 import contextlib
@@ -41,3 +44,15 @@ def run_trace(settings: Settings, run_id: str) -> Iterator[None]:
     span = trace.get_tracer(TRACER).start_as_current_span(RUN_SPAN, attributes={RUN_ID_ATTRIBUTE: run_id})
     with span, PropagateOtelContext():
         yield
+
+
+def flush(settings: Settings, timeout_s: float = 10) -> None:
+    """Send the spans not sent yet (the server is stopping)."""
+    if not settings.server.otlp_traces_endpoint:
+        return
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    force_flush = getattr(provider, "force_flush", None)
+    if force_flush is not None:
+        force_flush(int(timeout_s * 1000))
