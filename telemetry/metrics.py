@@ -15,13 +15,13 @@ Two kinds, told apart in docs/operations.md:
 running server.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from store.metrics import RunReadings, delivery_backlog
+from store.metrics import RunReadings, ServiceBacklog, delivery_backlog
 from store.runs import ACTIVE_STATUSES, Store
 
 AGENT_SECONDS = Histogram(
@@ -69,95 +69,102 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         totals = self._runs.totals()
-        started = CounterMetricFamily(
-            "nightshift_runs_started", "Runs recorded, by trigger (the ticket's source).", labels=["trigger"]
+        yield _family(
+            CounterMetricFamily,
+            "nightshift_runs_started",
+            "Runs recorded, by trigger (the ticket's source).",
+            ["trigger"],
+            (((trigger,), count) for trigger, count in totals.started.items()),
         )
-        for trigger, count in sorted(totals.started.items()):
-            started.add_metric([trigger], count)
-        yield started
-        finished = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "nightshift_runs_finished",
             "Runs in a final status (shipped, cancelled, expired, failed), by status and the last "
             "verification's verdict (none: never verified).",
-            labels=["status", "verdict"],
+            ["status", "verdict"],
+            totals.finished.items(),
         )
-        for (status, verdict), count in sorted(totals.finished.items()):
-            finished.add_metric([status, verdict], count)
-        yield finished
-        current = GaugeMetricFamily("nightshift_runs", "Runs in each active status now.", labels=["status"])
-        for status in ACTIVE_STATUSES:
-            current.add_metric([status], totals.current[status])
-        yield current
+        yield _family(
+            GaugeMetricFamily,
+            "nightshift_runs",
+            "Runs in each active status now.",
+            ["status"],
+            (((status,), totals.current[status]) for status in ACTIVE_STATUSES),
+        )
         yield GaugeMetricFamily(
             "nightshift_queue_depth",
             "Runs recorded and waiting for the agents (status queued); past [server] max_queued_runs new "
             "ones are refused.",
             value=totals.current["queued"],
         )
-        yield GaugeMetricFamily(
-            "nightshift_queue_limit", "[server] max_queued_runs.", value=self._max_queued
-        )
-        tokens = CounterMetricFamily(
+        yield GaugeMetricFamily("nightshift_queue_limit", "[server] max_queued_runs.", value=self._max_queued)
+        yield _family(
+            CounterMetricFamily,
             "nightshift_model_tokens",
             "Model tokens spent, by agent, model and direction (input, output).",
-            labels=["agent", "model", "direction"],
+            ["agent", "model", "direction"],
+            totals.tokens.items(),
         )
-        for (agent, model, direction), count in sorted(totals.tokens.items()):
-            tokens.add_metric([agent, model, direction], count)
-        yield tokens
-        cost = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "nightshift_model_cost_usd",
             "Model cost in US dollars, by agent and model.",
-            labels=["agent", "model"],
+            ["agent", "model"],
+            totals.cost_usd.items(),
         )
-        for (agent, model), usd in sorted(totals.cost_usd.items()):
-            cost.add_metric([agent, model], usd)
-        yield cost
-        ended = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "nightshift_agents_ended",
             "Agents of runs by how they last ended (submitted, model_error, timeout, budget, ...).",
-            labels=["agent", "status"],
+            ["agent", "status"],
+            totals.agents_ended.items(),
         )
-        for (agent, status), count in sorted(totals.agents_ended.items()):
-            ended.add_metric([agent, status], count)
-        yield ended
-        yield from _deliveries(self._store)
+        yield from _deliveries(delivery_backlog(self._store.engine))
 
 
-def _deliveries(store: Store) -> Iterator[Metric]:
-    backlog = delivery_backlog(store.engine)
-    families = {
-        "pending": GaugeMetricFamily(
-            "nightshift_deliveries_pending", "Deliveries waiting to be made, by service.", labels=["service"]
-        ),
-        "failing": GaugeMetricFamily(
-            "nightshift_deliveries_failing",
-            "Deliveries waiting whose attempts have failed so far, by service.",
-            labels=["service"],
-        ),
-        "abandoned": GaugeMetricFamily(
-            "nightshift_deliveries_abandoned",
-            "Deliveries given up (refused, or not made within delivery_timeout_s), by service.",
-            labels=["service"],
-        ),
-        "oldest": GaugeMetricFamily(
-            "nightshift_deliveries_oldest_pending_seconds",
-            "How long the oldest waiting delivery has been due, by service (0: none waits).",
-            labels=["service"],
-        ),
-        "failing_for": GaugeMetricFamily(
-            "nightshift_deliveries_failing_seconds",
-            "How long the longest-failing waiting delivery has been failing, by service (0: none fails).",
-            labels=["service"],
-        ),
-    }
-    for service, state in sorted(backlog.items()):
-        families["pending"].add_metric([service], state.pending)
-        families["failing"].add_metric([service], state.failing)
-        families["abandoned"].add_metric([service], state.abandoned)
-        families["oldest"].add_metric([service], state.oldest_pending_s)
-        families["failing_for"].add_metric([service], state.failing_for_s)
-    yield from families.values()
+def _family(
+    kind: type[CounterMetricFamily | GaugeMetricFamily],
+    name: str,
+    documentation: str,
+    labels: list[str],
+    values: Iterable[tuple[tuple[str, ...], float]],
+) -> Metric:
+    """A family with one sample per (label values, value) of ``values``, in label order."""
+    family = kind(name, documentation, labels=labels)
+    for label_values, value in sorted(values):
+        family.add_metric(list(label_values), value)
+    return family
+
+
+DELIVERY_GAUGES: tuple[tuple[str, str, Callable[[ServiceBacklog], float]], ...] = (
+    ("nightshift_deliveries_pending", "Deliveries waiting to be made", lambda b: b.pending),
+    (
+        "nightshift_deliveries_failing",
+        "Deliveries waiting whose attempts have failed so far",
+        lambda b: b.failing,
+    ),
+    (
+        "nightshift_deliveries_abandoned",
+        "Deliveries given up (refused, or not made within delivery_timeout_s)",
+        lambda b: b.abandoned,
+    ),
+    (
+        "nightshift_deliveries_oldest_pending_seconds",
+        "How long the oldest waiting delivery has been due (0: none waits)",
+        lambda b: b.oldest_pending_s,
+    ),
+    (
+        "nightshift_deliveries_failing_seconds",
+        "How long the longest-failing waiting delivery has been failing (0: none fails)",
+        lambda b: b.failing_for_s,
+    ),
+)
+
+
+def _deliveries(backlog: Mapping[str, ServiceBacklog]) -> Iterator[Metric]:
+    for name, documentation, measure in DELIVERY_GAUGES:
+        values = (((service,), measure(state)) for service, state in backlog.items())
+        yield _family(GaugeMetricFamily, name, f"{documentation}, by service.", ["service"], values)
 
 
 class _ThisProcess(Collector):

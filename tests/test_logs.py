@@ -62,8 +62,9 @@ def test_a_run_followed_by_run_id_through_json_logs_and_one_trace(tmp_path: Path
 
     of_run = [entry for entry in entries if entry.get("run_id") == run_id]
     by_logger = {entry["logger"] for entry in of_run}
-    edge, pipeline, delivered = "nightshift.webhooks", "nightshift.workflow", "nightshift.deliveries"
-    assert {edge, "uvicorn.access", pipeline, "nightshift.agents", delivered} <= by_logger, by_logger
+    pipeline, delivered = "nightshift.workflow", "nightshift.deliveries"
+    edge = {"nightshift.runs", "nightshift.webhooks", "uvicorn.access"}  # the command, the click
+    assert {*edge, pipeline, "nightshift.agents", delivered} <= by_logger, by_logger
     access = [e["message"] for e in of_run if e["logger"] == "uvicorn.access"]
     assert any("POST /webhook/slack/command" in line for line in access)
     agents = {e["agent"] for e in of_run if e["logger"] == "nightshift.agents"}

@@ -134,3 +134,18 @@ def test_only_approvers_decide_over_socket_mode_and_a_modal_gets_its_errors_in_t
         assert buttons(slack.message(run["message_ref"])) != []
     finally:
         live.server.stop()
+
+
+def test_a_refused_app_token_leaves_the_server_up_and_health_says_why(
+    tmp_path: Path, scripted_server: ScriptedModelServer
+) -> None:
+    with FakeSlack(socket=FakeSocketMode(app_token="xapp-1-A0NIGHTAPP-another-app")) as slack:
+        live = socket_server(tmp_path, scripted_server, slack)
+        try:
+            eventually(lambda: socket_health(live).get("last_error") is not None, "the refusal is shown")
+            health = socket_health(live)
+            assert health["state"] == "connecting" and health["connected_since"] is None
+            assert "invalid_auth" in health["last_error"] and "SLACK_APP_TOKEN" in health["last_error"]
+            assert APP_TOKEN not in str(live.get_json("/health"))
+        finally:
+            live.server.stop()

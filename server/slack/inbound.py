@@ -81,8 +81,6 @@ class SlackInbound:
             return _ephemeral(f"Not started: {too_long}")
         except QueueFull as full:
             return _ephemeral(f"Not started: {full}; try again later")
-        bind(run_id=facts.run_id, ticket=facts.ticket.key)
-        logger.info("run started from Slack by %s: %s", command.user_name, facts.ticket.title)
         return _ephemeral(
             f"On it: run `{facts.run_id}` for {facts.ticket.key}. The briefing will be posted in "
             f"<#{self.slack.channel}> with Approve / Request changes. Follow it live: {facts.web_url}"

@@ -75,12 +75,12 @@ class SlackSocket:
         """Connect in the background: the server starts while Slack is unreachable, and the client
         tries again every ``ping_interval_s``."""
         client = _Client(
+            refused=self._refused,
             app_token=self._app_token,
             web_client=AsyncWebClient(base_url=self._api_url),
             logger=logger,
             ping_interval=self._ping_interval_s,
         )
-        client.refused = self._refused
         client.message_listeners.append(self._on_message)
         client.socket_mode_request_listeners.append(self._on_request)
         self._client = client
@@ -168,13 +168,15 @@ class SlackSocket:
 class _Client(SocketModeClient):
     """slack_sdk's client, telling its owner why Slack would not give it a connection."""
 
-    refused: Callable[[Exception], None] = staticmethod(lambda _exc: None)
+    def __init__(self, *, refused: Callable[[Exception], None], **options: Any) -> None:
+        super().__init__(**options)
+        self._refused = refused
 
     async def issue_new_wss_url(self) -> str:
         try:
             return await super().issue_new_wss_url()
         except Exception as exc:
-            self.refused(exc)
+            self._refused(exc)
             raise
 
 
