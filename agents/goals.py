@@ -54,6 +54,7 @@ RETRY_TEMPLATES = {
     "fix_does_not_pass": "retry_fix_does_not_pass",
     "regression": "retry_regression",
     "no_fix": "retry_no_fix",
+    "build_failed": "retry_build_failed",
 }
 """The verdicts the code agent is run again for, each with its own words (``prompts/retry_*.md``)."""
 

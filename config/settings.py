@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from config.agents import AgentsSettings
 from config.base import Section
@@ -54,6 +62,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 _SECRET_WORDS = ("key", "token", "secret", "password")
+DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "sqlite")
+"""The databases runs can be kept in: PostgreSQL (psycopg 3, as DBOS uses it) and SQLite."""
 
 MOVED_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("tools", "test_command"): ("environment", "test_command"),
@@ -136,6 +146,18 @@ class Settings(Section):
         data["notices"] = notices
         return data
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str | None) -> str | None:
+        scheme = url.partition("://")[0].lower() if url and "://" in url else None
+        if url is not None and scheme not in DATABASE_SCHEMES:
+            shown = f"{scheme}://" if scheme else "a URL without a scheme"
+            raise ValueError(
+                f"{shown} is not supported: use postgresql://USER@HOST:PORT/DATABASE (several workers; "
+                "see docs/deploy.md) or sqlite:///PATH, or leave it unset for SQLite in the state directory"
+            )
+        return url
+
     @model_validator(mode="after")
     def _setup_needs_the_sandbox(self) -> "Settings":
         if self.environment.setup and self.safety.sandbox == "none":
@@ -203,13 +225,23 @@ def integration_modes(settings: Settings) -> dict[str, Mode]:
     return modes
 
 
-def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
-    """Read settings from the TOML file and the environment; raise ConfigError naming what is wrong."""
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The settings file: ``NIGHTSHIFT_CONFIG``, else ``nightshift.toml`` in the current directory."""
     env = os.environ if env is None else env
-    explicit = path is not None or "NIGHTSHIFT_CONFIG" in env
-    config_path = Path(path or env.get("NIGHTSHIFT_CONFIG") or "nightshift.toml")
-    data = _read_toml(config_path, required=explicit)
-    origin = {key: str(config_path) for key in data}
+    return Path(env.get("NIGHTSHIFT_CONFIG") or "nightshift.toml")
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, path: Path | None = None, *, missing_ok: bool = False
+) -> Settings:
+    """Read settings from the TOML file and the environment; raise ConfigError naming what is wrong.
+    A file named by ``path`` or ``NIGHTSHIFT_CONFIG`` must exist, unless ``missing_ok`` (a command
+    that is about to write it)."""
+    env = os.environ if env is None else env
+    explicit = (path is not None or "NIGHTSHIFT_CONFIG" in env) and not missing_ok
+    source = path or config_path(env)
+    data = _read_toml(source, required=explicit)
+    origin = {key: str(source) for key in data}
     for var, key_path in ENV_OVERRIDES.items():
         if env.get(var):
             _assign(data, key_path, env[var])
@@ -218,9 +250,9 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     try:
         settings = Settings.model_validate({**data, "secrets": secrets})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, origin, config_path)) from None
+        raise ConfigError(_describe(exc, origin, source)) from None
     for notice in settings.notices:
-        logger.warning("%s: %s", config_path, notice)
+        logger.warning("%s: %s", source, notice)
     return settings
 
 

@@ -19,6 +19,7 @@ from documents.phrases import (
     format_usd,
     ordered_agents,
     phase_counts,
+    phase_time,
     run_warnings,
     verdict_label,
     verdict_of,
@@ -200,11 +201,12 @@ def _verification(facts: RunFacts) -> str:
             str(c.errors),
             str(c.skipped),
             "yes" if c.timed_out else "no",
+            md.cell(phase_time(verification, phase) or ""),
         ]
-        for _, label, expectation, c in phase_counts(verification)
+        for phase, label, expectation, c in phase_counts(verification)
     ]
     if rows:
-        headers = ["Phase", "Must show", "Passed", "Failed", "Errors", "Skipped", "Timed out"]
+        headers = ["Phase", "Must show", "Passed", "Failed", "Errors", "Skipped", "Timed out", "Time"]
         parts.append(md.table(headers, rows))
     labels = {phase: label for phase, label, _ in PHASES}
     for name, excerpt in verification.excerpts.items():

@@ -144,6 +144,7 @@ def _verdict_section(b: Briefing) -> BlockJson:
     lines = [f"*Verdict:* {mark} {escape(verdict_label(b.verdict))}"]
     lines += [
         f"• {escape(phase.label)}: {escape(phase.counts.summary())} ({escape(phase.expectation)})"
+        + (f" in {escape(phase.time)}" if phase.time else "")
         for phase in b.counts
     ]
     if b.fix_attempts and b.fix_attempts > 1:

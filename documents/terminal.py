@@ -85,7 +85,11 @@ def _facts_grid(b: Briefing) -> Table:
     if b.counts:
         row(
             "Tests run",
-            "\n".join(f"{phase.label}: {phase.counts.summary()} ({phase.expectation})" for phase in b.counts),
+            "\n".join(
+                f"{phase.label}: {phase.counts.summary()} ({phase.expectation})"
+                + (f" in {phase.time}" if phase.time else "")
+                for phase in b.counts
+            ),
         )
     if b.fix_attempts is not None:
         row("Fix attempts", str(b.fix_attempts))

@@ -296,12 +296,13 @@ def _counts_table(briefing: Briefing) -> str:
     if not briefing.counts:
         return ""
     rows = "".join(
-        f"<tr><td>{_e(phase.label)}</td><td>{_e(phase.expectation)}</td><td>{_e(phase.counts.summary())}</td></tr>"
+        f"<tr><td>{_e(phase.label)}</td><td>{_e(phase.expectation)}</td><td>{_e(phase.counts.summary())}</td>"
+        f"<td>{_e(phase.time or '')}</td></tr>"
         for phase in briefing.counts
     )
     return (
-        '<div class="scroll"><table id="counts"><thead><tr><th>Phase</th><th>Must</th><th>Result</th></tr>'
-        f"</thead><tbody>{rows}</tbody></table></div>"
+        '<div class="scroll"><table id="counts"><thead><tr><th>Phase</th><th>Must</th><th>Result</th>'
+        f"<th>Time</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 

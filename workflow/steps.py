@@ -33,8 +33,10 @@ from gitrepo import CommitSpec, branch_name
 from integrations.base import IntegrationError
 from safety.errors import SecretFound
 from store import reports
+from store.base_suites import BaseSuites
 from telemetry import metrics
 from verify import ENVIRONMENT_ADVICE, verify
+from verify.cache import BaseSuiteCache, suite_key
 from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
 from workflow.repository_view import repository_view
 from workflow.runtime import Runtime
@@ -43,8 +45,10 @@ logger = logging.getLogger("nightshift.workflow")
 T = TypeVar("T")
 
 RETRY_VERDICTS = tuple(goals.RETRY_TEMPLATES)
-"""Verdicts the code agent can do something about (``fix_does_not_pass``, ``regression``, ``no_fix``);
-the others are the test agent's."""
+"""Verdicts the code agent can do something about (``fix_does_not_pass``, ``regression``, ``no_fix``,
+``build_failed``); the others are the test agent's or the environment's. A test that already fails on
+the base commit never leads to one of them (``verify.compare``), so no retry is spent on failures the
+fix did not cause."""
 
 
 async def _facts(rt: Runtime, run_id: str) -> RunFacts:
@@ -208,6 +212,9 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     test_diff = (await rt.store.agent_diff(run_id, "test") or "") if _handed_in(facts, "test") else ""
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
+    prepared = await rt.environments.prepare(facts.base_commit)
+    command = rt.settings.environment.test_command
+    key = suite_key(rt.repo.path.name, facts.base_commit, prepared, command)
     started = time.monotonic()
     result = await verify(
         rt.repo,
@@ -216,10 +223,12 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         test_diff=test_diff,
         test_files=test_files,
         workdir=rt.worktree(run_id, f"verify-{revision}-{attempt}"),
-        test_command=rt.settings.environment.test_command,
+        test_command=command,
         timeout_s=rt.settings.tools.test_timeout_s,
         sandbox=rt.sandbox,
-        environment=(await rt.environments.prepare(facts.base_commit)).environment,
+        environment=prepared.environment,
+        parallel=rt.settings.environment.parallel_phases,
+        cache=BaseSuiteCache(BaseSuites(rt.store.engine), key),
     )
     result = result.model_copy(update={"fix_attempts": attempt + 1})
     metrics.observe_verification(result.verdict, time.monotonic() - started)
