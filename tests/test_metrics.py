@@ -49,8 +49,9 @@ def live(tmp_path: Path, scripted_server: ScriptedModelServer) -> Iterator[LiveS
             scripted_server,
             secrets={"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET},
             slack={"channel": CHANNEL_ID, "api_url": slack.api_url},
-            environment={"setup": "true"},  # a set-up that makes nothing, so that one is measured
         )
+        # A set-up that makes nothing, so that one is measured (a copy: the sample environment is shared).
+        settings.environment = settings.environment.model_copy(update={"setup": "true"})
         server = start_server(settings, playground, sample_incident_script(), scripted_server)
         yield server
         server.server.stop()
