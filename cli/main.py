@@ -293,13 +293,16 @@ async def serve(settings: Settings, *, host: str | None, port: int | None) -> in
     import uvicorn
 
     from server.app import create_app
+    from telemetry.logs import install
 
     settings.server.host = host or settings.server.host
     settings.server.port = settings.server.port if port is None else port
+    install(settings.server.log_format, settings.secrets.all_values())  # uvicorn's lines too, from the first
     config = uvicorn.Config(
         create_app(settings),
         host=settings.server.host,
         port=settings.server.port,
+        log_config=None,
         log_level="info",
         lifespan="on",
     )

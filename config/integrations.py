@@ -67,6 +67,12 @@ class ServerSettings(Section):
     """Larger request bodies are refused with 413."""
     max_queued_runs: Annotated[int, Field(ge=1)] = 20
     """More queued runs than this: new ones get 429 with Retry-After."""
+    log_format: Literal["text", "json"] = "text"
+    """Every log line of the process (uvicorn's, DBOS's, ours) as text, or as one JSON object."""
+    public_metrics: bool = False
+    """``GET /metrics`` without the API token (for a Prometheus that cannot send one)."""
+    otlp_traces_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    """OpenTelemetry collector (OTLP over HTTP, ``.../v1/traces``): DBOS's traces of every run go there."""
 
 
 Mode = Literal["live", "local"]

@@ -45,6 +45,7 @@ SECRET_ENV = (
     "NIGHTSHIFT_API_TOKEN",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
     "GITHUB_TOKEN",
     "GITHUB_WEBHOOK_SECRET",
     "JIRA_API_TOKEN",
@@ -189,10 +190,11 @@ class Settings(Section):
 
 
 REQUIRED_WITH: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    # integration: ((what makes it live, (what it then needs too)), ...)
+    # integration: ((what makes it live, (what it then needs too; "A|B": either)), ...)
     "slack": (
-        ("SLACK_BOT_TOKEN", ("SLACK_SIGNING_SECRET", "SLACK_CHANNEL")),
+        ("SLACK_BOT_TOKEN", ("SLACK_SIGNING_SECRET|SLACK_APP_TOKEN", "SLACK_CHANNEL")),
         ("SLACK_SIGNING_SECRET", ("SLACK_BOT_TOKEN",)),
+        ("SLACK_APP_TOKEN", ("SLACK_BOT_TOKEN",)),
     ),
     "github": (
         ("GITHUB_TOKEN", ("GITHUB_REPO",)),
@@ -227,7 +229,11 @@ def integration_modes(settings: Settings) -> dict[str, Mode]:
     modes: dict[str, Mode] = {}
     for name, rules in REQUIRED_WITH.items():
         for trigger, needs in rules:
-            missing = [need for need in needs if not present[need]]
+            missing = [
+                need.replace("|", " or ")
+                for need in needs
+                if not any(present[either] for either in need.split("|"))
+            ]
             if present[trigger] and missing:
                 raise ConfigError(
                     f"{name} is half-configured: {trigger} is set but {', '.join(missing)} "
@@ -235,6 +241,12 @@ def integration_modes(settings: Settings) -> dict[str, Mode]:
                     f"or unset {trigger} to use the local default"
                 )
         modes[name] = "live" if present[rules[0][0]] else "local"
+    app_token = settings.secrets.get("SLACK_APP_TOKEN")
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError(
+            "SLACK_APP_TOKEN is not an app-level token: it starts with xapp- (Basic Information -> "
+            "App-Level Tokens, with the connections:write scope)"
+        )
     return modes
 
 

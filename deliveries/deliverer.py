@@ -44,6 +44,7 @@ from store.events import EventBus
 from store.outbox import Delivery, Outbox
 from store.reports import write_report
 from store.runs import Store
+from telemetry import logs
 
 logger = logging.getLogger("nightshift.deliveries")
 
@@ -174,7 +175,8 @@ class Deliverer:
         """An attempt whose bookkeeping failed too (the database is away) is logged; its lease runs
         out and it is tried again, by this worker or another."""
         try:
-            await self._attempt(delivery)
+            with logs.about(run_id=delivery.run_id, delivery=delivery.key):
+                await self._attempt(delivery)
         except Exception:
             logger.exception(
                 "delivery %s of run %s: recording the attempt failed", delivery.key, delivery.run_id
@@ -187,6 +189,7 @@ class Deliverer:
                 delivery, self.owner, error="the run is gone", status=None, retry_at=None
             )
             return
+        logs.bind(ticket=facts.ticket.key)
         timeout = self._settings.delivery_attempt_timeout_s
         try:
             async with asyncio.timeout(timeout):
@@ -227,6 +230,7 @@ class Deliverer:
         if not await self.outbox.delivered(delivery, self.owner, outcome.result):
             logger.warning("delivery %s: its lease was lost during the attempt", delivery.key)
             return
+        logger.info("run %s: %s %s delivered", delivery.run_id, delivery.service, delivery.what)
         await self._publish(delivery)
 
     async def _briefing_shown(self, facts: RunFacts, ref: str | None) -> None:

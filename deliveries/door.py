@@ -6,8 +6,8 @@ will receive; the integrations only reformat it (Block Kit, ADF) and add nothing
 labels. ``Send.text`` is that payload as JSON text. The deliveries of the outbox (the briefing posted
 or updated, the pull request, ticket transitions and comments, notes on an alert's incident;
 ``DeliveryExecutor.deliver``) and the answers to a click (the message redrawn without its buttons, the
-feedback modal, an ephemeral line; ``server.routers.webhooks.slack_clicks``) all go through ``send``,
-and nothing in ``workflow`` calls an integration's sending methods any other way.
+feedback modal, an ephemeral line; ``server.slack.clicks``) all go through ``send``, and nothing in
+``workflow`` calls an integration's sending methods any other way.
 
 That makes ``send`` the place to inspect what leaves before it leaves: the secret scan
 (``safety.secret_scan.SecretScanner``: the bot's known secrets, raw and encoded) runs at the top of

@@ -7,7 +7,8 @@ with each message's metadata when ``include_all_metadata`` is set), taking JSON 
 slack_sdk sends them, checking the bearer token (``not_authed`` / ``invalid_auth``), and keeping each
 message's latest text, blocks and metadata. ``fail_next`` answers the next calls to a method with 429
 (and Retry-After) or 5xx, as Slack's JSON or as any body a proxy would send (an HTML error page, plain
-text, nothing). ``/respond/<id>`` stands in for response URLs and records what is posted there.
+text, nothing). ``/respond/<id>`` stands in for response URLs and records what is posted there. With
+``socket=FakeSocketMode()`` it speaks Socket Mode too (``demo.fake_slack_socket``).
 
 ``signed_headers`` signs with slack_sdk's own ``SignatureVerifier``; ``slash_command_body``,
 ``block_actions_body`` and ``view_submission_body`` build request bodies exactly as Slack posts them
@@ -18,16 +19,19 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from client.scripted.threaded import ThreadedServer
+
+if TYPE_CHECKING:
+    from demo.fake_slack_socket import FakeSocketMode
 from documents.slack_blocks import (
     APPROVE_ACTION_ID,
     FEEDBACK_ACTION_ID,
@@ -87,19 +91,28 @@ class _State:
 class FakeSlack(ThreadedServer):
     """Slack's Web API on 127.0.0.1 for one workspace and one bot token."""
 
-    def __init__(self, *, token: str = TOKEN, not_in_channel: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = TOKEN,
+        not_in_channel: tuple[str, ...] = (),
+        socket: "FakeSocketMode | None" = None,
+    ) -> None:
         self.token = token
         self.not_in_channel = set(not_in_channel)
         """Channels the bot is not a member of: posting there answers ``not_in_channel``."""
+        self.socket = socket
+        """Socket Mode (``demo.fake_slack_socket``): ``apps.connections.open`` and its WebSocket."""
         self.calls: list[Call] = []
         self._state = _State()
         self._lock = threading.Lock()
-        app = Starlette(
-            routes=[
-                Route("/api/{method}", self._api, methods=["GET", "POST"]),
-                Route("/respond/{respond_id}", self._respond, methods=["POST"]),
-            ]
-        )
+        routes: list[BaseRoute] = [
+            Route("/api/{method}", self._api, methods=["GET", "POST"]),
+            Route("/respond/{respond_id}", self._respond, methods=["POST"]),
+        ]
+        if socket is not None:
+            routes.append(WebSocketRoute("/socket-mode", socket.serve))
+        app = Starlette(routes=routes)
         super().__init__(app, name="fake slack")
 
     # -- set-up and inspection ----------------------------------------------------------------------
@@ -184,6 +197,9 @@ class FakeSlack(ThreadedServer):
         fault = self._fault(call)
         if fault is not None:
             return fault
+        if call.method == "apps.connections.open" and self.socket is not None:
+            ws_base = "ws" + self.url.removeprefix("http")
+            return _answer(call, self.socket.connections_open(call.token, ws_base))
         if call.token is None:
             return _answer(call, {"ok": False, "error": "not_authed"})
         if call.token != self.token:

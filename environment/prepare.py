@@ -39,6 +39,7 @@ from environment import kept
 from environment.artefacts import artefacts
 from gitrepo import GitRepo
 from safety.sandbox import Environment, Sandbox
+from telemetry.metrics import observe_setup
 from tools.runner_reports import strip_ansi
 from tools.text import tail
 
@@ -126,7 +127,9 @@ class Environments:
                 ready = self._ready(key, files)  # another process may have built it while we waited
                 if ready is not None:
                     return ready
-                return await self._build(base, key, files)
+                built = await self._build(base, key, files)
+                observe_setup(built.status, built.duration_s)
+                return built
             finally:
                 handle.close()  # closing the file releases the lock
 

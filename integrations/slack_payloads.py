@@ -7,7 +7,7 @@ adapter can answer 400 with that reason.
 - ``parse_command``: the slash command's form -> ``SlashCommand`` (``help``, ``status`` or ``run``).
 - ``parse_interaction``: the ``payload`` form field (JSON) -> ``ButtonClick`` (a ``block_actions``
   click on Approve, Ship revision N or Request changes) or ``FeedbackSubmitted`` (the feedback
-  modal's ``view_submission``).
+  modal's ``view_submission``); ``interaction_from`` the same from the decoded payload (Socket Mode).
 """
 
 import html
@@ -193,6 +193,11 @@ def parse_interaction(form_payload: str) -> Interaction:
         data = json.loads(form_payload)
     except json.JSONDecodeError as exc:
         raise ValueError(f"interaction payload is not JSON: {exc.msg} at position {exc.pos}") from None
+    return interaction_from(data)
+
+
+def interaction_from(data: Any) -> Interaction:
+    """An interaction payload already decoded (Socket Mode sends it as JSON in the envelope)."""
     if not isinstance(data, dict):
         raise ValueError("interaction payload is not a JSON object")
     kind = data.get("type")

@@ -2,13 +2,13 @@
 deliveries waiting), the inbound webhooks, the sandbox. ``GET /health`` answers it; the start-up banner
 says the same in a few lines."""
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from config import Mode, Settings
 from documents.phrases import plural
 from safety.sandbox import Sandbox
-from server.models import Health, IntegrationHealth, SandboxHealth
+from server.models import Health, IntegrationHealth, SandboxHealth, SocketModeHealth
 from store.outbox import Outbox
 
 
@@ -20,6 +20,8 @@ class HealthReport:
     public_url: str
     sandbox: Sandbox
     outbox: Outbox
+    socket_mode: Callable[[], Awaitable[SocketModeHealth]] | None = None
+    """How Slack's Socket Mode connection stands (``server.slack.socket_mode``), when it is on."""
 
     async def health(self) -> Health:
         return Health(
@@ -45,6 +47,8 @@ class HealthReport:
                 entry.pending = service.pending if service else 0
                 entry.last_error = service.last_error if service else None
                 entry.last_error_at = service.last_error_at if service else None
+            if name == "slack" and self.socket_mode is not None:
+                entry.socket_mode = await self.socket_mode()
             report[name] = entry
         return report
 
@@ -59,7 +63,8 @@ class HealthReport:
             count = plural(entry.pending or 0, "delivery", "deliveries")
             waiting = f", {count} waiting" if entry.pending else ""
             failing = f", last error: {entry.last_error}" if entry.state == "degraded" else ""
-            parts.append(f"{name} live ({entry.state}{waiting}{failing})")
+            socket = f", Socket Mode {entry.socket_mode.state}" if entry.socket_mode else ""
+            parts.append(f"{name} live ({entry.state}{waiting}{failing}{socket})")
         hooks = "; ".join(f"/webhook/{name} {entry.webhook}" for name, entry in integrations.items())
         head = f"Nightshift on {self.public_url}: model {self.model_name}; {', '.join(parts)}"
         return f"{head}\nsandbox: {self.sandbox.describe()}\ninbound webhooks: {hooks}"
@@ -70,7 +75,13 @@ def inbound_webhooks(settings: Settings, modes: Mapping[str, Mode]) -> dict[str,
     secrets = settings.secrets
     jira_signed = bool(secrets.get("JIRA_WEBHOOK_SECRET"))
     return {
-        "slack": "on" if modes["slack"] == "live" else "off (Slack is local)",
+        "slack": (
+            "off (Slack is local)"
+            if modes["slack"] == "local"
+            else "on"
+            if secrets.get("SLACK_SIGNING_SECRET")
+            else "off (Slack uses Socket Mode; set SLACK_SIGNING_SECRET to take requests over HTTP too)"
+        ),
         "github": (
             "off (GitHub is local)"
             if modes["github"] == "local"

@@ -196,6 +196,17 @@ class RunEvent(BaseModel):
     agent: AgentName | None
 
 
+class SocketModeHealth(BaseModel):
+    """Slack's Socket Mode connection of the worker that answers (with ``SLACK_APP_TOKEN``)."""
+
+    state: Literal["connected", "connecting"] = Field(
+        description="connected: Slack said hello on the live connection; connecting: not (yet, or again)."
+    )
+    connected_since: datetime | None = None
+    reconnects: int = Field(description="How often it connected again since the server started.")
+    last_error: str | None = Field(default=None, description="Why Slack would not give it a connection.")
+
+
 class IntegrationHealth(BaseModel):
     """One integration in ``GET /health``; ``state`` and what follows only when it is live."""
 
@@ -207,6 +218,9 @@ class IntegrationHealth(BaseModel):
     pending: int | None = Field(default=None, description="Its deliveries waiting to be tried again.")
     last_error: str | None = None
     last_error_at: datetime | None = None
+    socket_mode: SocketModeHealth | None = Field(
+        default=None, description="Slack only, with SLACK_APP_TOKEN."
+    )
 
 
 class SandboxHealth(BaseModel):

@@ -108,16 +108,17 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 def configure_document(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Finish the document FastAPI built for what a server with ``settings`` enforces.
 
-    Without an API token, mutations are accepted from loopback, so the token becomes optional. A
-    webhook's signature headers are required only where its integration checks them: Slack and GitHub
-    when live, Jira, Sentry and PagerDuty when their webhook secrets are set. The description's length
+    Without an API token, mutations are accepted from loopback, so the token becomes optional (and
+    ``/metrics`` needs none with ``public_metrics``). A webhook's signature headers are required only
+    where its integration checks them: Slack with its signing secret, GitHub when live, Jira, Sentry
+    and PagerDuty when their webhook secrets are set. The description's length
     limit is the configured one. FastAPI's own validation answer is dropped: the server sends
     ``ApiErrorBody`` for every error, and each route lists the ones it gives.
     """
     modes = integration_modes(settings)
     signed = {
-        "/webhook/slack/command": modes["slack"] == "live",
-        "/webhook/slack/actions": modes["slack"] == "live",
+        "/webhook/slack/command": bool(settings.secrets.get("SLACK_SIGNING_SECRET")),
+        "/webhook/slack/actions": bool(settings.secrets.get("SLACK_SIGNING_SECRET")),
         "/webhook/github": modes["github"] == "live",
         "/webhook/jira": bool(settings.secrets.get("JIRA_WEBHOOK_SECRET")),
         "/webhook/sentry": bool(settings.secrets.get("SENTRY_CLIENT_SECRET")),
@@ -137,7 +138,10 @@ def configure_document(document: dict[str, Any], settings: Settings) -> dict[str
             if answers.get("422", {}).get("content", {}).get(JSON, {}).get("schema") == fastapi_422:
                 del answers["422"]
             security = operation.get("security")
-            if not token_configured and security and {} not in security:
+            if path == "/metrics" and settings.server.public_metrics:
+                operation.pop("security", None)
+                answers.pop("401", None)
+            elif not token_configured and security and {} not in security:
                 operation["security"] = [*security, {}]
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "header" and parameter["name"] in SIGNATURE_HEADERS:

@@ -1,17 +1,19 @@
-"""Building and running the server's parts from settings: model, integrations, engine, and the parts
-the routes use (``Edge``).
+"""Building and running the server's parts from settings: model, integrations, engine, Slack's Socket
+Mode connection, the metrics and the process's logging, and the parts the routes use (``Edge``).
 
 Kept out of server.app so the app factory stays a list of routers; nothing here imports the web
 framework either.
 """
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from client.scripted.local import model_for
 from config import Settings, integration_modes
-from deliveries.door import DeliveryExecutor
 from integrations.base import AlertReader
 from integrations.github import GitHubForge
 from integrations.jira import JiraClient, JiraTracker
@@ -21,8 +23,15 @@ from integrations.slack import SlackNotifier
 from server.access import Access, RunLinks
 from server.health import HealthReport
 from server.service import RunService
+from server.slack.clicks import SlackClicks
+from server.slack.inbound import SlackInbound
+from server.slack.socket_mode import SlackSocket
 from store.runs import Store
+from telemetry import logs, tracing
+from telemetry.metrics import metrics_registry
 from workflow.engine import Engine
+
+logger = logging.getLogger("nightshift.server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +44,13 @@ class Edge:
     health: HealthReport
     store: Store
     """Where a webhook remembers the deliveries it has seen (Slack's signatures)."""
-    door: DeliveryExecutor
-    """The one outbound door: what a click makes Nightshift send to Slack goes through it."""
     slack: SlackNotifier | None
+    slack_inbound: SlackInbound | None
+    """Slack's commands and clicks, as both of its doors (HTTP, Socket Mode) hand them in."""
     github: GitHubForge | None
     jira: JiraClient | None
+    metrics: CollectorRegistry
+    """What ``/metrics`` shows (``telemetry.metrics``)."""
 
 
 @asynccontextmanager
@@ -47,7 +58,10 @@ async def running_server(settings: Settings) -> AsyncIterator[Edge]:
     """Start everything the HTTP server needs; stop it all on exit. ConfigError for bad settings."""
     modes = integration_modes(settings)
     async with AsyncExitStack() as stack:
+        stack.enter_context(logs.installed(settings.server.log_format, settings.secrets.all_values()))
+        stack.callback(tracing.flush, settings)  # last, once the engine has stopped
         model, description = stack.enter_context(model_for(settings))
+        logs.retake()
         slack, github, jira = live_integrations(settings, stack)
         links = await RunLinks.from_settings(settings)
         tracker = JiraTracker(jira, settings.jira) if jira is not None else None
@@ -65,19 +79,42 @@ async def running_server(settings: Settings) -> AsyncIterator[Edge]:
         engine.web_link = links.signed
         rt = await engine.start()
         stack.push_async_callback(engine.stop)
+        logs.set_worker(rt.executor_id)
         outbox = rt.deliveries.outbox
+        service = RunService(settings, engine, store=rt.store, bus=rt.bus, outbox=outbox)
+        inbound = None
+        socket = None
+        if slack is not None:
+            clicks = SlackClicks(slack, rt.deliveries.executor, service)
+            inbound = SlackInbound(slack, clicks, service, with_jira=jira is not None)
+            app_token = settings.secrets.get("SLACK_APP_TOKEN")
+            if app_token:
+                socket = SlackSocket(
+                    app_token=app_token, api_url=settings.slack.api_url, inbound=inbound, store=rt.store
+                )
+                await socket.start()
+                stack.push_async_callback(socket.stop)
         edge = Edge(
             settings=settings,
-            service=RunService(settings, engine, store=rt.store, bus=rt.bus, outbox=outbox),
+            service=service,
             access=Access(settings.secrets.get("NIGHTSHIFT_API_TOKEN"), links),
-            health=HealthReport(settings, modes, description, links.public_url, rt.sandbox, outbox),
+            health=HealthReport(
+                settings,
+                modes,
+                description,
+                links.public_url,
+                rt.sandbox,
+                outbox,
+                socket_mode=socket.health if socket is not None else None,
+            ),
             store=rt.store,
-            door=rt.deliveries.executor,
             slack=slack,
+            slack_inbound=inbound,
             github=github,
             jira=jira,
+            metrics=metrics_registry(rt.store, max_queued_runs=settings.server.max_queued_runs),
         )
-        print(await edge.health.banner(), flush=True)
+        logger.info("%s", await edge.health.banner())
         yield edge
 
 

@@ -3,8 +3,10 @@
 No HTTP here: each method answers with facts or a domain outcome (``server.outcomes``: ``RunStarted``,
 ``Accepted``, ``AlreadyDecided``, ``NothingToShip``, ...) or raises a refusal (``RunNotFound``,
 ``QueueFull``, ...). The routers turn those into status codes; the webhooks use the same outcomes.
+A request that names or starts a run logs the rest of its lines about that run (``telemetry.logs``).
 """
 
+import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -27,8 +29,11 @@ from store.events import EventBus
 from store.outbox import Outbox
 from store.queries import latest_run, list_runs, report_of, run_detail
 from store.runs import ACTIVE_STATUSES, Store, StoredEvent
+from telemetry import logs
 from workflow.engine import DecisionKind, Engine
 from workflow.errors import RunNotFound
+
+logger = logging.getLogger("nightshift.runs")
 
 LATEST = "latest"
 """The run id that names the newest run."""
@@ -53,6 +58,10 @@ class RunService:
         facts, created = await self.engine.submit(
             ticket, dedupe_key=dedupe_key, max_queued=self.settings.server.max_queued_runs
         )
+        logs.bind(run_id=facts.run_id, ticket=facts.ticket.key)  # the request's lines are about it
+        if created:
+            by = f" by {ticket.reporter}" if ticket.reporter else ""
+            logger.info("run started from %s%s: %s", ticket.source, by, facts.ticket.title)
         return RunStarted(facts, created)
 
     async def runs(self) -> list[dict[str, Any]]:
@@ -71,6 +80,7 @@ class RunService:
         facts = await self.store.get(run_id) if run_id else None
         if facts is None:
             raise RunNotFound(f"no run with id {run_id!r}")
+        logs.bind(run_id=facts.run_id, ticket=facts.ticket.key)
         return facts
 
     async def detail(self, run_id: str) -> dict[str, Any]:

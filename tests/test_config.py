@@ -141,6 +141,7 @@ def test_settings_model_refuses_unknown_keys_directly() -> None:
     [
         ({"SLACK_BOT_TOKEN": "xoxb-1234567"}, ["SLACK_SIGNING_SECRET", "SLACK_CHANNEL"]),
         ({"SLACK_SIGNING_SECRET": "abcdef123456"}, ["SLACK_BOT_TOKEN"]),
+        ({"SLACK_APP_TOKEN": "xapp-1-A1-2-abcdef"}, ["SLACK_BOT_TOKEN"]),
         ({"GITHUB_TOKEN": "ghp_123456789"}, ["GITHUB_REPO"]),
         ({"GITHUB_WEBHOOK_SECRET": "whsec-123456"}, ["GITHUB_TOKEN"]),
         ({"JIRA_API_TOKEN": "jira-123456", "JIRA_BASE_URL": "https://x.atlassian.net"}, ["JIRA_EMAIL"]),
@@ -149,6 +150,7 @@ def test_settings_model_refuses_unknown_keys_directly() -> None:
     ids=[
         "slack-token-only",
         "slack-secret-only",
+        "slack-app-token-only",
         "github-token-only",
         "github-secret-only",
         "jira-without-email",
@@ -160,6 +162,21 @@ def test_a_half_configured_integration_names_what_is_missing(env: dict[str, str]
         integration_modes(load_settings(env=env))
     for name in names:
         assert name in str(err.value)
+
+
+def test_slack_over_socket_mode_needs_no_signing_secret_but_an_app_level_token() -> None:
+    socket_mode = {
+        "SLACK_BOT_TOKEN": "xoxb-1234567",
+        "SLACK_APP_TOKEN": "xapp-1-A1-2-abcdef",
+        "SLACK_CHANNEL": "C1",
+    }
+    assert integration_modes(load_settings(env=socket_mode))["slack"] == "live"
+    with pytest.raises(ConfigError) as err:
+        integration_modes(load_settings(env={**socket_mode, "SLACK_APP_TOKEN": "xoxb-7654321"}))
+    assert "xapp-" in str(err.value) and "SLACK_APP_TOKEN" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        integration_modes(load_settings(env={"SLACK_BOT_TOKEN": "xoxb-1234567", "SLACK_CHANNEL": "C1"}))
+    assert "SLACK_SIGNING_SECRET or SLACK_APP_TOKEN" in str(err.value)
 
 
 def test_integrations_are_live_exactly_when_configured() -> None:

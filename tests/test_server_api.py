@@ -66,7 +66,7 @@ def test_an_unsandboxed_server_says_so_in_its_banner_and_health(
         "sandboxed": False,
         "description": 'UNSANDBOXED: commands run as the bot ([safety] sandbox = "none")',
     }
-    assert "sandbox: UNSANDBOXED" in capsys.readouterr().out
+    assert "sandbox: UNSANDBOXED" in capsys.readouterr().err
 
 
 def event_ids(stream: str) -> list[int]:

@@ -121,7 +121,7 @@ def test_without_a_webhook_secret_github_is_live_and_only_its_webhook_is_off(
     )
     live = start_server(settings, playground, sample_incident_script(), scripted_server)
     try:
-        banner = capsys.readouterr().out
+        banner = capsys.readouterr().err
         assert "github live (ok)" in banner and "/webhook/github off (no GITHUB_WEBHOOK_SECRET" in banner
         github_health = live.get_json("/health")["integrations"]["github"]
         assert (github_health["mode"], github_health["state"]) == ("live", "ok")

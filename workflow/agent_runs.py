@@ -14,6 +14,7 @@ standing.
 """
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +25,12 @@ from agents import AGENT_ROLES, build_specs
 from agents.definitions import PARTIAL_ON_LIMIT, WRITABLE_SHELL
 from documents.diffstat import diff_files
 from documents.facts import AgentFacts, FixFacts, PrDraft, RunFacts, TestFacts, TriageFacts
+from telemetry import logs, metrics
 from tools import ToolContext
 from workflow.runtime import Runtime
+
+logger = logging.getLogger("nightshift.agents")
+
 
 Start = Literal["base", "worktree", "submission"]
 """Where an agent run starts: the base commit (a first run), its worktree as the agent left it (a
@@ -84,6 +89,16 @@ async def run_in_worktree(
     the same tree; a retry continues from the agent's previous edits (``agent_worktree``). When the
     agent has finished, what it changed is recorded before its facts say so.
     """
+    with logs.about(agent=name):
+        result = await _run_in_worktree(rt, facts, name, goal, start=start, label=label)
+        metrics.observe_agent(name, result.status, result.duration_s)
+        logger.info("agent %s ended %s after %.1f s: %s", name, result.status, result.duration_s, label)
+        return result
+
+
+async def _run_in_worktree(
+    rt: Runtime, facts: RunFacts, name: str, goal: str, *, start: Start, label: str
+) -> AgentResult:
     assert facts.base_commit is not None
     if start == "worktree":
         worktree = await agent_worktree(rt, facts, name)

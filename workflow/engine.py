@@ -44,6 +44,7 @@ from store.database import sqlite_path
 from store.events import EventBus
 from store.outbox import Outbox
 from store.runs import FINAL_STATUSES, Store, database_url
+from telemetry.tracing import dbos_tracing, run_trace
 from tools import builtin_registry, load_plugins
 from workflow.agent_tools import check_agent_tools, connect_mcp
 from workflow.decisions import DecisionKind, DecisionOutcome, decide
@@ -192,6 +193,7 @@ class Engine:
             "executor_id": self.executor_id,
             "log_level": "WARNING",
             "notification_listener_polling_interval_sec": 0.1,
+            **dbos_tracing(self.settings),  # type: ignore[typeddict-item]
         }
         DBOS(config=config)
         DBOS.launch()
@@ -279,11 +281,11 @@ class Engine:
         return facts, created
 
     async def _start_workflow(self, run_id: str) -> None:
-        with SetWorkflowID(run_id):  # the same id again returns the same workflow: idempotent
+        with run_trace(self.settings, run_id), SetWorkflowID(run_id):  # the same id: the same workflow
             await DBOS.start_workflow_async(incident, run_id)
 
     async def _start_resumed(self, workflow_id: str, run_id: str, revision: int, approved: bool) -> None:
-        with SetWorkflowID(workflow_id):
+        with run_trace(self.settings, run_id), SetWorkflowID(workflow_id):
             await DBOS.start_workflow_async(resumed_incident, run_id, revision, approved)
 
     async def _start_unstarted_runs(self, *, older_than_s: float = 0) -> None:

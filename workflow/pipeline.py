@@ -25,10 +25,11 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from dbos import DBOS, Queue
+from dbos import DBOS, PropagateOtelContext, Queue
 
 from config import WorkflowSettings
 from documents.facts import RunStatus
+from telemetry import logs
 from workflow import steps
 from workflow.runtime import current
 
@@ -102,8 +103,9 @@ async def finish_step(run_id: str, status: RunStatus, reason: str) -> None:
 
 
 @contextlib.contextmanager
-def running() -> Iterator[None]:
-    """Registers the current workflow's task with the runtime while it runs.
+def running(run_id: str) -> Iterator[None]:
+    """Registers the current workflow's task with the runtime while it runs; what it logs is about
+    ``run_id`` (``telemetry.logs``).
 
     ``Engine.stop`` cancels these tasks before it shuts DBOS down. A cancelled workflow records
     nothing and DBOS resumes it at the next launch; left running, a workflow would meet DBOS's closed
@@ -115,7 +117,8 @@ def running() -> Iterator[None]:
     tasks = current().workflow_tasks
     tasks.add(task)
     try:
-        yield
+        with logs.about(run_id=run_id):
+            yield
     finally:
         tasks.discard(task)
 
@@ -123,7 +126,7 @@ def running() -> Iterator[None]:
 @DBOS.workflow(name="nightshift.agent_phase")
 async def agent_phase(run_id: str, revision: int, feedback: str | None) -> str:
     """The agent work of one revision: runs while holding one of the queue's slots."""
-    with running():
+    with running(run_id):
         return await _agent_work(run_id, revision, feedback)
 
 
@@ -156,7 +159,7 @@ async def _agent_work(run_id: str, revision: int, feedback: str | None) -> str:
 
 @DBOS.workflow(name="nightshift.incident")
 async def incident(run_id: str) -> str:
-    with running():
+    with running(run_id):
         return await _incident(run_id)
 
 
@@ -164,7 +167,7 @@ async def incident(run_id: str) -> str:
 async def resumed_incident(run_id: str, revision: int, approved: bool) -> str:
     """A run whose workflow ended without ending the run (``workflow.repair``): it is briefed again at
     ``revision`` and decided as usual, or, when its approval was recorded, shipped."""
-    with running():
+    with running(run_id):
         return await _incident(run_id, resume=(revision, approved))
 
 
@@ -210,7 +213,8 @@ async def _stages(run_id: str, resume: tuple[int, bool] | None) -> str:
 async def _revision(run_id: str, revision: int, feedback: str | None) -> None:
     """The agents' work on one revision (in the queue), then its commit."""
     queue = await agents_queue()
-    phase = await queue.enqueue_async(agent_phase, run_id, revision, feedback)
+    with PropagateOtelContext():  # the phase joins the run's trace, on whichever worker dequeues it
+        phase = await queue.enqueue_async(agent_phase, run_id, revision, feedback)
     await phase.get_result()
     await commit_step(run_id, revision)
 

@@ -8,6 +8,7 @@ with a key of its own, so a replay records nothing twice, and the run moves on w
 
 import logging
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from integrations.base import IntegrationError
 from safety.errors import SecretFound
 from store import reports
 from store.base_suites import BaseSuites
+from telemetry import metrics
 from verify import ENVIRONMENT_ADVICE, verify
 from verify.cache import BaseSuiteCache
 from workflow.agent_runs import Start, prepare_worktrees, run_in_worktree, submitted_diff
@@ -72,6 +74,7 @@ def status_change(status: RunStatus, note: str | None = None) -> Callable[[RunFa
 async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | None = None) -> RunFacts:
     facts = await rt.store.update(run_id, status_change(status, note))
     rt.bus.publish(run_id, "status", {"status": status, "note": note})
+    logger.info("run %s is %s: %s", run_id, status, note or "")
     return facts
 
 
@@ -249,6 +252,7 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
     prepared = await rt.environments.prepare(facts.base_commit)
+    started = time.monotonic()
     result = await verify(
         rt.repo,
         base=facts.base_commit,
@@ -264,6 +268,7 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         cache=BaseSuiteCache(BaseSuites(rt.store.engine), base_suite_key(rt, facts.base_commit, prepared)),
     )
     result = result.model_copy(update={"fix_attempts": attempt + 1})
+    metrics.observe_verification(result.verdict, time.monotonic() - started)
     out_of_budget = facts.cost_usd >= rt.settings.workflow.max_run_cost_usd
 
     def change(facts: RunFacts) -> None:

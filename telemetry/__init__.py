@@ -1,0 +1,2 @@
+"""Operating Nightshift: its logs (``telemetry.logs``), its Prometheus metrics (``telemetry.metrics``)
+and DBOS's OpenTelemetry traces (``telemetry.tracing``)."""
