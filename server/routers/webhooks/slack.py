@@ -46,7 +46,7 @@ class SlackRoute(SignedRoute):
     payload = "Slack request"
 
     async def verify(self, request: Request, body: bytes) -> None:
-        configured_slack(request)
+        await configured_slack(request)
         parts = edge(request)
         try:
             signature = verify_slack_request(
@@ -60,7 +60,7 @@ class SlackRoute(SignedRoute):
             )
 
 
-def configured_slack(request: Request) -> SlackNotifier:
+async def configured_slack(request: Request) -> SlackNotifier:
     """Slack, live; 404 naming what to set when it is not (a webhook nobody can sign is off)."""
     parts = edge(request)
     if parts.slack is None or not parts.settings.secrets.get("SLACK_SIGNING_SECRET"):
@@ -70,12 +70,14 @@ def configured_slack(request: Request) -> SlackNotifier:
     return parts.slack
 
 
-def slack_clicks(request: Request, slack: Annotated[SlackNotifier, Depends(configured_slack)]) -> SlackClicks:
+async def slack_clicks(
+    request: Request, slack: Annotated[SlackNotifier, Depends(configured_slack)]
+) -> SlackClicks:
     parts = edge(request)
     return SlackClicks(slack, parts.door, parts.service)
 
 
-def signed_by_slack(
+async def signed_by_slack(
     signature: Annotated[
         str,
         Header(
