@@ -2,6 +2,12 @@
 
 The SDK's retries are off (``max_retries=0``): a retry must also cover a stream cut part-way, and
 must never hand the caller text or tool calls twice, which only this layer can know.
+
+Every streamed token costs the process that runs the agents (the server's event loop, which also
+answers the webhooks): 16 agents streaming make about 800 chunks a second. Two choices keep that cheap
+(bench/server.py): the SDK talks HTTP through its aiohttp transport (``DefaultAioHttpClient``), whose
+reads cost half of the default transport's, and it hands each chunk over as the JSON object it is
+(``_create``). A client made here owns that transport: close it (``aclose``, or ``async with``).
 """
 
 import asyncio
@@ -90,7 +96,9 @@ class ModelClient:
         self._openai = openai.AsyncOpenAI(
             api_key=api_key or PLACEHOLDER_API_KEY,
             base_url=settings.base_url,
-            http_client=cast(httpx2.AsyncClient | None, http_client),  # the SDK accepts httpx and httpx2
+            http_client=openai.DefaultAioHttpClient()
+            if http_client is None
+            else cast(httpx2.AsyncClient, http_client),  # the SDK accepts httpx and httpx2
             max_retries=0,
             timeout=settings.request_timeout_s,
         )

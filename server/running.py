@@ -53,7 +53,7 @@ async def running_server(settings: Settings) -> AsyncIterator[Edge]:
     async with AsyncExitStack() as stack:
         stack.callback(sys.setswitchinterval, sys.getswitchinterval())
         sys.setswitchinterval(GIL_SWITCH_S)
-        model, description = stack.enter_context(model_for(settings))
+        model, description = await stack.enter_async_context(model_for(settings))
         slack, github, jira = live_integrations(settings, stack)
         links = await RunLinks.from_settings(settings)
         tracker = JiraTracker(jira, settings.jira) if jira is not None else None

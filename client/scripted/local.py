@@ -1,7 +1,7 @@
 """The model Nightshift uses: a real endpoint when one is configured, else the scripted demo model."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from client import ModelClient
 from client.scripted import ScriptedModelServer
@@ -19,13 +19,14 @@ def uses_scripted_model(settings: Settings) -> bool:
     return not settings.secrets.get("OPENAI_API_KEY") and not settings.model.base_url
 
 
-@contextmanager
-def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
-    """``(client, description)``. With no credentials the scripted demo model serves on 127.0.0.1; it
-    knows one incident (the sample repository's bug) and says so in the description."""
+@asynccontextmanager
+async def model_for(settings: Settings) -> AsyncIterator[tuple[ModelClient, str]]:
+    """``(client, description)``, the client closed on exit. With no credentials the scripted demo model
+    serves on 127.0.0.1; it knows one incident (the sample repository's bug) and says so in the
+    description."""
     if not uses_scripted_model(settings):
-        client = ModelClient(settings.model, api_key=settings.secrets.get("OPENAI_API_KEY"))
-        yield client, f"{settings.model.name} at {client.endpoint}"
+        async with ModelClient(settings.model, api_key=settings.secrets.get("OPENAI_API_KEY")) as client:
+            yield client, f"{settings.model.name} at {client.endpoint}"
         return
     with ScriptedModelServer(sample_incident_script()) as server:
         settings.model.base_url = server.base_url
@@ -33,11 +34,11 @@ def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
         settings.model.pricing = {**settings.model.pricing, SCRIPTED_MODEL: Price(input=0, output=0)}
         for name in ("triage", "code", "test", "pr"):
             getattr(settings.agents, name).model = None
-        client = ModelClient(settings.model, api_key=None)
-        yield (
-            client,
-            (
-                f"scripted demo model on {server.base_url} (no OPENAI_API_KEY: it replays the sample "
-                f"incident's script and costs nothing; {HOW_TO_USE_A_REAL_MODEL})"
-            ),
-        )
+        async with ModelClient(settings.model, api_key=None) as client:
+            yield (
+                client,
+                (
+                    f"scripted demo model on {server.base_url} (no OPENAI_API_KEY: it replays the sample "
+                    f"incident's script and costs nothing; {HOW_TO_USE_A_REAL_MODEL})"
+                ),
+            )
