@@ -2,26 +2,29 @@
 its "verified" would have been true.
 
     pick      past commits that changed code and tests       (cases.py, checked in the sandbox)
-    run       each case as an incident at its parent commit  (run.py, an isolated engine)
+    run       each case as an incident at its parent commit  (run.py, an engine and repository each)
     judge     the agents' fix against the upstream tests     (judge.py)
     report    terminal table, JSON, Markdown                 (results.py, report.py)
 
-Only the user's checkout is read; every run works on a private clone without a remote, in a
+Only the user's checkout is read. The checker (picking and judging) works on a private clone without a
+remote; each case runs on a repository of its own that holds nothing after the case's parent, in a
 throwaway state directory, with local integrations, and is left awaiting its decision.
 """
 
 import asyncio
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
-from backtest.cases import Case, Checker, Skipped, qualify
+from backtest.cases import NOT_CHECKED, Case, Checker, Skipped, qualify
 from backtest.errors import BacktestError
+from backtest.logged import kept_warnings
 from backtest.report import markdown
 from backtest.results import BacktestReport, SkippedCommit, totals
-from backtest.run import isolated_engine, isolated_settings, private_clone, run_cases
+from backtest.run import isolated_settings, private_clone, run_cases
 from client import Model
 from config import Settings
 from gitrepo import GitError, GitRepo
@@ -29,9 +32,10 @@ from gitrepo.history import PastCommit
 
 REPORT = "report.md"
 ISOLATION_NOTE = (
-    "Runs worked on a private clone with no remote, in a throwaway state directory, with local "
-    "integrations only: Slack, GitHub and Jira settings and credentials were ignored, hooks were off, "
-    "nothing was pushed, posted, commented or transitioned, and no decision was taken."
+    "Each case ran on a repository of its own holding nothing after the case's parent (no later commit, "
+    "tag or ref), with no remote, in a throwaway state directory, with local integrations only: Slack, "
+    "GitHub and Jira settings and credentials were ignored, hooks were off, nothing was pushed, posted, "
+    "commented or transitioned, and no decision was taken."
 )
 TICKET_NOTE = (
     "Each ticket is the commit message (subject and body); issues or pull requests the message names "
@@ -70,24 +74,34 @@ async def run_backtest(
     notes = [ISOLATION_NOTE, TICKET_NOTE, *([SCRIPTED_NOTE] if scripted else [])]
     if capped < jobs:
         notes.append(f"--jobs {jobs} was capped at [workflow] max_concurrent_runs = {capped}.")
-    started = datetime.now(UTC)
+    started, clock = datetime.now(UTC), time.monotonic()
     out = settings.data_dir.resolve() / "backtests" / started.strftime("%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
     console.print(
         f"backtest of {len(commits)} commits of {source}; model: {model_description}", highlight=False
     )
-    with tempfile.TemporaryDirectory(prefix="nightshift-backtest-") as tmp:
+    with (
+        kept_warnings(settings.secrets.all_values()) as warnings,
+        tempfile.TemporaryDirectory(prefix="nightshift-backtest-") as tmp,
+    ):
         workspace = Path(tmp)
-        clone = await private_clone(source, [c.sha for c in commits], workspace / "repo" / source.name)
-        isolated = isolated_settings(settings, clone.path, workspace / "state", capped)
+        clone = await private_clone(source, [c.sha for c in commits], workspace / "checker" / source.name)
+        checking = isolated_settings(settings, clone.path, workspace / "checker" / "state")
+        checker = await Checker.start(clone, checking, workspace / "checker" / "state")
+        picked = await _pick(checker, commits, capped, console)
+        qualification_s = time.monotonic() - clock
+        cases = [item for item in picked if isinstance(item, Case)]
+        console.print(f"{len(cases)} cases; running them one at a time", highlight=False)
         with (out / "briefings.txt").open("w", encoding="utf-8") as briefings:
-            async with isolated_engine(isolated, model, briefings) as engine:
-                rt = engine.rt
-                checker = Checker(rt.repo, isolated, rt.sandbox, rt.environments, workspace / "checks")
-                picked = await _pick(checker, commits, capped, console)
-                cases = [item for item in picked if isinstance(item, Case)]
-                console.print(f"{len(cases)} cases; running them, {capped} at a time", highlight=False)
-                results = await run_cases(engine, checker, cases, capped)
+            results = await run_cases(
+                settings,
+                model,
+                checker,
+                cases,
+                root=workspace / "cases",
+                briefings=briefings,
+                console=console,
+            )
     skipped = [
         SkippedCommit(commit=s.commit.sha, subject=s.commit.subject, reason=s.reason, detail=s.detail)
         for s in picked
@@ -103,7 +117,8 @@ async def run_backtest(
         notes=notes,
         cases=results,
         skipped=skipped,
-        totals=totals(results),
+        totals=totals(results, qualification_s=qualification_s, wall_s=time.monotonic() - clock),
+        warnings=warnings,
     )
     (out / REPORT).write_text(markdown(report), encoding="utf-8")
     return report, out / REPORT
@@ -120,7 +135,7 @@ async def _pick(
             try:
                 picked = await qualify(checker, commit)
             except (GitError, OSError) as exc:  # a git or sandbox failure on this commit alone
-                picked = Skipped(commit, "it could not be checked", str(exc))
+                picked = Skipped(commit, NOT_CHECKED, str(exc))
         verdict = "case" if isinstance(picked, Case) else f"skipped: {picked.reason}"
         console.print(f"  {commit.sha[:10]} {commit.subject[:60]}: {verdict}", highlight=False)
         return picked

@@ -3,9 +3,13 @@
 A commit is a case when it is not a merge, changes both code and tests (by the project's own test
 patterns at its parent), and, checked for real in the sandbox by the verifier itself: the parent's
 existing suite passes, the commit's test files fail on the parent, and they pass with the commit's
-code without breaking anything that passed. Every other commit is skipped with the reason.
+code without breaking anything that passed. Every other commit is skipped with the reason, in the
+words of ``REASONS`` (documented in docs/backtest.md): the verifier's verdict decides it first.
+
+The checks run on the checker's repository, a full clone of the user's: no agent ever sees it.
 """
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +24,29 @@ from gitrepo.history import PastCommit
 from safety.sandbox import Sandbox
 from safety.writes import WriteRules
 from verify import verify
+from workflow.engine import start_sandbox
 
-SKIP_REASONS = {
+MERGE = "a merge commit"
+ROOT = "a root commit (no parent)"
+NO_TEST_CHANGE = "no test change"
+NO_CHANGE = "no change to code or tests"
+TESTS_ONLY = "no code change (tests only)"
+PARENT_FAILS = "the parent's existing suite fails"
+NOT_CHECKED = "it could not be checked"
+VERDICT_REASONS = {
+    "environment_error": "the parent's suite cannot run in the repository's environment",
+    "not_run": "the test command cannot run",
+    "no_tests": "its new tests could not be run",
     "tests_do_not_reproduce": "its new tests already pass on the parent",
     "fix_does_not_pass": "its new tests fail on the commit itself",
     "regression": "the commit breaks tests that passed on its parent",
-    "no_tests": "its tests could not be run",
-    "environment_error": "the parent's suite cannot run in the repository's environment",
-    "not_run": "the test command cannot run",
+    "build_failed": "the [environment] build fails on the commit itself",
 }
-"""Why a commit whose change the verifier did not call ``verified`` is no case."""
+"""Why a commit whose change the verifier did not call ``verified`` is no case, by verdict."""
+REASONS = (
+    MERGE, ROOT, NO_TEST_CHANGE, NO_CHANGE, TESTS_ONLY, *VERDICT_REASONS.values(), PARENT_FAILS, NOT_CHECKED
+)  # fmt: skip
+"""Every reason a commit is skipped for, in the order they are decided."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,13 @@ class Checker:
     environments: Environments
     workdir: Path
 
+    @classmethod
+    async def start(cls, repo: GitRepo, settings: Settings, state: Path) -> "Checker":
+        """A checker of ``repo`` with a sandbox and environments of its own, kept in ``state``."""
+        await asyncio.to_thread(state.mkdir, parents=True, exist_ok=True)
+        sandbox = await start_sandbox(settings, state, repo.path)
+        return cls(repo, settings, sandbox, Environments(repo, settings, sandbox, state), state / "checks")
+
     async def verify(
         self, name: str, base: str, fix_diff: str, test_diff: str, test_files: list[str]
     ) -> VerificationFacts:
@@ -89,7 +113,7 @@ class Checker:
 async def qualify(checker: Checker, commit: PastCommit) -> Case | Skipped:
     """``commit`` as a case, or why it is none (cheap reasons first, then the real test runs)."""
     if len(commit.parents) != 1:
-        return Skipped(commit, "a merge commit" if commit.parents else "a root commit (no parent)")
+        return Skipped(commit, MERGE if commit.parents else ROOT)
     parent = commit.parents[0]
     repo = checker.repo
     patterns = await project_test_patterns(repo, parent, checker.settings)
@@ -98,13 +122,13 @@ async def qualify(checker: Checker, commit: PastCommit) -> Case | Skipped:
     test_diff = await repo.commit_diff(parent, commit.sha, include=is_test)
     test_files = [change.path for change in diff_files(test_diff) if change.status != "deleted"]
     if not test_files:
-        return Skipped(commit, "no test change" if fix_diff else "no change to code or tests")
+        return Skipped(commit, NO_TEST_CHANGE if fix_diff else NO_CHANGE)
     if not fix_diff:
-        return Skipped(commit, "no code change (tests only)")
+        return Skipped(commit, TESTS_ONLY)
     checked = await checker.verify(f"qualify-{commit.sha[:12]}", parent, fix_diff, test_diff, test_files)
+    if checked.verdict != "verified":
+        return Skipped(commit, VERDICT_REASONS.get(checked.verdict, NOT_CHECKED), checked.detail)
     base_suite = checked.base_suite
     if base_suite is not None and base_suite.failed + base_suite.errors:
-        return Skipped(commit, "the parent's existing suite fails", f"on the parent: {base_suite.summary()}")
-    if checked.verdict != "verified":
-        return Skipped(commit, SKIP_REASONS.get(checked.verdict, checked.verdict), checked.detail)
+        return Skipped(commit, PARENT_FAILS, f"On the parent: {base_suite.summary()}.")
     return Case(commit, parent, fix_diff, test_diff, test_files, is_test)

@@ -1,20 +1,16 @@
-"""A backtest's report: a Rich table for the terminal, JSON, and Markdown with each case's diffs."""
+"""A backtest's report: a Rich table for the terminal, JSON, and Markdown with each case's diffs. All
+three name the outcomes as ``backtest.results.OUTCOMES`` does."""
 
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from backtest.results import OUTCOME_TEXT, BacktestReport, CaseResult, Totals
+from backtest.results import OUTCOMES, BacktestReport, CaseResult, Totals
 
-SHORT = {"fixed": "fixed", "unproven": "unproven", "unfixed": "not fixed", "false_verified": "FALSE VERIFIED"}
-"""Outcomes in the terminal's table; its caption explains them."""
-CAPTION = (
-    "fixed: the upstream tests pass with the agents' fix, and Nightshift verified it; unproven: they "
-    "pass, but Nightshift did not verify it; not fixed: they fail, and Nightshift did not verify it; "
-    "FALSE VERIFIED: they fail, yet Nightshift verified it"
-)
-STYLE = {"fixed": "green", "unproven": "yellow", "unfixed": "red", "false_verified": "bold white on red"}
+STYLE = {"confirmed": "green", "unproven": "yellow", "unfixed": "red", "false_verified": "bold white on red"}
+LEGEND = [f"{name}: {meaning}" for name, meaning in OUTCOMES.items()]
+WARNINGS = "Warnings logged during the backtest:"
 
 
 def percent(rate: float | None) -> str:
@@ -32,12 +28,13 @@ def duration(seconds: float | None) -> str:
 
 
 def print_report(console: Console, report: BacktestReport) -> None:
-    """The per-case table, the skipped commits, the totals, and the notes. The table keeps to what fits
-    a terminal; the Markdown and JSON reports have the rest (phases, tokens in and out, diffs)."""
+    """The per-case table and what its outcomes mean, the skipped commits, the totals, the notes, and
+    last the warnings logged meanwhile. The table keeps to what fits a terminal; the Markdown and JSON
+    reports have the rest (phases, tokens in and out, diffs)."""
     table = Table(title=f"Backtest of {report.repo}", title_justify="left")
     table.add_column("commit", no_wrap=True, min_width=8)
     table.add_column("subject", max_width=40)
-    table.add_column("outcome", min_width=9)
+    table.add_column("outcome", no_wrap=True)
     table.add_column("verdict", min_width=8)
     for column in ("tokens", "cost", "time"):
         table.add_column(column, justify="right", no_wrap=True)
@@ -45,14 +42,14 @@ def print_report(console: Console, report: BacktestReport) -> None:
         table.add_row(
             case.commit[:8],
             case.subject,
-            f"[{STYLE[case.outcome]}]{SHORT[case.outcome]}[/]",
+            f"[{STYLE[case.outcome]}]{case.outcome}[/]",
             (case.verdict or case.status).replace("_", " "),
             f"{case.input_tokens + case.output_tokens:,}",
             money(case.cost_usd),
             duration(case.times.total_s),
         )
     console.print(table)
-    console.print(f"[dim]{CAPTION}[/dim]")
+    console.print("\n".join(LEGEND), style="dim", highlight=False)
     if report.skipped:
         skipped = Table(title="Commits that are no case", title_justify="left")
         skipped.add_column("commit", no_wrap=True)
@@ -63,17 +60,23 @@ def print_report(console: Console, report: BacktestReport) -> None:
         console.print(skipped)
     console.print(totals_line(report.totals), highlight=False)
     for note in report.notes:
-        console.print(f"[dim]{note}[/dim]")
+        console.print(note, style="dim", highlight=False)
+    if report.warnings:
+        console.print(WARNINGS, style="yellow", highlight=False)
+        for warning in report.warnings:
+            console.print(f"  {warning}", highlight=False, markup=False)
 
 
 def totals_line(totals: Totals) -> str:
+    outcomes = ", ".join(f"{name} {count}" for name, count in totals.outcomes.items())
     return (
-        f"{totals.cases} cases: fixed {totals.fixed} ({percent(totals.fix_rate)}), "
-        f"verified {totals.verified} ({percent(totals.verified_rate)}), "
-        f"false verified {totals.false_verified}, "
-        f"agreement {totals.agreed}/{totals.cases} ({percent(totals.agreement)}); "
-        f"cost {money(totals.cost_usd_total)} (median {money(totals.cost_usd_median)}), "
-        f"time {duration(totals.time_s_total)} (median {duration(totals.time_s_median)})"
+        f"{totals.cases} cases: {outcomes}; "
+        f"fix rate {percent(totals.fix_rate)} ({totals.fixed}/{totals.cases}), "
+        f"verified rate {percent(totals.verified_rate)} ({totals.verified}/{totals.cases}), "
+        f"agreement {percent(totals.agreement)} ({totals.agreed}/{totals.cases}); "
+        f"cost {money(totals.cost_usd_total)} (median {money(totals.cost_usd_median)}); "
+        f"time: runs {duration(totals.time_s_total)} (median {duration(totals.time_s_median)}), "
+        f"qualification {duration(totals.qualification_s)}, whole backtest {duration(totals.wall_s)}"
     )
 
 
@@ -96,13 +99,16 @@ def markdown(report: BacktestReport) -> str:
     ]
     for case in report.cases:
         lines.append(
-            f"| `{case.commit[:10]}` | {_cell(case.subject)} | {OUTCOME_TEXT[case.outcome]} | "
+            f"| `{case.commit[:10]}` | {_cell(case.subject)} | `{case.outcome}` | "
             f"{case.verdict or case.status} | {'pass' if case.fixed else 'fail'} | {money(case.cost_usd)} | "
             f"{duration(case.times.total_s)} |"
         )
+    lines += ["", *(f"- `{name}`: {meaning}" for name, meaning in OUTCOMES.items())]
     if report.skipped:
         lines += ["", "## Commits that are no case", "", "| commit | subject | reason |", "|---|---|---|"]
         lines += [f"| `{s.commit[:10]}` | {_cell(s.subject)} | {_cell(s.reason)} |" for s in report.skipped]
+    if report.warnings:
+        lines += ["", "## Warnings", "", WARNINGS, "", *(f"- {_cell(w)}" for w in report.warnings)]
     for case in report.cases:
         lines += ["", *_case_section(case)]
     return "\n".join(lines) + "\n"
@@ -113,7 +119,7 @@ def _case_section(case: CaseResult) -> list[str]:
     return [
         f"## `{case.commit[:10]}` {case.subject}",
         "",
-        f"- outcome: **{OUTCOME_TEXT[case.outcome]}** (run `{case.run_id}`, stopped {case.status})",
+        f"- outcome: **`{case.outcome}`** (run `{case.run_id}`, stopped {case.status})",
         f"- Nightshift: {case.verdict or 'no verdict'} after {case.fix_attempts} fix attempt(s). "
         f"{case.run_detail}",
         f"- upstream tests: {case.judge_detail}",

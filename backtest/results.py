@@ -1,11 +1,7 @@
 """What a backtest measured: each case's outcome, the commits skipped and why, and the totals.
 
-Outcomes, from the upstream tests (``fixed``) against Nightshift's own verdict (``verified``):
-
-    fixed      fixed and verified: right, and Nightshift said so
-    unproven   fixed, not verified: right, but Nightshift could not show it (too cautious)
-    unfixed    not fixed, not verified: wrong or no fix, and Nightshift said so
-    false_verified   not fixed, but verified: Nightshift vouched for a wrong fix (the worst outcome)
+The outcome names are defined here once (``OUTCOMES``), and the terminal table, the Markdown and the
+JSON all use them as they are.
 """
 
 import statistics
@@ -14,18 +10,19 @@ from typing import Literal
 
 from pydantic import BaseModel, computed_field
 
-Outcome = Literal["fixed", "unproven", "unfixed", "false_verified"]
-OUTCOME_TEXT: dict[str, str] = {
-    "fixed": "fixed, verified",
-    "unproven": "fixed, not verified",
-    "unfixed": "not fixed, not verified",
-    "false_verified": "FALSE VERIFIED",
+Outcome = Literal["confirmed", "unproven", "unfixed", "false_verified"]
+OUTCOMES: dict[Outcome, str] = {
+    "confirmed": "the upstream tests pass with the agents' fix, and Nightshift verified it",
+    "unproven": "the upstream tests pass with the agents' fix, but Nightshift did not verify it",
+    "unfixed": "the upstream tests fail (a wrong fix, or none), and Nightshift did not verify it",
+    "false_verified": "the upstream tests fail, yet Nightshift verified the fix: the worst outcome",
 }
+"""Each outcome's name and meaning: the upstream tests (``fixed``) against Nightshift's ``verified``."""
 
 
 def outcome_of(fixed: bool, verified: bool) -> Outcome:
     if fixed:
-        return "fixed" if verified else "unproven"
+        return "confirmed" if verified else "unproven"
     return "false_verified" if verified else "unfixed"
 
 
@@ -84,8 +81,12 @@ class SkippedCommit(BaseModel):
 
 class Totals(BaseModel):
     cases: int
+    outcomes: dict[Outcome, int]
+    """How many cases had each outcome (every outcome is listed, also with 0)."""
     fixed: int
+    """Cases whose upstream tests pass with the agents' fix (``confirmed`` and ``unproven``)."""
     verified: int
+    """Cases Nightshift verified (``confirmed`` and ``false_verified``)."""
     false_verified: int
     agreed: int
     fix_rate: float | None
@@ -94,7 +95,12 @@ class Totals(BaseModel):
     cost_usd_total: float
     cost_usd_median: float | None
     time_s_total: float
+    """The runs' own time (creation to briefing), summed."""
     time_s_median: float | None
+    qualification_s: float
+    """Wall time of picking the cases: every commit checked for real, before the first case ran."""
+    wall_s: float
+    """Wall time of the whole backtest: cloning, qualification, the runs and their judging."""
 
 
 class BacktestReport(BaseModel):
@@ -109,9 +115,11 @@ class BacktestReport(BaseModel):
     cases: list[CaseResult]
     skipped: list[SkippedCommit]
     totals: Totals
+    warnings: list[str] = []
+    """What was logged as a warning meanwhile (a retried model call, ...), kept for after the table."""
 
 
-def totals(cases: list[CaseResult]) -> Totals:
+def totals(cases: list[CaseResult], *, qualification_s: float, wall_s: float) -> Totals:
     count = len(cases)
     costs = [case.cost_usd for case in cases]
     times = [case.times.total_s for case in cases]
@@ -124,6 +132,7 @@ def totals(cases: list[CaseResult]) -> Totals:
     agreed = sum(case.agrees for case in cases)
     return Totals(
         cases=count,
+        outcomes={name: sum(case.outcome == name for case in cases) for name in OUTCOMES},
         fixed=fixed,
         verified=verified,
         false_verified=sum(case.outcome == "false_verified" for case in cases),
@@ -135,4 +144,6 @@ def totals(cases: list[CaseResult]) -> Totals:
         cost_usd_median=statistics.median(costs) if costs else None,
         time_s_total=sum(times),
         time_s_median=statistics.median(times) if times else None,
+        qualification_s=qualification_s,
+        wall_s=wall_s,
     )

@@ -1,20 +1,28 @@
-"""Running cases as incidents, isolated from everything the team uses.
+"""Running cases as incidents, isolated from everything the team uses and from each other.
 
-The pipeline runs for real (four agents, verification, self-correction) in an engine of its own:
+The pipeline runs for real (four agents, verification, self-correction), each case in an engine of its
+own, one case after another:
 
-- on a private clone of the repository in a temporary directory, with no remote at all, so there is
-  nothing a run could push to; the user's checkout is only read (``git log``, ``git clone``);
-- each run pinned to its case's parent commit (``Ticket.base_commit``);
-- in a throwaway state directory and SQLite database (a configured PostgreSQL is not used);
+- on a repository of its own that holds the case's parent and its history and nothing else
+  (``GitRepo.holding_only``: fetched up to the parent, never pruned from a full clone), so that no
+  later commit, tag or ref exists for anything to find; it has no remote, so nothing can be pushed;
+  every sandbox of the run shows only its worktree's history (``safety.sandbox.gitview``);
+- pinned to the parent commit (``Ticket.base_commit``);
+- in a throwaway state directory and SQLite database of its own (a configured PostgreSQL is not used),
+  so no note, environment or transcript of another case reaches it;
 - with the local notifier, forge and tracker whatever credentials the environment holds: no Slack
   message, pull request, comment or transition leaves the machine; and with no hooks;
 - no decision is taken: a run is measured where it stops, briefed (``awaiting_decision``) or ended;
   a briefed run is then cancelled, so that none is left in progress when the engine stops.
+
+The judge then works on the checker's repository (a full clone, which holds the upstream tests), never
+on the case's.
 """
 
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -43,8 +51,9 @@ CANCEL_TIMEOUT_S = 60.0
 
 
 async def private_clone(source: Path, commits: list[str], target: Path) -> GitRepo:
-    """A clone of ``source`` at ``target`` holding ``commits``, with no remote left."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """A clone of ``source`` at ``target`` holding ``commits``, with no remote left: the checker's, which
+    picks and judges the cases; no agent ever sees it."""
+    await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
     git = Git(target.parent)
     await git.run("clone", "--quiet", "--no-checkout", "--", str(source), str(target))
     clone = Git(target)
@@ -55,13 +64,13 @@ async def private_clone(source: Path, commits: list[str], target: Path) -> GitRe
     return GitRepo(target)
 
 
-def isolated_settings(settings: Settings, clone: Path, state: Path, jobs: int) -> Settings:
+def isolated_settings(settings: Settings, repo: Path, state: Path) -> Settings:
     """The user's settings for the model, agents, tools, safety and environment; for the rest, the
-    backtest's own: its clone, its state, no database URL, no hooks, ``jobs`` runs at once."""
+    backtest's own: the case's repository and state, no database URL, no hooks, one run at a time."""
     isolated = settings.model_copy(deep=True)
-    isolated.repo, isolated.data_dir, isolated.database_url = clone, state, None
+    isolated.repo, isolated.data_dir, isolated.database_url = repo, state, None
     isolated.hooks = []
-    isolated.workflow.max_concurrent_runs = jobs
+    isolated.workflow.max_concurrent_runs = 1
     isolated.workflow.worker_concurrent_runs = None
     return isolated
 
@@ -91,23 +100,22 @@ def case_ticket(case: Case) -> Ticket:
 
 
 async def run_case(
-    engine: Engine, checker: Checker, case: Case, *, timeout_s: float = CASE_TIMEOUT_S
+    settings: Settings,
+    model: Model,
+    checker: Checker,
+    case: Case,
+    *,
+    place: Path,
+    briefings: TextIO,
+    timeout_s: float = CASE_TIMEOUT_S,
 ) -> CaseResult:
-    """Run ``case`` as an incident until it is briefed or ends, then judge it by the upstream tests."""
-    facts, _ = await engine.submit(case_ticket(case))
-    status: str
-    try:
-        facts = await engine.wait_for(
-            facts.run_id, lambda f: f.status == "awaiting_decision", timeout_s=timeout_s
-        )
-        status = facts.status
-    except TimeoutError:
-        facts = await engine.rt.store.get(facts.run_id) or facts
-        status = "timed_out"
-    if status == "awaiting_decision":  # measured; end it, so that nothing is left in progress
-        await engine.decide(facts.run_id, "cancel", by="the backtest")
-        with contextlib.suppress(TimeoutError):
-            await engine.wait_for(facts.run_id, lambda f: False, timeout_s=CANCEL_TIMEOUT_S)
+    """Run ``case`` as an incident in an engine of its own, in ``place``, until it is briefed or ends;
+    then judge it by the upstream tests."""
+    source = checker.repo.path
+    repo = await GitRepo.holding_only(source, case.parent, place / source.name)
+    isolated = isolated_settings(settings, repo.path, place / "state")
+    async with isolated_engine(isolated, model, briefings) as engine:
+        facts, status = await _play(engine, case, timeout_s)
     agents_fix = facts.fix.diff if facts.fix else ""
     judgement = await judge(checker, case, agents_fix)
     verified = facts.verification is not None and facts.verification.verdict == "verified"
@@ -133,6 +141,25 @@ async def run_case(
         upstream_fix=case.fix_diff,
         against_upstream=judgement.against_upstream,
     )
+
+
+async def _play(engine: Engine, case: Case, timeout_s: float) -> tuple[RunFacts, str]:
+    """The run's facts where it stopped, and where that was; a briefed run is cancelled afterwards."""
+    facts, _ = await engine.submit(case_ticket(case))
+    try:
+        facts = await engine.wait_for(
+            facts.run_id, lambda f: f.status == "awaiting_decision", timeout_s=timeout_s
+        )
+    except TimeoutError:
+        return await engine.rt.store.get(facts.run_id) or facts, "timed_out"
+    if facts.status == "awaiting_decision":  # measured; end it, so that nothing is left in progress
+        await engine.decide(facts.run_id, "cancel", by="the backtest")
+        with contextlib.suppress(TimeoutError):
+            await engine.wait_for(facts.run_id, lambda f: False, timeout_s=CANCEL_TIMEOUT_S)
+    finishing = list(engine.rt.workflow_tasks)  # an ended run's workflow still removes its worktrees
+    if finishing:
+        await asyncio.wait(finishing, timeout=CANCEL_TIMEOUT_S)
+    return facts, facts.status
 
 
 def broken_case(case: Case, reason: str) -> CaseResult:
@@ -191,16 +218,29 @@ def phase_times(facts: RunFacts) -> PhaseTimes:
     )
 
 
-async def run_cases(engine: Engine, checker: Checker, cases: list[Case], jobs: int) -> list[CaseResult]:
-    """Every case, ``jobs`` at a time (the engine's queue holds the agent phases to the same number)."""
-    slots = asyncio.Semaphore(jobs)
-
-    async def one(case: Case) -> CaseResult:
-        async with slots:
-            try:
-                return await run_case(engine, checker, case)
-            except Exception as exc:  # one broken case must not lose the others' results
-                logger.exception("backtest case %s failed", case.commit.sha)
-                return broken_case(case, f"{type(exc).__name__}: {exc}")
-
-    return list(await asyncio.gather(*(one(case) for case in cases)))
+async def run_cases(
+    settings: Settings,
+    model: Model,
+    checker: Checker,
+    cases: list[Case],
+    *,
+    root: Path,
+    briefings: TextIO,
+    console: Console,
+) -> list[CaseResult]:
+    """Every case, one after another, each in ``root/<commit>`` (removed once the case is measured: its
+    environment alone may be large); a line on ``console`` as each ends."""
+    results = []
+    for case in cases:
+        place = root / case.commit.sha[:12]
+        try:
+            result = await run_case(settings, model, checker, case, place=place, briefings=briefings)
+        except Exception as exc:  # one broken case must not lose the others' results
+            logger.exception("backtest case %s failed", case.commit.sha)
+            result = broken_case(case, f"{type(exc).__name__}: {exc}")
+        finally:
+            await asyncio.to_thread(shutil.rmtree, place, ignore_errors=True)
+        commit = case.commit
+        console.print(f"  {commit.sha[:10]} {commit.subject[:60]}: {result.outcome}", highlight=False)
+        results.append(result)
+    return results

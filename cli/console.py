@@ -4,7 +4,9 @@ on runs from the command line (taken in-process, or handed to the process that e
 The live view shows the run's deliveries that are not done (a Slack message that cannot be posted,
 a pull request GitHub has not opened yet). When the run pauses or ends, the view waits a moment for
 its deliveries to settle (each delivered or known to be failing), so the briefing is printed before the
-prompt and the outcome says whether the pull request is open."""
+prompt and the outcome says whether the pull request is open. The briefing is printed through the live
+view's own console, which puts it above the live table: another console would write under the table,
+and the table's next redraw would overwrite the end of the briefing."""
 
 import asyncio
 import contextlib
@@ -21,6 +23,7 @@ from config import Settings
 from deliveries.deliverer import settled
 from documents.facts import DeliveryFacts, RunFacts, Ticket
 from documents.terminal import agents_table, undelivered_text
+from integrations.local import TerminalNotifier
 from store.database import is_postgres
 from store.outbox import Outbox
 from store.runs import FINAL_STATUSES, Store, database_url
@@ -42,7 +45,7 @@ async def run_incident(
     ask: Callable[[str], Awaitable[str]] | None = None,
 ) -> int:
     """Submit ``ticket``, show the agents live, then decide (by flag, or by asking). 0 = PR opened."""
-    engine = Engine(settings, model=model)
+    engine = Engine(settings, model=model, notifier=TerminalNotifier(console))
     rt = await engine.start()
     try:
         facts, _ = await engine.submit(ticket)
@@ -208,7 +211,7 @@ async def decide_from_cli(
     holder = executor_lock_holder(data_dir)
     url = database_url(data_dir, settings.database_url)
     if holder is None and not is_postgres(url):
-        engine = Engine(settings, model=model)
+        engine = Engine(settings, model=model, notifier=TerminalNotifier(console))
         rt = await engine.start()
         try:
             run_id = await resolve_run(rt.store, run_ref)
@@ -287,6 +290,15 @@ def _client_sender(
         await asyncio.to_thread(deliver)
 
     return send
+
+
+async def known_run(settings: Settings, ref: str) -> str:
+    """The run ``ref`` names, read from the database without starting anything; RunNotFound if none."""
+    store = Store(database_url(settings.data_dir.resolve(), settings.database_url))
+    try:
+        return await resolve_run(store, ref)
+    finally:
+        store.close()
 
 
 async def resolve_run(store: Store, ref: str) -> str:

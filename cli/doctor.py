@@ -1,16 +1,21 @@
 """``nightshift doctor``: what a run would see, checked before the first incident.
 
-It prepares the repository's environment (or reuses it; what it builds serves later runs too) and runs
-the existing suite on the default branch's commit, in the sandbox, exactly as verification would, then
-says whether a run could verify a fix: the sandbox, the environment, which files count as tests, the
-counts, the duration, the slowest tests and what already fails on the default branch. Nothing is
-fetched, pushed or changed in the checkout.
+It prepares the repository's environment (or reuses it; what it builds serves later runs too), checks
+that the test runner the test command names is in it, and runs the existing suite on the default
+branch's commit, in the sandbox, exactly as verification would (after ``[environment] build``, when
+one is configured), then says whether a run could verify a fix: the sandbox, the environment (what the
+set-up made, what it warned about, what the default branch tracks itself, artefacts that a fix would
+leave stale), which files count as tests, the counts, the duration, the slowest tests and what already
+fails on the default branch. Nothing is fetched, pushed or changed in the checkout.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from config import Settings
+from documents.phrases import listed
+from environment.artefacts import would_go_stale
+from environment.checks import missing_runner
 from environment.layout import project_test_patterns
 from environment.prepare import Environments, Prepared
 from gitrepo import GitRepo
@@ -20,6 +25,7 @@ from workflow.engine import start_sandbox
 from workflow.errors import WorkflowError
 
 SLOWEST = 5
+MAX_LISTED = 12
 _BAD = ("failed", "error")
 MAX_FAILURES = 10
 
@@ -34,21 +40,35 @@ class Diagnosis:
     test_files: list[str]
     test_command: str
     suite: PhaseRun | None
-    """The existing suite on the default branch; None when the environment could not be prepared."""
+    """The existing suite on the default branch; None when the environment could not be prepared or the
+    runner is missing."""
+    missing: str | None = None
+    """Why the test runner the test command names is not in the environment, when it is not."""
 
     @property
     def problem(self) -> str | None:
         """Why a run could not verify anything here, or None when it could."""
         if not self.prepared.ok:
             return self.prepared.detail
+        if self.missing:
+            return f"The test runner is missing: {self.missing}. The set-up must install it."
         assert self.suite is not None
+        run = self.suite.run
+        if self.suite.build_failure:
+            return f"The build failed on {self.branch}: {self.suite.build_failure}."
         broken = self.suite.broken_environment
-        if broken:
+        if broken and broken != self.suite.no_counts:  # no counts at all: said below, with the fix
             return f"The existing suite could not run: {broken}."
-        if self.suite.run.no_tests:
+        if run.no_tests:
             return "No tests ran: a run would have nothing to keep passing (check test_command)."
-        if self.suite.run.timed_out:
-            return f"The suite timed out after {self.suite.run.duration_s:.0f} s ([tools] test_timeout_s)."
+        if run.timed_out:
+            return f"The suite timed out after {run.duration_s:.0f} s ([tools] test_timeout_s)."
+        if run.counts is None:
+            return (
+                f"The test command reported no test counts (exit code {run.exit_code}): a run could not tell "
+                "a failing test from a passing one, so it could verify nothing. Name a runner Nightshift "
+                "reads (pytest, python -m unittest) or one that prints a pytest or unittest summary."
+            )
         return None
 
     def lines(self) -> list[str]:
@@ -63,6 +83,7 @@ class Diagnosis:
         variables = self.prepared.environment.variables
         if variables:
             out.insert(3, f"variables    {' '.join(f'{name}={value}' for name, value in variables)}")
+        out[4:4] = self._environment_lines()
         if not self.prepared.ok and self.prepared.log:
             out += ["", "set-up output (the end):", *self.prepared.log.splitlines()[-30:]]
         if self.suite is not None:
@@ -75,9 +96,28 @@ class Diagnosis:
             out.append("READY: a run would verify fixes against this suite.")
         return out
 
+    def _environment_lines(self) -> list[str]:
+        """What the set-up made and said, and what a run does with it."""
+        prepared, environment = self.prepared, self.prepared.environment
+        out = [f"kept         {listed(environment.entries, MAX_LISTED)}"] if environment.entries else []
+        out += [
+            f"tracked      {path}: made by the set-up, but {self.branch} tracks it: a worktree's own wins"
+            for path in prepared.shadowed
+        ]
+        if prepared.refused:
+            refused = listed(prepared.refused, MAX_LISTED)
+            out.append(f"not kept     {refused} (symbolic links or special files)")
+        out += [f"set-up said  {warning}" for warning in prepared.warnings]
+        if environment.build:
+            out.append(f"build        {environment.build} (before the tests of every run)")
+        elif environment.artefacts:
+            out.append(f"stale risk   {would_go_stale(environment.artefacts)}")
+        return out
+
     def _suite_lines(self, suite: PhaseRun) -> list[str]:
         run = suite.run
-        how = "from the JUnit report" if run.report is not None else run.summary or "no counts reported"
+        per_test = "from the JUnit report" if run.kind == "pytest" else "from the verbose lines"
+        how = per_test if run.report is not None else run.summary or "no counts reported"
         out = [f"suite        {run.headline()} [{how}]"]
         report = run.report
         if report is not None and report.cases:
@@ -93,9 +133,18 @@ class Diagnosis:
                 out += [f"  {node}" for node in failing[:MAX_FAILURES]]
                 if len(failing) > MAX_FAILURES:
                     out.append(f"  ... and {len(failing) - MAX_FAILURES} more")
-        if suite.broken_environment or (run.exit_code != 0 and report is None):
+        if suite.broken_environment or suite.build_failure or (run.exit_code != 0 and report is None):
             out += ["", "test output (the end):", *suite.excerpt().splitlines()[-30:]]
         return out
+
+
+async def default_commit(repo: GitRepo) -> tuple[str, str]:
+    """The default branch and its commit (origin's when there is one), which runs start from."""
+    branch = await repo.default_branch()
+    base = await repo.commit(f"refs/remotes/origin/{branch}") or await repo.commit(f"refs/heads/{branch}")
+    if base is None:
+        raise WorkflowError(f"the default branch {branch!r} of {repo.path} has no commits yet")
+    return branch, base
 
 
 async def diagnose(settings: Settings) -> Diagnosis:
@@ -108,31 +157,29 @@ async def diagnose(settings: Settings) -> Diagnosis:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     repo = GitRepo(path)
-    branch = await repo.default_branch()
-    base = await repo.commit(f"refs/remotes/origin/{branch}") or await repo.commit(f"refs/heads/{branch}")
-    if base is None:
-        raise WorkflowError(f"the default branch {branch!r} of {path} has no commits yet")
+    branch, base = await default_commit(repo)
     sandbox = await start_sandbox(settings, data_dir, path)
     prepared = await Environments(repo, settings, sandbox, data_dir).prepare(base)
     patterns = await project_test_patterns(repo, base, settings)
-    suite = None
+    suite = missing = None
+    command = settings.environment.test_command
     if prepared.ok:
         worktree = data_dir / "doctor" / "suite"
         await repo.remove_worktree(worktree)
         try:
             await repo.add_worktree(worktree, base)
-            runner = Runner(
-                settings.environment.test_command,
-                timeout_s=settings.tools.test_timeout_s,
-                sandbox=sandbox,
-                environment=prepared.environment,
-            )
-            try:
-                suite = await runner.run("base_suite", worktree)
-            except OSError as exc:
-                raise WorkflowError(
-                    f"the test command {settings.environment.test_command!r} could not start: {exc}"
-                ) from None
+            missing = await missing_runner(sandbox, worktree, command, prepared.environment)
+            if missing is None:
+                runner = Runner(
+                    command,
+                    timeout_s=settings.tools.test_timeout_s,
+                    sandbox=sandbox,
+                    environment=prepared.environment,
+                )
+                try:
+                    suite = await runner.run("base_suite", worktree)
+                except OSError as exc:
+                    raise WorkflowError(f"the test command {command!r} could not start: {exc}") from None
         finally:
             await repo.remove_worktree(worktree)
     return Diagnosis(
@@ -142,6 +189,7 @@ async def diagnose(settings: Settings) -> Diagnosis:
         sandbox=sandbox.describe(),
         prepared=prepared,
         test_files=patterns,
-        test_command=settings.environment.test_command,
+        test_command=command,
         suite=suite,
+        missing=missing,
     )

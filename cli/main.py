@@ -8,22 +8,58 @@ paused without a pull request, 2 bad input or configuration.
 import argparse
 import asyncio
 import json
+import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from backtest.errors import BacktestError
-from client.scripted.local import model_for, uses_scripted_model
+from client.scripted.local import model_for, model_in_use, uses_scripted_model
 from config import VERSION, ConfigError, Settings, load_settings
+from config.settings import config_path
 from documents.facts import Ticket
 from gitrepo import GitError
 from workflow.errors import WorkflowError
 
+if TYPE_CHECKING:
+    from workflow.engine import DecisionKind
+
+DECISIONS: dict[str, "DecisionKind"] = {
+    "approve": "approve",
+    "cancel": "cancel",
+    "request-changes": "request_changes",
+}
+REPO_COMMANDS = ("run", "doctor", "init", "backtest", *DECISIONS)
+"""The commands that read the repository (a decision may resume its run in this process)."""
+
+
+EPILOG = """\
+exit codes:
+  0  a pull request was opened, or the command did what it was asked (doctor: READY)
+  1  the run ended or paused without a pull request (doctor, init: NOT READY)
+  2  bad input or configuration (the message says what to change)
+
+where things are kept:
+  settings     nightshift.toml in the current directory, or the file NIGHTSHIFT_CONFIG names
+  state        the state directory, NIGHTSHIFT_DATA_DIR (default ./.nightshift): the runs' database,
+               transcripts, incident reports, prepared environments, worktrees, backtest reports
+  database     SQLite in the state directory, or NIGHTSHIFT_DATABASE_URL (postgresql://...)
+  credentials  environment variables only (OPENAI_API_KEY, SLACK_*, GITHUB_*, JIRA_*)
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nightshift", description="An autonomous on-call engineer.")
+    parser = argparse.ArgumentParser(
+        prog="nightshift",
+        description="An autonomous on-call engineer.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"nightshift {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -32,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--title", help="short title (default: the description's first line)")
     run.add_argument("--key", help="tracker key such as PROJ-123 (default: INC-<n>)")
     run.add_argument("--priority", help="the reporter's priority")
-    run.add_argument("--repo", type=Path, help="git checkout to fix (default: NIGHTSHIFT_REPO)")
+    _repo_option(run, "git checkout to fix")
     run.add_argument("--approve", action="store_true", help="approve the briefing without asking")
     run.add_argument(
         "--request-changes",
@@ -46,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("run", help="run id, or 'latest'")
+        _repo_option(command, "git checkout the run fixes, if this process resumes it")
     changes = commands.add_parser("request-changes", help="send a run back to the code agent with feedback")
     changes.add_argument("run", help="run id, or 'latest'")
     changes.add_argument("feedback", help="what should change")
+    _repo_option(changes, "git checkout the run fixes, if this process resumes it")
 
     serve = commands.add_parser("serve", help="run the webhook server and the web pages under uvicorn")
     serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
@@ -62,11 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser(
         "doctor", help="prepare the environment and run the suite on the default branch, as a run would"
     )
-    doctor.add_argument("--repo", type=Path, help="git checkout to check (default: NIGHTSHIFT_REPO)")
+    _repo_option(doctor, "git checkout to check")
+    init = commands.add_parser(
+        "init", help="propose the repository's [environment] in nightshift.toml, say why, then run doctor"
+    )
+    _repo_option(init, "git checkout to read")
+    init.add_argument("--force", action="store_true", help="replace an existing [environment] table")
     backtest = commands.add_parser(
         "backtest", help="replay past fixes from git history and measure how often Nightshift fixes them"
     )
-    backtest.add_argument("--repo", type=Path, help="git checkout to read (default: NIGHTSHIFT_REPO)")
+    _repo_option(backtest, "git checkout to read")
     chosen = backtest.add_mutually_exclusive_group()
     chosen.add_argument("--commits", metavar="REV-RANGE", help="commits to consider, e.g. v1.2..main")
     chosen.add_argument(
@@ -76,10 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive, default=50, help="newest commits of the range to consider (default 50)"
     )
     backtest.add_argument(
-        "--jobs", type=_positive, default=1, help="cases run at once, within max_concurrent_runs (default 1)"
+        "--jobs",
+        type=_positive,
+        default=1,
+        help="commits checked at once while picking the cases, within max_concurrent_runs (default 1)",
     )
     backtest.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     return parser
+
+
+def _repo_option(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument("--repo", type=Path, help=f"{what} (default: NIGHTSHIFT_REPO)")
 
 
 def _positive(text: str) -> int:
@@ -100,12 +150,13 @@ def cli(argv: Sequence[str] | None = None) -> int:
         return 2
     console = Console(stderr=True)
     try:
-        settings = load_settings()
+        settings = load_settings(missing_ok=args.command == "init")
         if getattr(args, "repo", None) is not None:
             settings.repo = args.repo
         return asyncio.run(_dispatch(args, settings, console))
     except (ConfigError, WorkflowError, GitError, BacktestError, ValueError) as exc:
-        console.print(f"[red]nightshift:[/red] {exc}", highlight=False)
+        # the message is text, not markup: "[environment] build" must print as written
+        console.print(f"[red]nightshift:[/red] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         console.print("interrupted; runs awaiting a decision keep waiting (see: nightshift runs)")
@@ -117,7 +168,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
     from store.queries import print_run, print_runs
 
     if args.command == "config":
-        data = settings.model_dump(mode="json")
+        data = {"model_in_use": model_in_use(settings), **settings.model_dump(mode="json")}
         data["secrets"] = sorted(settings.secrets.values)  # names only, never values
         print(json.dumps(data, indent=2))
         return 0
@@ -127,6 +178,16 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
         return await serve(settings, host=args.host, port=args.port)
     if args.command == "show":
         return await print_run(settings, args.run, report=args.report)
+    if args.command in DECISIONS:
+        await flows.known_run(settings, args.run)  # an unknown run says so, whatever else is configured
+    if args.command in REPO_COMMANDS and settings.repo is not None:
+        check_repository(settings.repo, _named_by(args))
+    if args.command == "init":
+        from cli.init import initialize
+
+        return await initialize(
+            settings, config_path(), force=args.force, say=lambda line: print(line, flush=True)
+        )
     if args.command == "doctor":
         from cli.doctor import diagnose
 
@@ -154,15 +215,43 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
                 request_changes=args.request_changes,
                 ask=_ask,
             )
-        kind = {"approve": "approve", "cancel": "cancel", "request-changes": "request_changes"}[args.command]
         return await flows.decide_from_cli(
             settings,
             model,
             args.run,
-            kind,  # type: ignore[arg-type]
+            DECISIONS[args.command],
             feedback=getattr(args, "feedback", None),
             console=console,
         )
+
+
+def _named_by(args: argparse.Namespace) -> str:
+    """Where the repository's path came from, as the user wrote it."""
+    if getattr(args, "repo", None) is not None:
+        return "--repo"
+    if os.environ.get("NIGHTSHIFT_REPO"):
+        return "NIGHTSHIFT_REPO"
+    return f"repo in {config_path()}"
+
+
+def check_repository(path: Path, named_by: str) -> None:
+    """``path`` must be a git checkout; ConfigError naming ``named_by`` and the fix when it is not."""
+    if not path.exists():
+        raise ConfigError(f"{named_by} {path}: the path does not exist")
+    if not path.is_dir():
+        raise ConfigError(f"{named_by} {path}: not a directory; name the top directory of a git checkout")
+    resolved = path.resolve()
+    if (resolved / ".git").exists():
+        return
+    top = next((parent for parent in resolved.parents if (parent / ".git").exists()), None)
+    if top is not None:
+        raise ConfigError(f"{named_by} {path} is inside the git checkout {top}: name its top directory")
+    quoted = shlex.quote(str(path))
+    raise ConfigError(
+        f"{named_by} {path} is a directory but not a git repository; make it one with "
+        f"`git -C {quoted} init && git -C {quoted} add -A && git -C {quoted} commit -m 'Initial commit'`, "
+        "or clone the project (`git clone URL`) and name the clone"
+    )
 
 
 async def _backtest(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -13,7 +13,15 @@ from config.context import ContextSettings
 from config.environment import EnvironmentSettings
 from config.errors import ConfigError
 from config.hooks import HOOK_EVENTS, HookSpec
-from config.integrations import GitHubSettings, JiraSettings, Mode, ServerSettings, SlackSettings
+from config.integrations import (
+    GitHubSettings,
+    JiraSettings,
+    Mode,
+    PagerDutySettings,
+    SentrySettings,
+    ServerSettings,
+    SlackSettings,
+)
 from config.mcp import McpServer, McpSettings
 from config.model import ModelSettings, Price
 from config.safety import Policy, SafetySettings, SandboxKind
@@ -39,11 +47,13 @@ __all__ = [
     "McpSettings",
     "Mode",
     "ModelSettings",
+    "PagerDutySettings",
     "Policy",
     "Price",
     "SafetySettings",
     "SandboxKind",
     "Secrets",
+    "SentrySettings",
     "ServerSettings",
     "Settings",
     "SlackSettings",

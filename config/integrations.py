@@ -1,4 +1,5 @@
-"""Slack, GitHub, Jira and the HTTP server: each integration is live when its credentials are set.
+"""Slack, GitHub, Jira, Sentry, PagerDuty and the HTTP server: each integration is live when its
+credentials are set.
 
 Credentials come from the environment only (``config.settings.SECRET_ENV``). ``integration_modes``
 says which integrations are live and refuses a half-configured one, naming what is missing.
@@ -69,3 +70,36 @@ class ServerSettings(Section):
 
 
 Mode = Literal["live", "local"]
+
+
+class SentrySettings(Section):
+    """Which Sentry alerts start runs, and how the event's paths map onto the repository."""
+
+    organization: str | None = None
+    """The organization's slug, for Sentry's API (env ``SENTRY_ORG``); needed with SENTRY_AUTH_TOKEN."""
+    api_url: str = "https://sentry.io"
+    """Sentry's address (env ``SENTRY_API_URL``): ``https://de.sentry.io`` for the EU region, your own
+    host when self-hosted."""
+    projects: list[str] = Field(default_factory=list)
+    """Project slugs (or ids) whose alerts start runs; empty: every project."""
+    environments: list[str] = Field(default_factory=lambda: ["production"])
+    """Environments whose events start runs; empty: every environment."""
+    min_level: Literal["debug", "info", "warning", "error", "fatal"] = "error"
+    """Events below this level are acknowledged and ignored."""
+    path_prefixes: list[str] = Field(default_factory=list)
+    """Deploy prefixes to strip from a frame's path before it is looked up in the repository (for
+    example ``/srv/app/current/``); site-packages and a path's leading directories are tried anyway."""
+
+
+class PagerDutySettings(Section):
+    """Which PagerDuty incidents start runs, and who Nightshift's notes come from."""
+
+    api_url: str = "https://api.pagerduty.com"
+    """REST API address (env ``PAGERDUTY_API_URL``); ``https://api.eu.pagerduty.com`` for the EU region."""
+    from_email: str | None = None
+    """The ``From`` of Nightshift's notes: a PagerDuty user's email, which an account-level API token
+    needs (env ``PAGERDUTY_FROM``)."""
+    services: list[str] = Field(default_factory=list)
+    """Service ids (or names) whose incidents start runs; empty: every service."""
+    urgencies: list[Literal["high", "low"]] = Field(default_factory=list)
+    """Urgencies that start runs; empty: both."""

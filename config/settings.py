@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from config.agents import AgentsSettings
 from config.base import Section
@@ -15,7 +23,15 @@ from config.context import ContextSettings
 from config.environment import EnvironmentSettings
 from config.errors import ConfigError
 from config.hooks import HookSpec
-from config.integrations import GitHubSettings, JiraSettings, Mode, ServerSettings, SlackSettings
+from config.integrations import (
+    GitHubSettings,
+    JiraSettings,
+    Mode,
+    PagerDutySettings,
+    SentrySettings,
+    ServerSettings,
+    SlackSettings,
+)
 from config.mcp import McpSettings
 from config.model import ModelSettings
 from config.safety import SafetySettings
@@ -33,6 +49,10 @@ SECRET_ENV = (
     "GITHUB_WEBHOOK_SECRET",
     "JIRA_API_TOKEN",
     "JIRA_WEBHOOK_SECRET",
+    "SENTRY_CLIENT_SECRET",
+    "SENTRY_AUTH_TOKEN",
+    "PAGERDUTY_WEBHOOK_SECRETS",
+    "PAGERDUTY_API_TOKEN",
 )
 """Environment variables that hold secrets. They are read only from the environment."""
 
@@ -45,6 +65,10 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "GITHUB_API_URL": ("github", "api_url"),
     "JIRA_BASE_URL": ("jira", "base_url"),
     "JIRA_EMAIL": ("jira", "email"),
+    "SENTRY_ORG": ("sentry", "organization"),
+    "SENTRY_API_URL": ("sentry", "api_url"),
+    "PAGERDUTY_API_URL": ("pagerduty", "api_url"),
+    "PAGERDUTY_FROM": ("pagerduty", "from_email"),
     "OPENAI_BASE_URL": ("model", "base_url"),
     "NIGHTSHIFT_MODEL": ("model", "name"),
     "NIGHTSHIFT_REPO": ("repo",),
@@ -53,6 +77,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 _SECRET_WORDS = ("key", "token", "secret", "password")
+DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "sqlite")
+"""The databases runs can be kept in: PostgreSQL (psycopg 3, as DBOS uses it) and SQLite."""
 
 MOVED_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("tools", "test_command"): ("environment", "test_command"),
@@ -96,6 +122,8 @@ class Settings(Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     jira: JiraSettings = Field(default_factory=JiraSettings)
+    sentry: SentrySettings = Field(default_factory=SentrySettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     repo: Path | None = None
     """The local git checkout incidents are fixed in (env ``NIGHTSHIFT_REPO``)."""
@@ -135,6 +163,18 @@ class Settings(Section):
         data["notices"] = notices
         return data
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str | None) -> str | None:
+        scheme = url.partition("://")[0].lower() if url and "://" in url else None
+        if url is not None and scheme not in DATABASE_SCHEMES:
+            shown = f"{scheme}://" if scheme else "a URL without a scheme"
+            raise ValueError(
+                f"{shown} is not supported: use postgresql://USER@HOST:PORT/DATABASE (several workers; "
+                "see docs/deploy.md) or sqlite:///PATH, or leave it unset for SQLite in the state directory"
+            )
+        return url
+
     @model_validator(mode="after")
     def _setup_needs_the_sandbox(self) -> "Settings":
         if self.environment.setup and self.safety.sandbox == "none":
@@ -161,14 +201,19 @@ REQUIRED_WITH: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("JIRA_API_TOKEN", ("JIRA_BASE_URL", "JIRA_EMAIL")),
         ("JIRA_WEBHOOK_SECRET", ("JIRA_API_TOKEN",)),
     ),
+    "sentry": (("SENTRY_AUTH_TOKEN", ("SENTRY_ORG",)),),
+    "pagerduty": (("PAGERDUTY_API_TOKEN", ()),),
 }
 
 
 def integration_modes(settings: Settings) -> dict[str, Mode]:
-    """``live`` or ``local`` for slack, github and jira; ConfigError for a half-configured one.
+    """``live`` or ``local`` for slack, github, jira, sentry and pagerduty; ConfigError for a
+    half-configured one.
 
     An integration is live with its API credentials; its webhook secret is optional (GitHub without
-    ``GITHUB_WEBHOOK_SECRET`` opens pull requests and reads CI logs, and only its webhook is off).
+    ``GITHUB_WEBHOOK_SECRET`` opens pull requests and reads CI logs, and only its webhook is off). Sentry
+    and PagerDuty take webhooks with their secrets alone; their API tokens make them live (the latest
+    event fetched, the incident's alerts read and notes added to it).
     """
     present = {
         **{name: bool(settings.secrets.get(name)) for name in SECRET_ENV},
@@ -176,6 +221,7 @@ def integration_modes(settings: Settings) -> dict[str, Mode]:
         "GITHUB_REPO": bool(settings.github.repo),
         "JIRA_BASE_URL": bool(settings.jira.base_url),
         "JIRA_EMAIL": bool(settings.jira.email),
+        "SENTRY_ORG": bool(settings.sentry.organization),
     }
     modes: dict[str, Mode] = {}
     for name, rules in REQUIRED_WITH.items():
@@ -191,13 +237,23 @@ def integration_modes(settings: Settings) -> dict[str, Mode]:
     return modes
 
 
-def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
-    """Read settings from the TOML file and the environment; raise ConfigError naming what is wrong."""
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The settings file: ``NIGHTSHIFT_CONFIG``, else ``nightshift.toml`` in the current directory."""
     env = os.environ if env is None else env
-    explicit = path is not None or "NIGHTSHIFT_CONFIG" in env
-    config_path = Path(path or env.get("NIGHTSHIFT_CONFIG") or "nightshift.toml")
-    data = _read_toml(config_path, required=explicit)
-    origin = {key: str(config_path) for key in data}
+    return Path(env.get("NIGHTSHIFT_CONFIG") or "nightshift.toml")
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, path: Path | None = None, *, missing_ok: bool = False
+) -> Settings:
+    """Read settings from the TOML file and the environment; raise ConfigError naming what is wrong.
+    A file named by ``path`` or ``NIGHTSHIFT_CONFIG`` must exist, unless ``missing_ok`` (a command
+    that is about to write it)."""
+    env = os.environ if env is None else env
+    explicit = (path is not None or "NIGHTSHIFT_CONFIG" in env) and not missing_ok
+    source = path or config_path(env)
+    data = _read_toml(source, required=explicit)
+    origin = {key: str(source) for key in data}
     for var, key_path in ENV_OVERRIDES.items():
         if env.get(var):
             _assign(data, key_path, env[var])
@@ -206,9 +262,9 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     try:
         settings = Settings.model_validate({**data, "secrets": secrets})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, origin, config_path)) from None
+        raise ConfigError(_describe(exc, origin, source)) from None
     for notice in settings.notices:
-        logger.warning("%s: %s", config_path, notice)
+        logger.warning("%s: %s", source, notice)
     return settings
 
 

@@ -6,7 +6,8 @@ outbound door (``deliveries.door``) and bounded by ``[workflow] delivery_attempt
 
 - a success is recorded with what it made: the briefing's message reference and the pull request's URL
   go into the run's facts, and an opened pull request records its follow-ups (the ticket to In Review,
-  the ticket comment, the briefing redrawn with the link);
+  the ticket comment, a note on the PagerDuty incident that started the run, the briefing redrawn with
+  the link);
 - a failure worth retrying (no answer, a timeout, 429, 5xx) is tried again after the wait of the one
   retry policy (``retries.Backoff``): doubling from ``delivery_backoff_s`` up to
   ``delivery_backoff_max_s``, with jitter, or what the service's ``Retry-After`` asks for, until
@@ -254,6 +255,10 @@ class Deliverer:
             f"{run_id}:comment:pull_request",
             {"text": f"Nightshift opened {pull.url}", "links": {**links, "Pull request": pull.url}},
         )
+        if facts.ticket.source == "pagerduty":
+            run_page = f" (run: {facts.web_url})" if facts.web_url else ""
+            note = {"text": f"Nightshift opened a pull request for this incident: {pull.url}{run_page}"}
+            await self.record(run_id, "incident_note", f"{run_id}:incident_note:pull_request", note)
         await self.arm_briefing(run_id)
 
     async def _failed(self, delivery: Delivery, error: IntegrationError) -> None:

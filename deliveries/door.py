@@ -1,13 +1,13 @@
 """The one door every outbound send passes through: ``DeliveryExecutor.send``.
 
-Everything Nightshift sends to Slack, GitHub or Jira (or to their local stand-ins) is first described as
-a ``Send``: the service, the action, the run, and a payload holding everything the service will
-receive; the integrations only reformat it (Block Kit, ADF) and add nothing of their own but constant
+Everything Nightshift sends to Slack, GitHub, Jira or PagerDuty (or to their local stand-ins) is first
+described as a ``Send``: the service, the action, the run, and a payload holding everything the service
+will receive; the integrations only reformat it (Block Kit, ADF) and add nothing of their own but constant
 labels. ``Send.text`` is that payload as JSON text. The deliveries of the outbox (the briefing posted
-or updated, the pull request, ticket transitions and comments; ``DeliveryExecutor.deliver``) and the
-answers to a click (the message redrawn without its buttons, the feedback modal, an ephemeral line;
-``server.routers.webhooks.slack_clicks``) all go through ``send``, and nothing in ``workflow`` calls an
-integration's sending methods any other way.
+or updated, the pull request, ticket transitions and comments, notes on an alert's incident;
+``DeliveryExecutor.deliver``) and the answers to a click (the message redrawn without its buttons, the
+feedback modal, an ephemeral line; ``server.routers.webhooks.slack_clicks``) all go through ``send``,
+and nothing in ``workflow`` calls an integration's sending methods any other way.
 
 That makes ``send`` the place to inspect what leaves before it leaves: the secret scan
 (``safety.secret_scan.SecretScanner``: the bot's known secrets, raw and encoded) runs at the top of
@@ -26,7 +26,7 @@ from pydantic_core import to_json
 
 from documents.briefing import build_briefing
 from documents.facts import RunFacts
-from integrations.base import Forge, Notifier, PullRequestRef, Tracker
+from integrations.base import Forge, IntegrationError, Notifier, Pager, PullRequestRef, Tracker
 from safety.secret_scan import SecretScanner
 from store.outbox import Delivery
 
@@ -62,12 +62,18 @@ class Delivered:
 
 
 class DeliveryExecutor:
-    """Sends through the run's notifier, forge and tracker, every send through ``send``."""
+    """Sends through the run's notifier, forge, tracker and pager, every send through ``send``."""
 
     def __init__(
-        self, *, notifier: Notifier, forge: Forge, tracker: Tracker, scanner: SecretScanner | None = None
+        self,
+        *,
+        notifier: Notifier,
+        forge: Forge,
+        tracker: Tracker,
+        pager: Pager | None = None,
+        scanner: SecretScanner | None = None,
     ) -> None:
-        self.notifier, self.forge, self.tracker = notifier, forge, tracker
+        self.notifier, self.forge, self.tracker, self.pager = notifier, forge, tracker, pager
         self.scanner = scanner or SecretScanner({})
 
     def service_of(self, kind: str) -> str:
@@ -76,6 +82,8 @@ class DeliveryExecutor:
             return self.notifier.name
         if kind == "pull_request":
             return self.forge.name
+        if kind == "incident_note":
+            return self.pager.name if self.pager else "local"
         return self.tracker.name
 
     async def send(self, send: Send, perform: Callable[[Send], Awaitable[T]]) -> T:
@@ -97,6 +105,8 @@ class DeliveryExecutor:
             return await self._pull_request(delivery, facts)
         if delivery.kind == "transition":
             return await self._transition(delivery, facts)
+        if delivery.kind == "incident_note":
+            return await self._incident_note(delivery, facts, again)
         return await self._comment(delivery, facts, again)
 
     async def _briefing(self, delivery: Delivery, facts: RunFacts, again: bool) -> Delivered:
@@ -173,6 +183,20 @@ class DeliveryExecutor:
                 marker=p["marker"],
                 again=again,
             )
+
+        await self.send(send, perform)
+        return Delivered()
+
+    async def _incident_note(self, delivery: Delivery, facts: RunFacts, again: bool) -> Delivered:
+        pager = self.pager
+        if pager is None:
+            raise IntegrationError("no pager to add the incident's note to", service="local")
+        send = Send(
+            pager.name, "incident note", facts.run_id, {"ticket": facts.ticket.key, **delivery.payload}
+        )
+
+        async def perform(send: Send) -> None:
+            await pager.note(facts.ticket, send.payload["text"], run_id=facts.run_id, again=again)
 
         await self.send(send, perform)
         return Delivered()

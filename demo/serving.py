@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-INHERITED_NOT = ("OPENAI_", "NIGHTSHIFT_", "SLACK_", "GITHUB_", "JIRA_")
+INHERITED_NOT = ("OPENAI_", "NIGHTSHIFT_", "SLACK_", "GITHUB_", "JIRA_", "SENTRY_", "PAGERDUTY_")
 """Variables of the calling shell that never reach the server: it gets exactly the ones given."""
 
 

@@ -1,10 +1,17 @@
-"""Fire a signed ``/oncall`` command at a running Nightshift server, as Slack would, and follow the run.
+"""Fire a signed incident at a running Nightshift server, as Slack, Sentry or PagerDuty would, and
+follow the run.
 
-    python -m demo.trigger --url http://127.0.0.1:8000 --signing-secret SECRET [--token API_TOKEN] "text"
+    python -m demo.trigger --url http://127.0.0.1:8000 --signing-secret SECRET [--from slack] "text"
+    python -m demo.trigger --url ... --signing-secret "$SENTRY_CLIENT_SECRET" --from sentry
+    python -m demo.trigger --url ... --signing-secret "$PAGERDUTY_WEBHOOK_SECRETS" --from pagerduty
 
-The request is signed with slack_sdk's own signer (Slack's v0 scheme over the raw body). The script
-prints the acknowledgement, then follows the run's Server-Sent Events until its briefing, and prints
-the verdict. Exit code 0 when the run reached a briefing.
+Slack: an ``/oncall <text>`` command signed with slack_sdk's own signer (Slack's v0 scheme over the raw
+body). Sentry: an issue alert (``event_alert``) carrying an event that sentry-sdk captured from the
+sample repository's code (``demo.alerts``; needs sentry-sdk), signed with the client secret as Sentry
+signs it. PagerDuty: an ``incident.triggered`` V3 webhook signed with each of the comma-separated
+secrets, as PagerDuty does while one rotates. The script prints the acknowledgement, then follows the
+run's Server-Sent Events until its briefing, and prints the verdict. Exit code 0 when the run reached a
+briefing.
 """
 
 import argparse
@@ -16,6 +23,13 @@ from typing import Any
 import httpx
 
 from client.scripted.incident import SAMPLE_TICKET
+from demo.alerts import (
+    capture_sentry_event,
+    pagerduty_event,
+    pagerduty_headers,
+    sentry_event_alert,
+    sentry_headers,
+)
 from demo.fake_slack import signed_headers, slash_command_body
 
 BRIEFED = ("awaiting_decision", "shipped", "failed", "cancelled", "expired")
@@ -31,6 +45,23 @@ def fire(url: str, signing_secret: str, text: str) -> dict[str, str]:
     elapsed_ms = (time.perf_counter() - started) * 1000
     response.raise_for_status()
     print(f"/oncall acknowledged in {elapsed_ms:.0f} ms: {response.json()['text']}", flush=True)
+    return dict(response.json())
+
+
+def fire_alert(url: str, sender: str, secret: str) -> dict[str, Any]:
+    """Post an alert as ``sender`` (``sentry`` or ``pagerduty``) sends one; return the server's answer."""
+    if sender == "sentry":
+        payload = sentry_event_alert(capture_sentry_event(7))
+        body = json.dumps(payload).encode()
+        headers = sentry_headers(secret, body)
+    else:
+        body = json.dumps(pagerduty_event()).encode()
+        headers = pagerduty_headers([part for part in secret.split(",") if part], body)
+    started = time.perf_counter()
+    response = httpx.post(f"{url}/webhook/{sender}", content=body, headers=headers, timeout=10)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    print(f"{sender} alert acknowledged in {elapsed_ms:.0f} ms: {response.json()}", flush=True)
     return dict(response.json())
 
 
@@ -60,11 +91,26 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--signing-secret", required=True, help="the server's SLACK_SIGNING_SECRET")
-    parser.add_argument("text", nargs="?", default=SAMPLE_TICKET.title)
+    parser.add_argument(
+        "--signing-secret",
+        required=True,
+        help="the server's SLACK_SIGNING_SECRET, SENTRY_CLIENT_SECRET or PAGERDUTY_WEBHOOK_SECRETS",
+    )
+    parser.add_argument("--from", dest="sender", choices=("slack", "sentry", "pagerduty"), default="slack")
+    parser.add_argument("text", nargs="?", default=SAMPLE_TICKET.title, help="the /oncall text (Slack)")
     args = parser.parse_args(argv)
-    fire(args.url, args.signing_secret, args.text)
-    run_id = httpx.get(f"{args.url}/runs", timeout=10).json()["runs"][0]["id"]
+    if args.sender == "slack":
+        fire(args.url, args.signing_secret, args.text)
+        run_id = httpx.get(f"{args.url}/runs", timeout=10).json()["runs"][0]["id"]
+    else:
+        try:
+            answer = fire_alert(args.url, args.sender, args.signing_secret)
+        except RuntimeError as exc:
+            print(f"no alert sent: {exc}", file=sys.stderr)
+            return 2
+        if "run_id" not in answer:
+            return 1
+        run_id = answer["run_id"]
     run = follow(args.url, run_id)
     verification = run.get("verification") or {}
     print(f"run {run_id} is {run['status']}; verdict: {verification.get('verdict', 'none')}", flush=True)

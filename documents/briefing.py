@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from documents.alerts import Alert
 from documents.facts import (
     VERDICT_TEXT,
     DecisionFacts,
@@ -26,11 +27,14 @@ from documents.phrases import (
     clip,
     has_partial,
     headline,
+    listed,
     partial_sentences,
     phase_counts,
+    phase_time,
     plural,
     run_warnings,
     sentence,
+    test_names,
     verdict_of,
     verdict_sentence,
 )
@@ -52,6 +56,8 @@ class PhaseCounts(BaseModel):
     expectation: str
     """What the phase must show, e.g. ``must fail``."""
     counts: TestCounts
+    time: str | None = None
+    """How long the phase's run took (``4.2s``, ``4.2s, reused from an earlier run``)."""
 
 
 class Briefing(BaseModel):
@@ -90,6 +96,8 @@ class Briefing(BaseModel):
     decisions: list[DecisionFacts]
     actions: list[Action]
     """What the human may do now; empty unless the run awaits a decision."""
+    alert: Alert | None = None
+    """The alert that started the run (Sentry, PagerDuty), whose top frames the renderers show."""
 
 
 def _flat(text: str, limit: int = _MAX_PROSE) -> str:
@@ -97,16 +105,13 @@ def _flat(text: str, limit: int = _MAX_PROSE) -> str:
 
 
 def _tone(facts: RunFacts, verdict: Verdict) -> Tone:
-    if facts.status == "failed" or facts.error or verdict in ("no_fix", "fix_does_not_pass", "regression"):
+    bad = ("no_fix", "fix_does_not_pass", "regression", "build_failed")
+    if facts.status == "failed" or facts.error or verdict in bad:
         return "bad"
+    stale = facts.verification is not None and facts.verification.stale
     if verdict == "verified" and all_agents_submitted(facts) and not facts.budget_exhausted:
-        return "warning" if has_partial(facts) else "good"
+        return "warning" if has_partial(facts) or stale else "good"
     return "warning"
-
-
-def _names(items: list[str], shown: int = 3) -> str:
-    head = ", ".join(items[:shown])
-    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
 
 
 def _agent_gap(facts: RunFacts, name: str) -> str:
@@ -132,16 +137,16 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
             added, removed = sum(f.added for f in files), sum(f.removed for f in files)
             parts.append(
                 f"The fix changes {plural(len(files), 'file')} (+{added} -{removed}): "
-                f"{_names([f.path for f in files])}."
+                f"{listed([f.path for f in files])}."
             )
     else:
         parts.append(f"There is no fix{_agent_gap(facts, 'code')}.")
     if facts.tests and facts.tests.partial:
-        parts.append(f"The test agent left {_names(facts.tests.test_files)} when it was stopped.")
+        parts.append(f"The test agent left {listed(facts.tests.test_files)} when it was stopped.")
     elif facts.tests:
         parts.append(
             f"The test agent added {plural(len(facts.tests.test_names), 'test')} in "
-            f"{_names(facts.tests.test_files)}."
+            f"{listed(facts.tests.test_files)}."
         )
     else:
         parts.append(f"There are no new tests{_agent_gap(facts, 'test')}.")
@@ -155,6 +160,19 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
             parts.append(
                 f"The existing suite: {verification.base_suite.summary()} before the fix, "
                 f"{verification.fixed_suite.summary()} after."
+            )
+        failing, unmatched = verification.already_failing, verification.not_comparable
+        if failing.count:
+            one = failing.count == 1
+            parts.append(
+                f"{plural(failing.count, 'test')} already {'fails' if one else 'fail'} on the base commit "
+                f"and {'is' if one else 'are'} not counted against the fix: {test_names(failing)}."
+            )
+        if unmatched.count:
+            one = unmatched.count == 1
+            parts.append(
+                f"{plural(unmatched.count, 'test id')} {'exists' if one else 'exist'} on one side only "
+                f"(renamed or removed) and {'is' if one else 'are'} not compared: {test_names(unmatched)}."
             )
     parts += partial_sentences(facts)
     if facts.status not in IN_PROGRESS or verification:
@@ -210,7 +228,13 @@ def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
         verified=verdict == "verified",
         tone=_tone(facts, verdict),
         counts=[
-            PhaseCounts(phase=phase, label=label, expectation=expectation, counts=counts)
+            PhaseCounts(
+                phase=phase,
+                label=label,
+                expectation=expectation,
+                counts=counts,
+                time=phase_time(facts.verification, phase) if facts.verification else None,
+            )
             for phase, label, expectation, counts in phase_counts(facts.verification)
         ],
         fix_attempts=facts.verification.fix_attempts if facts.verification else None,
@@ -225,4 +249,5 @@ def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
         revision=facts.revision,
         decisions=list(facts.decisions),
         actions=_actions(facts),
+        alert=facts.ticket.alert,
     )

@@ -5,12 +5,15 @@ fact (an agent that failed, a verification that did not run) is None or an expli
 briefing can say so plainly.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-TicketSource = Literal["slack", "jira", "github", "api", "cli"]
+from documents.alerts import Alert
+
+TicketSource = Literal["slack", "jira", "github", "api", "cli", "sentry", "pagerduty"]
 
 
 UNNUMBERED_KEY = "INC-new"
@@ -38,6 +41,8 @@ class Ticket(BaseModel):
     base_commit: str | None = None
     """Fix the repository as it was at this commit instead of the default branch's head (a backtest
     replays a past bug at the parent of its upstream fix); None: the default branch, synced."""
+    alert: Alert | None = None
+    """The Sentry error or PagerDuty incident that started the run, with its stack, when one did."""
 
 
 AgentName = Literal["triage", "code", "test", "pr"]
@@ -135,6 +140,8 @@ class TestCounts(BaseModel):
     errors: int = 0
     skipped: int = 0
     timed_out: bool = False
+    build_s: float | None = None
+    """How long ``[environment] build`` took before these tests ran; None when no build is configured."""
 
     def summary(self) -> str:
         parts = [f"{self.passed} passed", f"{self.failed} failed"]
@@ -142,6 +149,8 @@ class TestCounts(BaseModel):
             parts.append(f"{self.errors} errors")
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
+        if self.build_s is not None:
+            parts.append(f"built in {self.build_s:.1f} s")
         return ", ".join(parts) + (" (timed out)" if self.timed_out else "")
 
 
@@ -153,6 +162,7 @@ Verdict = Literal[
     "no_fix",
     "no_tests",
     "environment_error",
+    "build_failed",
     "not_run",
 ]
 
@@ -164,8 +174,36 @@ VERDICT_TEXT: dict[str, str] = {
     "no_fix": "no fix",
     "no_tests": "no tests",
     "environment_error": "the project's environment is broken",
+    "build_failed": "the fix does not build",
     "not_run": "not verified",
 }
+
+
+MAX_TEST_NAMES = 50
+"""Test ids kept in a ``TestNames``; the rest are counted."""
+
+
+class TestNames(BaseModel):
+    """Some tests, by id: how many, and the first ``MAX_TEST_NAMES`` of them, sorted."""
+
+    __test__: ClassVar[bool] = False
+
+    count: int = 0
+    names: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, ids: Iterable[str]) -> "TestNames":
+        every = sorted(set(ids))
+        return cls(count=len(every), names=every[:MAX_TEST_NAMES])
+
+
+class PhaseTime(BaseModel):
+    """How long a verification phase's test run took."""
+
+    duration_s: float
+    cached: bool = False
+    """Not run now: the result of an earlier run of the same suite on the same base commit, environment
+    and test command (``duration_s`` is that run's)."""
 
 
 class VerificationFacts(BaseModel):
@@ -183,6 +221,24 @@ class VerificationFacts(BaseModel):
     excerpts: dict[str, str] = Field(default_factory=dict)
     """Output excerpts by phase name, for the briefing and the report."""
     fix_attempts: int = 1
+    new_tests: TestNames = Field(default_factory=TestNames)
+    """The test diff's tests, judged by the new-test phases: ids the base commit does not have."""
+    changed_tests: TestNames = Field(default_factory=TestNames)
+    """Existing tests the test diff changed: they passed on the base commit and fail with the test diff."""
+    already_failing: TestNames = Field(default_factory=TestNames)
+    """Tests that fail on the base commit already: never counted against the fix."""
+    broken: TestNames = Field(default_factory=TestNames)
+    """Tests that passed on the base commit and fail with the fix."""
+    not_comparable: TestNames = Field(default_factory=TestNames)
+    """Ids that exist on one side only (renamed parametrized cases, removed tests): neither broken nor
+    fixed."""
+    phase_times: dict[str, PhaseTime] = Field(default_factory=dict)
+    """Each phase's test run: how long it took, and whether it was reused."""
+    duration_s: float | None = None
+    """The whole verification's wall time."""
+    stale: str | None = None
+    """Why the tests ran artefacts the set-up built from the base commit although the fix changes their
+    sources (no ``[environment] build`` rebuilt them); None when nothing is known to be stale."""
 
 
 EnvironmentStatus = Literal["none", "ready", "reused", "failed"]
@@ -224,7 +280,7 @@ class TimelineEntry(BaseModel):
     text: str
 
 
-DeliveryKind = Literal["briefing", "pull_request", "transition", "comment"]
+DeliveryKind = Literal["briefing", "pull_request", "transition", "comment", "incident_note"]
 DeliveryState = Literal["pending", "delivered", "abandoned"]
 
 

@@ -4,7 +4,7 @@ Each phrase is built from measured facts only; a missing fact is said to be miss
 ``verdict_sentence`` for the ``verified`` verdict claims verification.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from documents.facts import (
@@ -13,6 +13,7 @@ from documents.facts import (
     DeliveryFacts,
     RunFacts,
     TestCounts,
+    TestNames,
     Verdict,
     VerificationFacts,
 )
@@ -38,6 +39,7 @@ SERVICE_NAMES = {
     "slack": "Slack",
     "github": "GitHub",
     "jira": "Jira",
+    "pagerduty": "PagerDuty",
     "terminal": "Terminal",
     "local": "Local",
 }
@@ -66,7 +68,8 @@ _VERDICT_SENTENCE: dict[str, str] = {
     "no_tests": "Not verified: there are no new tests to check the fix against.",
     "environment_error": "Not verified: the project's environment is broken, so no test could run; "
     "this says nothing about the fix.",
-    "not_run": "Not verified: verification did not run.",
+    "build_failed": "Not verified: the [environment] build fails with the fix, so its tests could not run.",
+    "not_run": "Not verified: the tests could not be run to a result (see why in the verification).",
 }
 
 _HEADLINE: dict[str, str] = {
@@ -77,6 +80,7 @@ _HEADLINE: dict[str, str] = {
     "no_fix": "no fix",
     "no_tests": "fix not verified, no tests",
     "environment_error": "not verified: the project's environment is broken, not the fix",
+    "build_failed": "the fix does not build",
     "not_run": "not verified",
 }
 
@@ -91,6 +95,12 @@ def sentence(text: str) -> str:
     """``text`` ending in exactly one full stop (or its own ``!``/``?``)."""
     text = text.strip()
     return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def listed(items: Sequence[str], shown: int = 3) -> str:
+    """``a, b, c and 2 more``."""
+    head = ", ".join(items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -225,11 +235,29 @@ def phase_counts(verification: VerificationFacts | None) -> Iterator[tuple[str, 
             yield phase, label, expectation, counts
 
 
+def phase_time(verification: VerificationFacts, phase: str) -> str | None:
+    """How long the phase's test run took: ``4.2s``, or ``4.2s, reused`` when an earlier verification
+    ran it on the same base commit; None when it was not measured."""
+    measured = verification.phase_times.get(phase)
+    if measured is None:
+        return None
+    took = format_duration(measured.duration_s)
+    return f"{took}, reused from an earlier run" if measured.cached else took
+
+
+def test_names(names: TestNames, shown: int = 3) -> str:
+    """``a, b, c and 4 more``."""
+    head = ", ".join(names.names[:shown])
+    return head if names.count <= shown else f"{head} and {names.count - shown} more"
+
+
 def _verdict_warning(facts: RunFacts) -> str | None:
     verification = facts.verification
     verdict = verdict_of(facts)
-    if verification is None or verdict == "not_run":
+    if verification is None:
         return None if facts.status in IN_PROGRESS else "Verification did not run."
+    if verdict == "not_run":
+        return f"Not verified: {sentence(clip(verification.detail, _MAX_MESSAGE))}"
     if verdict == "fix_does_not_pass":
         attempts = plural(verification.fix_attempts, "attempt")
         counts = verification.fixed_with_tests
@@ -238,7 +266,9 @@ def _verdict_warning(facts: RunFacts) -> str | None:
     if verdict == "regression":
         before, after = verification.base_suite, verification.fixed_suite
         shown = f": {before.summary()} on base, {after.summary()} with the fix" if before and after else ""
-        return f"The fix breaks the existing suite{shown}."
+        broken = verification.broken
+        named = f"; broken: {test_names(broken)}" if broken.count else ""
+        return f"The fix breaks the existing suite{shown}{named}."
     if verdict == "tests_do_not_reproduce":
         counts = verification.base_with_tests
         shown = f" ({counts.summary()})" if counts else ""
@@ -247,6 +277,8 @@ def _verdict_warning(facts: RunFacts) -> str | None:
         return "No fix was produced."
     if verdict == "no_tests":
         return "No new tests were written, so the fix is unchecked."
+    if verdict == "build_failed":
+        return "The [environment] build fails with the fix; its output is in the evidence."
     if verdict == "environment_error":
         return (
             "The project's environment is the cause, not the fix: the tests could not run. "
@@ -274,6 +306,8 @@ def run_warnings(facts: RunFacts) -> list[str]:
     verdict_warning = _verdict_warning(facts)
     if verdict_warning:
         warnings.append(verdict_warning)
+    if facts.verification is not None and facts.verification.stale:
+        warnings.append(facts.verification.stale)
     for _, label, _, counts in phase_counts(facts.verification):
         if counts.timed_out:
             warnings.append(f"The run of '{label}' timed out; its counts are incomplete.")

@@ -26,6 +26,7 @@ from documents.phrases import (
     verdict_of,
     verdict_sentence,
 )
+from documents.stack import alert_markdown
 
 GITHUB_BODY_LIMIT = 65_536
 _TARGET = GITHUB_BODY_LIMIT - 536
@@ -168,6 +169,12 @@ def _verification(facts: RunFacts, verdict: Verdict) -> str:
     return head + "\n\n" + md.table(["Phase", "Must show", "Result"], rows)
 
 
+def _alert_parts(facts: RunFacts) -> list[_Part]:
+    """The alert that started the run, linked to its event, and its top frames, linked to their lines."""
+    alert = facts.ticket.alert
+    return [_Part(f"### Where it failed\n\n{alert_markdown(alert)}")] if alert else []
+
+
 def render_pr_body(facts: RunFacts) -> str:
     """The PR body in GitHub-flavoured Markdown, under GitHub's body limit."""
     verdict = verdict_of(facts)
@@ -185,6 +192,7 @@ def render_pr_body(facts: RunFacts) -> str:
         parts.append(_Part(f"> [!WARNING]\n> {UNSANDBOXED}"))
     parts += _story(facts)
     parts.append(_Part("---\n\n## What Nightshift measured\n\n" + _facts_table(facts, verdict)))
+    parts += _alert_parts(facts)
     parts.append(_Part("### Root cause"))
     if facts.fix:
         parts.append(_Part(facts.fix.root_cause, _prose))

@@ -19,10 +19,12 @@ from documents.phrases import (
     format_usd,
     ordered_agents,
     phase_counts,
+    phase_time,
     run_warnings,
     verdict_label,
     verdict_of,
 )
+from documents.stack import alert_markdown
 
 _DECISION_WORDS = {
     "approve": "approved",
@@ -86,6 +88,8 @@ def _ticket(facts: RunFacts) -> str:
         out += "\n\n### Description\n\n" + md.fence(ticket.description, "text")
     if ticket.ci_excerpt:
         out += "\n\n### CI log excerpt\n\n" + md.fence(ticket.ci_excerpt, "text")
+    if ticket.alert:
+        out += "\n\n### Where it failed\n\n" + alert_markdown(ticket.alert)
     return out
 
 
@@ -200,11 +204,12 @@ def _verification(facts: RunFacts) -> str:
             str(c.errors),
             str(c.skipped),
             "yes" if c.timed_out else "no",
+            md.cell(phase_time(verification, phase) or ""),
         ]
-        for _, label, expectation, c in phase_counts(verification)
+        for phase, label, expectation, c in phase_counts(verification)
     ]
     if rows:
-        headers = ["Phase", "Must show", "Passed", "Failed", "Errors", "Skipped", "Timed out"]
+        headers = ["Phase", "Must show", "Passed", "Failed", "Errors", "Skipped", "Timed out", "Time"]
         parts.append(md.table(headers, rows))
     labels = {phase: label for phase, label, _ in PHASES}
     for name, excerpt in verification.excerpts.items():

@@ -18,6 +18,7 @@ from typing import Any
 from documents.briefing import Briefing
 from documents.facts import FileChange
 from documents.phrases import clip, format_usd, plural, verdict_label
+from documents.stack import TOP_FRAMES, alert_heading, frame_note, frame_text, hidden_frames
 
 APPROVE_ACTION_ID = "nightshift_approve"
 REQUEST_CHANGES_ACTION_ID = "nightshift_request_changes"
@@ -127,6 +128,24 @@ def _diff_blocks(b: Briefing) -> list[BlockJson]:
     return [_context(f"The diff ({plural(total, 'line')}) is not pasted here: read it on {where}.")]
 
 
+def _alert_section(b: Briefing) -> BlockJson | None:
+    """The alert's exception (linked to its event) and its top frames (linked to the repository)."""
+    alert = b.alert
+    if alert is None:
+        return None
+    heading = clip(" ".join(alert_heading(alert).split()), 300)
+    lines = [f"*{_link(alert.web_url, heading) or escape(heading)}*"]
+    for frame in alert.top_frames(TOP_FRAMES):
+        place = clip(frame_text(frame), 300)
+        note = frame_note(frame)
+        shown = _link(frame.url, place) or escape(place)
+        lines.append(f"• {shown}" + (f" — _{_flat(note, 200)}_" if note else ""))
+    if hidden_frames(alert):
+        lines.append(f"… and {plural(hidden_frames(alert), 'earlier frame')}")
+    lines += [f":grey_question: {_flat(gap, 300)}" for gap in alert.gaps]
+    return _section("\n".join(lines))
+
+
 def _tests_section(b: Briefing) -> BlockJson:
     if not b.tests:
         return _section("*Tests:* no new tests.")
@@ -144,6 +163,7 @@ def _verdict_section(b: Briefing) -> BlockJson:
     lines = [f"*Verdict:* {mark} {escape(verdict_label(b.verdict))}"]
     lines += [
         f"• {escape(phase.label)}: {escape(phase.counts.summary())} ({escape(phase.expectation)})"
+        + (f" in {escape(phase.time)}" if phase.time else "")
         for phase in b.counts
     ]
     if b.fix_attempts and b.fix_attempts > 1:
@@ -195,6 +215,9 @@ def _actions(b: Briefing) -> BlockJson:
 def briefing_blocks(b: Briefing) -> list[BlockJson]:
     """The briefing message; Approve / Request changes buttons only while the run awaits a decision."""
     blocks: list[BlockJson] = [_header(b), _section(f"*{_flat(b.headline, 300)}*\n{_flat(b.summary, 2500)}")]
+    alert = _alert_section(b)
+    if alert is not None:
+        blocks.append(alert)
     if b.root_cause:
         blocks.append(_section(f"*Root cause:* {_flat(b.root_cause)}"))
     if b.fix_summary:

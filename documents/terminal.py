@@ -26,6 +26,7 @@ from documents.phrases import (
     plural,
     verdict_label,
 )
+from documents.stack import TOP_FRAMES, alert_heading, frame_note, frame_text, hidden_frames
 
 ACTION_KEYS: dict[Action, str] = {"approve": "a", "request_changes": "r", "cancel": "c"}
 """The key the terminal prompt takes for each action, as shown in the hints."""
@@ -68,6 +69,18 @@ def _tests_text(b: Briefing) -> Text:
     return Text("\n".join(lines))
 
 
+def _alert_text(b: Briefing) -> Text:
+    assert b.alert is not None
+    lines = [alert_heading(b.alert)]
+    for frame in b.alert.top_frames(TOP_FRAMES):
+        note = frame_note(frame)
+        lines.append(f"  {frame_text(frame)}" + (f" ({note})" if note else ""))
+    if hidden_frames(b.alert):
+        lines.append(f"  … and {plural(hidden_frames(b.alert), 'earlier frame')}")
+    lines += [f"  ? {gap}" for gap in b.alert.gaps]
+    return Text("\n".join(lines))
+
+
 def _facts_grid(b: Briefing) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -77,6 +90,8 @@ def _facts_grid(b: Briefing) -> Table:
         grid.add_row(Text(label), value if isinstance(value, Text) else Text(value))
 
     row("Ticket", f"{b.ticket_key}  {b.ticket_title}" + (f"\n{b.ticket_url}" if b.ticket_url else ""))
+    if b.alert is not None:
+        row("Alert", _alert_text(b))
     if b.priority:
         row("Priority", b.priority)
     row("Status", b.status.replace("_", " ") + (f" (revision {b.revision})" if b.revision > 1 else ""))
@@ -85,7 +100,11 @@ def _facts_grid(b: Briefing) -> Table:
     if b.counts:
         row(
             "Tests run",
-            "\n".join(f"{phase.label}: {phase.counts.summary()} ({phase.expectation})" for phase in b.counts),
+            "\n".join(
+                f"{phase.label}: {phase.counts.summary()} ({phase.expectation})"
+                + (f" in {phase.time}" if phase.time else "")
+                for phase in b.counts
+            ),
         )
     if b.fix_attempts is not None:
         row("Fix attempts", str(b.fix_attempts))

@@ -41,6 +41,7 @@ from documents.phrases import (
     plural,
     verdict_label,
 )
+from documents.stack import alert_html
 from documents.web_assets import CSS, RUN_JS
 
 UI_ROOT = "/ui"
@@ -296,12 +297,13 @@ def _counts_table(briefing: Briefing) -> str:
     if not briefing.counts:
         return ""
     rows = "".join(
-        f"<tr><td>{_e(phase.label)}</td><td>{_e(phase.expectation)}</td><td>{_e(phase.counts.summary())}</td></tr>"
+        f"<tr><td>{_e(phase.label)}</td><td>{_e(phase.expectation)}</td><td>{_e(phase.counts.summary())}</td>"
+        f"<td>{_e(phase.time or '')}</td></tr>"
         for phase in briefing.counts
     )
     return (
-        '<div class="scroll"><table id="counts"><thead><tr><th>Phase</th><th>Must</th><th>Result</th></tr>'
-        f"</thead><tbody>{rows}</tbody></table></div>"
+        '<div class="scroll"><table id="counts"><thead><tr><th>Phase</th><th>Must</th><th>Result</th>'
+        f"<th>Time</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 
@@ -358,7 +360,8 @@ def _ticket_section(ticket: Ticket) -> str:
         else ""
     )
     ci = f"<h3>CI log excerpt</h3><pre>{_e(ticket.ci_excerpt)}</pre>" if ticket.ci_excerpt else ""
-    return f"<section><h2>Ticket</h2>{_facts_list(rows)}{description}{ci}</section>"
+    alert = f"<h3>Where it failed</h3>{alert_html(ticket.alert, _link)}" if ticket.alert else ""
+    return f"<section><h2>Ticket</h2>{_facts_list(rows)}{description}{ci}{alert}</section>"
 
 
 def _diff_class(line: str) -> str | None:

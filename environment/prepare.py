@@ -3,12 +3,14 @@ then shown read-only in every later sandbox of the repository.
 
 ``[environment] setup`` (say ``python -m venv .venv && .venv/bin/pip install -e '.[test]'``) runs in
 a worktree of the base commit at ``/workspace``, with the network when ``setup_network`` is on. What
-it leaves at the top of the worktree that git does not track (``.venv``, ``node_modules``, ...) is
-moved into ``<state>/environments/<repo>/<key>/files`` and from then on mounted read-only at
-``/workspace/<name>`` in every sandbox of the repository: an editable install made at ``/workspace``
-therefore serves every worktree, and each worktree's own code is what runs. The key hashes the set-up
-command and every dependency manifest at the base commit, so the next run on the same manifests does
-no set-up at all; a change to a manifest builds a new environment beside the old one.
+it leaves in the worktree that git does not track, at any depth (``.venv``, ``node_modules``,
+``src/pkg/_version.py``, an extension built in place: ``environment.kept``), is moved into
+``<state>/environments/<repo>/<key>/files`` and from then on shown at ``/workspace/<path>`` in every
+sandbox of the repository (``safety.sandbox.entries``), except where a base commit tracks that path:
+an editable install made at ``/workspace`` therefore serves every worktree, and each worktree's own
+code is what runs. The key hashes the set-up command and every dependency manifest at the base
+commit, so the next run on the same manifests does no set-up at all; a change to a manifest builds a
+new environment beside the old one.
 
 A set-up that fails is not kept: the run reports it (``environment_error``), and the next run tries
 again. Several runs that need the same environment at once wait for one set-up (a file lock, so
@@ -22,18 +24,22 @@ import fnmatch
 import hashlib
 import json
 import logging
+import re
 import shlex
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from config import EnvironmentSettings, Settings
 from documents.facts import EnvironmentStatus
+from documents.phrases import listed
+from environment import kept
+from environment.artefacts import artefacts
 from gitrepo import GitRepo
 from safety.sandbox import Environment, Sandbox
-from tools.test_reports import strip_ansi
+from tools.runner_reports import strip_ansi
 from tools.text import tail
 
 logger = logging.getLogger("nightshift.environment")
@@ -46,8 +52,12 @@ MANIFESTS = (
 )  # fmt: skip
 """File names (at any depth) whose content decides the environment."""
 LOG_CHARS = 4000
+MAX_WARNINGS = 10
+_WARNING = re.compile(r"^\s*(?:npm )?(?:warning|warn|deprecation)\b", re.IGNORECASE)
+"""A warning line of pip (``WARNING: pkg 1.0 does not provide the extra 'test'``), uv, poetry or npm."""
 NO_SETUP = "No set-up is configured: tests run with the interpreters on the host's PATH, read-only."
 _READY = "ready.json"
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -62,6 +72,12 @@ class Prepared:
     """The tail of the set-up's output."""
     detail: str = ""
     """One sentence on what happened, for the report and the briefing."""
+    warnings: tuple[str, ...] = ()
+    """The warnings the set-up printed (kept with the environment, so a reuse still shows them)."""
+    shadowed: tuple[str, ...] = ()
+    """What the set-up made that this base commit tracks: the worktree's own file is used there."""
+    refused: tuple[str, ...] = ()
+    """Symbolic links (and FIFOs, sockets) the set-up made: never kept."""
 
     @property
     def ok(self) -> bool:
@@ -75,6 +91,8 @@ def plain_environment(settings: EnvironmentSettings) -> Environment:
         read_only_paths=tuple(settings.read_only_paths),
         variables=tuple(settings.variables.items()),
         programs=command_programs(settings.test_command),
+        build=settings.build,
+        build_timeout_s=settings.build_timeout_s,
     )
 
 
@@ -95,26 +113,29 @@ class Environments:
         """The environment for ``base``: reused when its key was built before, else built now."""
         if not self.settings.setup:
             return Prepared("none", self.plain(), detail=NO_SETUP)
-        key = await self.key(base)
+        files = await self.repo.files_at(base)
+        key = self._key(files)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            ready = self._ready(key)
+            ready = self._ready(key, files)
             if ready is not None:
-                return Prepared("reused", ready, key, detail=f"The environment {key} was reused.")
+                return ready
             self.root.mkdir(parents=True, exist_ok=True)
             handle = await asyncio.to_thread(_locked, self.root / f"{key}.lock")
             try:
-                ready = self._ready(key)  # another process may have built it while we waited
+                ready = self._ready(key, files)  # another process may have built it while we waited
                 if ready is not None:
-                    return Prepared("reused", ready, key, detail=f"The environment {key} was reused.")
-                return await self._build(base, key)
+                    return ready
+                return await self._build(base, key, files)
             finally:
                 handle.close()  # closing the file releases the lock
 
     async def key(self, base: str) -> str:
         """A hash of the set-up command, the read-only paths, the variables and every dependency manifest
         at ``base``."""
-        files = await self.repo.files_at(base)
+        return self._key(await self.repo.files_at(base))
+
+    def _key(self, files: dict[str, str]) -> str:
         digest = hashlib.sha256()
         digest.update(f"{self.settings.setup}\0{self.settings.setup_network}\0".encode())
         digest.update("\0".join(str(path) for path in self.settings.read_only_paths).encode())
@@ -124,28 +145,40 @@ class Environments:
                 digest.update(f"\0{path}\0{blob}".encode())
         return digest.hexdigest()[:16]
 
-    def _ready(self, key: str) -> Environment | None:
+    def _ready(self, key: str, files: dict[str, str]) -> Prepared | None:
+        """The environment ``key``, when it was built, as a commit tracking ``files`` sees it: what the
+        commit tracks itself wins over what the set-up made at the same path."""
         marker = self.root / key / _READY
         if not marker.is_file():
             return None
-        data = json.loads(marker.read_text(encoding="utf-8"))
-        return dataclasses.replace(
+        data: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
+        tracked = _tracked(files)
+        environment = dataclasses.replace(
             self.plain(),
             source=self.root / key / "files",
-            entries=tuple(data["entries"]),
+            entries=tuple(entry for entry in data["entries"] if entry not in tracked),
             virtualenv=data.get("virtualenv"),
+            artefacts=tuple(path for path in data.get("artefacts", []) if path not in tracked),
+        )
+        return Prepared(
+            "reused",
+            environment,
+            key,
+            detail=f"The environment {key} was reused.",
+            warnings=tuple(data.get("warnings", [])),
+            shadowed=tuple(entry for entry in data["entries"] if entry in tracked),
+            refused=tuple(data.get("refused", [])),
         )
 
-    async def _build(self, base: str, key: str) -> Prepared:
+    async def _build(self, base: str, key: str, files: dict[str, str]) -> Prepared:
         place = self.root / key
         build = place / "build"
         await asyncio.to_thread(shutil.rmtree, place / "files", True)
         await self.repo.remove_worktree(build)
         started = time.monotonic()
+        setup = self.settings.setup or ""
         try:
             worktree = await self.repo.add_worktree(build, base)
-            tracked = {path.split("/", 1)[0] for path in await self.repo.files_at(base)}
-            setup = self.settings.setup or ""
             logger.info("preparing the environment %s: %s", key, setup)
             run = await self.sandbox.run(
                 ["bash", "-c", setup],
@@ -156,25 +189,52 @@ class Environments:
                 network=self.settings.setup_network,
             )
             took = time.monotonic() - started
-            log = tail(strip_ansi(run.output), LOG_CHARS)
+            output = strip_ansi(run.output)
+            log = tail(output, LOG_CHARS)
             if run.exit_code != 0 or run.timed_out or run.limit:
                 why = self.sandbox.explain(run) or (
                     f"timed out after {took:.0f} s" if run.timed_out else f"exited with code {run.exit_code}"
                 )
                 detail = f"The environment set-up `{setup}` {why}, so no test could run."
                 return Prepared("failed", self.plain(), key, took, log, detail)
-            entries = await asyncio.to_thread(_keep, worktree, place / "files", tracked)
+            found = await asyncio.to_thread(kept.untracked, worktree, set(files))
+            try:
+                cap = self.settings.generated_max_mb
+                await asyncio.to_thread(kept.check_size, worktree, found.entries, cap)
+            except kept.TooLarge as exc:
+                detail = f"The environment set-up `{setup}` succeeded, but {exc}; no test could run."
+                return Prepared("failed", self.plain(), key, took, log, detail)
+            for path in found.refused:
+                logger.warning("the set-up made %s, a symbolic link or special file: not kept", path)
+            await asyncio.to_thread(kept.move, worktree, place / "files", found.entries)
         finally:
             await self.repo.remove_worktree(build)
-        await self.repo.ignore_locally([f"/{entry}" for entry in entries])
-        virtualenv = next((e for e in entries if (place / "files" / e / "pyvenv.cfg").is_file()), None)
-        record = {"entries": entries, "virtualenv": virtualenv, "setup": setup, "duration_s": round(took, 1)}
+        await self.repo.ignore_locally([kept.exclude_pattern(entry) for entry in found.entries])
+        top = [entry for entry in found.entries if "/" not in entry]
+        virtualenv = next((e for e in top if (place / "files" / e / "pyvenv.cfg").is_file()), None)
+        built = await asyncio.to_thread(kept.files_in, place / "files", found.entries)
+        record = {
+            "entries": found.entries, "virtualenv": virtualenv, "artefacts": artefacts(built),
+            "warnings": setup_warnings(output), "refused": found.refused, "setup": setup,
+            "duration_s": round(took, 1),
+        }  # fmt: skip
         (place / _READY).write_text(json.dumps(record, indent=2), encoding="utf-8")
-        ready = self._ready(key)
-        assert ready is not None
-        made = ", ".join(entries) or "nothing at the top of the worktree"
+        made = listed(found.entries, 8) or "nothing"
         detail = f"The environment {key} was prepared in {took:.0f} s (`{setup}` made {made})."
-        return Prepared("ready", ready, key, took, log, detail)
+        ready = self._ready(key, files)
+        assert ready is not None
+        return dataclasses.replace(ready, status="ready", duration_s=took, log=log, detail=detail)
+
+
+def setup_warnings(output: str) -> list[str]:
+    """The warning lines of the set-up's output (pip's, uv's, poetry's, npm's), each once."""
+    found = dict.fromkeys(line.strip()[:300] for line in output.splitlines() if _WARNING.match(line))
+    return list(found)[:MAX_WARNINGS]
+
+
+def _tracked(files: dict[str, str]) -> set[str]:
+    """Every path a commit tracking ``files`` has: its files and the directories holding them."""
+    return {*files, *(parent.as_posix() for path in files for parent in Path(path).parents)}
 
 
 def command_programs(command: str) -> tuple[Path, ...]:
@@ -191,26 +251,6 @@ def _locked(path: Path) -> IO[str]:
     handle = path.open("a")
     fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
-
-
-def _keep(worktree: Path, files: Path, tracked: set[str]) -> list[str]:
-    """Move what the set-up made at the top of ``worktree`` (untracked names) into ``files``.
-
-    A symbolic link is not kept: each entry is later the source of a bind mount, which the host
-    resolves, so a link the set-up (repository code) made to ``/root`` would show the bot's HOME to
-    every later sandbox. Links inside a kept directory are harmless: the sandbox resolves them.
-    """
-    files.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for item in sorted(worktree.iterdir()):
-        if item.name == ".git" or item.name in tracked:
-            continue
-        if item.is_symlink():
-            logger.warning("the set-up made %s, a symbolic link: not kept in the environment", item.name)
-            continue
-        item.rename(files / item.name)
-        entries.append(item.name)
-    return entries
 
 
 def _slug(name: str) -> str:

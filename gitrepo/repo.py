@@ -1,5 +1,6 @@
 """``GitRepo``: the local checkout Nightshift fixes, its worktrees, branches and ``origin``."""
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -25,6 +26,22 @@ class GitRepo:
         only an allowlist reaches git (see ``gitrepo.command``)."""
         self.path = path.resolve()
         self._git = Git(self.path, env)
+
+    @classmethod
+    async def holding_only(
+        cls, source: Path, commit: str, target: Path, *, branch: str = "main"
+    ) -> "GitRepo":
+        """A new repository at ``target`` holding ``commit`` of the repository at ``source`` and its
+        history, and nothing else: made by fetching that one commit, never by pruning a copy, so it has
+        no later commit, no tag, no other ref, no remote and no reflog; ``branch`` points at ``commit``.
+        ``target`` must not exist yet."""
+        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+        await Git(target.parent).run("init", "--quiet", f"--initial-branch={branch}", "--", str(target))
+        git = Git(target)
+        await git.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", str(source), commit)
+        ref = f"refs/heads/{branch}"
+        await git.run("-c", "core.logAllRefUpdates=false", "update-ref", ref, f"{commit}^{{commit}}")
+        return cls(target)
 
     async def has_origin(self) -> bool:
         return "origin" in await self._remotes()

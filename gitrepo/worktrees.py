@@ -3,7 +3,7 @@
 A worktree's changes are read through a temporary index (``GIT_INDEX_FILE``): a copy of the worktree's
 own index (its stat cache keeps ``git add -A`` fast) takes every change, untracked files included, and
 ``write-tree`` turns it into a tree that diffs against any commit. The worktree's real index, its
-HEAD and its files are never touched by reading.
+HEAD and its files are never touched by reading, and applying a patch changes the files only.
 """
 
 import asyncio
@@ -94,14 +94,20 @@ async def reset_worktree(git: Git, path: Path, commit: str) -> None:
 
 
 @asynccontextmanager
-async def _scratch_index(git: Git, worktree: Path) -> AsyncIterator[dict[str, str]]:
-    """``GIT_INDEX_FILE`` pointing to a throwaway copy of ``worktree``'s index."""
-    real = Path(await git.out("rev-parse", "--path-format=absolute", "--git-path", "index", cwd=worktree))
+async def _scratch_index(
+    git: Git, worktree: Path, copy_of: Path | None = None
+) -> AsyncIterator[dict[str, str]]:
+    """``GIT_INDEX_FILE`` pointing to a throwaway copy of ``worktree``'s index (or of ``copy_of``). The
+    copy keeps the index's times: git trusts an entry's cached stat only for files changed before the
+    index was written, so a copy dated now would hide a same-size change made in the same second."""
+    real = copy_of or Path(
+        await git.out("rev-parse", "--path-format=absolute", "--git-path", "index", cwd=worktree)
+    )
     with tempfile.TemporaryDirectory(prefix="nightshift-index-") as scratch:
         index = Path(scratch) / "index"
         env = {"GIT_INDEX_FILE": str(index)}
         try:
-            await asyncio.to_thread(shutil.copyfile, real, index)
+            await asyncio.to_thread(shutil.copy2, real, index)
         except FileNotFoundError:
             await git.run("read-tree", "HEAD", cwd=worktree, env=env)
         yield env
@@ -150,33 +156,37 @@ async def tree_diff(git: Git, base: str, tree: str, include: Callable[[str], boo
 
 
 async def apply(git: Git, worktree: Path, diff: str) -> None:
-    """Apply ``diff`` to ``worktree``'s files and index, all or nothing.
+    """Apply ``diff`` to ``worktree``'s files, all or nothing.
 
-    Whatever the worktree already holds is staged first (``add --all``), so its index matches its
-    files, which ``apply --index`` requires. A patch that is already applied (a replayed step) is a
-    no-op. One that does not apply as is gets a three-way merge, but only after the merge was tried on
-    a scratch copy of the index and came out clean, so a failure never leaves conflict markers behind.
+    The worktree's own index is left as it was, so that it never names an object its commit does not
+    hold (a sandbox shows the worktree's git with those objects only: ``safety.sandbox.gitview``). The
+    patch goes through a scratch copy of the index that first takes whatever the worktree holds
+    (``add --all``), as ``apply --index`` requires. A patch that is already applied (a replayed step) is
+    a no-op. One that does not apply as is gets a three-way merge, but only after the merge was tried on
+    a second scratch copy and came out clean, so a failure never leaves conflict markers behind.
     """
     if not diff.strip():
         return
-    await git.run("add", "--all", "--", ".", cwd=worktree)
-    try:
-        await git.run(*APPLY, "--index", "-", cwd=worktree, stdin=diff)
-        return
-    except GitError as exc:
-        first = exc
-    reverse = ("--reverse", "--check", "--index", "-")
-    if (await git.run(*APPLY, *reverse, cwd=worktree, stdin=diff, ok=(0, 1, 128))).returncode == 0:
-        return
-    try:
-        async with _scratch_index(git, worktree) as env:
-            await git.run(*APPLY, "--cached", "--3way", "-", cwd=worktree, stdin=diff, env=env)
-    except GitError:
-        raise GitError(
-            f"the patch does not apply to {worktree}, not even with a three-way merge; nothing was changed. "
-            f"git said: {first.stderr}",
-            command=first.command,
-            returncode=first.returncode,
-            stderr=first.stderr,
-        ) from first
-    await git.run(*APPLY, "--index", "--3way", "-", cwd=worktree, stdin=diff)
+    async with _scratch_index(git, worktree) as env:
+        await git.run("add", "--all", "--", ".", cwd=worktree, env=env)
+        try:
+            await git.run(*APPLY, "--index", "-", cwd=worktree, stdin=diff, env=env)
+            return
+        except GitError as exc:
+            first = exc
+        reverse = ("--reverse", "--check", "--index", "-")
+        applied = await git.run(*APPLY, *reverse, cwd=worktree, stdin=diff, env=env, ok=(0, 1, 128))
+        if applied.returncode == 0:
+            return
+        try:
+            async with _scratch_index(git, worktree, copy_of=Path(env["GIT_INDEX_FILE"])) as trial:
+                await git.run(*APPLY, "--cached", "--3way", "-", cwd=worktree, stdin=diff, env=trial)
+        except GitError:
+            raise GitError(
+                f"the patch does not apply to {worktree}, not even with a three-way merge; nothing was "
+                f"changed. git said: {first.stderr}",
+                command=first.command,
+                returncode=first.returncode,
+                stderr=first.stderr,
+            ) from first
+        await git.run(*APPLY, "--index", "--3way", "-", cwd=worktree, stdin=diff, env=env)

@@ -3,6 +3,8 @@
 Notifier   posts the briefing and updates it in place (terminal locally, Slack live)
 Forge      opens the pull request, idempotently per branch (database locally, GitHub live)
 Tracker    moves and comments on the ticket (event log locally, Jira live)
+Pager      tells the incident an alert raised how the run goes (event log locally, PagerDuty notes live)
+AlertReader  reads what an alert's webhook did not carry (Sentry's latest event, PagerDuty's alerts)
 
 What the pipeline sends through them are deliveries (``deliveries.deliverer``): each send is one attempt
 that either lands or raises an ``IntegrationError`` saying whether trying again can help. Every send
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from documents.alerts import Alert
 from documents.briefing import Briefing
 from documents.facts import Ticket
 from retries import retry_after_s
@@ -156,4 +159,21 @@ class Tracker(Protocol):
     ) -> None:
         """Comment on the ticket, with ``links`` (label -> URL) after the text. With ``again``, nothing
         when a comment marked ``marker`` is already there."""
+        ...
+
+
+class Pager(Protocol):
+    name: str
+
+    async def note(self, ticket: Ticket, text: str, *, run_id: str, again: bool) -> None:
+        """Add ``text`` as a note on the incident behind ``ticket`` (nothing for a ticket from elsewhere);
+        never acknowledge or resolve it. With ``again``, nothing when the same note is there already."""
+        ...
+
+
+class AlertReader(Protocol):
+    name: str
+
+    async def complete(self, alert: Alert) -> Alert:
+        """``alert`` with what its webhook did not carry, read from the service that raised it."""
         ...

@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
 import httpx
 import requests
@@ -155,6 +156,15 @@ def _title(display_title: object, commit_message: str, workflow_name: str) -> st
         return display_title.strip()
     first_line = commit_message.strip().splitlines()[0] if commit_message.strip() else ""
     return first_line or f"{workflow_name} failed"
+
+
+def blob_url(api_url: str, repo: str, commit: str, path: str, line: int | None = None) -> str:
+    """The web page of ``path`` at ``commit`` (at ``line``): github.com for the public API, the Enterprise
+    Server's host for ``https://HOST/api/v3``."""
+    web = api_url.rstrip("/").removesuffix("/api/v3")
+    web = "https://github.com" if web == "https://api.github.com" else web
+    anchor = f"#L{line}" if line is not None else ""
+    return f"{web}/{repo}/blob/{commit}/{quote(path)}{anchor}"
 
 
 # -- API -------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Local defaults: the terminal as notifier, the database as forge, the run's event log as tracker."""
+"""Local defaults: the terminal as notifier, the database as forge, the run's event log as tracker and
+pager."""
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -95,3 +96,15 @@ class LocalTracker:
         self, ticket: Ticket, text: str, *, run_id: str, links: dict[str, str], marker: str, again: bool
     ) -> None:
         self._publish(run_id, "ticket_comment", {"key": ticket.key, "text": text, "links": links})
+
+
+class LocalPager:
+    """Keeps the notes meant for an alert's incident in the run's event log."""
+
+    name = "local"
+
+    def __init__(self, publish: Callable[[str, str, dict[str, Any]], None]) -> None:
+        self._publish = publish
+
+    async def note(self, ticket: Ticket, text: str, *, run_id: str, again: bool) -> None:
+        self._publish(run_id, "incident_note", {"key": ticket.key, "text": text})

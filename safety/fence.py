@@ -1,14 +1,14 @@
 """Text written by others, made safe to show a model: fenced in a named block, defused, capped.
 
-Every text that did not come from us (a ticket, a CI log, reviewer feedback, test output, a diff, a
-repository's own agent instructions, the compressor's digest of earlier turns, which can quote any of
-those) reaches a model inside a named delimiter block (``<ticket>...</ticket>``) whose label says it is
-data. Before it is wrapped it is defused: any opening or closing delimiter of ours inside it
-(``</ticket>``, ``< /TICKET``, one written with a full-width less-than sign) has its bracket replaced by
-``&lt;``, and invisible format and control characters (zero-width characters, Unicode tag characters,
-bidi overrides) are dropped. Whoever wrote the text therefore cannot close the block early and write
-text that reads as ours. Only our own tag names are defused: ``a < b`` or ``List<String>`` in a diff
-stays as it is (a word that merely starts like a tag name, ``<tickets>``, is defused too).
+Every text that did not come from us (a ticket, a CI log, an alert's stack trace, reviewer feedback,
+test output, a diff, a repository's own agent instructions, the compressor's digest of earlier turns,
+which can quote any of those) reaches a model inside a named delimiter block (``<ticket>...</ticket>``)
+whose label says it is data. Before it is wrapped it is defused: any opening or closing delimiter of ours
+inside it (``</ticket>``, ``< /TICKET``, one written with a full-width less-than sign) has its bracket
+replaced by ``&lt;``, and invisible format and control characters (zero-width characters, Unicode tag
+characters, bidi overrides) are dropped. Whoever wrote the text therefore cannot close the block early
+and write text that reads as ours. Only our own tag names are defused: ``a < b`` or ``List<String>`` in
+a diff stays as it is (a word that merely starts like a tag name, ``<tickets>``, is defused too).
 """
 
 import re
@@ -18,6 +18,7 @@ from typing import Literal
 DELIMITERS = (
     "ticket",
     "ci_log",
+    "stack_trace",
     "lessons",
     "feedback",
     "test_output",

@@ -85,4 +85,11 @@ def inbound_webhooks(settings: Settings, modes: Mapping[str, Mode]) -> dict[str,
             if jira_signed
             else "on, unsigned (set JIRA_WEBHOOK_SECRET to verify deliveries)"
         ),
+        "sentry": _on_with(secrets.get("SENTRY_CLIENT_SECRET"), "SENTRY_CLIENT_SECRET"),
+        "pagerduty": _on_with(secrets.get("PAGERDUTY_WEBHOOK_SECRETS"), "PAGERDUTY_WEBHOOK_SECRETS"),
     }
+
+
+def _on_with(secret: str | None, name: str) -> str:
+    """A webhook that needs only its secret: on with it, off without it."""
+    return "on" if secret else f"off (no {name})"

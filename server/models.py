@@ -206,7 +206,9 @@ class Health(BaseModel):
 
     status: str
     model: str = Field(description="The model and where it is served.")
-    integrations: dict[str, IntegrationHealth] = Field(description="slack, github and jira.")
+    integrations: dict[str, IntegrationHealth] = Field(
+        description="slack, github, jira, sentry and pagerduty."
+    )
     sandbox: SandboxHealth
     repo: str
     public_url: str
@@ -265,6 +267,25 @@ class GitHubEvent(BaseModel):
     action: str | None = None
     workflow_run: dict[str, Any] | None = None
     repository: dict[str, Any] | None = None
+
+
+class SentryEvent(BaseModel):
+    """A Sentry integration webhook (any JSON object); what it is about is the Sentry-Hook-Resource
+    header (event_alert and issue are read)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action: str | None = Field(default=None, description="event_alert: triggered; issue: created, ...")
+    data: dict[str, Any] | None = None
+    installation: dict[str, Any] | None = None
+
+
+class PagerDutyEvent(BaseModel):
+    """A PagerDuty V3 webhook: one event (incident.triggered is read)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event: dict[str, Any]
 
 
 class WebhookRun(BaseModel):

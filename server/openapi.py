@@ -17,7 +17,10 @@ from server.models import ApiErrorBody, DecisionConflict, RunEvent, WebhookIgnor
 OPERATOR, WEBHOOKS, PAGES = "operator API", "webhooks", "web pages"
 TAGS = [
     {"name": OPERATOR, "description": "Runs and decisions. Changes need `Authorization: Bearer <token>`."},
-    {"name": WEBHOOKS, "description": "Called by Slack, Jira and GitHub; each checks its signature."},
+    {
+        "name": WEBHOOKS,
+        "description": "Called by Slack, Jira, GitHub, Sentry and PagerDuty; each checks its signature.",
+    },
     {"name": PAGES, "description": "HTML for people; their forms post url-encoded fields."},
 ]
 REF = "#/components/schemas/{model}"
@@ -47,7 +50,14 @@ ERROR_HEADERS: dict[int, dict[str, Any]] = {
     },
 }
 SIGNATURE_HEADERS = frozenset(
-    {"X-Slack-Signature", "X-Slack-Request-Timestamp", "X-Hub-Signature", "X-Hub-Signature-256"}
+    {
+        "X-Slack-Signature",
+        "X-Slack-Request-Timestamp",
+        "X-Hub-Signature",
+        "X-Hub-Signature-256",
+        "Sentry-Hook-Signature",
+        "X-PagerDuty-Signature",
+    }
 )
 """Headers a webhook needs when its integration checks signatures (see ``configure_document``)."""
 EXTRA_MODELS: tuple[type[BaseModel], ...] = (RunEvent,)
@@ -100,9 +110,9 @@ def configure_document(document: dict[str, Any], settings: Settings) -> dict[str
 
     Without an API token, mutations are accepted from loopback, so the token becomes optional. A
     webhook's signature headers are required only where its integration checks them: Slack and GitHub
-    when live, Jira when JIRA_WEBHOOK_SECRET is set. The description's length limit is the configured
-    one. FastAPI's own validation answer is dropped: the server sends ``ApiErrorBody`` for every error,
-    and each route lists the ones it gives.
+    when live, Jira, Sentry and PagerDuty when their webhook secrets are set. The description's length
+    limit is the configured one. FastAPI's own validation answer is dropped: the server sends
+    ``ApiErrorBody`` for every error, and each route lists the ones it gives.
     """
     modes = integration_modes(settings)
     signed = {
@@ -110,6 +120,8 @@ def configure_document(document: dict[str, Any], settings: Settings) -> dict[str
         "/webhook/slack/actions": modes["slack"] == "live",
         "/webhook/github": modes["github"] == "live",
         "/webhook/jira": bool(settings.secrets.get("JIRA_WEBHOOK_SECRET")),
+        "/webhook/sentry": bool(settings.secrets.get("SENTRY_CLIENT_SECRET")),
+        "/webhook/pagerduty": bool(settings.secrets.get("PAGERDUTY_WEBHOOK_SECRETS")),
     }
     token_configured = bool(settings.secrets.get("NIGHTSHIFT_API_TOKEN"))
     schemas = document.setdefault("components", {}).setdefault("schemas", {})

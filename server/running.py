@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from client.scripted.local import model_for
 from config import Settings, integration_modes
 from deliveries.door import DeliveryExecutor
+from integrations.base import AlertReader
 from integrations.github import GitHubForge
 from integrations.jira import JiraClient, JiraTracker
+from integrations.pagerduty import PagerDutyClient
+from integrations.sentry import SentryClient
 from integrations.slack import SlackNotifier
 from server.access import Access, RunLinks
 from server.health import HealthReport
@@ -57,7 +60,17 @@ async def running_server(settings: Settings) -> AsyncIterator[Edge]:
         slack, github, jira = live_integrations(settings, stack)
         links = await RunLinks.from_settings(settings)
         tracker = JiraTracker(jira, settings.jira) if jira is not None else None
-        engine = Engine(settings, model=model, notifier=slack, forge=github, tracker=tracker)
+        sentry, pagerduty = live_alert_clients(settings, stack)
+        readers: dict[str, AlertReader] = {c.name: c for c in (sentry, pagerduty) if c is not None}
+        engine = Engine(
+            settings,
+            model=model,
+            notifier=slack,
+            forge=github,
+            tracker=tracker,
+            pager=pagerduty,
+            alert_readers=readers,
+        )
         engine.web_link = links.signed
         rt = await engine.start()
         stack.push_async_callback(engine.stop)
@@ -110,3 +123,29 @@ def live_integrations(
         )
         stack.push_async_callback(jira.aclose)
     return slack, github, jira
+
+
+def live_alert_clients(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[SentryClient | None, PagerDutyClient | None]:
+    """Sentry's and PagerDuty's API clients where their tokens are set (None: not live), closed with
+    ``stack``."""
+    modes, secrets = integration_modes(settings), settings.secrets
+    timeout_s = settings.workflow.delivery_attempt_timeout_s
+    sentry = pagerduty = None
+    if modes["sentry"] == "live":
+        sentry = SentryClient(
+            token=secrets.get("SENTRY_AUTH_TOKEN") or "",
+            organization=settings.sentry.organization or "",
+            api_url=settings.sentry.api_url,
+            timeout_s=timeout_s,
+        )
+    if modes["pagerduty"] == "live":
+        pagerduty = PagerDutyClient(
+            token=secrets.get("PAGERDUTY_API_TOKEN") or "",
+            api_url=settings.pagerduty.api_url,
+            from_email=settings.pagerduty.from_email,
+            timeout_s=timeout_s,
+        )
+        stack.callback(pagerduty.close)
+    return sentry, pagerduty

@@ -6,5 +6,6 @@
 - ``events``: the event bus, kept in the database and followed live;
 - ``outbox``: the delivery rows (what should reach Slack, GitHub, Jira), claimed by ``deliveries``;
 - ``queries``: read-only views of runs for the CLI and the API;
-- ``reports``: where a run's incident report is kept.
+- ``reports``: where a run's incident report is kept;
+- ``base_suites``: the kept results of base-commit suites (``verify.cache``).
 """

@@ -79,6 +79,20 @@ keys = sa.Table(
 )
 """Keys every worker must share, such as the one signing run links; made once, by whoever is first."""
 
+base_suites = sa.Table(
+    "ns_base_suites",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("repo", sa.String(255), nullable=False),
+    sa.Column("base", sa.String(64), nullable=False),
+    sa.Column("environment", sa.String(64), nullable=False),
+    sa.Column("command", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+)
+"""The base commit's suite as a verification ran it, per (repository, base commit, environment, test
+command) hashed into ``key``, so no worker runs it twice (``verify.cache``)."""
+
 EVENTS_CHANNEL = "nightshift_events"
 """PostgreSQL ``NOTIFY`` channel: the payload is ``<run id> <writer>`` for each run that got events."""
 

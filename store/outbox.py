@@ -62,9 +62,12 @@ class Delivery:
         """The delivery in words, as the run's pages show it."""
         if self.kind == "transition":
             return f"ticket to {self.payload.get('status')}"
-        return {"briefing": "briefing message", "pull_request": "pull request", "comment": "ticket comment"}[
-            self.kind
-        ]
+        return {
+            "briefing": "briefing message",
+            "pull_request": "pull request",
+            "comment": "ticket comment",
+            "incident_note": "incident note",
+        }[self.kind]
 
     def facts(self) -> DeliveryFacts:
         return DeliveryFacts(

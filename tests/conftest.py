@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-_LEAKY_PREFIXES = ("OPENAI_", "NIGHTSHIFT_", "SLACK_", "GITHUB_", "JIRA_", "DBOS_")
+_LEAKY_PREFIXES = ("OPENAI_", "NIGHTSHIFT_", "SLACK_", "GITHUB_", "JIRA_", "SENTRY_", "PAGERDUTY_", "DBOS_")
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from documents.facts import (
     AgentFacts,
     DecisionFacts,
     FixFacts,
+    PhaseTime,
     PrDraft,
     RunFacts,
     TestCounts,
@@ -150,6 +151,12 @@ def verified_run() -> RunFacts:
             base_suite=TestCounts(passed=41, failed=0, skipped=1),
             fixed_suite=TestCounts(passed=41, failed=0, skipped=1),
             excerpts={"base_with_tests": "FAILED tests/test_amounts.py::test_negative_amount_keeps_sign"},
+            phase_times={
+                "base_suite": PhaseTime(duration_s=12.4, cached=True),
+                "base_with_tests": PhaseTime(duration_s=1.6),
+                "fixed_with_tests": PhaseTime(duration_s=1.5),
+                "fixed_suite": PhaseTime(duration_s=12.9),
+            },
         ),
         decisions=[
             DecisionFacts(

@@ -271,6 +271,7 @@ def test_each_agent_gets_the_ground_rules_for_what_it_has_and_its_limits() -> No
         ("fix_does_not_pass", "they still fail"),
         ("regression", "breaks the existing suite"),
         ("no_fix", "found no fix to check"),
+        ("build_failed", "fails with your fix, so no test ran"),
     ],
 )
 def test_each_retried_verdict_has_its_own_words_and_carries_the_acceptance_criteria(

@@ -146,6 +146,8 @@ def test_uvicorn_main_app_reads_its_settings_from_the_environment(cli_env: dict[
             "slack": "local",
             "github": "local",
             "jira": "local",
+            "sentry": "local",
+            "pagerduty": "local",
         }
     finally:
         server.send_signal(signal.SIGTERM)

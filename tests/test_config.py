@@ -144,6 +144,7 @@ def test_settings_model_refuses_unknown_keys_directly() -> None:
         ({"GITHUB_TOKEN": "ghp_123456789"}, ["GITHUB_REPO"]),
         ({"GITHUB_WEBHOOK_SECRET": "whsec-123456"}, ["GITHUB_TOKEN"]),
         ({"JIRA_API_TOKEN": "jira-123456", "JIRA_BASE_URL": "https://x.atlassian.net"}, ["JIRA_EMAIL"]),
+        ({"SENTRY_AUTH_TOKEN": "sntrys_123456"}, ["SENTRY_ORG"]),
     ],
     ids=[
         "slack-token-only",
@@ -151,6 +152,7 @@ def test_settings_model_refuses_unknown_keys_directly() -> None:
         "github-token-only",
         "github-secret-only",
         "jira-without-email",
+        "sentry-token-without-organization",
     ],
 )
 def test_a_half_configured_integration_names_what_is_missing(env: dict[str, str], names: list[str]) -> None:
@@ -161,7 +163,8 @@ def test_a_half_configured_integration_names_what_is_missing(env: dict[str, str]
 
 
 def test_integrations_are_live_exactly_when_configured() -> None:
-    assert integration_modes(load_settings(env={})) == {"slack": "local", "github": "local", "jira": "local"}
+    local = dict.fromkeys(("slack", "github", "jira", "sentry", "pagerduty"), "local")
+    assert integration_modes(load_settings(env={})) == local
     live = {
         "SLACK_BOT_TOKEN": "xoxb-1234567",
         "SLACK_SIGNING_SECRET": "abcdef123456",
@@ -170,9 +173,14 @@ def test_integrations_are_live_exactly_when_configured() -> None:
         "JIRA_API_TOKEN": "jira-123456",
         "JIRA_BASE_URL": "https://x.atlassian.net",
         "JIRA_EMAIL": "bot@example.com",
+        "PAGERDUTY_API_TOKEN": "u+pd-123456",
     }
     settings = load_settings(env=live)
-    assert integration_modes(settings) == {"slack": "live", "github": "local", "jira": "live"}
+    assert integration_modes(settings) == {**local, "slack": "live", "jira": "live", "pagerduty": "live"}
     assert settings.slack.approvers == ["U1", "U2"]
     without_webhook = load_settings(env={"GITHUB_TOKEN": "ghp_123456789", "GITHUB_REPO": "acme/service"})
     assert integration_modes(without_webhook)["github"] == "live"  # pull requests and CI logs need no secret
+    webhook_only = load_settings(env={"SENTRY_CLIENT_SECRET": "abc123", "PAGERDUTY_WEBHOOK_SECRETS": "a,b"})
+    assert integration_modes(webhook_only) == local  # their webhooks need no API token
+    sentry = load_settings(env={"SENTRY_AUTH_TOKEN": "sntrys_123456", "SENTRY_ORG": "acme"})
+    assert (integration_modes(sentry)["sentry"], sentry.sentry.organization) == ("live", "acme")

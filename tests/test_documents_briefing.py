@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from documents.briefing import Briefing, build_briefing
-from documents.facts import AgentFacts, DeliveryFacts, RunFacts
+from documents.facts import AgentFacts, DeliveryFacts, RunFacts, TestNames, VerificationFacts
 from documents.phrases import delivery_line
 from documents.terminal import agents_table, briefing_panel, undelivered_text
 from tests.documents_fixtures import (
@@ -213,3 +213,47 @@ def test_delivery_lines_say_what_is_not_out_since_when_and_the_next_try() -> Non
     out = io.StringIO()
     Console(file=out, width=200).print(undelivered_text(deliveries_while_github_is_down(), now=now))
     assert out.getvalue().splitlines() == [lines[1], lines[2]]  # only what fails or was given up
+
+
+def test_the_evidence_says_how_long_each_phase_took_and_what_the_base_commit_already_fails() -> None:
+    facts = verified_run()
+    assert facts.verification is not None
+    facts.verification.already_failing = TestNames.of(["tests/test_rates.py::test_rates_are_reachable"])
+    facts.verification.not_comparable = TestNames.of(["tests/test_lists.py::test_join[args5-a]"])
+
+    b = build_briefing(facts)
+
+    assert [p.time for p in b.counts] == ["1.6s", "1.5s", "12s, reused from an earlier run", "13s"]
+    assert (
+        "1 test already fails on the base commit and is not counted against the fix: "
+        "tests/test_rates.py::test_rates_are_reachable." in b.summary
+    )
+    assert "1 test id exists on one side only (renamed or removed) and is not compared" in b.summary
+    panel = " ".join(shown(briefing_panel(b)).replace("│", " ").split())
+    assert "Existing suite on base: 41 passed, 0 failed, 1 skipped (reference) in 12s, reused" in panel
+
+
+def test_a_regression_warning_names_the_broken_tests() -> None:
+    facts = fix_fails_run()
+    assert facts.verification is not None
+    facts.verification = facts.verification.model_copy(
+        update={"verdict": "regression", "broken": TestNames.of(["tests/test_amounts.py::test_zero"])}
+    )
+
+    b = build_briefing(facts)
+
+    assert any(w.endswith("broken: tests/test_amounts.py::test_zero.") for w in b.warnings), b.warnings
+
+
+def test_a_run_the_runner_could_not_count_says_why_and_claims_nothing() -> None:
+    facts = verified_run()
+    facts.verification = VerificationFacts(
+        verdict="not_run",
+        detail="The new tests could not be run: the test command reported no test counts (exit code 2): "
+        "python -m unittest discover: error: unrecognized arguments: tests/test_d.py.",
+    )
+
+    b = build_briefing(facts)
+
+    assert not b.verified and not claims(b)
+    assert "unrecognized arguments: tests/test_d.py" in " ".join(b.warnings)

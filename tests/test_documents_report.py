@@ -54,7 +54,8 @@ def test_report_has_triage_fix_diff_tests_verification_decisions_and_cost() -> N
     assert "- Priority: P1\n- Component: billing" in report
     assert "- negative amounts keep their sign" in report and "- thousands separators" in report
     phases = table_with(report, "Phase")
-    assert phases[1] == ["New tests on base", "must fail", "0", "2", "0", "0", "no"]
+    assert phases[1] == ["New tests on base", "must fail", "0", "2", "0", "0", "no", "1.6s"]
+    assert phases[3][0] == "Existing suite on base" and phases[3][-1] == "12s, reused from an earlier run"
     assert "- 2024-05-01 02:20:00 UTC: **requested changes** by alice" in report
     assert ("text", "Also handle '+' signs.\n") in fences(report)
     costs = table_with(report, "Agent")

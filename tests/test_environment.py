@@ -4,20 +4,24 @@ real counts, a wrong one is not, and without the set-up the verdict blames the e
 fix. ``nightshift doctor`` tells both cases apart."""
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from config import EnvironmentSettings, SafetySettings, Settings
 from demo.playground import SAMPLE_ENVIRONMENT, environment_toml
-from environment.prepare import Environments, Prepared
+from environment.prepare import Environments, Prepared, plain_environment
 from gitrepo import GitRepo
 from main import cli
-from safety.sandbox import Sandbox
+from safety.sandbox import Access, Environment, Sandbox
+from tests.sample_projects import toml_table
 from tests.tools_fixtures import git, make_repo
 from tests.wheels import repack, write_wheel
+from tools.testing import run_test_command
 from verify import verify
 
 CLOCK = "def next_hour(hour):\n    return hour + 1\n"
@@ -218,24 +222,190 @@ def test_variables_the_sandbox_owns_or_that_cannot_exist_are_refused(name: str, 
         EnvironmentSettings(variables={name: "x"})
 
 
-async def test_a_symbolic_link_made_by_the_set_up_never_shows_the_host(tmp_path: Path) -> None:
+def plain_project(tmp_path: Path, **environment: Any) -> tuple[Path, Settings, Sandbox, Environments]:
+    """A small src-layout repository with a manifest, and its environments under ``tmp_path/state``."""
+    path = make_repo(
+        tmp_path / "plain",
+        {"pyproject.toml": "[project]\nname = 'pkg'\n", "src/pkg/__init__.py": "", "README.md": "x\n"},
+    )
+    state = tmp_path / "state"
+    settings = Settings(repo=path, data_dir=state, environment=EnvironmentSettings(**environment))
+    sandbox = Sandbox.create(SafetySettings(), state_dir=state, hidden=[path])
+    return path, settings, sandbox, Environments(GitRepo(path), settings, sandbox, state)
+
+
+ACCESS = ("read_write", "read_only", "overlay")
+
+
+@pytest.mark.parametrize("access", ACCESS)
+async def test_a_symbolic_link_made_by_the_set_up_never_shows_the_host(
+    tmp_path: Path, access: Access
+) -> None:
     host = tmp_path / "host-only"
     host.mkdir()
     (host / "token").write_text("bot credential\n")
-    path = make_repo(tmp_path / "plain", {"README.md": "plain\n"})
-    state = tmp_path / "state"
-    settings = Settings(
-        repo=path, data_dir=state, environment=EnvironmentSettings(setup=f"mkdir made && ln -s {host} leak")
+    setup = (
+        f"mkdir made && ln -s {host} leak && ln -s {host} src/pkg/leak && "
+        f"ln -s {host}/token src/pkg/token && mkdir src/pkg/gen && ln -s {host} src/pkg/gen/leak"
     )
-    sandbox = Sandbox.create(SafetySettings(), state_dir=state, hidden=[path])
-    prepared = await Environments(GitRepo(path), settings, sandbox, state).prepare(
-        git(path, "rev-parse", "HEAD").strip()
-    )
+    path, _, sandbox, environments = plain_project(tmp_path, setup=setup)
+    prepared = await environments.prepare(git(path, "rev-parse", "HEAD").strip())
 
     run = await sandbox.run(
-        ["bash", "-c", "cat leak/token; ls"],
-        workspace=path, environment=prepared.environment, timeout_s=30, access="read_only",
+        ["bash", "-c", "cat leak/token src/pkg/leak/token src/pkg/token src/pkg/gen/leak/token; ls . src/*"],
+        workspace=path, environment=prepared.environment, timeout_s=30, access=access,
     )  # fmt: skip
 
-    assert prepared.status == "ready" and prepared.environment.entries == ("made",), prepared.log
-    assert "bot credential" not in run.output and "leak" not in run.output.split(), run.output
+    assert prepared.status == "ready", prepared.log
+    assert prepared.environment.entries == ("made", "src/pkg/gen"), "links are refused at every depth"
+    assert prepared.refused == ("leak", "src/pkg/leak", "src/pkg/token")
+    assert "bot credential" not in run.output, run.output
+    assert "leak" not in run.output.split() and "token" not in run.output.split(), run.output
+
+
+async def shown(sandbox: Sandbox, worktree: Path, environment: Environment, access: Access) -> str:
+    """What a command in ``worktree`` reads at ``src/pkg/_version.py``."""
+    run = await sandbox.run(
+        ["cat", "src/pkg/_version.py"],
+        workspace=worktree,
+        environment=environment,
+        timeout_s=30,
+        access=access,
+    )
+    return run.output
+
+
+def test_a_file_the_set_up_made_gives_way_to_the_one_a_commit_tracks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, settings, sandbox, environments = plain_project(tmp_path, setup="echo made > src/pkg/_version.py")
+    first = asyncio.run(environments.prepare(git(path, "rev-parse", "HEAD").strip()))
+    (path / "src/pkg/_version.py").write_text("tracked\n")
+    git(path, "add", "-f", "src/pkg/_version.py")
+    git(path, "commit", "-q", "-m", "track the version file")
+    later = git(path, "rev-parse", "HEAD").strip()
+
+    async def on_the_later_commit() -> tuple[Prepared, list[str]]:
+        again = await environments.prepare(later)
+        worktree = await GitRepo(path).add_worktree(tmp_path / "later", later)
+        return again, [await shown(sandbox, worktree, again.environment, access) for access in ACCESS]
+
+    again, seen = asyncio.run(on_the_later_commit())
+    (tmp_path / "nightshift.toml").write_text(
+        toml_table("environment", {"setup": settings.environment.setup})
+    )
+    monkeypatch.setenv("NIGHTSHIFT_CONFIG", str(tmp_path / "nightshift.toml"))
+    monkeypatch.setenv("NIGHTSHIFT_DATA_DIR", str(settings.data_dir))
+    cli(["doctor", "--repo", str(path)])
+
+    assert first.environment.entries == ("src/pkg/_version.py",), first.log
+    assert again.status == "reused" and again.key == first.key
+    assert again.environment.entries == () and again.shadowed == ("src/pkg/_version.py",)
+    assert seen == ["tracked\n"] * 3
+    out = capsys.readouterr().out
+    assert (
+        "tracked      src/pkg/_version.py: made by the set-up, but main tracks it: a worktree's own wins"
+        in out
+    )
+
+
+async def test_a_file_a_fix_puts_where_the_set_up_made_one_wins(tmp_path: Path) -> None:
+    path, _, sandbox, environments = plain_project(tmp_path, setup="echo made > src/pkg/_version.py")
+    base = git(path, "rev-parse", "HEAD").strip()
+    environment = (await environments.prepare(base)).environment
+    empty = await GitRepo(path).add_worktree(tmp_path / "empty", base)
+    fixed = await GitRepo(path).add_worktree(tmp_path / "fixed", base)
+    (fixed / "src/pkg/_version.py").write_text("the fix's\n")
+
+    assert [await shown(sandbox, empty, environment, access) for access in ACCESS] == ["made\n"] * 3
+    assert [await shown(sandbox, fixed, environment, access) for access in ACCESS] == ["the fix's\n"] * 3
+    assert git(empty, "status", "--porcelain") == "", "the mount points are ignored locally"
+
+
+@pytest.mark.parametrize(("where", "ok"), [("src/pkg/blob.bin", False), ("blob.bin", True)])
+async def test_what_the_set_up_leaves_below_the_top_level_is_capped(
+    tmp_path: Path, where: str, ok: bool
+) -> None:
+    setup = f"head -c 2097152 /dev/zero > {where}"
+    path, _, _, environments = plain_project(tmp_path, setup=setup, generated_max_mb=1)
+
+    prepared = await environments.prepare(git(path, "rev-parse", "HEAD").strip())
+
+    assert prepared.ok is ok, prepared.detail
+    if not ok:
+        assert "src/pkg/blob.bin 2.0 MB" in prepared.detail and "generated_max_mb = 1" in prepared.detail
+        assert not (environments.root / str(prepared.key) / "ready.json").exists()
+
+
+def test_doctor_refuses_a_suite_that_reports_no_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = make_repo(tmp_path / "plain", {"README.md": "plain\n"})
+    (tmp_path / "nightshift.toml").write_text(toml_table("environment", {"test_command": "true"}))
+    monkeypatch.setenv("NIGHTSHIFT_CONFIG", str(tmp_path / "nightshift.toml"))
+    monkeypatch.setenv("NIGHTSHIFT_DATA_DIR", str(tmp_path / "state"))
+
+    code = cli(["doctor", "--repo", str(path)])
+
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "NOT READY: The test command reported no test counts (exit code 0)" in out
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        ("printf 'v = 1' > src/v.py && pytest", "uses the shell operator '>'"),
+        ("pytest $PYTEST_ARGS", "expands variables or commands ($PYTEST_ARGS)"),
+        ("CI=1 pytest", "sets a variable (CI=1)"),
+    ],
+)
+def test_doctor_refuses_shell_syntax_in_the_test_command(
+    tmp_path: Path,
+    command: str,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = make_repo(tmp_path / "plain", {"README.md": "plain\n"})
+    (tmp_path / "nightshift.toml").write_text(toml_table("environment", {"test_command": command}))
+    monkeypatch.setenv("NIGHTSHIFT_CONFIG", str(tmp_path / "nightshift.toml"))
+
+    code = cli(["doctor", "--repo", str(path)])
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert said in err and "runs without a shell" in err and "[environment] build" in err
+
+
+@pytest.mark.parametrize(
+    "command", ["python -m pytest -k 'a and not b'", "sh -c 'make test && echo $?'", "tox -e py311"]
+)
+def test_a_plain_test_command_is_accepted(command: str) -> None:
+    assert EnvironmentSettings(test_command=command).test_command == command
+
+
+async def test_a_build_that_fails_on_the_base_commit_blames_the_environment(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "calc")
+    repo = GitRepo(project)
+    base = await repo.resolve("HEAD")
+    environment = dataclasses.replace(
+        plain_environment(SAMPLE_ENVIRONMENT), build="echo 'make: *** no rule' >&2; exit 3"
+    )
+    sandbox = Sandbox.create(SafetySettings(), state_dir=tmp_path / "state", hidden=[project])
+
+    worktree = await repo.add_worktree(tmp_path / "fix", base)
+    (worktree / "calc/ops.py").write_text("def add(a, b):\n    return b + a\n")
+    fix = await repo.worktree_diff(worktree, base, include=lambda _: True)
+
+    facts = await verify(
+        repo, base=base, fix_diff=fix, test_diff="", test_files=[], workdir=tmp_path / "verify",
+        test_command=SAMPLE_ENVIRONMENT.test_command, timeout_s=60, sandbox=sandbox, environment=environment,
+    )  # fmt: skip
+    no_program = dataclasses.replace(environment, build="true")
+    with pytest.raises(OSError, match="no-such-runner: not found"):
+        await run_test_command(sandbox, project, "no-such-runner -q", environment=no_program, timeout_s=60)
+
+    assert facts.verdict == "environment_error", facts.detail
+    assert "On the base commit, the build `echo" in facts.detail and "failed with exit code 3" in facts.detail
+    assert "make: *** no rule" in facts.detail and "no rule" in facts.excerpts["base_suite"]

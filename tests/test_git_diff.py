@@ -112,7 +112,8 @@ async def test_fix_and_test_diffs_apply_to_a_fresh_worktree(repo: GitRepo, tmp_p
 
     assert FIXED in (verify / "todo" / "service.py").read_text()
     assert (verify / "tests" / "test_regression.py").read_text() == REGRESSION_TEST
-    assert git(verify, "status", "--porcelain") == "A  tests/test_regression.py\nM  todo/service.py\n"
+    assert git(verify, "status", "--porcelain") == " M todo/service.py\n?? tests/test_regression.py\n"
+    assert git(verify, "diff", "--cached") == "", "the index stays at the commit: nothing is staged"
 
 
 async def test_apply_merges_a_diff_made_against_an_older_base(
@@ -148,26 +149,38 @@ async def test_apply_refuses_a_conflicting_diff_and_changes_nothing(repo: GitRep
 
     assert service.read_text() == conflicting
     assert "<<<<<<<" not in service.read_text()
-    assert git(other, "status", "--porcelain") == "M  todo/service.py\n"  # staged, unchanged
+    assert git(other, "status", "--porcelain") == " M todo/service.py\n"  # unchanged, nothing staged
 
 
-async def test_apply_waits_out_an_index_lock_held_by_another_git(
+async def test_a_reset_waits_out_an_index_lock_held_by_another_git(
     repo: GitRepo, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     base = await repo.sync()
     work = await repo.add_worktree(tmp_path / "busy", base)
+    fix_bug(work)
     lock = hold_index_lock(work)
     caplog.set_level(logging.DEBUG, logger="gitrepo")
+
+    resetting = asyncio.create_task(repo.reset_worktree(work, base))
+    deadline = time.monotonic() + 10
+    while "git lock held, retrying" not in caplog.text:
+        assert time.monotonic() < deadline and not resetting.done(), "the reset never hit the lock"
+        await asyncio.sleep(0.01)
+    await asyncio.to_thread(lock.unlink)  # the other process finishes
+    await resetting
+
+    assert BUGGY in (work / "todo" / "service.py").read_text()
+
+
+async def test_apply_needs_no_lock_on_the_worktrees_index(repo: GitRepo, tmp_path: Path) -> None:
+    """The patch goes through a scratch index: another git writing the worktree's index is no obstacle."""
+    base = await repo.sync()
+    work = await repo.add_worktree(tmp_path / "busy", base)
+    hold_index_lock(work)
     diff = (
         "diff --git a/NEW.md b/NEW.md\nnew file mode 100644\n--- /dev/null\n+++ b/NEW.md\n@@ -0,0 +1 @@\n+x\n"
     )
 
-    applying = asyncio.create_task(repo.apply(work, diff))
-    deadline = time.monotonic() + 10
-    while "git lock held, retrying" not in caplog.text:
-        assert time.monotonic() < deadline and not applying.done(), "apply never hit the lock"
-        await asyncio.sleep(0.01)
-    await asyncio.to_thread(lock.unlink)  # the other process finishes
-    await applying
+    await repo.apply(work, diff)
 
     assert (work / "NEW.md").read_text() == "x\n"

@@ -5,6 +5,7 @@ or the model, and a fork bomb or a runaway allocation is stopped with a clear me
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,15 +160,16 @@ async def test_a_fork_bomb_is_stopped_at_the_process_limit_without_blocking_the_
     tmp_path: Path, bot: dict[str, Path]
 ) -> None:
     workspace = make_repo(tmp_path / "repo")
-    (workspace / "tests/test_bomb.py").write_text(FORK_BOMB)
+    bomb = f"tests/test_bomb_{uuid.uuid4().hex[:12]}.py"
+    (workspace / bomb).write_text(FORK_BOMB)
     ctx = context(workspace, bot, process_limit=64)
     run_tests = builtin_registry().select(["run_tests"])[0]
     async with Ticks() as ticks:
-        outcome = await run_tests.invoke(ctx, {"path": "tests/test_bomb.py"})
+        outcome = await run_tests.invoke(ctx, {"path": bomb})
     assert outcome.is_error
     assert outcome.text.startswith("the test run was stopped by the sandbox: it ran more than 64 processes")
     assert ticks.count > 10, "the bot's event loop kept running"
-    assert none_running(f"{sys.executable} -m pytest"), "every process of the sandbox is gone"
+    assert none_running(f"{sys.executable} -m pytest", marker=bomb), "every process of the sandbox is gone"
 
 
 async def test_memory_spread_over_processes_is_stopped_at_the_total_limit(

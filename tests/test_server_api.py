@@ -36,8 +36,11 @@ def test_health_names_the_model_and_each_integration(live: LiveServer) -> None:
         "slack": "local",
         "github": "local",
         "jira": "local",
+        "sentry": "local",
+        "pagerduty": "local",
     }
     assert health["integrations"]["github"]["webhook"] == "off (GitHub is local)"
+    assert health["integrations"]["sentry"]["webhook"] == "off (no SENTRY_CLIENT_SECRET)"
     assert health["sandbox"]["sandboxed"] is True
     assert health["sandbox"]["description"].startswith("bubblewrap 0.")
 

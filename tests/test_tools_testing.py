@@ -1,6 +1,7 @@
 """run_tests and run_test_command: real test runs in the sandbox, counts from the JUnit report or the
 runner's summary, projects' own pytest configuration, timeouts that kill every process."""
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from tests.tools_fixtures import (  # noqa: F401 (fixtures)
 )
 from tests.waiting import Ticks
 from tools import ToolContext, builtin_registry, run_test_command
-from tools.test_reports import Counts, parse_summary, strip_ansi
-from tools.testing import TestRun, runner_kind
+from tools.runner_reports import Counts, parse_summary, strip_ansi
+from tools.runners import parse_test_command
+from tools.testing import TestRun
 
 FAILING = "from calc.ops import sub\n\n\ndef test_sub_backwards():\n    assert sub(3, 5) == 2\n"
 BROKEN = "import calc.missing_module\n\n\ndef test_never_runs():\n    pass\n"
@@ -95,12 +97,51 @@ def test_colour_codes_are_stripped_before_parsing() -> None:
         ("python -m pytest -q", "pytest"),
         (".venv/bin/pytest -x", "pytest"),
         ("python -m unittest discover", "unittest"),
+        ("python manage.py test", "django"),
+        ("python src/manage.py test hc --parallel 4", "django"),
+        ("django-admin test --settings site.test", "django"),
         ("python test.py", "other"),
+        ("python manage.py runserver", "other"),
         ("make test", "other"),
     ],
 )
 def test_runner_kind(command: str, kind: str) -> None:
-    assert runner_kind(command) == kind
+    assert parse_test_command(command).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("command", "paths", "argv"),
+    [
+        ("python -m pytest -q", ["tests/test_a.py::test_x"], "python -m pytest -q tests/test_a.py::test_x"),
+        ("python -m unittest", ["tests/test_a.py", "tests/sub/test_b.py"],
+         "python -m unittest tests.test_a tests.sub.test_b -v"),
+        ("python -m unittest -b tests.test_old", [], "python -m unittest -b tests.test_old -v"),
+        ("python -m unittest -b tests.test_old", ["tests/test_a.py::A::test_x"],
+         "python -m unittest -b tests.test_a.A.test_x -v"),
+        # discover takes at most three positional arguments: the tests are named with -k, relative to the
+        # directory discover imports them from (its top level, by default its start)
+        ("python -m unittest discover tests", ["tests/test_a.py", "tests/test_b.py", "tests/test_c.py",
+                                              "tests/test_d.py"],
+         "python -m unittest discover tests -k 'test_a.*' -k 'test_b.*' -k 'test_c.*' -k 'test_d.*' -v"),
+        ("python -m unittest discover -s tests -t . -p '*_test.py'", ["tests/x_test.py"],
+         "python -m unittest discover -s tests -t . -p '*_test.py' -k 'tests.x_test.*' -v"),
+        ("python manage.py test --parallel 2 hc", ["hc/api/tests/test_x.py"],
+         "python manage.py test --parallel 2 hc.api.tests.test_x --verbosity 2"),
+        ("python manage.py test", [], "python manage.py test --verbosity 2"),
+        ("python src/manage.py test", ["src/shop/tests.py"],
+         "python src/manage.py test shop.tests --verbosity 2"),
+        ("python test.py", ["test.py"], "python test.py"),
+    ],
+)  # fmt: skip
+def test_each_runner_is_given_tests_the_way_it_takes_them(command: str, paths: list[str], argv: str) -> None:
+    assert shlex.join(parse_test_command(command).argv_for(paths)) == argv
+
+
+def test_a_path_a_discover_command_never_runs_is_refused() -> None:
+    command = parse_test_command("python -m unittest discover -s tests")
+    assert command.label("other/test_x.py") is None
+    with pytest.raises(ValueError, match=r"other/test_x\.py is outside tests"):
+        command.argv_for(["other/test_x.py"])
 
 
 async def test_passing_suite(tool_ctx: ToolContext) -> None:
@@ -250,3 +291,29 @@ async def test_a_report_swapped_for_a_fifo_is_not_waited_for(tool_ctx: ToolConte
 
     assert not run.timed_out and run.report is None
     assert run.counts is not None and run.counts.passed > 0, "counts from pytest's summary instead"
+
+
+BOMB_REPORT = """\
+import os
+
+
+def pytest_unconfigure(config):
+    report = "/outputs/report.xml"
+    if os.path.exists(report):
+        entities = ['<!ENTITY a0 "' + "x" * 1000 + '">']
+        entities += [f'<!ENTITY a{i} "' + f"&a{i - 1};" * 10 + '">' for i in range(1, 10)]
+        with open(report, "w") as out:
+            out.write("<?xml version='1.0'?><!DOCTYPE testsuites [" + "".join(entities) + "]>")
+            out.write("<testsuites><testsuite><testcase classname='t' name='x'>")
+            out.write("<failure message='m'>&a9;</failure></testcase></testsuite></testsuites>")
+"""
+
+
+async def test_a_report_swapped_for_an_entity_bomb_is_refused(tool_ctx: ToolContext, workspace: Path) -> None:
+    """The expansion is refused before it starts (``tests/test_runner_reports.py`` measures the memory)."""
+    (workspace / "conftest.py").write_text(BOMB_REPORT)
+
+    run = await _run(tool_ctx, workspace)
+
+    assert not run.timed_out and run.report is None
+    assert run.counts == Counts(passed=2), "counts from pytest's summary instead"

@@ -8,19 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from config import SafetySettings
-from demo.playground import SAMPLE_ENVIRONMENT, Playground
-from documents.facts import TestCounts, VerificationFacts
-from environment.prepare import plain_environment
-from gitrepo import GitRepo
+from demo.playground import Playground
+from documents.facts import TestCounts
 from gitrepo.errors import GitError
 from safety import sandbox as commands
 from tests.git_fixtures import ISOLATED_ENV, git, make_repo_fixture, playground_fixture  # noqa: F401 (fixtures)
 from tests.test_sample_repo import BUGGY, FIXED
 from tests.tools_fixtures import none_running, processes_running
+from tests.verify_fixtures import PYTEST, Project, registered
 from verify import base_worktree_path, verify
 
-PYTEST = SAMPLE_ENVIRONMENT.test_command
 REGRESSION_FILE = "tests/test_complete_twice.py"
 REGRESSION_TESTS = """\
 from todo import TodoService
@@ -119,72 +116,6 @@ PRICING_TESTS = {
         "def test_cart_total_of_odd_cents():\n    assert total_cents([(0.29, 1), (0.57, 3)]) == 200\n"
     ),
 }
-
-
-async def diff_of(repo: GitRepo, base: str, scratch: Path, files: Mapping[str, str]) -> str:
-    """The diff an agent would hand over after writing ``files`` in its own worktree."""
-    worktree = await repo.add_worktree(scratch, base)
-    for name, content in files.items():
-        (worktree / name).parent.mkdir(parents=True, exist_ok=True)
-        (worktree / name).write_text(content)
-    diff = await repo.worktree_diff(worktree, base, include=lambda _: True)
-    await repo.remove_worktree(worktree)
-    return diff
-
-
-def registered(repo_path: Path) -> list[str]:
-    listing = git(repo_path, "worktree", "list", "--porcelain")
-    return [line.removeprefix("worktree ") for line in listing.splitlines() if line.startswith("worktree ")]
-
-
-class Project:
-    """A repository under test with its base commit, and a way to verify diffs against it."""
-
-    def __init__(self, playground: Playground, tmp_path: Path) -> None:
-        self.path = playground.repo
-        self.repo = GitRepo(playground.repo, env=ISOLATED_ENV)
-        self.base = git(playground.repo, "rev-parse", "HEAD").strip()
-        self.tmp = tmp_path
-        self.workdir = tmp_path / "verify"
-        self.sandbox = commands.Sandbox.create(
-            SafetySettings(), state_dir=tmp_path / "state", hidden=[self.path]
-        )
-        self._diffs = 0
-
-    async def diff(self, files: Mapping[str, str]) -> str:
-        self._diffs += 1
-        return await diff_of(self.repo, self.base, self.tmp / f"agent-{self._diffs}", files)
-
-    def edited(self, name: str, old: str, new: str) -> dict[str, str]:
-        text = (self.path / name).read_text()
-        assert text.count(old) == 1
-        return {name: text.replace(old, new)}
-
-    async def verify(
-        self,
-        *,
-        fix: Mapping[str, str] | None = None,
-        tests: Mapping[str, str] | None = None,
-        command: str = PYTEST,
-        timeout_s: float = 60.0,
-    ) -> VerificationFacts:
-        return await verify(
-            self.repo,
-            base=self.base,
-            fix_diff=await self.diff(fix) if fix else "",
-            test_diff=await self.diff(tests) if tests else "",
-            test_files=list(tests or {}),
-            workdir=self.workdir,
-            test_command=command,
-            timeout_s=timeout_s,
-            sandbox=self.sandbox,
-            environment=plain_environment(SAMPLE_ENVIRONMENT.model_copy(update={"test_command": command})),
-        )
-
-    def assert_clean(self) -> None:
-        assert registered(self.path) == [str(self.path)]
-        assert not self.workdir.exists()
-        assert not base_worktree_path(self.workdir).exists()
 
 
 @pytest.fixture(name="todo")
@@ -302,7 +233,7 @@ async def test_a_two_file_fix_in_another_project_is_verified_despite_an_import_e
     pricing.assert_clean()
 
 
-async def test_unittest_reports_its_own_counts(
+async def test_unittest_is_read_test_by_test(
     make_repo: Callable[[Mapping[str, str]], Playground], tmp_path: Path
 ) -> None:
     project = Project(make_repo(UNITTEST_PRICING), tmp_path)
@@ -313,11 +244,14 @@ async def test_unittest_reports_its_own_counts(
 
     assert facts.verdict == "verified", facts.detail
     assert facts.detail == (
-        "1 new test failed on the base commit, and 1 new test passed with the fix; 1 existing test passed "
-        "with the fix, as many as the 1 on the base commit (counts only: the test command is not pytest)."
+        "The new tests could not even be collected on the base commit (ImportError: cannot import name "
+        "'round_cents' from 'pricing.money' (/workspace/pricing/money.py)), which counts as failing, and 1 "
+        "new test passed with the fix; the existing test still passes."
     )
     assert facts.base_with_tests == TestCounts(errors=1)
     assert facts.fixed_with_tests == TestCounts(passed=1)
+    assert facts.base_suite == facts.fixed_suite == TestCounts(passed=1)
+    assert facts.new_tests.names == ["tests.test_rounding.RoundingTest.test_rounds"]
     assert "ImportError" in facts.excerpts["base_with_tests"]
     assert "Ran 2 tests" in facts.excerpts["fixed_suite"]
     project.assert_clean()
@@ -361,18 +295,23 @@ async def test_a_whole_suite_script_is_verified_and_a_wrong_fix_is_not(
     project.assert_clean()
 
 
-async def test_tests_added_to_an_existing_file_are_not_mistaken_for_regressions(todo: Project) -> None:
+async def test_tests_added_to_an_existing_file_are_new_and_the_old_ones_stay_existing(todo: Project) -> None:
     existing = "tests/test_service.py"
     appended = (todo.path / existing).read_text() + "\n\n" + REGRESSION_TESTS.split("\n", 2)[2]
 
     facts = await todo.verify(fix=one_line_fix(todo), tests={existing: appended})
 
     assert facts.verdict == "verified", facts.detail
-    assert facts.base_with_tests == TestCounts(passed=11, failed=2)
-    assert facts.fixed_with_tests == TestCounts(passed=13)
+    assert facts.base_with_tests == TestCounts(failed=2)
+    assert facts.fixed_with_tests == TestCounts(passed=2)
     assert facts.base_suite == facts.fixed_suite == TestCounts(passed=11)
-    assert facts.detail.startswith(
-        "2 of 13 tests in the new test files failed on the base commit (11 passed, 2 failed)"
+    assert facts.new_tests.names == [
+        "tests/test_service.py::test_completing_a_reopened_todo_completes_it_again",
+        "tests/test_service.py::test_completing_twice_keeps_the_todo_completed",
+    ]
+    assert facts.detail == (
+        "2 new tests failed on the base commit, and 2 new tests passed with the fix; "
+        "all 11 existing tests still pass."
     )
     todo.assert_clean()
 

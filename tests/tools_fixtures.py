@@ -72,10 +72,11 @@ def process_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def processes_running(prefix: str) -> list[int]:
+def processes_running(prefix: str, marker: str = "") -> list[int]:
     """Host pids of live processes whose whole command line starts with ``prefix`` (``sleep 61``:
-    ``sleep 6101``, not a shell that runs it). Sandboxed processes are included: their own PID
-    namespace hides nothing from the host."""
+    ``sleep 6101``, not a shell that runs it) and holds ``marker`` (a name only this test uses, so that
+    another pytest on a shared machine is not taken for ours). Sandboxed processes are included: their
+    own PID namespace hides nothing from the host."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -84,15 +85,17 @@ def processes_running(prefix: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
         except OSError:
             continue
-        if b" ".join(argv).decode(errors="replace").startswith(prefix) and process_alive(int(entry.name)):
+        line = b" ".join(argv).decode(errors="replace")
+        if line.startswith(prefix) and marker in line and process_alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
 
-def none_running(prefix: str, within_s: float = 5.0) -> bool:
-    """Poll until no process whose command line starts with ``prefix`` is left; False after ``within_s``."""
+def none_running(prefix: str, within_s: float = 5.0, *, marker: str = "") -> bool:
+    """Poll until no process whose command line starts with ``prefix`` (and holds ``marker``) is left;
+    False after ``within_s``."""
     deadline = time.monotonic() + within_s
-    while processes_running(prefix):
+    while processes_running(prefix, marker):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)

@@ -35,8 +35,8 @@ from documents.facts import RunFacts, Ticket
 from environment.prepare import Environments
 from gitrepo import GitRepo
 from hooks import HookRunner
-from integrations.base import Forge, Notifier, Tracker
-from integrations.local import LocalForge, LocalTracker, TerminalNotifier
+from integrations.base import AlertReader, Forge, Notifier, Pager, Tracker
+from integrations.local import LocalForge, LocalPager, LocalTracker, TerminalNotifier
 from safety.env import subprocess_env
 from safety.errors import SandboxUnavailable
 from safety.sandbox import Sandbox
@@ -96,11 +96,14 @@ class Engine:
         notifier: Notifier | None = None,
         forge: Forge | None = None,
         tracker: Tracker | None = None,
+        pager: Pager | None = None,
+        alert_readers: dict[str, AlertReader] | None = None,
     ) -> None:
         self.settings = settings
         self.model = model
         self.data_dir = settings.data_dir.resolve()
         self._notifier, self._forge, self._tracker = notifier, forge, tracker
+        self._pager, self._alert_readers = pager, dict(alert_readers or {})
         self._locks: list[IO[str]] = []
         self._presence: ExecutorPresence | None = None
         self._mcp: McpTools | None = None
@@ -160,6 +163,7 @@ class Engine:
         notifier = self._notifier or TerminalNotifier()
         forge = self._forge or LocalForge(store)
         tracker = self._tracker or LocalTracker(bus.publish)
+        pager = self._pager or LocalPager(bus.publish)
         self.runtime = Runtime(
             settings=self.settings,
             store=store,
@@ -176,6 +180,7 @@ class Engine:
                     notifier=notifier,
                     forge=forge,
                     tracker=tracker,
+                    pager=pager,
                     scanner=SecretScanner(self.settings.secrets.named()),
                 ),
                 store=store,
@@ -189,6 +194,7 @@ class Engine:
             sandbox=sandbox,
             environments=Environments(repo, self.settings, sandbox, self.data_dir),
             executor_id=self.executor_id,
+            alert_readers=self._alert_readers,
         )
         install(self.runtime)
         await bus.start()

@@ -20,7 +20,7 @@ from environment.layout import CONVENTIONS, DEFAULT_TEST_PATTERNS
 from environment.prepare import Environments
 from gitrepo import GitRepo
 from hooks import HookRunner
-from integrations.base import Forge, Notifier, Tracker
+from integrations.base import AlertReader, Forge, Notifier, Tracker
 from safety.redact import Redactor
 from safety.sandbox import Sandbox
 from safety.secret_scan import SecretScanner
@@ -53,6 +53,8 @@ class Runtime:
     environments: Environments
     executor_id: str = "local"
     """This worker's DBOS executor id (recorded on the agents it runs: their transcripts are here)."""
+    alert_readers: dict[str, AlertReader] = field(default_factory=dict)
+    """Per alert source (``sentry``, ``pagerduty``), what reads the alert's missing parts, when live."""
     budgets: dict[str, SharedBudget] = field(default_factory=dict)
     """USD pools of the runs whose agents run in this process."""
     workflow_tasks: set["asyncio.Task[Any]"] = field(default_factory=set)

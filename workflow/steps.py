@@ -32,8 +32,11 @@ from gitrepo import CommitSpec, branch_name
 from integrations.base import IntegrationError
 from safety.errors import SecretFound
 from store import reports
+from store.base_suites import BaseSuites
 from verify import ENVIRONMENT_ADVICE, verify
+from verify.cache import BaseSuiteCache, suite_key
 from workflow.agent_runs import agent_worktree, prepare_worktrees, run_in_worktree
+from workflow.alerts import ingest_alert
 from workflow.repository_view import repository_view
 from workflow.runtime import Runtime
 
@@ -41,8 +44,10 @@ logger = logging.getLogger("nightshift.workflow")
 T = TypeVar("T")
 
 RETRY_VERDICTS = tuple(goals.RETRY_TEMPLATES)
-"""Verdicts the code agent can do something about (``fix_does_not_pass``, ``regression``, ``no_fix``);
-the others are the test agent's."""
+"""Verdicts the code agent can do something about (``fix_does_not_pass``, ``regression``, ``no_fix``,
+``build_failed``); the others are the test agent's or the environment's. A test that already fails on
+the base commit never leads to one of them (``verify.compare``), so no retry is spent on failures the
+fix did not cause."""
 
 
 async def _facts(rt: Runtime, run_id: str) -> RunFacts:
@@ -65,7 +70,8 @@ async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | No
 
 async def ingest(rt: Runtime, run_id: str) -> str:
     """Bring the repository up to date with its default branch (or take the ticket's pinned commit);
-    record the base commit; complete the ticket from the tracker and the CI logs."""
+    record the base commit; complete the ticket from the tracker, the CI logs and the alert that started
+    the run (``workflow.alerts``)."""
     facts = await _facts(rt, run_id)
     await rt.hooks.fire("run_started", {"run_id": run_id, "ticket": facts.ticket.model_dump(mode="json")})
     pinned = facts.ticket.base_commit
@@ -73,6 +79,7 @@ async def ingest(rt: Runtime, run_id: str) -> str:
     ticket = await _outside(rt, run_id, "tracker refresh", rt.tracker.refresh(facts.ticket)) or facts.ticket
     excerpt = await _outside(rt, run_id, "CI logs", rt.forge.ci_context(ticket))
     ticket = ticket.model_copy(update={"ci_excerpt": excerpt or ticket.ci_excerpt})
+    ticket = await ingest_alert(rt, facts, ticket, base)
 
     def change(facts: RunFacts) -> None:
         facts.ticket = ticket
@@ -205,6 +212,9 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
     test_diff = (await rt.store.agent_diff(run_id, "test") or "") if _handed_in(facts, "test") else ""
     test_changes = diff_files(test_diff)
     test_files = [change.path for change in test_changes if change.status != "deleted"]
+    prepared = await rt.environments.prepare(facts.base_commit)
+    command = rt.settings.environment.test_command
+    key = suite_key(rt.repo.path.name, facts.base_commit, prepared, command)
     result = await verify(
         rt.repo,
         base=facts.base_commit,
@@ -212,10 +222,12 @@ async def verify_step(rt: Runtime, run_id: str, revision: int, attempt: int) -> 
         test_diff=test_diff,
         test_files=test_files,
         workdir=rt.worktree(run_id, f"verify-{revision}-{attempt}"),
-        test_command=rt.settings.environment.test_command,
+        test_command=command,
         timeout_s=rt.settings.tools.test_timeout_s,
         sandbox=rt.sandbox,
-        environment=(await rt.environments.prepare(facts.base_commit)).environment,
+        environment=prepared.environment,
+        parallel=rt.settings.environment.parallel_phases,
+        cache=BaseSuiteCache(BaseSuites(rt.store.engine), key),
     )
     result = result.model_copy(update={"fix_attempts": attempt + 1})
     out_of_budget = facts.cost_usd >= rt.settings.workflow.max_run_cost_usd

@@ -19,6 +19,31 @@ def uses_scripted_model(settings: Settings) -> bool:
     return not settings.secrets.get("OPENAI_API_KEY") and not settings.model.base_url
 
 
+def model_in_use(settings: Settings) -> dict[str, object]:
+    """The model runs will use and why (``nightshift config``): the configured one, or the scripted demo
+    model when no endpoint or key is set."""
+    if uses_scripted_model(settings):
+        return {
+            "name": SCRIPTED_MODEL,
+            "endpoint": "a local server on 127.0.0.1, started with each command",
+            "why": (
+                f"neither OPENAI_API_KEY nor OPENAI_BASE_URL is set, so runs use the scripted demo model, "
+                f"not {settings.model.name}: it replays the sample incident's script and costs nothing; "
+                f"{HOW_TO_USE_A_REAL_MODEL}"
+            ),
+        }
+    reason = "OPENAI_API_KEY is set" if settings.secrets.get("OPENAI_API_KEY") else "OPENAI_BASE_URL is set"
+    chosen = {name: getattr(settings.agents, name).model for name in ("triage", "code", "test", "pr")}
+    agents = {name: model for name, model in chosen.items() if model}
+    return {
+        "name": settings.model.name,
+        "endpoint": settings.model.base_url or "the OpenAI API",
+        "why": f"{reason}, so runs use [model] name (NIGHTSHIFT_MODEL)"
+        + (", and each agent its own [agents] model where set" if agents else ""),
+        **({"agents": agents} if agents else {}),
+    }
+
+
 @asynccontextmanager
 async def model_for(settings: Settings) -> AsyncIterator[tuple[ModelClient, str]]:
     """``(client, description)``, the client closed on exit. With no credentials the scripted demo model

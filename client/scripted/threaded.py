@@ -13,12 +13,21 @@ START_TIMEOUT_S = 10.0
 
 
 class ThreadedServer:
-    """``with ThreadedServer(app, name=...) as server: server.url``; ``port=0`` picks a free port."""
+    """``with ThreadedServer(app, name=...) as server: server.url``; ``port=0`` picks a free port;
+    ``certificate`` (a PEM file holding the key and the certificate chain) serves HTTPS."""
 
     def __init__(
-        self, app: Any, *, name: str, host: str = "127.0.0.1", port: int = 0, lifespan: bool = False
+        self,
+        app: Any,
+        *,
+        name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifespan: bool = False,
+        certificate: str | None = None,
     ) -> None:
         self.name = name
+        self.scheme = "https" if certificate else "http"
         self._socket = socket.create_server((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         self._lifespan = lifespan
@@ -29,14 +38,15 @@ class ThreadedServer:
             access_log=False,
             lifespan="on" if lifespan else "off",
             timeout_graceful_shutdown=5,
+            ssl_certfile=certificate,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https`` with a certificate; no trailing slash)."""
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> Self:
         """Serve from a background thread; return once the server accepts connections."""

@@ -6,6 +6,7 @@ usable ``bwrap`` and starts one sandbox to prove the kernel allows it; where it 
 ``SandboxUnavailable`` naming the fix, unless ``[safety] sandbox = "none"`` was set explicitly.
 
 - ``runner``: ``Sandbox`` and the ``Environment`` it shows; ``mounts``: what a sandbox can see;
+  ``entries``: what the environment set-up made, at its own path under /workspace;
 - ``limits``: memory, processes and file size, and the watchdog; ``process``: one process group;
 - ``bwrap``: finding and probing bubblewrap.
 """

@@ -3,11 +3,13 @@
 Paths inside every sandbox:
 
     /workspace              the worktree (read-write, read-only, or a throwaway overlay)
-    /workspace/<entry>      what the environment set-up made there (read-only)
-    /git                    the repository's shared git directory, read-only; its object store is a
-                            throwaway overlay, its config a sanitised copy (no remotes, no credentials)
-    /git/worktrees/<name>   this worktree's own git directory (HEAD, index), a throwaway overlay;
-                            no other worktree's is there
+    /workspace/<path>       what the environment set-up made there, at any depth (``entries``)
+    /git                    a view of the repository holding only the history of the worktree's
+                            commit: no refs, tags, reflogs or other branches' objects (``gitview``);
+                            read-only, its object store a throwaway overlay, its config a sanitised
+                            copy (no remotes, no credentials)
+    /git/worktrees/workspace  this worktree's own git directory: HEAD (its commit) and its index,
+                            nothing else, a throwaway overlay; no other worktree's is there
     /usr /bin /lib ... /etc system files, read-only (a short list of /etc, and our own passwd/group)
     host interpreters       the installations of the interpreters on the PATH, read-only, at their paths
     read_only_paths         what the operator listed, read-only, at their paths
@@ -15,8 +17,9 @@ Paths inside every sandbox:
     /outputs                a directory of ours for reports (JUnit XML), when asked for
 
 Nothing else of the host is there: not the state directory, the bot's HOME, the main checkout or any
-other run's worktree. Git inside works for history, status, diff and even commits within one command;
-what all worktrees share cannot change, and nothing git writes outlives the command.
+other run's worktree, and nothing of the repository that the worktree's commit cannot reach. Git inside
+works for history, status, diff, blame and even commits within one command; nothing it writes outlives
+the command, and the repository itself is never shown.
 """
 
 import hashlib
@@ -25,6 +28,8 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from safety.sandbox import gitview
 
 WORKSPACE = "/workspace"
 GIT = "/git"
@@ -130,40 +135,34 @@ def read_only_args(paths: Iterable[Path]) -> list[str]:
 
 
 def git_args(workspace: Path, support: "Support") -> list[str]:
-    """The worktree's git, as described in the module docstring; a workspace that is a full checkout
-    (``.git`` a directory) gets that directory read-only; a plain directory gets nothing."""
-    dotgit = workspace / ".git"
-    if dotgit.is_dir() and not dotgit.is_symlink():
-        return ["--ro-bind", str(dotgit), f"{WORKSPACE}/.git"]
-    admin = _admin_dir(dotgit)
-    if admin is None:
+    """The workspace's git as ``/git`` shows it (``safety.sandbox.gitview``): the view of its commit and
+    its own git directory, both throwaway where git writes. A plain directory gets nothing."""
+    checkout = gitview.find_checkout(workspace)
+    if checkout is None:
         return []
-    common = admin
-    pointer = admin / "commondir"
-    if pointer.is_file():
-        common = (admin / pointer.read_text(encoding="utf-8").strip()).resolve()
-    inside = f"{GIT}/worktrees/{admin.name}"
-    return [
-        "--ro-bind", str(common), GIT,
-        "--overlay-src", str(common / "objects"), "--tmp-overlay", f"{GIT}/objects",
-        "--ro-bind", str(support.git_config(common)), f"{GIT}/config",
-        "--tmpfs", f"{GIT}/worktrees",
-        "--overlay-src", str(admin), "--tmp-overlay", inside,
-        "--ro-bind", str(support.text_file(f"gitdir: {inside}\n")), f"{WORKSPACE}/.git",
+    commit = gitview.head_commit(checkout)
+    views = support.git_views
+    view = views.view(checkout.common, commit)
+    args = [
+        "--ro-bind", str(view), GIT,
+        "--overlay-src", str(view / "objects"), "--tmp-overlay", f"{GIT}/objects",
+        "--ro-bind", str(support.git_config(checkout.common)), f"{GIT}/config",
     ]  # fmt: skip
-
-
-def _admin_dir(dotgit: Path) -> Path | None:
-    """The git directory a worktree's ``.git`` file names, when it is one."""
-    if not dotgit.is_file() or dotgit.is_symlink():
-        return None
-    text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
-    if not text.startswith("gitdir:"):
-        return None
-    target = Path(text.removeprefix("gitdir:").strip())
-    admin = target if target.is_absolute() else (dotgit.parent / target)
-    admin = admin.resolve()
-    return admin if admin.is_dir() else None
+    exclude = checkout.common / "info" / "exclude"
+    if exclude.is_file():  # what Nightshift ignores locally (the environment's entries), as the bot sees it
+        args += ["--ro-bind", str(exclude), f"{GIT}/info/exclude"]
+    if checkout.linked:
+        own = f"{GIT}/worktrees/workspace"  # not the host's name for it, which counts the other worktrees
+        files = {"commondir": "../..\n", "gitdir": f"{WORKSPACE}/.git\n"}
+        args += ["--tmpfs", f"{GIT}/worktrees"]
+    else:  # a checkout: its .git directory is replaced by one that names /git as its common directory
+        own = f"{WORKSPACE}/.git"
+        files = {"commondir": f"{GIT}\n"}
+    admin = views.own_directory(checkout, commit, files)
+    args += ["--overlay-src", str(admin), "--tmp-overlay", own]
+    if checkout.linked:
+        args += ["--ro-bind", str(support.text_file(f"gitdir: {own}\n")), f"{WORKSPACE}/.git"]
+    return args
 
 
 def _pyvenv_home(config: Path) -> Path | None:
@@ -189,6 +188,7 @@ class Support:
         )
         self.group = self.text_file(f"root:x:0:\n{USER}:x:{UID}:\nnogroup:x:65534:\n")
         self._configs: dict[tuple[Path, int, int], Path] = {}
+        self.git_views = gitview.GitViews(root / "git")
 
     def text_file(self, content: str) -> Path:
         """A file holding ``content`` (named by its hash, so each is written once)."""

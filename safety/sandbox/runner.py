@@ -19,7 +19,6 @@ reports on a run says "unsandboxed".
 """
 
 import asyncio
-import contextlib
 import fcntl
 import json
 import os
@@ -28,16 +27,15 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from config import SafetySettings, SandboxKind
 from safety import env as subprocess_environment
 from safety.sandbox import mounts
 from safety.sandbox.bwrap import Bwrap, locate, probe
+from safety.sandbox.entries import Access, entry_args
 from safety.sandbox.limits import Limits, Watchdog
 from safety.sandbox.process import ProcessRun, Stop, run_in_group
-
-Access = Literal["read_write", "read_only", "overlay"]
 
 _HOST_ONLY = ("PATH", "VIRTUAL_ENV", "USER", "LOGNAME", "SHELL", "TMPDIR", "HOME")
 """Variables of the bot's own environment that mean nothing (or the wrong thing) inside."""
@@ -59,7 +57,8 @@ class Environment:
     source: Path | None = None
     """The directory holding what the set-up made (None: no set-up)."""
     entries: tuple[str, ...] = ()
-    """Its top-level names, each shown read-only at ``/workspace/<name>``."""
+    """What it holds, as paths relative to the worktree at any depth (``.venv``,
+    ``src/pkg/_version.py``), each shown at ``/workspace/<path>`` (see ``safety.sandbox.entries``)."""
     virtualenv: str | None = None
     """The entry that is a Python virtual environment: its ``bin`` goes first on PATH."""
     read_only_paths: tuple[Path, ...] = ()
@@ -69,6 +68,12 @@ class Environment:
     programs: tuple[Path, ...] = ()
     """Programs outside the system directories that every sandbox of the repository can run (the test
     command's interpreter): their installations are shown read-only, their directories go on PATH."""
+    artefacts: tuple[str, ...] = ()
+    """Files among the entries built from the base commit's sources (an extension module compiled in
+    place, generated stubs): stale when a fix changes those sources and no ``build`` rebuilds them."""
+    build: str | None = None
+    """``[environment] build``: run in each test run's overlay before the tests (``tools.testing``)."""
+    build_timeout_s: float = 600.0
 
 
 @dataclass
@@ -166,20 +171,26 @@ class Sandbox:
             )
         assert self.bwrap is not None
         roots = self._program_roots([argv[0], *map(str, environment.programs)] if argv else [])
-        args = await asyncio.to_thread(
-            self._bwrap_args,
-            workspace,
-            environment,
-            access,
-            network=network,
-            outputs=outputs,
-            extra_roots=roots,
-        )
-        for name, value in env.items():
-            args += ["--setenv", name, value]
-        args += ["--chdir", mounts.WORKSPACE]
-        command = [*self._wrappers, *argv]
-        run = await _run_bwrap(self.bwrap, args, command, self._watchdog, self.limits, timeout_s)
+        fds: list[int] = []  # the kept files that --file copies into an overlay
+        try:
+            args = await asyncio.to_thread(
+                self._bwrap_args,
+                workspace,
+                environment,
+                access,
+                network=network,
+                outputs=outputs,
+                extra_roots=roots,
+                fds=fds,
+            )
+            for name, value in env.items():
+                args += ["--setenv", name, value]
+            args += ["--chdir", mounts.WORKSPACE]
+            command = [*self._wrappers, *argv]
+            run = await _run_bwrap(self.bwrap, args, command, self._watchdog, self.limits, timeout_s, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
         not_started = _NOT_STARTED.match(run.output) if run.exit_code != 0 else None
         if not_started:
             raise OSError(f"{not_started.group(1)}: {not_started.group(2)} (in the sandbox)")
@@ -209,6 +220,7 @@ class Sandbox:
         network: bool,
         outputs: Path | None,
         extra_roots: Sequence[Path] = (),
+        fds: list[int] | None = None,
     ) -> list[str]:
         args = [
             "--unshare-all", *(["--share-net"] if network else []), "--unshare-user", "--disable-userns",
@@ -226,12 +238,10 @@ class Sandbox:
                 args += [bind, str(workspace), mounts.WORKSPACE]
             args += mounts.git_args(workspace, self.support)
             if environment.source is not None:
-                for entry in environment.entries:
-                    # The mount point must exist before a read-only workspace is mounted: bwrap cannot
-                    # make it there. An empty directory, which the repository ignores locally.
-                    with contextlib.suppress(OSError):  # else bwrap says what is in the way
-                        (workspace / entry).mkdir(exist_ok=True)
-                    args += ["--ro-bind", str(environment.source / entry), f"{mounts.WORKSPACE}/{entry}"]
+                args += entry_args(
+                    environment.source, environment.entries, workspace, access, mounts.WORKSPACE,
+                    fds if fds is not None else [],
+                )  # fmt: skip
         else:
             args += ["--dir", mounts.WORKSPACE]
         if outputs is not None:
@@ -281,10 +291,11 @@ async def _run_bwrap(
     watchdog: Watchdog,
     limits: Limits,
     timeout_s: float,
+    fds: Sequence[int] = (),
 ) -> ProcessRun:
     """Start bwrap running ``command``, its options ``args`` passed through a pipe (``--args``: not in
     any command line that ``/proc`` shows), learn its PID namespace (``--info-fd``) and watch it until
-    the command ends."""
+    the command ends. ``fds`` (which ``args`` name) are passed to bwrap too; the caller closes them."""
     info_read, info_write = os.pipe()
     args_read = _pipe_holding(b"".join(f"{arg}\0".encode() for arg in ["--info-fd", str(info_write), *args]))
     child_fds = {args_read, info_write}
@@ -305,7 +316,7 @@ async def _run_bwrap(
             env={"PATH": os.defpath},
             timeout_s=timeout_s,
             max_output_bytes=limits.output_bytes,
-            pass_fds=tuple(child_fds),
+            pass_fds=(*child_fds, *fds),
             started=started,
         )
     finally:

@@ -1,4 +1,6 @@
-"""What test runners report, read back: pytest's JUnit XML, unittest's and pytest's summary lines.
+"""What test runners report, read back: per-test outcomes (``Report``) from pytest's JUnit XML, and
+the counts of unittest's and pytest's summary lines. (unittest's and Django's per-test lines are read by
+``tools.unittest_output``.)
 
 pytest is asked for ``--junitxml`` with ``junit_family=xunit1``, the family that keeps each test's
 ``file``, so node ids can be rebuilt (``tests/test_x.py::TestA::test_b[1]``) rather than guessed from
@@ -6,10 +8,11 @@ pytest's output. A ``<testcase>`` with an ``<error>`` child is an error (a colle
 message says so), ``<failure>`` a failure, ``<skipped>`` a skip (xfail included), anything else a pass.
 A test reported twice (a failure in the call and again in teardown) keeps its worst outcome.
 
-The report is written by the repository's own test process, so it is read defensively: a missing,
-oversized or malformed file is "no report", never an exception. Other runners give counts only:
-unittest's ``Ran N tests`` and ``FAILED (failures=1, errors=2)``, or pytest's ``1 failed, 2 passed``
-line printed by a wrapper (tox, make).
+The report is written by the repository's own test process, so it is hostile input: it is parsed with
+``defusedxml`` (no DTD, no entity, so an entity bomb is refused before it expands), and a missing,
+oversized, malformed or refused file is "no report", never an exception. Runners without a report give
+counts from their summary: unittest's ``Ran N tests`` and ``FAILED (failures=1, errors=2)``, or
+pytest's ``1 failed, 2 passed`` line printed by a wrapper (tox, make).
 """
 
 import os
@@ -20,6 +23,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 
 Outcome = Literal["passed", "skipped", "failed", "error"]
 _SEVERITY: dict[Outcome, int] = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
@@ -125,6 +131,10 @@ class Report:
     def passed(self) -> set[str]:
         return {node for node, case in self.cases.items() if case.outcome == "passed"}
 
+    def failing(self) -> set[str]:
+        """The tests that failed or errored (a file that could not be collected included)."""
+        return {node for node, case in self.cases.items() if case.outcome in ("failed", "error")}
+
     def collection_errors(self) -> list[Case]:
         return [case for case in self.cases.values() if case.collection_error is not None]
 
@@ -145,8 +155,8 @@ def read_report(path: Path) -> Report | None:
         if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_REPORT_BYTES:
             return None
         try:
-            root = ET.parse(handle).getroot()
-        except (OSError, ET.ParseError):
+            root = SafeET.parse(handle, forbid_dtd=True).getroot()
+        except (OSError, ET.ParseError, DefusedXmlException):
             return None
     cases: dict[str, Case] = {}
     for element in root.iter("testcase"):
