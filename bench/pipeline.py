@@ -134,6 +134,8 @@ async def incidents(count: int, ttft: float, workdir: Path) -> tuple[list[RunFac
             wall = time.perf_counter() - started
             sampling.cancel()
             await engine.stop()
+            for client in clients.values():
+                await client.aclose()
         return list(done), wall, sampler.peak - rss_before
 
 

@@ -5,7 +5,6 @@ Exit codes: 0 a pull request was opened (or the command did what it was asked), 
 paused without a pull request, 2 bad input or configuration.
 """
 
-
 import argparse
 import asyncio
 import json
@@ -204,7 +203,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
         return 1 if diagnosis.problem else 0
     if args.command == "backtest":
         return await _backtest(args, settings, console)
-    with model_for(settings) as (model, description):
+    async with model_for(settings) as (model, description):
         console.print(f"model: {description}", highlight=False)
         if args.command == "run":
             ticket = Ticket(
@@ -270,7 +269,7 @@ async def _backtest(args: argparse.Namespace, settings: Settings, console: Conso
     if args.json is not None and not args.json.resolve().parent.is_dir():
         raise BacktestError(f"--json {args.json}: the directory {args.json.resolve().parent} does not exist")
     scripted = uses_scripted_model(settings)
-    with model_for(settings) as (model, description):
+    async with model_for(settings) as (model, description):
         report, out = await run_backtest(
             settings,
             model,
@@ -315,4 +314,3 @@ async def _ask(prompt: str) -> str:
     print(prompt, end="", file=sys.stderr, flush=True)
     line = await asyncio.to_thread(sys.stdin.readline)
     return line if line else "q"
-

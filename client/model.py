@@ -2,6 +2,12 @@
 
 The SDK's retries are off (``max_retries=0``): a retry must also cover a stream cut part-way, and
 must never hand the caller text or tool calls twice, which only this layer can know.
+
+Every streamed token costs the process that runs the agents (the server's event loop, which also
+answers the webhooks): 16 agents streaming make about 800 chunks a second. Two choices keep that cheap
+(bench/server.py): the SDK talks HTTP through its aiohttp transport (``DefaultAioHttpClient``), whose
+reads cost half of the default transport's, and it hands each chunk over as the JSON object it is
+(``_create``). A client made here owns that transport: close it (``aclose``, or ``async with``).
 """
 
 import asyncio
@@ -18,7 +24,6 @@ import httpx
 import httpx2
 import openai
 from openai import AsyncStream
-from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionToolUnionParam
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from client.errors import ModelError, ModelRejected, ModelUnavailable
@@ -91,7 +96,9 @@ class ModelClient:
         self._openai = openai.AsyncOpenAI(
             api_key=api_key or PLACEHOLDER_API_KEY,
             base_url=settings.base_url,
-            http_client=cast(httpx2.AsyncClient | None, http_client),  # the SDK accepts httpx and httpx2
+            http_client=openai.DefaultAioHttpClient()
+            if http_client is None
+            else cast(httpx2.AsyncClient, http_client),  # the SDK accepts httpx and httpx2
             max_retries=0,
             timeout=settings.request_timeout_s,
         )
@@ -210,8 +217,9 @@ class ModelClient:
             response = await self._create(model, request)
             async with response:
                 async for chunk in response:
-                    for event in assembler.feed(chunk):
-                        yield event
+                    if isinstance(chunk, dict):  # anything else carries nothing a reply is made of
+                        for event in assembler.feed(chunk):
+                            yield event
         except openai.APIStatusError as exc:
             if is_rejection(exc.status_code):
                 raise ModelRejected(
@@ -228,20 +236,33 @@ class ModelClient:
         if assembler.finish_reason is None:
             raise AttemptFailed("the stream ended before finish_reason")
 
-    async def _create(self, model: str, request: _Request) -> AsyncStream[ChatCompletionChunk]:
+    async def _create(self, model: str, request: _Request) -> AsyncStream[object]:
         """Open the stream. A model that refuses our temperature (OpenAI's o-series and gpt-5 accept only
-        their default) is asked again at once without one, and is sent none from then on."""
+        their default) is asked again at once without one, and is sent none from then on.
+
+        The SDK makes the request and decodes the events (its errors, timeouts and error events as
+        ``create`` has them), but hands each chunk over as the JSON object it is: building its typed
+        chunk for every streamed token was most of the CPU an agent's turn cost (``StreamAssembler``
+        reads the objects)."""
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": request.messages,
+            "max_completion_tokens": request.max_output_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.tools:
+            body["tools"] = request.tools
+        if model not in self._default_temperature_only:
+            body["temperature"] = request.temperature
         try:
-            return await self._openai.chat.completions.create(
-                model=model,
-                messages=cast(list[ChatCompletionMessageParam], request.messages),
-                tools=cast(list[ChatCompletionToolUnionParam], request.tools)
-                if request.tools
-                else openai.omit,
-                temperature=openai.omit if model in self._default_temperature_only else request.temperature,
-                max_completion_tokens=request.max_output_tokens,
+            return await self._openai.post(
+                "/chat/completions",
+                cast_to=object,
+                body=body,
+                options={"security": {"bearer_auth": True}},
                 stream=True,
-                stream_options={"include_usage": True},
+                stream_cls=AsyncStream[object],
             )
         except openai.BadRequestError as exc:
             if exc.param != "temperature" or model in self._default_temperature_only:
@@ -267,9 +288,8 @@ class ModelClient:
         text = assembler.text
         reported = assembler.usage
         if reported is not None:
-            details = reported.prompt_tokens_details
             input_tokens, output_tokens = reported.prompt_tokens, reported.completion_tokens
-            cached = (details.cached_tokens or 0) if details is not None else 0
+            cached = reported.cached_tokens
         else:
             input_tokens = _prompt_tokens(request.messages, request.tools)
             output_tokens = count_text(text) + sum(

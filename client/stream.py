@@ -12,23 +12,33 @@ Providers differ in how they send tool-call fragments; a fragment goes to:
 * else, with neither (some omit ``index``), the call being streamed.
 
 A name resent with every fragment is kept once. Argument fragments are joined once, at completion.
+
+Chunks arrive as the JSON objects the provider sent (``ModelClient`` asks the SDK for them undecoded):
+building the SDK's typed chunk for each streamed token cost more CPU than the rest of a turn's work.
+Every field is read leniently, as the SDK's own construction does: a missing or null field is absent.
 """
 
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from openai.types import CompletionUsage
-from openai.types.chat import ChatCompletionChunk
-from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
 from client.events import ModelEvent, TextDelta, ToolCallComplete, ToolCallStarted
 
 logger = logging.getLogger("nightshift.client")
 
 _EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedUsage:
+    """The provider's usage report (the chunk with ``usage``)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
 
 
 @dataclass
@@ -51,7 +61,7 @@ class StreamAssembler:
         self._open: _PartialCall | None = None
         self._complete: list[ToolCallComplete] = []
         self.finish_reason: str | None = None
-        self.usage: CompletionUsage | None = None
+        self.usage: ReportedUsage | None = None
         """The provider's usage report, when it sent one."""
 
     @property
@@ -62,39 +72,48 @@ class StreamAssembler:
     def tool_calls(self) -> tuple[ToolCallComplete, ...]:
         return tuple(self._complete)
 
-    def feed(self, chunk: ChatCompletionChunk) -> list[ModelEvent]:
+    def feed(self, chunk: Mapping[str, Any]) -> list[ModelEvent]:
+        """One chunk as the provider sent it (``choices``, each with a ``delta``; ``usage``)."""
         events: list[ModelEvent] = []
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        for choice in chunk.choices:
-            if choice.index:  # one choice is requested; ignore any other
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            details = usage.get("prompt_tokens_details")
+            cached = details.get("cached_tokens") if isinstance(details, dict) else None
+            self.usage = ReportedUsage(
+                usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, cached or 0
+            )
+        for choice in chunk.get("choices") or ():
+            if choice.get("index"):  # one choice is requested; ignore any other
                 continue
-            delta = choice.delta
-            if delta is not None:
-                if delta.content:
-                    self._text.append(delta.content)
-                    events.append(TextDelta(delta.content))
-                for fragment in delta.tool_calls or ():
+            delta = choice.get("delta")
+            if delta:
+                content = delta.get("content")
+                if content:
+                    self._text.append(content)
+                    events.append(TextDelta(content))
+                for fragment in delta.get("tool_calls") or ():
                     events.extend(self._add_fragment(fragment))
-            if choice.finish_reason:
+            finish_reason = choice.get("finish_reason")
+            if finish_reason:
                 events.extend(self._close_open_call())
-                self.finish_reason = choice.finish_reason
+                self.finish_reason = finish_reason
         return events
 
-    def _add_fragment(self, fragment: ChoiceDeltaToolCall) -> list[ModelEvent]:
+    def _add_fragment(self, fragment: Mapping[str, Any]) -> list[ModelEvent]:
         events: list[ModelEvent] = []
-        call = self._find(fragment)
+        fragment_id, index = fragment.get("id"), fragment.get("index")
+        call = self._find(fragment_id, index)
         if call is None:
             events.extend(self._close_open_call())
             call = _PartialCall(
-                call_id=fragment.id or f"call_{uuid.uuid4().hex[:24]}", position=len(self._calls)
+                call_id=fragment_id or f"call_{uuid.uuid4().hex[:24]}", position=len(self._calls)
             )
             self._calls.append(call)
             self._open = call
-            if fragment.id:
-                self._by_id[fragment.id] = call
-        if fragment.index is not None:
-            self._by_index[fragment.index] = call
+            if fragment_id:
+                self._by_id[fragment_id] = call
+        if index is not None:
+            self._by_index[index] = call
         if call is not self._open:
             logger.warning(
                 "ignored a late argument fragment for tool call %s (%s), which was already complete",
@@ -102,22 +121,23 @@ class StreamAssembler:
                 call.name,
             )
             return events
-        function = fragment.function
-        if function is not None:
-            if function.name and not call.name:
-                call.name = function.name
-            if function.arguments:
-                call.fragments.append(function.arguments)
+        function = fragment.get("function")
+        if function:
+            name, arguments = function.get("name"), function.get("arguments")
+            if name and not call.name:
+                call.name = name
+            if arguments:
+                call.fragments.append(arguments)
         if call.name and not call.announced:
             call.announced = True
             events.append(ToolCallStarted(call.call_id, call.name, call.position))
         return events
 
-    def _find(self, fragment: ChoiceDeltaToolCall) -> _PartialCall | None:
-        if fragment.id:
-            return self._by_id.get(fragment.id)
-        if fragment.index is not None:
-            return self._by_index.get(fragment.index)
+    def _find(self, fragment_id: str | None, index: int | None) -> _PartialCall | None:
+        if fragment_id:
+            return self._by_id.get(fragment_id)
+        if index is not None:
+            return self._by_index.get(index)
         return self._open
 
     def _close_open_call(self) -> list[ModelEvent]:

@@ -1,8 +1,10 @@
 """The event bus: every pipeline and agent event of a run, kept in the database and followed live.
 
 ``publish`` is synchronous and cheap (agent sinks call it for every streamed token): it buffers the
-event, and a background task writes the buffer every ``flush_s``. Consecutive text deltas of one agent
-are merged before they are stored, so a replay shows the same text in fewer rows. The database numbers
+event, and a background task writes the buffer every ``flush_s``. An agent's text deltas are merged
+while they wait, however the other agents' events interleave with them (until that agent, or the run's
+pipeline, publishes something else), so four agents streaming at once store one row each per flush,
+not one per token, and a replay shows the same text in fewer rows. The database numbers
 each run's events 1, 2, 3... (``Store.append_events``), whichever worker wrote them.
 
 ``subscribe`` replays a run's stored events, then follows new ones, with no gap and no duplicate. What
@@ -88,6 +90,8 @@ class EventBus:
         self._writer = secrets.token_hex(4)
         """Names this process in its NOTIFY payloads, so it does not re-read what it has just written."""
         self._pending: list[NewEvent] = []
+        self._growing: dict[tuple[str, str | None], int] = {}
+        """Per run and agent, the index in ``_pending`` of its text delta that later deltas join."""
         self._tails: dict[str, _Tail] = {}
         self._flush_s = flush_s
         self._task: asyncio.Task[None] | None = None
@@ -103,16 +107,19 @@ class EventBus:
         self, run_id: str, kind: str, data: dict[str, Any] | None = None, *, agent: str | None = None
     ) -> None:
         event = NewEvent(run_id, time.time(), kind, agent, data or {})
-        last = self._pending[-1] if self._pending else None
-        if (
-            last is not None
-            and event.kind == last.kind == "text_delta"
-            and event.run_id == last.run_id
-            and event.agent == last.agent
-        ):
+        growing = self._growing.get((run_id, agent)) if kind == "text_delta" else None
+        if growing is not None:
+            last = self._pending[growing]
             merged = {**last.data, "text": last.data.get("text", "") + event.data.get("text", "")}
-            self._pending[-1] = NewEvent(last.run_id, last.ts, last.kind, last.agent, merged)
+            self._pending[growing] = NewEvent(last.run_id, last.ts, last.kind, last.agent, merged)
         else:
+            if agent is None:  # a pipeline event: no agent's text may move before it
+                for key in [key for key in self._growing if key[0] == run_id]:
+                    del self._growing[key]
+            if kind == "text_delta":
+                self._growing[(run_id, agent)] = len(self._pending)
+            else:
+                self._growing.pop((run_id, agent), None)
             self._pending.append(event)
         self._ensure_flusher()
 
@@ -129,6 +136,7 @@ class EventBus:
         """Write every buffered event now, and hand them to this process's subscribers."""
         async with self._flush_lock:
             batch, self._pending = self._pending, []
+            self._growing.clear()
             for run_id in await self._store.append_events(batch, writer=self._writer):
                 self._wake(run_id)
 

@@ -35,8 +35,8 @@ from store.database import (
     metadata,
     pull_requests,
     runs,
-    seen_requests,
 )
+from store.seen import Sighting, record_sightings
 
 deliveries = sa.Table(
     "ns_deliveries",
@@ -161,6 +161,7 @@ class Store:
         self._engine = create_engine(url)
         self._locks: dict[str, asyncio.Lock] = {}
         self._new_runs = GroupCommit(self._create_runs)
+        self._sightings = GroupCommit(self._record_sightings)
 
     @property
     def engine(self) -> sa.Engine:
@@ -427,19 +428,16 @@ class Store:
             return bytes.fromhex(db.execute(sa.select(keys.c.value).where(keys.c.name == name)).scalar_one())
 
     async def first_sighting(self, key: str, *, now_s: float, keep_s: float) -> bool:
-        """Remember ``key`` for ``keep_s`` seconds; False when it was already remembered (a replay)."""
-        return await asyncio.to_thread(self._first_sighting, key, now_s, keep_s)
+        """Remember ``key`` for ``keep_s`` seconds; False when it was already remembered (a replay).
+        Sightings at the same time share one transaction (``store.seen``)."""
+        return await self._sightings.submit(Sighting(key, now_s, now_s + keep_s))
 
-    def _first_sighting(self, key: str, now_s: float, keep_s: float) -> bool:
-        with self._engine.begin() as db:
-            db.execute(seen_requests.delete().where(seen_requests.c.expires_at < now_s))
-            inserted = db.execute(
-                insert(db, seen_requests)
-                .values(key=key, expires_at=now_s + keep_s)
-                .on_conflict_do_nothing()
-                .returning(seen_requests.c.key)
-            ).first()
-            return inserted is not None
+    async def _record_sightings(self, batch: list[Sighting]) -> list[Outcome[bool]]:
+        def write() -> list[Outcome[bool]]:
+            with self._engine.begin() as db:
+                return list(record_sightings(db, batch))
+
+        return await asyncio.to_thread(write)
 
     # -- locally recorded pull requests ------------------------------------------------------------
 

@@ -3,13 +3,13 @@
 Use from a test module with ``pytest_plugins = ["tests.model_fixtures"]``, then take the
 ``scripted_server`` fixture, ``.load({...})`` scripts into it and build a client with
 ``scripted_client(server)``. One server runs per test session; ``scripted_server`` clears its scripts
-and request log before each test.
+and request log before each test; the clients a test built are closed after it.
 
 PYTEST_DONT_REWRITE: test modules import helpers from here before pytest loads it as a plugin, and this
 module has no assertions to rewrite.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -36,12 +36,25 @@ def scripted_client(
 
     ``settings`` are ``ModelSettings`` fields (``name``, ``fallback``, ``max_attempts``, ``pricing``, ...).
     """
-    return ModelClient(
+    client = ModelClient(
         ModelSettings(base_url=server.base_url, **settings),
         api_key=None,
         sleep=sleep if sleep is not None else SleepRecorder(),
         jitter=lambda: 1.0,
     )
+    _built.append(client)
+    return client
+
+
+_built: list[ModelClient] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_scripted_clients() -> AsyncIterator[None]:
+    """Close the clients ``scripted_client`` built during the test (each holds its HTTP connections)."""
+    yield
+    while _built:
+        await _built.pop().aclose()
 
 
 @pytest.fixture(scope="session")

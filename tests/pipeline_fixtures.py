@@ -56,6 +56,7 @@ class Pipeline:
     playground: Playground
     server: ScriptedModelServer
     output: io.StringIO
+    model: ModelClient
 
     async def submit(self, ticket: Ticket) -> RunFacts:
         facts, _ = await self.engine.submit(ticket)
@@ -93,19 +94,17 @@ async def start_pipeline(
 async def launch(settings: Settings, playground: Playground, server: ScriptedModelServer) -> Pipeline:
     """An engine started on ``settings`` (whatever its database already holds), briefing to a string."""
     output = io.StringIO()
-    engine = Engine(
-        settings,
-        model=ModelClient(settings.model, api_key=None),
-        notifier=TerminalNotifier(Console(file=output, width=100)),
-    )
+    model = ModelClient(settings.model, api_key=None)
+    engine = Engine(settings, model=model, notifier=TerminalNotifier(Console(file=output, width=100)))
     await engine.start()
-    return Pipeline(engine, playground, server, output)
+    return Pipeline(engine, playground, server, output, model)
 
 
 @pytest.fixture
 async def pipelines() -> AsyncIterator[list[Pipeline]]:
-    """Pipelines started by a test are stopped after it, whatever happened."""
+    """Pipelines started by a test are stopped after it (their model clients closed), whatever happened."""
     started: list[Pipeline] = []
     yield started
     for pipeline in started:
         await pipeline.engine.stop()
+        await pipeline.model.aclose()

@@ -347,11 +347,11 @@ def test_the_repository_section_folds_a_large_tree_and_stays_within_its_tokens()
 
 
 def test_the_prompt_benchmark_stays_within_its_budget() -> None:
-    """bench/prompts.py measures every agent's system prompt, tool schemas and first message on the
+    """bench/prompt_budget.py measures every agent's system prompt, tool schemas and first message on the
     sample and on a 2,000-file repository with the largest ticket; it fails over budget."""
     root = Path(__file__).resolve().parents[1]
     bench = subprocess.run(
-        [sys.executable, str(root / "bench" / "prompts.py")],
+        [sys.executable, str(root / "bench" / "prompt_budget.py")],
         capture_output=True,
         text=True,
         timeout=120,

@@ -74,13 +74,13 @@ async def test_server_errors_back_off_exponentially(scripted_server: ScriptedMod
 async def test_jitter_shortens_the_delay_by_at_most_half(scripted_server: ScriptedModelServer) -> None:
     scripted_server.load({"*": [Turn(content=ANSWER, faults=["server_error", "server_error"])]})
     sleep = SleepRecorder()
-    client = ModelClient(
+    async with ModelClient(
         ModelSettings(base_url=scripted_server.base_url, backoff_base_s=2.0),
         api_key=None,
         sleep=sleep,
         jitter=iter([0.0, 0.5]).__next__,
-    )
-    [event async for event in client.stream(MESSAGES)]
+    ) as client:
+        [event async for event in client.stream(MESSAGES)]
     assert sleep.delays == [1.0, 3.0]
 
 

@@ -8,8 +8,8 @@ as data, so nothing here imports ``demo/``. ``[model] script`` (``NIGHTSHIFT_MOD
 another.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -72,13 +72,14 @@ def model_in_use(settings: Settings) -> dict[str, object]:
     }
 
 
-@contextmanager
-def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
-    """``(client, description)``. With no credentials the scripted model serves on 127.0.0.1, playing
-    its script file for every run (the sample incident by default), and says so in the description."""
+@asynccontextmanager
+async def model_for(settings: Settings) -> AsyncIterator[tuple[ModelClient, str]]:
+    """``(client, description)``, the client closed on exit. With no credentials the scripted model
+    serves on 127.0.0.1, playing its script file for every run (the sample incident by default), and
+    says so in the description."""
     if not uses_scripted_model(settings):
-        client = ModelClient(settings.model, api_key=settings.secrets.get("OPENAI_API_KEY"))
-        yield client, f"{settings.model.name} at {client.endpoint}"
+        async with ModelClient(settings.model, api_key=settings.secrets.get("OPENAI_API_KEY")) as client:
+            yield client, f"{settings.model.name} at {client.endpoint}"
         return
     what, scripts = _played(settings), load_scripts(settings.model.script or SAMPLE_SCRIPT)
     with ScriptedModelServer(scripts, per_conversation=True) as server:
@@ -87,14 +88,14 @@ def model_for(settings: Settings) -> Iterator[tuple[ModelClient, str]]:
         settings.model.pricing = {**settings.model.pricing, SCRIPTED_MODEL: Price(input=0, output=0)}
         for name in ("triage", "code", "test", "pr"):
             getattr(settings.agents, name).model = None
-        client = ModelClient(settings.model, api_key=None)
-        yield (
-            client,
-            (
-                f"scripted demo model on {server.base_url} (no OPENAI_API_KEY: it replays {what} for "
-                f"every run and costs nothing; {HOW_TO_USE_A_REAL_MODEL})"
-            ),
-        )
+        async with ModelClient(settings.model, api_key=None) as client:
+            yield (
+                client,
+                (
+                    f"scripted demo model on {server.base_url} (no OPENAI_API_KEY: it replays {what} for "
+                    f"every run and costs nothing; {HOW_TO_USE_A_REAL_MODEL})"
+                ),
+            )
 
 
 def _played(settings: Settings) -> str:

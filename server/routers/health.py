@@ -12,7 +12,7 @@ from server.routing import EdgeRoute
 router = APIRouter(route_class=EdgeRoute)
 
 
-def health_report(request: Request) -> HealthReport:
+async def health_report(request: Request) -> HealthReport:
     return edge(request).health
 
 

@@ -15,7 +15,7 @@ from server.routing import EdgeRoute
 router = APIRouter(route_class=EdgeRoute, tags=[OPERATOR])
 
 
-def scraper(request: Request, authorizer: Authorizer, token: BearerToken) -> None:
+async def scraper(request: Request, authorizer: Authorizer, token: BearerToken) -> None:
     """Who may read the metrics: anyone with ``public_metrics``, else as for the API's changes."""
     if not edge(request).settings.server.public_metrics:
         authorizer.authorize(token, client_host(request))

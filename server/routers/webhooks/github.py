@@ -45,7 +45,7 @@ class GitHubRoute(SignedRoute):
             raise ApiError(401, f"GitHub signature check failed: {exc}") from None
 
 
-def signed_by_github(
+async def signed_by_github(
     signature: Annotated[
         str,
         Header(

@@ -29,17 +29,17 @@ class JiraRoute(SignedRoute):
                 verify_jira_signature(secret, body, request.headers.get("x-hub-signature"))
             except SignatureError as exc:
                 raise ApiError(401, f"Jira signature check failed: {exc}") from None
-        configured_jira(request)
+        await configured_jira(request)
 
 
-def configured_jira(request: Request) -> JiraClient:
+async def configured_jira(request: Request) -> JiraClient:
     jira = edge(request).jira
     if jira is None:
         raise ApiError(404, "Jira is not configured: set JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN")
     return jira
 
 
-def signed_by_jira(
+async def signed_by_jira(
     signature: Annotated[
         str | None,
         Header(

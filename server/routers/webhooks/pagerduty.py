@@ -44,7 +44,7 @@ class PagerDutyRoute(SignedRoute):
             raise ApiError(401, f"PagerDuty signature check failed: {exc}") from None
 
 
-def signed_by_pagerduty(
+async def signed_by_pagerduty(
     signature: Annotated[
         str,
         Header(

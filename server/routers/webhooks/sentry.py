@@ -41,7 +41,7 @@ class SentryRoute(SignedRoute):
             raise ApiError(401, f"Sentry signature check failed: {exc}") from None
 
 
-def signed_by_sentry(
+async def signed_by_sentry(
     signature: Annotated[
         str,
         Header(

@@ -30,7 +30,7 @@ class SlackRoute(SignedRoute):
     payload = "Slack request"
 
     async def verify(self, request: Request, body: bytes) -> None:
-        slack_inbound(request)
+        await slack_inbound(request)
         parts = edge(request)
         try:
             signature = verify_slack_request(
@@ -44,7 +44,7 @@ class SlackRoute(SignedRoute):
             )
 
 
-def slack_inbound(request: Request) -> SlackInbound:
+async def slack_inbound(request: Request) -> SlackInbound:
     """Slack's handlers; 404 naming what to set when the HTTP webhook is off (nobody can sign for it)."""
     parts = edge(request)
     if parts.slack_inbound is None:
@@ -60,7 +60,7 @@ def slack_inbound(request: Request) -> SlackInbound:
     return parts.slack_inbound
 
 
-def signed_by_slack(
+async def signed_by_slack(
     signature: Annotated[
         str,
         Header(

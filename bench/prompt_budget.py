@@ -12,19 +12,13 @@ All of it is resent with every turn, so it is the floor of every request. The bu
 (``PROMPT_BUDGET_TOKENS``, justified in docs/engine.md) bounds the sum for every agent and both cases.
 Tokens are counted offline with ``context.tokens`` (cl100k); other tokenizers differ by a few percent.
 
-Run: .venv/bin/python bench/prompts.py
+Run: .venv/bin/python bench/prompt_budget.py
 """
 
-# ruff: noqa: E402  (the imports follow the sys.path fix below)
 import json
 import random
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-
-# This script shares its name with the ``prompts`` package: run as a script, its own directory would come
-# first on sys.path and shadow the package.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
 from rich.console import Console
 from rich.table import Table
