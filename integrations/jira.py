@@ -1,4 +1,4 @@
-"""Jira Cloud, live: webhooks in (verified, filtered, turned into a Ticket), REST API v3 calls out.
+"""Jira Cloud, live: REST API v3 calls out (the webhooks in: ``integrations.jira_webhook``).
 
 Errors (all from ``integrations.base``)::
 
@@ -17,30 +17,23 @@ appears in a message or a log line.
 """
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 from tenacity import RetryCallState, retry_if_result
 
 from config import JiraSettings
 from documents.facts import Ticket
-from integrations.adf import NO_LINKS, adf_to_text, text_to_adf
-from integrations.base import IntegrationError, SignatureError, excerpt, retryable_status, unreachable
+from integrations.adf import NO_LINKS, text_to_adf
+from integrations.base import IntegrationError, excerpt, retryable_status, unreachable
+from integrations.jira_webhook import field_name, folded, ticket_from_issue
 from retries import Backoff, retry_after_s
 
 logger = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Hub-Signature"
-DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
-"""Unique per delivery and unchanged across Jira's retries: what to remember to drop a redelivery."""
-ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated")
 ISSUE_FIELDS = "summary,description,priority,labels,components,reporter,issuetype,project,status"
 MAX_RETRY_AFTER_S = 30.0
 READ_BACKOFF = Backoff(first_s=1.0, max_s=MAX_RETRY_AFTER_S, jitter=0, retry_after_max_s=MAX_RETRY_AFTER_S)
@@ -53,139 +46,6 @@ RECENT_COMMENTS = 50
 """How many of an issue's newest comments a retry looks through for the one an earlier attempt made."""
 
 _ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
-
-
-def verify_jira_signature(secret: str, body: bytes, header: str | None) -> None:
-    """Check ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>``; SignatureError says why not.
-
-    Jira signs only the body (no timestamp), so a replay cannot be told from a retry here: the
-    service drops a delivery id (``X-Atlassian-Webhook-Identifier``) it has already handled.
-    """
-    if not secret:
-        raise SignatureError("no Jira webhook secret is configured (JIRA_WEBHOOK_SECRET); cannot verify")
-    if not header or not header.strip():
-        raise SignatureError(
-            f"the Jira webhook has no {SIGNATURE_HEADER} header; set a secret on the webhook"
-        )
-    method, sep, signature = header.strip().partition("=")
-    if not sep or not signature:
-        raise SignatureError(f"the {SIGNATURE_HEADER} header is malformed: expected 'sha256=<hex>'")
-    if method.strip().lower() != "sha256":
-        raise SignatureError(f"the {SIGNATURE_HEADER} method {method.strip()!r} is not supported (sha256 is)")
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
-        raise SignatureError(
-            f"the {SIGNATURE_HEADER} does not match the body: the webhook's secret differs from "
-            "JIRA_WEBHOOK_SECRET, or the request was altered"
-        )
-
-
-def ticket_from_issue(issue: Mapping[str, Any], base_url: str) -> Ticket:
-    """A Ticket from a Jira issue (REST or webhook shape); IntegrationError when the issue is malformed."""
-    key = issue.get("key")
-    fields = issue.get("fields")
-    if not isinstance(key, str) or not isinstance(fields, Mapping):
-        raise IntegrationError("the Jira issue has no key or no fields")
-    summary = " ".join(str(fields.get("summary") or "").split())
-    try:
-        return Ticket(
-            key=key,
-            title=summary[:300] or key,
-            description=adf_to_text(fields.get("description")),
-            priority=_name(fields.get("priority")),
-            labels=[str(label) for label in fields.get("labels") or []],
-            components=[name for c in fields.get("components") or [] if (name := _name(c))],
-            reporter=_name(fields.get("reporter"), "displayName"),
-            source="jira",
-            url=f"{base_url.rstrip('/')}/browse/{key}",
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise IntegrationError(f"the Jira issue {key!r} cannot be read as a ticket: {problems}") from None
-
-
-def _name(value: Any, attribute: str = "name") -> str | None:
-    if isinstance(value, Mapping) and value.get(attribute):
-        return str(value[attribute])
-    return None
-
-
-@dataclass(frozen=True)
-class JiraTrigger:
-    """A webhook that starts a run."""
-
-    key: str
-    ticket: Ticket
-    event: str
-    delivery: str | None
-    """The delivery id (header, else derived from the payload) to drop a redelivered webhook."""
-
-
-def parse_jira_webhook(
-    payload: Mapping[str, Any],
-    settings: JiraSettings,
-    *,
-    base_url: str,
-    own_account_id: str | None,
-    delivery: str | None = None,
-) -> JiraTrigger | str:
-    """A trigger for a webhook that should start a run, else the reason it is ignored.
-
-    ``delivery`` is the ``X-Atlassian-Webhook-Identifier`` header when the caller has it; without it
-    the trigger's delivery is derived from the event, the issue id and the changelog id (or timestamp).
-    """
-    event = payload.get("webhookEvent")
-    if event not in ISSUE_EVENTS:
-        return f"ignored: {event!r} events do not start runs (only {' and '.join(ISSUE_EVENTS)})"
-    user = payload.get("user")
-    if own_account_id and isinstance(user, Mapping) and user.get("accountId") == own_account_id:
-        return "ignored: caused by Nightshift's own Jira account"
-    issue = payload.get("issue")
-    fields = issue.get("fields") if isinstance(issue, Mapping) else None
-    if not isinstance(issue, Mapping) or not isinstance(fields, Mapping):
-        return f"ignored: the {event} payload has no issue"
-    key = issue.get("key", "?")
-    project = _name(fields.get("project"), "key")
-    if settings.projects and _folded(project) not in {p.casefold() for p in settings.projects}:
-        return f"ignored: {key} is in project {project}, not in {', '.join(settings.projects)}"
-    issue_type = _name(fields.get("issuetype"))
-    if settings.issue_types and _folded(issue_type) not in {t.casefold() for t in settings.issue_types}:
-        return f"ignored: {key} is a {issue_type}, not a {' or '.join(settings.issue_types)}"
-    wanted = {label.casefold() for label in settings.labels}
-    if event == "jira:issue_created":
-        if wanted and not wanted & {_folded(label) for label in fields.get("labels") or []}:
-            return f"ignored: {key} was created without a {' or '.join(settings.labels)} label"
-    elif not wanted:
-        return f"ignored: {key} was updated; with no [jira] labels set only created issues start runs"
-    elif not wanted & _added_labels(payload.get("changelog")):
-        return f"ignored: the update to {key} did not add a {' or '.join(settings.labels)} label"
-    try:
-        ticket = ticket_from_issue(issue, base_url)
-    except IntegrationError as exc:
-        return f"ignored: {exc}"
-    return JiraTrigger(ticket.key, ticket, str(event), delivery or _delivery(payload, str(event), issue))
-
-
-def _folded(value: Any) -> str:
-    return str(value).casefold() if value is not None else ""
-
-
-def _added_labels(changelog: Any) -> set[str]:
-    """Labels a changelog adds (Jira gives the before and after lists as space-separated strings)."""
-    added: set[str] = set()
-    items = changelog.get("items") if isinstance(changelog, Mapping) else None
-    for item in items or []:
-        if isinstance(item, Mapping) and "labels" in (item.get("field"), item.get("fieldId")):
-            before = set(_folded(item.get("fromString") or "").split())
-            added |= set(_folded(item.get("toString") or "").split()) - before
-    return added
-
-
-def _delivery(payload: Mapping[str, Any], event: str, issue: Mapping[str, Any]) -> str | None:
-    changelog = payload.get("changelog")
-    change = changelog.get("id") if isinstance(changelog, Mapping) else None
-    stamp = change or payload.get("timestamp")
-    return f"{event}:{issue.get('id') or issue.get('key')}:{stamp}" if stamp is not None else None
 
 
 class JiraClient:
@@ -240,7 +100,7 @@ class JiraClient:
         """
         path = f"/rest/api/3/issue/{_key(key)}"
         issue = await self._json("GET", path, key=key, params={"fields": "status"}, retries=0)
-        status = _name((issue.get("fields") or {}).get("status")) or ""
+        status = field_name((issue.get("fields") or {}).get("status")) or ""
         if status.casefold() == name.casefold():
             logger.info("Jira issue %s is already in %r", key, status)
             return False
@@ -248,7 +108,9 @@ class JiraClient:
         offered = listing.get("transitions") or []
         chosen = _find_transition(offered, name)
         if chosen is None:
-            names = ", ".join(f"{t.get('name')!r} (to {_name(t.get('to'))!r})" for t in offered) or "none"
+            names = (
+                ", ".join(f"{t.get('name')!r} (to {field_name(t.get('to'))!r})" for t in offered) or "none"
+            )
             logger.warning(
                 "Jira issue %s has no transition %r (by name or target status); %s",
                 key,
@@ -256,7 +118,7 @@ class JiraClient:
                 f"it is in {status!r} and offers {names}",
             )
             return False
-        if _folded(_name(chosen.get("to"))) == status.casefold():
+        if folded(field_name(chosen.get("to"))) == status.casefold():
             logger.info("Jira issue %s is already in %r", key, status)
             return False
         response = await self._request(
@@ -424,8 +286,8 @@ def _find_transition(offered: list[Any], name: str) -> Mapping[str, Any] | None:
     """The transition called ``name``, else the one leading to status ``name`` (case-insensitive)."""
     wanted = name.casefold()
     transitions = [t for t in offered if isinstance(t, Mapping)]
-    return next((t for t in transitions if _folded(t.get("name")) == wanted), None) or next(
-        (t for t in transitions if _folded(_name(t.get("to"))) == wanted), None
+    return next((t for t in transitions if folded(t.get("name")) == wanted), None) or next(
+        (t for t in transitions if folded(field_name(t.get("to"))) == wanted), None
     )
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from integrations.base import SignatureError
-from integrations.jira import verify_jira_signature
+from integrations.jira_webhook import verify_jira_signature
 from tests.fakes.jira import issue_created, issue_json, signed_headers
 
 SECRET = "whsec-jira-test"

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from config import JiraSettings
-from integrations.jira import JiraTrigger, parse_jira_webhook, ticket_from_issue
+from integrations.jira_webhook import JiraTrigger, parse_jira_webhook, ticket_from_issue
 from tests.fakes.jira import (
     BOT_ACCOUNT_ID,
     by_our_account,

@@ -1,4 +1,4 @@
-"""Jira: an issue event may start a run (``integrations.jira.parse_jira_webhook`` says which do).
+"""Jira: an issue event may start a run (``integrations.jira_webhook.parse_jira_webhook`` says which do).
 
 With JIRA_WEBHOOK_SECRET set, ``JiraRoute`` checks ``X-Hub-Signature`` over the raw body first. A
 redelivery (the same ``X-Atlassian-Webhook-Identifier``) and an event on an issue a run already works
@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from integrations.base import SignatureError
-from integrations.jira import JiraClient, parse_jira_webhook, verify_jira_signature
+from integrations.jira import JiraClient
+from integrations.jira_webhook import parse_jira_webhook, verify_jira_signature
 from server.deps import Service, edge, settings
 from server.errors import ApiError
 from server.models import JiraEvent, WebhookIgnored, WebhookRun
