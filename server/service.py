@@ -28,7 +28,8 @@ from server.stream import follow_run
 from store.events import EventBus
 from store.outbox import Outbox
 from store.queries import latest_run, list_runs, report_of, run_detail
-from store.runs import ACTIVE_STATUSES, Store, StoredEvent
+from store.records import StoredEvent
+from store.runs import ACTIVE_STATUSES, Store
 from telemetry import logs
 from workflow.engine import DecisionKind, Engine
 from workflow.errors import RunNotFound

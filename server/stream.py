@@ -16,7 +16,8 @@ from collections.abc import AsyncGenerator
 
 from store.events import EventBus
 from store.outbox import Outbox
-from store.runs import FINAL_STATUSES, StoredEvent
+from store.records import StoredEvent
+from store.runs import FINAL_STATUSES
 
 QUIET_S = 1.0
 """Several flush intervals (0.2 s) and a NOTIFY's way between workers."""

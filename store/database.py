@@ -97,6 +97,34 @@ EVENTS_CHANNEL = "nightshift_events"
 """PostgreSQL ``NOTIFY`` channel: the payload is ``<run id> <writer>`` for each run that got events."""
 
 
+deliveries = sa.Table(
+    "ns_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(200), unique=True, nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("service", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("due_since", sa.Float, nullable=False),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("last_attempt_at", sa.Float, nullable=True),
+    sa.Column("failing_since", sa.Float, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("delivered_at", sa.Float, nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Index("ix_ns_deliveries_due", "state", "next_attempt_at"),
+)
+"""The delivery outbox: one row per effect on the outside world (``store.outbox`` says how)."""
+
+
 def engine_url(url: str) -> str:
     """``url`` with the driver SQLAlchemy should use: psycopg 3 (DBOS's driver) for PostgreSQL."""
     parsed = sa.make_url(url)

@@ -25,7 +25,8 @@ from typing import Any
 import psycopg
 
 from store.database import EVENTS_CHANNEL, libpq_url
-from store.runs import NewEvent, Store, StoredEvent
+from store.records import NewEvent, StoredEvent
+from store.runs import Store
 
 SUBSCRIBER_QUEUE = 10_000
 """Events a slow live subscriber may lag behind before it is dropped (it can reconnect and replay)."""

@@ -20,7 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from store.runs import ACTIVE_STATUSES, FINAL_STATUSES, deliveries, runs
+from store.database import deliveries, runs
+from store.runs import ACTIVE_STATUSES, FINAL_STATUSES
 
 FACTS_PER_READ = 200
 """Runs whose facts one statement reads (the first scrape reads every run's, in batches)."""

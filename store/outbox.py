@@ -1,6 +1,6 @@
 """The delivery outbox: every effect on the outside world, recorded before it is tried.
 
-A row (table ``ns_deliveries`` in ``store.runs``) is one delivery: a run's briefing message (one row
+A row (table ``ns_deliveries`` in ``store.database``) is one delivery: a run's briefing message (one row
 per run, armed again each time the briefing changes), its pull request, a ticket transition, a ticket
 comment. The rows live in the runs' database, so every worker sees them; ids come from the database and
 ``key`` is unique, so recording the same delivery twice, from any worker, makes one row.
@@ -28,8 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from documents.facts import DeliveryFacts, DeliveryKind, DeliveryState, RunFacts
-from store.database import insert
-from store.runs import Store, deliveries
+from store.database import deliveries, insert
+from store.runs import Store
 
 BRIEFING_KEY = "{run_id}:briefing"
 

@@ -1,5 +1,6 @@
 """Run state in the database: runs (their facts as JSON), events, agents' diffs, local pull requests,
-and the delivery outbox (its rows are read and written by ``store.outbox``).
+and the delivery outbox (its rows are read and written by ``store.outbox``; the tables are in
+``store.database``, the records read from them in ``store.records``).
 
 SQLAlchemy Core, so the same code runs on SQLite (the default, in the state directory) and PostgreSQL
 (``NIGHTSHIFT_DATABASE_URL``, shared by several workers; see ``store.database``). Methods are async;
@@ -32,38 +33,11 @@ from store.database import (
     insert,
     is_postgres,
     keys,
-    metadata,
     pull_requests,
     runs,
 )
+from store.records import NewEvent, PullRequestRecord, StoredEvent
 from store.seen import Sighting, record_sightings
-
-deliveries = sa.Table(
-    "ns_deliveries",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(200), unique=True, nullable=False),
-    sa.Column("run_id", sa.String(32), nullable=False, index=True),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("service", sa.String(32), nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("due_since", sa.Float, nullable=False),
-    sa.Column("next_attempt_at", sa.Float, nullable=False),
-    sa.Column("lease_owner", sa.String(64), nullable=True),
-    sa.Column("lease_until", sa.Float, nullable=True),
-    sa.Column("last_attempt_at", sa.Float, nullable=True),
-    sa.Column("failing_since", sa.Float, nullable=True),
-    sa.Column("last_error", sa.Text, nullable=True),
-    sa.Column("last_status", sa.Integer, nullable=True),
-    sa.Column("delivered_at", sa.Float, nullable=True),
-    sa.Column("result", sa.Text, nullable=True),
-    sa.Index("ix_ns_deliveries_due", "state", "next_attempt_at"),
-)
-"""The delivery outbox: one row per effect on the outside world (``store.outbox`` says how)."""
 
 ACTIVE_STATUSES: tuple[RunStatus, ...] = (
     "queued",
@@ -74,51 +48,6 @@ ACTIVE_STATUSES: tuple[RunStatus, ...] = (
     "approving",
 )
 FINAL_STATUSES: tuple[RunStatus, ...] = ("shipped", "cancelled", "expired", "failed")
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event to store; the database numbers it within its run."""
-
-    run_id: str
-    ts: float
-    kind: str
-    agent: str | None
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    id: int
-    """The event's number within its run: 1, 2, 3... with no gap, whichever worker wrote it."""
-    run_id: str
-    ts: float
-    kind: str
-    agent: str | None
-    data: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **self.data,
-            "id": self.id,
-            "run_id": self.run_id,
-            "ts": self.ts,
-            "kind": self.kind,
-            "agent": self.agent,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PullRequestRecord:
-    number: int
-    run_id: str
-    branch: str
-    title: str
-    body: str
-    diff: str
-    draft: bool
-    labels: list[str]
-    created_at: datetime
 
 
 def now() -> datetime:
@@ -523,4 +452,3 @@ def _queued_facts(run_id: str, number: int, new: NewRun, stamp: datetime) -> Run
         created_at=stamp,
         web_url=new.web_link(run_id) if new.web_link else None,
     )
-

@@ -19,10 +19,10 @@ from deliveries.door import DeliveryExecutor
 from documents.facts import RunFacts, Ticket
 from hooks import HookRunner
 from integrations.local import LocalForge, LocalTracker, TerminalNotifier
-from store.database import engine_url
+from store.database import deliveries, engine_url, runs
 from store.events import EventBus
 from store.outbox import Outbox
-from store.runs import Store, deliveries, runs
+from store.runs import Store
 from tests.documents_fixtures import verified_run
 from tests.postgres_fixtures import PG_TEST_TIMEOUT_S
 from workflow.runtime import Runtime

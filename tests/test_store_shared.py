@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from documents.facts import Ticket
 from store.events import EventBus
-from store.runs import QueueFull, Store, StoredEvent
+from store.records import StoredEvent
+from store.runs import QueueFull, Store
 from tests.postgres_fixtures import PG_TEST_TIMEOUT_S
 from tests.waiting import eventually
 

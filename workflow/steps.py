@@ -383,16 +383,14 @@ async def ship_step(rt: Runtime, run_id: str) -> None:
     briefing follow the pull request. What ships is the revision approved: the latest, or an earlier
     one chosen explicitly (``workflow.revisions``)."""
     note = "approved; the pull request is being opened"
-    shipped = await as_shipped(rt, await _facts(rt, run_id))
-    status = status_change("approving", note)
+    shown = await as_shipped(rt, await _facts(rt, run_id))  # what the pull request and the report show
+    status_change("approving", note)(shown)
 
     def approving(current: RunFacts) -> None:
-        for field in ("shipped_revision", "fix", "tests", "verification", "timeline"):
-            setattr(current, field, getattr(shipped, field))
-        status(current)
+        approved = shown.model_copy(deep=True)  # nothing shared with the facts shown
+        for field in ("status", "shipped_revision", "fix", "tests", "verification", "timeline"):
+            setattr(current, field, getattr(approved, field))
 
-    shown = shipped.model_copy(deep=True)
-    approving(shown)  # what the pull request and the report show
     fix_diff = (shown.fix.diff if shown.fix else "") + (shown.tests.diff if shown.tests else "")
     await rt.deliveries.record(
         run_id,

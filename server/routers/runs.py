@@ -29,7 +29,7 @@ from server.models import (
 from server.openapi import OPERATOR, errors, event_stream
 from server.outcomes import Accepted, AlreadyDecided, DecisionOutcome
 from server.routing import EdgeRoute, answer
-from store.runs import StoredEvent
+from store.records import StoredEvent
 
 MARKDOWN = "text/markdown"
 DECIDED: dict[int | str, dict[str, Any]] = {
