@@ -10,6 +10,9 @@ from typing import Any, Self
 import uvicorn
 
 START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 60.0
+"""How long ``stop`` waits for an app with a lifespan to shut down: its engine stops, and the work its
+threads still do (a forge call retrying, say) ends before the fakes it talks to are closed."""
 
 
 class ThreadedServer:
@@ -74,7 +77,7 @@ class ThreadedServer:
         self._server.should_exit = True
         self._server.force_exit = not self._lifespan
         if self._thread is not None:
-            self._thread.join(timeout=START_TIMEOUT_S)
+            self._thread.join(timeout=STOP_TIMEOUT_S if self._lifespan else START_TIMEOUT_S)
             self._thread = None
         self._socket.close()
 
