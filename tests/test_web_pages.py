@@ -366,6 +366,9 @@ class FakeAdapter:
                     "title": f.ticket.title,
                     "status": f.status,
                     "verdict": f.verification.verdict if f.verification else None,
+                    "revision": f.revision,
+                    "shipped_revision": f.shipped_revision,
+                    "shipped_verdict": f.shipped_verdict,
                     "pr_url": f.pr_url,
                     "cost_usd": f.cost_usd,
                     "created_at": self.created[f.run_id],
@@ -629,3 +632,83 @@ def test_policy_violations_are_caught(browser: Chromium, adapter: tuple[FakeAdap
 
     violations = browser.run(scenario)
     assert violations and "script-src" in violations[0]
+
+
+def test_a_shipped_run_whose_verdict_was_not_verified_is_flagged_in_the_list() -> None:
+    runs = [
+        summary("run-ok", T0, status="shipped", verdict="verified", shipped_verdict="verified"),
+        summary("run-unverified", T0, status="shipped", verdict="fix_does_not_pass",
+                shipped_verdict="fix_does_not_pass", revision=1, shipped_revision=1),
+        summary("run-earlier", T0, status="shipped", verdict="verified", shipped_verdict="verified",
+                revision=2, shipped_revision=1),
+        summary("run-waiting", T0, status="awaiting_decision", verdict="no_tests"),
+    ]
+    elements = Elements(runs_page(runs, now=T0, nonce="n"))
+    flags = {e.attrs["title"]: e.attrs["data-flag"] for e in elements.tags("span") if "data-flag" in e.attrs}
+    assert flags == {
+        "shipped unverified: fix does not pass (not verified)": "unverified",
+        "shipped revision 1, chosen over revision 2": "earlier revision",
+    }
+
+
+# -- activity, priority and the run list in the browser --------------------------------------------------
+
+
+LONG_TURN = (
+    "complete() toggles the flag instead of setting it, so a second call reopens the todo; the fix "
+    "assigns True and leaves reopen() as the one way back"
+)
+
+
+@browser_test
+def test_activity_shows_one_line_per_turn_cut_at_a_word(
+    browser: Chromium, adapter: tuple[FakeAdapter, str]
+) -> None:
+    fake, url = adapter
+    fake.put(running_run(), datetime.now(UTC))
+
+    def scenario(page: Page, log: PageLog) -> None:
+        page.goto(f"{url}/ui/runs/run-1")
+        fake.push("run-1", "started", "code", model="gpt-test", tools=["read_file"])
+        fake.push("run-1", "turn_started", "code", turn=1)
+        for piece in ("A second complete", "() reopens: it gets", " completed."):
+            fake.push("run-1", "text_delta", "code", text=piece)
+        fake.push("run-1", "turn_started", "code", turn=2)
+        fake.push("run-1", "text_delta", "code", text="Reading the todo service.")
+        fake.push("run-1", "tool_started", "code", tool="read_file", call_id="c1", arguments={})
+        fake.push("run-1", "tool_finished", "code", tool="read_file", call_id="c1", duration_s=0.1,
+                  is_error=False)
+        for word in LONG_TURN.split(" "):
+            fake.push("run-1", "text_delta", "code", text=word + " ")
+        lines = page.locator("#agent-code-activity .activity")
+        expect(lines).to_have_count(3)
+        expect(lines.nth(0)).to_have_text("A second complete() reopens: it gets completed.")
+        expect(lines.nth(1)).to_have_text("Reading the todo service.")
+        last = lines.nth(2).inner_text()
+        assert last.endswith("…") and LONG_TURN.startswith(last[:-1]), last  # its start, cut at a word
+        assert LONG_TURN[len(last) - 1] == " " and len(last) <= 100
+        assert log.problems() == []
+
+    browser.run(scenario)
+
+
+@browser_test
+def test_the_triage_priority_change_and_an_unverified_ship_are_shown(
+    browser: Chromium, adapter: tuple[FakeAdapter, str]
+) -> None:
+    fake, url = adapter
+    shipped = awaiting_run(run_id="run-2", status="shipped", pr_url=PR_URL)
+    assert shipped.verification is not None
+    shipped.verification = shipped.verification.model_copy(update={"verdict": "fix_does_not_pass"})
+    fake.put(awaiting_run(), datetime.now(UTC) - timedelta(minutes=5))
+    fake.put(shipped, datetime.now(UTC))
+
+    def scenario(page: Page, log: PageLog) -> None:
+        page.goto(f"{url}/ui/runs/run-1")
+        expect(page.locator("#priority")).to_have_text("P2 → P1 (triage)")
+        page.goto(f"{url}/ui")
+        expect(page.locator("tr[data-run-id=run-2] [data-flag]")).to_have_text("unverified")
+        expect(page.locator("tr[data-run-id=run-1] [data-flag]")).to_have_count(0)
+        assert log.problems() == []
+
+    browser.run(scenario)
