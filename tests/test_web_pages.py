@@ -292,7 +292,8 @@ def test_runs_page_lists_runs_newest_first_escaped_and_refreshing() -> None:
     assert hrefs == ["/ui/runs/run-new", PR_URL, "/ui/runs/run%2Fodd%3F", "/ui/runs/run-old"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in document and not elements.tags("script")
     assert f'<meta http-equiv="refresh" content="{REFRESH_S}">' in document
-    assert [e.attrs.get("nonce") for e in elements.tags("link") if e.attrs.get("rel") == "stylesheet"] == ["n0nce"]
+    stylesheets = [e for e in elements.tags("link") if e.attrs.get("rel") == "stylesheet"]
+    assert [e.attrs.get("nonce") for e in stylesheets] == ["n0nce"]
     for text in (">&lt;1m<", ">3h<", ">2d<", ">awaiting decision<", ">verified<", ">$0.42<"):
         assert text in document
     assert 'id="no-runs"' in runs_page([], now=T0, nonce="n")
