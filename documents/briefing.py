@@ -1,8 +1,10 @@
 """The briefing: what a human needs to decide on a run, as structured data that notifiers render.
 
-The terminal (``documents.terminal``) and Slack render the same ``Briefing``. Every field is plain
-text taken from the facts; the renderer escapes it for its own markup. ``tone`` is ``good`` only for a
-verified fix from a run where every agent submitted within budget.
+The web page (``documents.web``), Slack (``documents.slack_blocks``) and the terminal
+(``documents.terminal``) render the same ``Briefing``: the verdict line (``headline``), then its
+``points`` (what broke, the cause, the fix, the evidence, the decision asked), then the details.
+Every field is plain text taken from the facts; the renderer escapes it for its own markup.
+``tone`` is ``good`` only for a verified fix from a run where every agent submitted within budget.
 """
 
 from typing import Literal
@@ -72,16 +74,26 @@ class EarlierRevision(BaseModel):
     """``Ship revision 1 as briefed at 01:20 UTC``: the words of the button, the key, the form."""
 
 
+class BriefingPoint(BaseModel):
+    """One part of the briefing, in the order people scan it at 3 a.m.: ``What broke``, ``Cause``,
+    ``Fix``, ``Evidence``, ``Decision``; each line one short sentence."""
+
+    label: str
+    lines: list[str]
+
+
 class Briefing(BaseModel):
     run_id: str
     ticket_key: str
     ticket_title: str
     ticket_url: str | None
     priority: str | None
-    """The triage agent's priority when it submitted one, else the ticket's."""
+    """The ticket's priority, or the triage agent's; ``P1 → P2 (triage)`` when triage changed it."""
     headline: str
-    summary: str
-    """One paragraph: what broke, the root cause, what changed, what the tests show, the verdict."""
+    """The verdict line: ``PAY-42: fix verified, ready for review``."""
+    points: list[BriefingPoint]
+    """Under the verdict line: what broke, the cause (once), the fix, the evidence, the decision asked.
+    The web page, Slack and the terminal each render these, in their own markup."""
     root_cause: str | None
     fix_summary: str | None
     files: list[FileChange]
@@ -119,6 +131,11 @@ class Briefing(BaseModel):
     alert: Alert | None = None
     """The alert that started the run (Sentry, PagerDuty), whose top frames the renderers show."""
 
+    @property
+    def summary(self) -> str:
+        """The points as plain text, one line each: ``Fix: Keep the sign. The fix changes 1 file...``."""
+        return "\n".join(f"{point.label}: {' '.join(point.lines)}" for point in self.points)
+
 
 def _flat(text: str, limit: int = _MAX_PROSE) -> str:
     return clip(" ".join(text.split()), limit)
@@ -146,81 +163,115 @@ def _agent_gap(facts: RunFacts, name: str) -> str:
     return f": the {agent_label(name)} {agent_reason(agent)}"
 
 
-def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
-    ticket = facts.ticket
-    tag = f" ({_flat(priority, 40)})" if priority else ""
-    parts = [sentence(f"{ticket.key}{tag}: {_flat(ticket.title)}")]
-    note = revision_note(facts)
-    if note:
-        parts.append(note)
-    if facts.triage and facts.triage.summary.strip():
-        parts.append(sentence(_flat(facts.triage.summary)))
-    if facts.fix:
-        parts.append(sentence(f"Root cause: {_flat(facts.fix.root_cause)}"))
-        files = facts.fix.files
-        if files:
-            added, removed = sum(f.added for f in files), sum(f.removed for f in files)
-            parts.append(
-                f"The fix changes {plural(len(files), 'file')} (+{added} -{removed}): "
-                f"{listed([f.path for f in files])}."
-            )
-    else:
-        parts.append(f"There is no fix{_agent_gap(facts, 'code')}.")
+def _points(facts: RunFacts, verdict: Verdict) -> list[BriefingPoint]:
+    """What broke, its cause, the fix, the evidence and the decision asked: one short line each."""
+    points = [
+        BriefingPoint(label="What broke", lines=[sentence(_flat(facts.ticket.title))]),
+        _cause(facts),
+        BriefingPoint(label="Fix", lines=_fix_lines(facts)),
+        BriefingPoint(label="Evidence", lines=_evidence(facts, verdict)),
+        BriefingPoint(label="Decision", lines=_decision(facts, verdict)),
+    ]
+    return [point for point in points if point.lines]
+
+
+def _cause(facts: RunFacts) -> BriefingPoint:
+    """The root cause once: the code agent's, else the triage agent's reading of the bug."""
+    if facts.fix and facts.fix.root_cause.strip():
+        return BriefingPoint(label="Cause", lines=[sentence(_flat(facts.fix.root_cause))])
+    triage = facts.triage.summary if facts.triage else ""
+    return BriefingPoint(label="Cause (triage)", lines=[sentence(_flat(triage))] if triage.strip() else [])
+
+
+def _fix_lines(facts: RunFacts) -> list[str]:
+    lines = [note] if (note := revision_note(facts)) else []
+    if not facts.fix:
+        return [*lines, f"There is no fix{_agent_gap(facts, 'code')}."]
+    if facts.fix.explanation.strip():
+        lines.append(sentence(_flat(facts.fix.explanation, 300)))
+    files = facts.fix.files
+    if files:
+        added, removed = sum(f.added for f in files), sum(f.removed for f in files)
+        lines.append(
+            f"The fix changes {plural(len(files), 'file')} (+{added} -{removed}): "
+            f"{listed([f.path for f in files])}."
+        )
+    return lines
+
+
+def _evidence(facts: RunFacts, verdict: Verdict) -> list[str]:
+    """The tests added, what each verification phase measured, and the verdict it adds up to."""
+    lines = []
     if facts.tests and facts.tests.partial:
-        parts.append(f"The test agent left {listed(facts.tests.test_files)} when it was stopped.")
+        lines.append(f"The test agent left {listed(facts.tests.test_files)} when it was stopped.")
     elif facts.tests:
-        parts.append(
+        lines.append(
             f"The test agent added {plural(len(facts.tests.test_names), 'test')} in "
             f"{listed(facts.tests.test_files)}."
         )
     else:
-        parts.append(f"There are no new tests{_agent_gap(facts, 'test')}.")
+        lines.append(f"There are no new tests{_agent_gap(facts, 'test')}.")
     verification = facts.verification
     if verification:
         new_base, new_fixed = verification.base_with_tests, verification.fixed_with_tests
         if new_base:
             with_fix = f"; with the fix: {new_fixed.summary()}" if new_fixed else ""
-            parts.append(f"The new tests on the base commit: {new_base.summary()}{with_fix}.")
+            lines.append(f"The new tests on the base commit: {new_base.summary()}{with_fix}.")
         if verification.base_suite and verification.fixed_suite:
-            parts.append(
+            lines.append(
                 f"The existing suite: {verification.base_suite.summary()} before the fix, "
                 f"{verification.fixed_suite.summary()} after."
             )
         failing, unmatched = verification.already_failing, verification.not_comparable
         if failing.count:
             one = failing.count == 1
-            parts.append(
+            lines.append(
                 f"{plural(failing.count, 'test')} already {'fails' if one else 'fail'} on the base commit "
                 f"and {'is' if one else 'are'} not counted against the fix: {test_names(failing)}."
             )
         if unmatched.count:
             one = unmatched.count == 1
-            parts.append(
+            lines.append(
                 f"{plural(unmatched.count, 'test id')} {'exists' if one else 'exist'} on one side only "
                 f"(renamed or removed) and {'is' if one else 'are'} not compared: {test_names(unmatched)}."
             )
-    parts += partial_sentences(facts)
+    lines += partial_sentences(facts)
     if facts.status not in IN_PROGRESS or verification:
-        parts.append(verdict_sentence(verdict, verification.fix_attempts if verification else None))
+        lines.append(verdict_sentence(verdict, verification.fix_attempts if verification else None))
     if facts.budget_exhausted:
-        parts.append("The per-run budget ran out and agents were stopped.")
+        lines.append("The per-run budget ran out and agents were stopped.")
     if facts.error:
-        parts.append(sentence(f"The run failed: {_flat(facts.error)}"))
+        lines.append(sentence(f"The run failed: {_flat(facts.error)}"))
+    return lines
+
+
+def _decision(facts: RunFacts, verdict: Verdict) -> list[str]:
+    """The decision asked of the reviewer, or what became of the run."""
     earlier = _ship_earlier(facts)
     if facts.status == "awaiting_decision" and facts.changes_nothing:
-        parts.append(
+        return [
             "Nothing changed, so there is nothing to approve: request changes (say where to look) or cancel."
-        )
-    elif facts.status == "awaiting_decision" and _unchanged(facts):
+        ]
+    if facts.status == "awaiting_decision" and _unchanged(facts):
         ship = f", {earlier.label[0].lower()}{earlier.label[1:]}" if earlier else ""
-        parts.append(f"There is nothing new to approve: request changes again{ship}, or cancel.")
-    elif facts.status == "awaiting_decision":
+        return [f"There is nothing new to approve: request changes again{ship}, or cancel."]
+    if facts.status == "awaiting_decision":
         unverified = "" if verdict == "verified" else " (it ships unverified, and says so)"
-        parts.append(f"It awaits your decision: approve{unverified}, request changes or cancel.")
-    elif facts.status == "shipped":
+        return [f"It awaits your decision: approve{unverified}, request changes or cancel."]
+    if facts.status == "shipped":
         what = f" {_shipped(facts)}" if _shipped(facts) else ""
-        parts.append(f"It has shipped{what}" + (f": {facts.pr_url}." if facts.pr_url else "."))
-    return " ".join(parts)
+        return [f"It has shipped{what}" + (f": {facts.pr_url}." if facts.pr_url else ".")]
+    return []
+
+
+def _priority(facts: RunFacts) -> str | None:
+    """The ticket's priority, and the triage agent's when it changed it: ``P1 → P2 (triage)``."""
+    ticket = facts.ticket.priority.strip() if facts.ticket.priority else None
+    triage = facts.triage.priority.strip() if facts.triage and facts.triage.priority else None
+    if ticket and triage and ticket != triage:
+        return f"{_flat(ticket, 40)} → {_flat(triage, 40)} (triage)"
+    shown = triage or ticket
+    return _flat(shown, 40) if shown else None
 
 
 def _unchanged(facts: RunFacts) -> bool:
@@ -262,16 +313,15 @@ def _actions(facts: RunFacts) -> list[Action]:
 def build_briefing(facts: RunFacts, *, max_diff_lines: int = 40) -> Briefing:
     """The briefing for ``facts``; ``max_diff_lines`` bounds the diff excerpt."""
     verdict = verdict_of(facts)
-    priority = facts.triage.priority if facts.triage and facts.triage.priority else facts.ticket.priority
     excerpt, omitted = _diff_excerpt(facts.fix.diff, max_diff_lines) if facts.fix else ("", 0)
     return Briefing(
         run_id=facts.run_id,
         ticket_key=facts.ticket.key,
         ticket_title=facts.ticket.title,
         ticket_url=facts.ticket.url,
-        priority=priority,
+        priority=_priority(facts),
         headline=headline(facts),
-        summary=_summary(facts, priority, verdict),
+        points=_points(facts, verdict),
         root_cause=facts.fix.root_cause if facts.fix else None,
         fix_summary=_flat(facts.fix.explanation, 1000) if facts.fix else None,
         files=list(facts.fix.files) if facts.fix else [],

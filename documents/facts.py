@@ -420,6 +420,17 @@ class RunFacts(BaseModel):
             return None
         return current
 
+    @property
+    def shipped_verdict(self) -> Verdict | None:
+        """The verdict of what shipped, as it was briefed (an earlier revision's when one was chosen);
+        None until the run has shipped."""
+        if self.status != "shipped":
+            return None
+        earlier = self.shipped_revision is not None and self.shipped_revision != self.revision
+        shipped = self.revision_facts(self.shipped_revision) if earlier and self.shipped_revision else None
+        verification = shipped.verification if shipped else self.verification
+        return verification.verdict if verification else "not_run"
+
     def shippable_earlier(self) -> list[RevisionFacts]:
         """Earlier revisions that were briefed with something to ship, newest first: each may be shipped
         as it was briefed, by an explicit choice (never by Approve)."""

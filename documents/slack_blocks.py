@@ -37,6 +37,7 @@ MAX_FEEDBACK_CHARS = 3000
 _MAX_FILES = 10
 _MAX_TESTS = 8
 _MAX_PROSE = 1500
+_MAX_LINE = 500
 _MAX_PASTED_DIFF_CHARS = 2500
 _MAX_FALLBACK = 300
 _LINKABLE = re.compile(r"^https?://[^\s<>|&]+$")
@@ -242,19 +243,25 @@ def _actions(b: Briefing) -> BlockJson:
     return {"type": "actions", "block_id": "nightshift_decision", "elements": elements}
 
 
+def _points_section(b: Briefing) -> BlockJson:
+    """The verdict line, then what broke, the cause, the fix, the evidence, the decision: short lines."""
+    lines = [f"*{_flat(b.headline, 300)}*"]
+    for point in b.points:
+        first, *rest = point.lines
+        lines.append(f"*{escape(point.label)}:* {_flat(first, _MAX_LINE)}")
+        lines += [_flat(line, _MAX_LINE) for line in rest]
+    return _section("\n".join(lines))
+
+
 def briefing_blocks(b: Briefing) -> list[BlockJson]:
     """The briefing message; Approve / Request changes buttons only while the run awaits a decision."""
-    blocks: list[BlockJson] = [_header(b), _section(f"*{_flat(b.headline, 300)}*\n{_flat(b.summary, 2500)}")]
+    blocks: list[BlockJson] = [_header(b), _points_section(b)]
     if b.not_done:
         lines = "\n".join(f"• {_flat(line, 700)}" for line in b.not_done)
         blocks.append(_section(f"*Not done, and why:*\n{lines}"))
     alert = _alert_section(b)
     if alert is not None:
         blocks.append(alert)
-    if b.root_cause:
-        blocks.append(_section(f"*Root cause:* {_flat(b.root_cause)}"))
-    if b.fix_summary:
-        blocks.append(_section(f"*Fix:* {_flat(b.fix_summary)}"))
     if b.files:
         blocks.append(_files_section(b))
     blocks += _diff_blocks(b)

@@ -4,11 +4,8 @@ The briefing (Slack, terminal) and the pull request show the ``TOP_FRAMES`` fram
 error was raised, each as its repository file and line (linked when the repository has a web view) or,
 when it is not in the repository, as the path the event gave, said to be unmapped. Each renderer
 escapes the texts for its own markup: they came from the alert. ``alert_markdown`` is the rendering the
-pull request and the incident report share, ``alert_html`` the run's web page.
+pull request and the incident report share; the run's web page has its own (``templates/macros.html``).
 """
-
-import html
-from collections.abc import Callable
 
 from documents import markdown as md
 from documents.alerts import Alert, StackFrame
@@ -52,15 +49,3 @@ def alert_markdown(alert: Alert) -> str:
         lines.append(f"- … and {hidden_frames(alert)} earlier")
     lines += [f"- not known: {md.inline(gap)}" for gap in alert.gaps]
     return "\n".join(lines)
-
-
-def alert_html(alert: Alert, link: Callable[[str | None, str], str]) -> str:
-    """The same as an HTML list; ``link(url, text)`` makes a link of a safe URL and escapes the text."""
-    items = []
-    for frame in alert.top_frames(TOP_FRAMES):
-        note = frame_note(frame)
-        items.append(f"<li>{link(frame.url, frame_text(frame))}" + (f": {html.escape(note)}" if note else ""))
-    items += [f"<li>not known: {html.escape(gap)}" for gap in alert.gaps]
-    return (
-        f'<p id="alert">{link(alert.web_url, alert_heading(alert))}</p><ul id="frames">{"".join(items)}</ul>'
-    )

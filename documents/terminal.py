@@ -152,9 +152,20 @@ def _hints(b: Briefing) -> Text:
     return hints
 
 
+def _points_grid(b: Briefing) -> Table:
+    """What broke, the cause, the fix, the evidence, the decision: one short line each, labelled."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for point in b.points:
+        grid.add_row(Text(point.label), Text("\n".join(point.lines)))
+    return grid
+
+
 def briefing_panel(b: Briefing) -> Panel:
-    """The briefing as a panel: summary, facts, warnings, diff excerpt, the keys to decide."""
-    items: list[RenderableType] = [Text(b.summary), Text(), _facts_grid(b)]
+    """The briefing as a panel: the verdict line as its title, the points, facts, warnings, diff
+    excerpt, the keys to decide."""
+    items: list[RenderableType] = [_points_grid(b), Text(), _facts_grid(b)]
     if b.not_done:
         lines = "\n".join(f"- {line}" for line in b.not_done)
         items += [Text(), Text(f"Not done, and why:\n{lines}", style="bold yellow")]

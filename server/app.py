@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from config import VERSION, Settings, load_settings
+from documents.web import STATIC_DIR, STATIC_ROOT
 from server import errors
 from server.openapi import TAGS, configure_document
 from server.routers import ROUTERS
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in ROUTERS:
         app.include_router(router)
+    app.mount(STATIC_ROOT, StaticFiles(directory=STATIC_DIR), name="static")  # the pages' CSS and JS
     errors.install(app)
     plain_openapi = app.openapi
 

@@ -149,6 +149,12 @@ class RunSummary(BaseModel):
     source: TicketSource
     revision: int
     verdict: Verdict | None
+    shipped_revision: int | None = Field(
+        default=None, description="The revision the pull request ships (an earlier one when chosen)."
+    )
+    shipped_verdict: Verdict | None = Field(
+        default=None, description="The verdict of what shipped, as it was briefed; null until shipped."
+    )
     pr_url: str | None
     cost_usd: float
     created_at: datetime | None

@@ -29,6 +29,8 @@ def run_summary(facts: RunFacts) -> dict[str, Any]:
         "source": facts.ticket.source,
         "revision": facts.revision,
         "verdict": verdict,
+        "shipped_revision": facts.shipped_revision,
+        "shipped_verdict": facts.shipped_verdict,
         "pr_url": facts.pr_url,
         "cost_usd": round(facts.cost_usd, 6),
         "created_at": facts.created_at.isoformat() if facts.created_at else None,

@@ -116,11 +116,16 @@ def start_server(
     return LiveServer(threaded.url, playground, settings, threaded)
 
 
-def declined_revision_server(tmp_path: Path, model: ScriptedModelServer) -> LiveServer:
-    """A server whose scripted code agent declines the reviewer's request (``declined_revision_turns``)."""
+def declined_revision_server(
+    tmp_path: Path, model: ScriptedModelServer, *, api_token: bool = True
+) -> LiveServer:
+    """A server whose scripted code agent declines the reviewer's request (``declined_revision_turns``);
+    without ``api_token``, none is configured (changes are accepted from loopback only)."""
     scripts = sample_incident_script(revisions=True)
     scripts[CODE_REVISION] = declined_revision_turns()
     settings, playground = server_settings(tmp_path, model)
+    if not api_token:
+        settings.secrets = Secrets()
     return start_server(settings, playground, scripts, model)
 
 

@@ -266,6 +266,7 @@ def test_partial_tests_are_said_to_be_partial_in_every_rendering() -> None:
         events_url="/runs/run-7f3a/events",
         approve_url="/ui/runs/run-7f3a/approve",
         request_changes_url="/ui/runs/run-7f3a/request-changes",
+        cancel_url="/ui/runs/run-7f3a/cancel",
         token_field=None,
         link_sig=None,
         nonce="n0nce",

@@ -37,16 +37,21 @@ def claims(b: Briefing) -> list[str]:
     return [text for text in (b.headline, b.summary, *b.warnings) if VERIFIED_CLAIM.search(text)]
 
 
-def test_verified_run_gives_a_good_briefing_with_one_actionable_paragraph() -> None:
+def test_verified_run_gives_a_good_briefing_in_the_shape_people_scan() -> None:
     b = build_briefing(verified_run())
 
     assert (b.tone, b.verified, b.verdict_text) == ("good", True, "verified")
-    assert "\n" not in b.summary
-    assert "Refunds show up as charges" in b.summary and ROOT_CAUSE in b.summary
+    assert b.headline == "PAY-42: fix verified, ready for review"  # the verdict line, then:
+    assert [point.label for point in b.points] == ["What broke", "Cause", "Fix", "Evidence", "Decision"]
+    assert b.points[0].lines == ["Refunds show up as charges."]
+    assert b.points[1].lines == [ROOT_CAUSE + "."]
+    assert b.summary.count(ROOT_CAUSE) == 1 and "lose their sign" not in b.summary  # the cause once
+    assert all(len(line) <= 200 for point in b.points for line in point.lines)
+    assert b.points[-1].lines == ["It awaits your decision: approve, request changes or cancel."]
     assert "The fix changes 1 file (+4 -3): billing/amounts.py." in b.summary
     assert "on the base commit: 0 passed, 2 failed; with the fix: 2 passed, 0 failed" in b.summary
     assert "Verified: the new tests fail on the base commit and pass with the fix" in b.summary
-    assert b.priority == "P1"  # the triage agent's, over the ticket's P2
+    assert b.priority == "P2 → P1 (triage)"  # the triage agent changed the ticket's P2
     assert [p.counts.summary() for p in b.counts] == [
         "0 passed, 2 failed",
         "2 passed, 0 failed",
@@ -180,7 +185,7 @@ def test_a_run_in_progress_says_what_is_not_there_yet_without_a_verdict() -> Non
     facts.agents["test"] = AgentFacts(name="test", status="running", started_at=T0)
     b = build_briefing(facts)
 
-    assert "There is no fix yet. There are no new tests yet." in b.summary
+    assert "Fix: There is no fix yet.\nEvidence: There are no new tests yet." in b.summary
     assert "verified" not in b.summary.lower()
     assert (b.tone, b.warnings, b.actions, b.headline) == ("warning", [], [], "PAY-42: running")
 

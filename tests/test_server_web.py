@@ -126,3 +126,28 @@ def test_a_revision_that_changed_nothing_says_why_and_ships_revision_1_only_when
         assert shipped["shipped_revision"] == 1 and shipped["decisions"][-1]["by"] == "web"
     finally:
         live.server.stop()
+
+
+def test_without_an_api_token_no_token_field_and_nothing_to_approve_offers_cancel_that_cancels(
+    tmp_path: Path, scripted_server: ScriptedModelServer, browser: Chromium
+) -> None:
+    live = declined_revision_server(tmp_path, scripted_server, api_token=False)
+    try:
+        run = second_revision(live)  # revision 2 changed nothing: there is nothing to approve
+
+        def scenario(page: Page, log: PageLog) -> None:
+            page.goto(f"{live.url}/ui/runs/{run['id']}")  # no signed link, and no token configured
+            expect(page.locator("#cancel-button")).to_be_visible()
+            expect(page.locator("#approve-button")).to_have_count(0)
+            assert page.locator("input[type=password]").count() == 0
+            page.locator("#cancel-button").click()
+            expect(page.locator("#run-status")).to_have_text("cancelled", timeout=60_000)
+            expect(page.locator("#decision-forms")).to_have_count(0)
+            assert log.problems() == []
+
+        browser.run(scenario, timeout_s=120)
+        cancelled = live.get_json(f"/runs/{run['id']}")
+        assert cancelled["status"] == "cancelled" and cancelled["pr_url"] is None
+        assert cancelled["decisions"][-1]["kind"] == "cancel" and cancelled["decisions"][-1]["by"] == "web"
+    finally:
+        live.server.stop()

@@ -104,7 +104,7 @@ def test_a_5000_line_diff_across_40_files_fits_slacks_limits_and_is_not_pasted()
     assert "… and 30 more" in files
     assert any("The diff (5000 lines) is not pasted here" in t for t in mrkdwn_texts(blocks))
     assert any(RUN_PAGE.replace("Run page", "the run page") in t for t in mrkdwn_texts(blocks))
-    root = next(t for t in mrkdwn_texts(blocks) if t.startswith("*Root cause:*"))
+    root = next(line for t in mrkdwn_texts(blocks) for line in t.splitlines() if line.startswith("*Cause:*"))
     assert root.endswith("…") and not ENTITY_OR_AMP.search(root)
 
 
@@ -200,6 +200,7 @@ def test_counts_per_phase_verdict_warnings_and_cost_are_shown() -> None:
 def test_the_header_is_plain_text_cut_to_150_characters() -> None:
     facts = verified_run()
     facts.ticket.title = "Checkout fails " * 19  # 285 characters
+    facts.ticket.priority = "P1"  # as triage says: the header shows it once
     (header,) = of_type(valid(briefing_blocks(build_briefing(facts))), "header")
 
     assert header["text"]["type"] == "plain_text"

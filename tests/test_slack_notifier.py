@@ -111,7 +111,7 @@ async def test_mark_deciding_removes_the_buttons_at_once(slack: FakeSlack, notif
 
     blocks = slack.message(ref)["blocks"]
     assert not has_buttons(blocks)
-    assert blocks[0]["text"]["text"] == "PAY-42 · P1 · Refunds show up as charges"
+    assert blocks[0]["text"]["text"] == "PAY-42 · P2 → P1 (triage) · Refunds show up as charges"
     assert blocks[1]["elements"][0]["text"] == "Approving... (by <@U0ALICE>)"
     assert slack.message(ref)["text"] == "Approving... (by <@U0ALICE>)"
 

@@ -22,12 +22,13 @@ from playwright.sync_api import Page, ViewportSize, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from client.scripted.threaded import ThreadedServer
 from documents.briefing import build_briefing
 from documents.facts import AgentFacts, DeliveryFacts, RunFacts, Ticket
-from documents.web import MAX_DIFF_LINES, REFRESH_S, run_page, runs_page
+from documents.web import MAX_DIFF_LINES, REFRESH_S, STATIC_DIR, STATIC_ROOT, run_page, runs_page
 from tests.browser_fixtures import BROWSER_TEST_TIMEOUT_S, Chromium, PageLog, browser_fixture  # noqa: F401
 from tests.documents_fixtures import T0, agent, verified_run
 
@@ -42,6 +43,7 @@ HOSTILE_TITLE = "<script>alert(1)</script>"
 HOSTILE_DESCRIPTION = '"><img src=x onerror=alert(2)> and </pre><b>bold</b>'
 HOSTILE_DELTA = "<img src=x onerror=alert(3)>"
 URLS = {
+    "cancel_url": "/runs/run-1/cancel",
     "events_url": "/runs/run-1/events",
     "approve_url": "/runs/run-1/approve",
     "request_changes_url": "/runs/run-1/request-changes",
@@ -119,12 +121,14 @@ def test_hostile_text_is_escaped_and_only_our_nonced_script_runs() -> None:
     elements = Elements(document)
 
     assert [e.tag for e in elements.found].count("script") == 1
-    assert all(e.attrs.get("nonce") == "n0nce" for e in elements.tags("script") + elements.tags("style"))
+    stylesheets = [e for e in elements.tags("link") if e.attrs.get("rel") == "stylesheet"]
+    assert len(stylesheets) == 1 and not elements.tags("style")
+    assert all(e.attrs.get("nonce") == "n0nce" for e in elements.tags("script") + stylesheets)
     assert not elements.tags("img") and not elements.tags("svg") and not elements.tags("i")
     assert not [e for e in elements.found if any(name.startswith("on") for name in e.attrs)]
     assert not [e for e in elements.found if "style" in e.attrs]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in document
-    assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in document
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in document
     assert '<span class="d-add">+&lt;script&gt;alert(4)&lt;/script&gt;</span>' in document
     status = elements.by_id("agent-code-status")
     assert status is not None and status.attrs["title"] == 'failed (crashed: <svg onload="alert(5)">)'
@@ -154,15 +158,15 @@ def test_forms_carry_the_link_signature_or_the_token_input_and_the_revision() ->
 
     signed = fields(page_of(awaiting_run(), token_field=None, link_sig=SIG))
     assert {"type": "hidden", "name": "sig", "value": SIG} in signed
-    assert signed.count({"type": "hidden", "name": "revision", "value": "1"}) == 2
+    assert signed.count({"type": "hidden", "name": "revision", "value": "1"}) == 3  # approve, changes, cancel
     assert not [f for f in signed if f["type"] == "password"]
 
     with_token = fields(page_of(awaiting_run(revision=3), token_field="token"))
     tokens = [f for f in with_token if f["type"] == "password"]
-    assert [f["name"] for f in tokens] == ["token", "token"]
-    assert [f["id"] for f in tokens] == ["approve-token", "changes-token"]
+    assert [f["name"] for f in tokens] == ["token", "token", "token"]
+    assert [f["id"] for f in tokens] == ["approve-token", "changes-token", "cancel-token"]
     assert not [f for f in with_token if f["name"] == "sig"]
-    assert with_token.count({"type": "hidden", "name": "revision", "value": "3"}) == 2
+    assert with_token.count({"type": "hidden", "name": "revision", "value": "3"}) == 3
 
 
 def test_pull_request_link_and_unsafe_urls() -> None:
@@ -185,8 +189,8 @@ def test_diff_lines_are_coloured_and_a_long_diff_is_cut() -> None:
     facts = awaiting_run()
     document = page_of(facts)
     assert '<span class="d-hunk">@@ -10,6 +10,7 @@' in document
-    assert '<span class="d-del">-    if cleaned.startswith(&quot;-&quot;):</span>' in document
-    assert '<span class="d-add">+    negative = cleaned.startswith(&quot;-&quot;)</span>' in document
+    assert '<span class="d-del">-    if cleaned.startswith(&#34;-&#34;):</span>' in document
+    assert '<span class="d-add">+    negative = cleaned.startswith(&#34;-&#34;)</span>' in document
     assert '<span class="d-meta">+++ b/billing/amounts.py</span>' in document
 
     assert facts.fix is not None
@@ -288,7 +292,8 @@ def test_runs_page_lists_runs_newest_first_escaped_and_refreshing() -> None:
     assert hrefs == ["/ui/runs/run-new", PR_URL, "/ui/runs/run%2Fodd%3F", "/ui/runs/run-old"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in document and not elements.tags("script")
     assert f'<meta http-equiv="refresh" content="{REFRESH_S}">' in document
-    assert all(e.attrs.get("nonce") == "n0nce" for e in elements.tags("style"))
+    stylesheets = [e for e in elements.tags("link") if e.attrs.get("rel") == "stylesheet"]
+    assert [e.attrs.get("nonce") for e in stylesheets] == ["n0nce"]
     for text in (">&lt;1m<", ">3h<", ">2d<", ">awaiting decision<", ">verified<", ">$0.42<"):
         assert text in document
     assert 'id="no-runs"' in runs_page([], now=T0, nonce="n")
@@ -316,6 +321,7 @@ class FakeAdapter:
                 Route("/runs/{run_id}/approve", self.decide, methods=["POST"]),
                 Route("/runs/{run_id}/request-changes", self.decide, methods=["POST"]),
                 Route("/probe", self.probe),
+                Mount(STATIC_ROOT, StaticFiles(directory=STATIC_DIR)),
             ]
         )
 
@@ -361,6 +367,9 @@ class FakeAdapter:
                     "title": f.ticket.title,
                     "status": f.status,
                     "verdict": f.verification.verdict if f.verification else None,
+                    "revision": f.revision,
+                    "shipped_revision": f.shipped_revision,
+                    "shipped_verdict": f.shipped_verdict,
                     "pr_url": f.pr_url,
                     "cost_usd": f.cost_usd,
                     "created_at": self.created[f.run_id],
@@ -383,6 +392,7 @@ class FakeAdapter:
             events_url=f"/runs/{run_id}/events",
             approve_url=f"/runs/{run_id}/approve",
             request_changes_url=f"/runs/{run_id}/request-changes",
+            cancel_url=f"/runs/{run_id}/cancel",
             token_field=None if "sig" in request.query_params else "token",
             link_sig=request.query_params.get("sig"),
         )
@@ -512,7 +522,7 @@ def test_run_page_follows_the_agents_live_then_approves_and_shows_the_pr(
         fake.put(awaiting_run(), datetime.now(UTC))
         fake.push("run-1", "status", status="awaiting_decision", revision=1)
         expect(page.locator("#approve-button")).to_be_visible()
-        expect(page.locator("#summary")).to_contain_text("Refunds show up as charges")
+        expect(page.locator("#points")).to_contain_text("Refunds show up as charges")
         page.evaluate("window.stillThisPage = true")
         fake.push("run-1", "verified", verdict="verified", detail="again")  # after the replay: no reload
         expect(page.locator("#verdict")).to_have_text("verified")
@@ -623,3 +633,83 @@ def test_policy_violations_are_caught(browser: Chromium, adapter: tuple[FakeAdap
 
     violations = browser.run(scenario)
     assert violations and "script-src" in violations[0]
+
+
+def test_a_shipped_run_whose_verdict_was_not_verified_is_flagged_in_the_list() -> None:
+    runs = [
+        summary("run-ok", T0, status="shipped", verdict="verified", shipped_verdict="verified"),
+        summary("run-unverified", T0, status="shipped", verdict="fix_does_not_pass",
+                shipped_verdict="fix_does_not_pass", revision=1, shipped_revision=1),
+        summary("run-earlier", T0, status="shipped", verdict="verified", shipped_verdict="verified",
+                revision=2, shipped_revision=1),
+        summary("run-waiting", T0, status="awaiting_decision", verdict="no_tests"),
+    ]
+    elements = Elements(runs_page(runs, now=T0, nonce="n"))
+    flags = {e.attrs["title"]: e.attrs["data-flag"] for e in elements.tags("span") if "data-flag" in e.attrs}
+    assert flags == {
+        "shipped unverified: fix does not pass (not verified)": "unverified",
+        "shipped revision 1, chosen over revision 2": "earlier revision",
+    }
+
+
+# -- activity, priority and the run list in the browser --------------------------------------------------
+
+
+LONG_TURN = (
+    "complete() toggles the flag instead of setting it, so a second call reopens the todo; the fix "
+    "assigns True and leaves reopen() as the one way back"
+)
+
+
+@browser_test
+def test_activity_shows_one_line_per_turn_cut_at_a_word(
+    browser: Chromium, adapter: tuple[FakeAdapter, str]
+) -> None:
+    fake, url = adapter
+    fake.put(running_run(), datetime.now(UTC))
+
+    def scenario(page: Page, log: PageLog) -> None:
+        page.goto(f"{url}/ui/runs/run-1")
+        fake.push("run-1", "started", "code", model="gpt-test", tools=["read_file"])
+        fake.push("run-1", "turn_started", "code", turn=1)
+        for piece in ("A second complete", "() reopens: it gets", " completed."):
+            fake.push("run-1", "text_delta", "code", text=piece)
+        fake.push("run-1", "turn_started", "code", turn=2)
+        fake.push("run-1", "text_delta", "code", text="Reading the todo service.")
+        fake.push("run-1", "tool_started", "code", tool="read_file", call_id="c1", arguments={})
+        fake.push("run-1", "tool_finished", "code", tool="read_file", call_id="c1", duration_s=0.1,
+                  is_error=False)
+        for word in LONG_TURN.split(" "):
+            fake.push("run-1", "text_delta", "code", text=word + " ")
+        lines = page.locator("#agent-code-activity .activity")
+        expect(lines).to_have_count(3)
+        expect(lines.nth(0)).to_have_text("A second complete() reopens: it gets completed.")
+        expect(lines.nth(1)).to_have_text("Reading the todo service.")
+        last = lines.nth(2).inner_text()
+        assert last.endswith("…") and LONG_TURN.startswith(last[:-1]), last  # its start, cut at a word
+        assert LONG_TURN[len(last) - 1] == " " and len(last) <= 100
+        assert log.problems() == []
+
+    browser.run(scenario)
+
+
+@browser_test
+def test_the_triage_priority_change_and_an_unverified_ship_are_shown(
+    browser: Chromium, adapter: tuple[FakeAdapter, str]
+) -> None:
+    fake, url = adapter
+    shipped = awaiting_run(run_id="run-2", status="shipped", pr_url=PR_URL)
+    assert shipped.verification is not None
+    shipped.verification = shipped.verification.model_copy(update={"verdict": "fix_does_not_pass"})
+    fake.put(awaiting_run(), datetime.now(UTC) - timedelta(minutes=5))
+    fake.put(shipped, datetime.now(UTC))
+
+    def scenario(page: Page, log: PageLog) -> None:
+        page.goto(f"{url}/ui/runs/run-1")
+        expect(page.locator("#priority")).to_have_text("P2 → P1 (triage)")
+        page.goto(f"{url}/ui")
+        expect(page.locator("tr[data-run-id=run-2] [data-flag]")).to_have_text("unverified")
+        expect(page.locator("tr[data-run-id=run-1] [data-flag]")).to_have_count(0)
+        assert log.problems() == []
+
+    browser.run(scenario)

@@ -1,4 +1,5 @@
-"""The web pages: the runs, one run live, and its decision forms (rendered by ``documents.web``).
+"""The web pages: the runs, one run live, and its decision forms (rendered by ``documents.web`` from
+its templates; ``server.app`` serves its stylesheet and script from ``documents.web.STATIC_DIR``).
 
 Every page carries a Content-Security-Policy whose nonce is the only way its script and style run. A
 form is authorised by the run's signed link (its ``sig`` field), the API token (its ``token`` field or
@@ -83,6 +84,7 @@ async def ui_run(
     now = datetime.now(UTC)  # before the facts are read: the page trusts only later events
     facts = await service.run(run_id)
     signed = authorizer.links.holds(facts.run_id, sig)
+    asks_token = bool(authorizer.api_token) and not signed  # without a token, loopback decides
     base = f"/ui/runs/{facts.run_id}"
     nonce = secrets.token_urlsafe(16)
     html = run_page(
@@ -92,7 +94,8 @@ async def ui_run(
         events_url=f"/runs/{facts.run_id}/events",
         approve_url=f"{base}/approve",
         request_changes_url=f"{base}/request-changes",
-        token_field=None if signed else "token",
+        cancel_url=f"{base}/cancel",
+        token_field="token" if asks_token else None,
         link_sig=sig if signed else None,
         nonce=nonce,
         now=now,
@@ -157,3 +160,22 @@ async def ui_request_changes(
     token: BearerToken,
 ) -> Response:
     return await decide_from_page(request, run_id, "request_changes", form, service, authorizer, token)
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    status_code=303,
+    response_class=Response,
+    summary="The page's Cancel form",
+    responses={status: answer for status, answer in FORM_ANSWERS.items() if status != 200},
+    openapi_extra=TOKEN_OR_FORM,
+)
+async def ui_cancel(
+    request: Request,
+    run_id: RunId,
+    form: Annotated[DecisionForm, Form()],
+    service: Service,
+    authorizer: Authorizer,
+    token: BearerToken,
+) -> Response:
+    return await decide_from_page(request, run_id, "cancel", form, service, authorizer, token)

@@ -1,94 +1,20 @@
-"""The static CSS and JavaScript of the web pages (``documents.web``).
-
-Both are constants: no run data is ever interpolated into them. The page hands its data to the script
-through ``data-*`` attributes (HTML-escaped) and the script writes untrusted text with ``textContent``
-only, so the pages work under ``script-src 'nonce-X'; style-src 'nonce-X'`` with no inline handler or
-``style`` attribute anywhere.
-
-The run page script follows the run's Server-Sent Events (``data-events-url``):
-
-- agent events (``started``, ``turn_started``, ``text_delta``, ``tool_started``, ``tool_finished``,
-  ``usage``, ``finished``) update the agent's row of the progress table;
-- ``status``, ``verified`` and ``pr_opened`` update the run's header; ``pr_opened``
-  fills ``#pr-link``;
-- a ``delivery`` event (an attempt to reach Slack, GitHub or Jira succeeded, failed or was given up)
-  rewrites that delivery's line in ``#deliveries`` with the event's ``summary``;
-- a ``status`` event for a state with a new briefing (awaiting a decision, or final) reloads the page,
-  but only when the event is newer (its ``ts``) than the facts the page was rendered from
-  (``data-rendered-at``): the stream replays the run's past events first, and those must not reload
-  the page again and again. Events without ``ts`` never reload.
-
-Events are deduplicated by ``id``: a reconnecting EventSource gets the replay again.
-The decision forms are sent with ``fetch`` so that the page stays and keeps following the run; without
-JavaScript they are plain form posts.
-"""
-
-CSS = """
-:root { color-scheme: light dark; --fg: #1b1f24; --muted: #636c76; --bg: #ffffff; --panel: #f6f8fa;
-  --line: #d0d7de; --good: #1a7f37; --warn: #9a6700; --bad: #cf222e; --link: #0969da; }
-@media (prefers-color-scheme: dark) {
-  :root { --fg: #e6edf3; --muted: #9198a1; --bg: #0d1117; --panel: #161b22; --line: #30363d;
-    --good: #3fb950; --warn: #d29922; --bad: #f85149; --link: #4493f8; }
-}
-* { box-sizing: border-box; }
-[hidden] { display: none !important; }
-body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg);
-  background: var(--bg); }
-main { max-width: 1100px; margin: 0 auto; padding: 12px; }
-a { color: var(--link); }
-h1 { font-size: 1.3rem; margin: 0.2rem 0 0.6rem; overflow-wrap: anywhere; }
-h2 { font-size: 1.05rem; margin: 1.4rem 0 0.5rem; }
-nav { font-size: 0.9rem; color: var(--muted); }
-section { margin-bottom: 1rem; }
-.muted { color: var(--muted); }
-.delivery-pending { color: var(--warn); }
-.delivery-abandoned { color: var(--bad); }
-.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
-table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
-th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { font-weight: 600; white-space: nowrap; }
-td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-td.text { overflow-wrap: break-word; min-width: 9rem; }
-.nowrap { white-space: nowrap; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px; margin: 0; }
-dl.facts dt { font-weight: 600; }
-dl.facts dd { margin: 0; overflow-wrap: anywhere; }
-pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 10px;
-  overflow-x: auto; font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-pre.prose { white-space: pre-wrap; overflow-wrap: anywhere; font-family: inherit; font-size: 0.95rem; }
-.d-add { color: var(--good); }
-.d-del { color: var(--bad); }
-.d-hunk { color: var(--link); }
-.d-meta { color: var(--muted); font-weight: 600; }
-.tone-good { color: var(--good); font-weight: 600; }
-.tone-warning { color: var(--warn); font-weight: 600; }
-.tone-bad { color: var(--bad); font-weight: 600; }
-.status-running { color: var(--link); }
-.status-submitted { color: var(--good); }
-.status-pending { color: var(--muted); }
-.status-stopped { color: var(--bad); }
-.warnings li { color: var(--warn); }
-.banner { padding: 8px 12px; border-radius: 6px; background: var(--panel); border: 1px solid var(--line); }
-.error { color: var(--bad); }
-.decision { display: flex; flex-wrap: wrap; gap: 16px; }
-.decision form { flex: 1 1 280px; padding: 12px; border: 1px solid var(--line); border-radius: 6px; }
-label { display: block; font-weight: 600; margin: 0.3rem 0; }
-input[type=password], textarea { width: 100%; font: inherit; padding: 6px; border: 1px solid var(--line);
-  border-radius: 4px; background: var(--bg); color: var(--fg); }
-textarea { min-height: 6rem; }
-button { font: inherit; font-weight: 600; padding: 8px 16px; margin-top: 8px; border-radius: 6px;
-  border: 1px solid var(--line); background: var(--panel); color: var(--fg); cursor: pointer; }
-button.primary { background: var(--good); border-color: var(--good); color: #fff; }
-button:disabled { opacity: 0.5; cursor: default; }
-@media (max-width: 640px) {
-  main { padding: 8px; }
-  .wide { display: none; }
-  dl.facts { grid-template-columns: 1fr; }
-  dl.facts dd { margin-bottom: 6px; }
-}
-"""
-
-RUN_JS = r"""
+// The run page's script (documents/templates/run.html). No run data is ever written into this file:
+// the page hands its data over in data-* attributes (HTML-escaped) and the script writes untrusted
+// text with textContent only, so it runs under "script-src 'nonce-X'" with no inline handler.
+//
+// It follows the run's Server-Sent Events (data-events-url):
+// - agent events (started, turn_started, text_delta, tool_started, tool_finished, usage, finished)
+//   update the agent's row; the Activity cell shows one line per activity (the text of one model
+//   turn), the latest last, each cut at a word with an ellipsis;
+// - status, verified and pr_opened update the header; pr_opened fills #pr-link;
+// - a delivery event rewrites that delivery's line in #deliveries with the event's summary;
+// - a status event for a state with a new briefing (awaiting a decision, or final) reloads the page,
+//   but only when it is newer (ts) than the facts the page was rendered from (data-rendered-at): the
+//   stream replays the run's past events first, and those must not reload the page again and again.
+// Events are deduplicated by id: a reconnecting EventSource may get some again.
+// The decision forms are sent with fetch so that the page stays and keeps following the run; each
+// form says what to show while it is sent and once it is accepted (data-sending, data-sent).
+// Without JavaScript they are plain form posts.
 "use strict";
 (() => {
   const root = document.getElementById("run");
@@ -100,7 +26,8 @@ RUN_JS = r"""
   const RELOAD = new Set(["awaiting_decision", "shipped", "failed", "cancelled", "expired"]);
   const STOPPED = new Set(["running", "pending", "submitted"]);
   const LINK_SCHEMES = new Set(["http:", "https:", "local:"]);
-  const ACTIVITY_CHARS = 120;
+  const ACTIVITY_CHARS = 100;
+  const ACTIVITY_LINES = 3;
   const numbers = new Intl.NumberFormat("en-US");
   const count = (value) => numbers.format(Number(value) || 0);
   const agents = new Map();
@@ -121,7 +48,7 @@ RUN_JS = r"""
   for (const row of document.querySelectorAll("tr[data-agent]")) {
     const started = row.dataset.started ? Number(row.dataset.started) : null;
     const running = row.dataset.status === "running";
-    agents.set(row.dataset.agent, { name: row.dataset.agent, started, running, activity: "" });
+    agents.set(row.dataset.agent, { name: row.dataset.agent, started, running, lines: [], fresh: true });
   }
 
   function setStatus(agent, status) {
@@ -130,6 +57,37 @@ RUN_JS = r"""
     if (!cell) return;
     cell.textContent = status.replace(/_/g, " ");
     cell.className = "status-" + (STOPPED.has(status) ? status : "stopped");
+  }
+
+  // The start of a line, cut at the last word that fits, with an ellipsis: never a word cut in two.
+  function shorten(text) {
+    const line = text.replace(/\s+/g, " ").trim();
+    if (line.length <= ACTIVITY_CHARS) return line;
+    const cut = line.slice(0, ACTIVITY_CHARS);
+    const space = cut.lastIndexOf(" ");
+    return (space > ACTIVITY_CHARS / 2 ? cut.slice(0, space) : cut).replace(/[\s.,;:]+$/, "") + "…";
+  }
+
+  function showActivity(agent) {
+    const cell = byId(`agent-${agent.name}-activity`);
+    if (!cell) return;
+    const shown = agent.lines.map(shorten).filter((line) => line);
+    cell.replaceChildren(...shown.map((line) => {
+      const item = document.createElement("div");
+      item.className = "activity";
+      item.textContent = line;
+      return item;
+    }));
+  }
+
+  function addActivity(agent, text) {
+    if (agent.fresh || agent.lines.length === 0) {
+      agent.lines.push("");
+      agent.fresh = false;
+      if (agent.lines.length > ACTIVITY_LINES) agent.lines.shift();
+    }
+    agent.lines[agent.lines.length - 1] += text;
+    showActivity(agent);
   }
 
   function showElapsed(agent, at) {
@@ -141,12 +99,15 @@ RUN_JS = r"""
     switch (event.kind) {
       case "started":
         agent.started = at;
-        agent.activity = "";
+        agent.lines = [];
+        agent.fresh = true;
+        showActivity(agent);
         setStatus(agent, "running");
         break;
       case "turn_started":
         if (agent.started === null) agent.started = at;
         if (!agent.running) setStatus(agent, "running");
+        agent.fresh = true;
         setText(`agent-${agent.name}-turn`, String(event.turn ?? ""));
         break;
       case "tool_started":
@@ -154,10 +115,10 @@ RUN_JS = r"""
         break;
       case "tool_finished":
         setText(`agent-${agent.name}-tool`, "");
+        agent.fresh = true;
         break;
       case "text_delta":
-        agent.activity = (agent.activity + String(event.text ?? "")).slice(-ACTIVITY_CHARS);
-        setText(`agent-${agent.name}-activity`, agent.activity.replace(/\s+/g, " ").trim());
+        addActivity(agent, String(event.text ?? ""));
         break;
       case "usage":
         setText(`agent-${agent.name}-tokens`, `${count(event.input_tokens)} / ${count(event.output_tokens)}`);
@@ -267,12 +228,11 @@ RUN_JS = r"""
   async function decide(event) {
     event.preventDefault();
     const form = event.currentTarget;
-    const approve = form.dataset.decision === "approve";
     const buttons = document.querySelectorAll("form[data-decision] button");
     const error = byId("decision-error");
     for (const button of buttons) button.disabled = true;
     if (error) error.textContent = "";
-    setText("decision-status", approve ? "Approving..." : "Sending your feedback...");
+    setText("decision-status", form.dataset.sending || "Sending...");
     let message = "";
     try {
       const response = await fetch(form.action, {
@@ -291,12 +251,10 @@ RUN_JS = r"""
     }
     const forms = byId("decision-forms");
     if (forms) forms.hidden = true;
-    setText("decision-status",
-      approve ? "Approving..." : "Changes requested: the code agent is revising the fix.");
+    setText("decision-status", form.dataset.sent || "Sent.");
   }
 
   for (const form of document.querySelectorAll("form[data-decision]")) {
     form.addEventListener("submit", decide);
   }
 })();
-"""
