@@ -236,7 +236,7 @@ class Deliverer:
         if facts.pr_url != pull.url:
 
             def change(current: RunFacts) -> None:
-                current.pr_url = pull.url
+                current.pr_url, current.pr_number = pull.url, pull.number
                 current.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"pull request {pull.url}"))
 
             facts = await self._store.update(facts.run_id, change)

@@ -27,6 +27,7 @@ from pydantic_core import to_json
 from documents.briefing import build_briefing
 from documents.facts import RunFacts
 from integrations.base import Forge, IntegrationError, Notifier, Pager, PullRequestRef, Tracker
+from integrations.github_reviews import OWN_MARKER
 from safety.secret_scan import SecretScanner
 from store.outbox import Delivery
 
@@ -80,7 +81,7 @@ class DeliveryExecutor:
         """The service a delivery of ``kind`` goes to (the name the outbox and /health use)."""
         if kind == "briefing":
             return self.notifier.name
-        if kind == "pull_request":
+        if kind in ("pull_request", "review_reply", "pr_comment"):
             return self.forge.name
         if kind == "incident_note":
             return self.pager.name if self.pager else "local"
@@ -107,6 +108,8 @@ class DeliveryExecutor:
             return await self._transition(delivery, facts)
         if delivery.kind == "incident_note":
             return await self._incident_note(delivery, facts, again)
+        if delivery.kind in ("review_reply", "pr_comment"):
+            return await self._conversation(delivery, facts, again)
         return await self._comment(delivery, facts, again)
 
     async def _briefing(self, delivery: Delivery, facts: RunFacts, again: bool) -> Delivered:
@@ -183,6 +186,30 @@ class DeliveryExecutor:
                 marker=p["marker"],
                 again=again,
             )
+
+        await self.send(send, perform)
+        return Delivered()
+
+    async def _conversation(self, delivery: Delivery, facts: RunFacts, again: bool) -> Delivered:
+        """A reply on a review thread, or a comment on the pull request's conversation, marked with the
+        delivery's key (``OWN_MARKER``): a retry finds it, and Nightshift never reads it as a reviewer's."""
+        forge = self.forge
+        if facts.pr_number is None:
+            raise IntegrationError(f"run {facts.run_id} has no pull request to answer on", service=forge.name)
+        marker = f"{OWN_MARKER}{delivery.key} -->"
+        payload = {**delivery.payload, "number": facts.pr_number, "marker": marker}
+        payload["body"] = f"{payload['body']}\n\n{marker}"
+        action = "reply on review thread" if delivery.kind == "review_reply" else "comment on pull request"
+        send = Send(forge.name, action, facts.run_id, payload)
+
+        async def perform(send: Send) -> None:
+            p = send.payload
+            if p.get("comment_id") is not None:
+                await forge.reply_to_review_comment(
+                    p["number"], p["comment_id"], p["body"], marker=p["marker"], again=again
+                )
+            else:
+                await forge.comment_on_pull_request(p["number"], p["body"], marker=p["marker"], again=again)
 
         await self.send(send, perform)
         return Delivered()

@@ -319,6 +319,14 @@ class WebhookIgnored(BaseModel):
     run_id: str | None = None
 
 
+class ReviewAnswer(BaseModel):
+    """What Nightshift made of a reviewer's words or of its pull request's end (202, or 200 for a
+    delivery seen before)."""
+
+    answer: str
+    duplicate: bool = False
+
+
 class Pong(BaseModel):
     """GitHub's ping."""
 

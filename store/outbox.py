@@ -67,6 +67,8 @@ class Delivery:
             "pull_request": "pull request",
             "comment": "ticket comment",
             "incident_note": "incident note",
+            "review_reply": "reply on a review thread",
+            "pr_comment": "pull request comment",
         }[self.kind]
 
     def facts(self) -> DeliveryFacts:

@@ -73,7 +73,7 @@ ACTIVE_STATUSES: tuple[RunStatus, ...] = (
     "revising",
     "approving",
 )
-FINAL_STATUSES: tuple[RunStatus, ...] = ("shipped", "cancelled", "expired", "failed")
+FINAL_STATUSES: tuple[RunStatus, ...] = ("shipped", "merged", "closed", "cancelled", "expired", "failed")
 
 
 @dataclass(frozen=True, slots=True)
