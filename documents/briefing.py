@@ -42,6 +42,7 @@ from documents.phrases import (
     verdict_of,
     verdict_sentence,
 )
+from documents.reviews import review_sentence
 
 Tone = Literal["good", "warning", "bad"]
 Action = Literal["approve", "ship_revision", "request_changes", "cancel"]
@@ -220,7 +221,10 @@ def _summary(facts: RunFacts, priority: str | None, verdict: Verdict) -> str:
     elif facts.status == "shipped":
         what = f" {_shipped(facts)}" if _shipped(facts) else ""
         parts.append(f"It has shipped{what}" + (f": {facts.pr_url}." if facts.pr_url else "."))
-    return " ".join(parts)
+    elif facts.status in ("merged", "closed"):
+        ended = "merged" if facts.status == "merged" else "closed without merging"
+        parts.append(f"Its pull request was {ended}" + (f": {facts.pr_url}." if facts.pr_url else "."))
+    return " ".join([*parts, review_sentence(facts.reviews)]).strip()
 
 
 def _unchanged(facts: RunFacts) -> bool:

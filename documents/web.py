@@ -53,9 +53,9 @@ MAX_DIFF_LINES = 2000
 """A longer diff is cut; the page says how many lines it leaves out."""
 LINK_SCHEMES = ("http", "https", "local")
 """URL schemes shown as links; ``local:`` is the local forge's pull request (``integrations.local``)."""
-RELOADING_STATUSES = ("awaiting_decision", "shipped", "failed", "cancelled", "expired")
+RELOADING_STATUSES = ("awaiting_decision", "shipped", "merged", "closed", "failed", "cancelled", "expired")
 """A live page reloads when the run reaches one of these: there is a new briefing to show."""
-FINAL_STATUSES = ("shipped", "failed", "cancelled", "expired")
+FINAL_STATUSES = ("shipped", "merged", "closed", "failed", "cancelled", "expired")
 """Nothing more happens to such a run: its page does not follow the event stream."""
 
 _NORMAL_AGENT_STATUSES = ("running", "pending", "submitted")
