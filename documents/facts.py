@@ -313,7 +313,7 @@ class TimelineEntry(BaseModel):
 
 
 DeliveryKind = Literal[
-    "briefing", "pull_request", "transition", "comment", "incident_note", "review_reply", "pr_comment"
+    "briefing", "pull_request", "transition", "comment", "incident_note", "review_reply", "pr_comment", "push"
 ]
 DeliveryState = Literal["pending", "delivered", "abandoned"]
 

@@ -303,7 +303,12 @@ class Store:
             db.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(facts=facts.model_dump_json(), status=facts.status, updated_at=now())
+                .values(
+                    facts=facts.model_dump_json(),
+                    status=facts.status,
+                    pr_number=facts.pr_number,
+                    updated_at=now(),
+                )
             )
             if then is not None:
                 then(db)
@@ -525,4 +530,3 @@ def _queued_facts(run_id: str, number: int, new: NewRun, stamp: datetime) -> Run
         created_at=stamp,
         web_url=new.web_link(run_id) if new.web_link else None,
     )
-

@@ -51,11 +51,11 @@ from workflow.errors import EngineBusy, RunNotFound, WorkflowError
 from workflow.executors import ExecutorPresence
 from workflow.pipeline import DECISION_TOPIC, incident, register_agents_queue, resumed_incident
 from workflow.repair import repair_stuck_runs
+from workflow.review_rounds import review_rounds
 from workflow.reviews import (
     PullRequestEnded,
     ReviewEvent,
     pull_request_ended,
-    review_rounds,
     start_waiting_rounds,
     take_review,
 )
@@ -176,6 +176,7 @@ class Engine:
                     forge=forge,
                     tracker=tracker,
                     pager=pager,
+                    repo=repo,
                     scanner=SecretScanner(self.settings.secrets.named()),
                 ),
                 store=store,

@@ -57,14 +57,25 @@ async def _facts(rt: Runtime, run_id: str) -> RunFacts:
     return facts
 
 
+PULL_REQUEST_ENDED: tuple[RunStatus, ...] = ("merged", "closed")
+"""A run whose pull request was merged or closed stays so: no later status change moves it out."""
+
+
 async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | None = None) -> RunFacts:
+    """Move the run to ``status``, unless its pull request ended meanwhile (checked in the same
+    transaction): a review round's ``revising`` or ``verifying`` never overwrites ``merged``."""
+    moved: list[bool] = []
+
     def change(facts: RunFacts) -> None:
-        facts.status = status
-        if note:
-            facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=note))
+        moved[:] = [facts.status not in PULL_REQUEST_ENDED]
+        if moved[0]:
+            facts.status = status
+            if note:
+                facts.timeline.append(TimelineEntry(at=datetime.now(UTC), text=note))
 
     facts = await rt.store.update(run_id, change)
-    rt.bus.publish(run_id, "status", {"status": status, "note": note})
+    if moved[0]:
+        rt.bus.publish(run_id, "status", {"status": status, "note": note})
     return facts
 
 
