@@ -23,9 +23,12 @@ class SlackSettings(Section):
     @field_validator("approvers", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        return (
-            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
-        )
+        return _comma_list(value)
+
+
+def _comma_list(value: object) -> object:
+    """A comma-separated string (from the environment) as a list; anything else as it is."""
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
 
 class GitHubSettings(Section):
@@ -37,6 +40,22 @@ class GitHubSettings(Section):
     """Git remote of the local checkout that fix branches are pushed to."""
     log_excerpt_chars: Annotated[int, Field(gt=0)] = 6000
     """How much of the failing jobs' logs a CI-triggered run gets."""
+    reviewers: list[str] = Field(default_factory=list)
+    """GitHub logins whose review comments steer Nightshift on its pull requests (env
+    ``GITHUB_REVIEWERS``, comma-separated); empty: any owner, member or collaborator."""
+    handle: str = Field(default="nightshift", pattern=r"^[A-Za-z0-9-]+(\[bot\])?$")
+    """The login Nightshift comments as; ``@<handle>`` (and ``@nightshift``) in a comment asks it to act.
+    Comments by this login are its own and never steer it."""
+
+    @field_validator("reviewers", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _comma_list(value)
+
+
+class JiraTransitions(Section):
+    merged: str = "Done"
+    """Transition applied once when the run's pull request is merged (by name)."""
 
 
 class JiraSettings(Section):
@@ -54,6 +73,8 @@ class JiraSettings(Section):
     """Transition applied when a run starts (looked up by name at run time)."""
     review_transition: str = "In Review"
     """Transition applied when the pull request opens."""
+    transitions: JiraTransitions = Field(default_factory=JiraTransitions)
+    """Transitions applied at the pull request's end (``[jira.transitions]``)."""
 
 
 class ServerSettings(Section):

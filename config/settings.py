@@ -63,6 +63,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "SLACK_API_URL": ("slack", "api_url"),
     "SLACK_APPROVERS": ("slack", "approvers"),
     "GITHUB_REPO": ("github", "repo"),
+    "GITHUB_REVIEWERS": ("github", "reviewers"),
     "GITHUB_API_URL": ("github", "api_url"),
     "JIRA_BASE_URL": ("jira", "base_url"),
     "JIRA_EMAIL": ("jira", "email"),

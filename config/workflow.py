@@ -25,6 +25,9 @@ class WorkflowSettings(Section):
     """Extra code-agent attempts after a failed verification, before briefing."""
     max_revisions: Annotated[int, Field(ge=0)] = 3
     """'Request changes' rounds a run accepts."""
+    max_review_rounds: Annotated[int, Field(ge=0)] = 3
+    """Rounds of changes a run makes on its pull request for reviewers' comments on GitHub; past them it
+    replies that it stops, and why."""
     decision_timeout_s: Annotated[float, Field(gt=0)] = 86_400.0
     """How long a briefing waits for a decision before the run expires."""
     max_run_cost_usd: Annotated[float, Field(gt=0)] = 10.0

@@ -7,7 +7,8 @@ outbound door (``deliveries.door``) and bounded by ``[workflow] delivery_attempt
 - a success is recorded with what it made: the briefing's message reference and the pull request's URL
   go into the run's facts, and an opened pull request records its follow-ups (the ticket to In Review,
   the ticket comment, a note on the PagerDuty incident that started the run, the briefing redrawn with
-  the link);
+  the link); a push records the deliveries it carries as ``then`` (a review round's replies, which name
+  its commit), and, abandoned, those it carries as ``otherwise`` (the replies saying it did not land);
 - a failure worth retrying (no answer, a timeout, 429, 5xx) is tried again after the wait of the one
   retry policy (``retries.Backoff``): doubling from ``delivery_backoff_s`` up to
   ``delivery_backoff_max_s``, with jitter, or what the service's ``Retry-After`` asks for, until
@@ -41,7 +42,7 @@ from integrations.base import IntegrationError
 from retries import Backoff
 from safety.errors import SecretFound
 from store.events import EventBus
-from store.outbox import Delivery, Outbox
+from store.outbox import Delivery, NewDelivery, Outbox
 from store.reports import write_report
 from store.runs import Store
 from telemetry import logs
@@ -116,6 +117,15 @@ class Deliverer:
         armed: a reader sees both or neither."""
         await self.outbox.arm_briefing(run_id, self.executor.service_of("briefing"), change=change)
         self._wake.set()
+
+    async def change_run(
+        self, run_id: str, change: Callable[[RunFacts], list[NewDelivery]], *, brief: bool = True
+    ) -> RunFacts:
+        """Change the run's facts and record the deliveries ``change`` returns, with the briefing armed
+        (``brief``), in one transaction (``Outbox.change_run``); they are tried at once."""
+        facts = await self.outbox.change_run(run_id, change, self.executor.service_of, brief=brief)
+        self._wake.set()
+        return facts
 
     async def settled(self, run_id: str) -> bool:
         """Whether each of the run's deliveries is done, abandoned, or known to be failing (tried once at
@@ -222,6 +232,7 @@ class Deliverer:
             await self._briefing_shown(facts, outcome.result)
         elif delivery.kind == "pull_request" and outcome.pull_request is not None:
             await self._pull_request_opened(facts, outcome)
+        await self._follow_ups(delivery, "then")
         if delivery.attempts > 1 and delivery.failing_since is not None:
             await self._note(
                 facts.run_id,
@@ -249,7 +260,7 @@ class Deliverer:
         if facts.pr_url != pull.url:
 
             def change(current: RunFacts) -> None:
-                current.pr_url = pull.url
+                current.pr_url, current.pr_number = pull.url, pull.number
                 current.timeline.append(TimelineEntry(at=datetime.now(UTC), text=f"pull request {pull.url}"))
 
             facts = await self._store.update(facts.run_id, change)
@@ -290,6 +301,7 @@ class Deliverer:
         if retry_at is None:  # the run says why before the row does: a stop in between loses nothing
             logger.warning("run %s: %s abandoned: %s", delivery.run_id, what, why)
             await self._note(delivery.run_id, f"{what} abandoned: {why}")
+            await self._follow_ups(delivery, "otherwise")
         else:
             logger.info("run %s: %s failed (attempt %d): %s", delivery.run_id, what, delivery.attempts, why)
         recorded = await self.outbox.failed(
@@ -301,6 +313,12 @@ class Deliverer:
         )
         if recorded:
             await self._publish(delivery)
+
+    async def _follow_ups(self, delivery: Delivery, which: str) -> None:
+        """Record the deliveries ``delivery`` carries under ``which`` (``then``: once it landed;
+        ``otherwise``: once it was abandoned). Each once by its key, so a repeat records nothing."""
+        for follow_up in delivery.payload.get(which) or []:
+            await self.record(delivery.run_id, follow_up["kind"], follow_up["key"], follow_up["payload"])
 
     async def _withhold(self, run_id: str, reason: str) -> None:
         logger.error("run %s: %s", run_id, reason)

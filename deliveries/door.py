@@ -4,7 +4,8 @@ Everything Nightshift sends to Slack, GitHub, Jira or PagerDuty (or to their loc
 described as a ``Send``: the service, the action, the run, and a payload holding everything the service
 will receive; the integrations only reformat it (Block Kit, ADF) and add nothing of their own but constant
 labels. ``Send.text`` is that payload as JSON text. The deliveries of the outbox (the briefing posted
-or updated, the pull request, ticket transitions and comments, notes on an alert's incident;
+or updated, the pull request, ticket transitions and comments, notes on an alert's incident, the push
+of a review round's commit to ``origin``;
 ``DeliveryExecutor.deliver``) and the answers to a click (the message redrawn without its buttons, the
 feedback modal, an ephemeral line; ``server.slack.clicks``) all go through ``send``, and nothing in
 ``workflow`` calls an integration's sending methods any other way.
@@ -26,11 +27,15 @@ from pydantic_core import to_json
 
 from documents.briefing import build_briefing
 from documents.facts import RunFacts
+from gitrepo import GitError, GitRepo, PushOutcome
 from integrations.base import Forge, IntegrationError, Notifier, Pager, PullRequestRef, Tracker
+from integrations.github_reviews import OWN_MARKER
 from safety.secret_scan import SecretScanner
 from store.outbox import Delivery
 
 logger = logging.getLogger("nightshift.outbound")
+PUSH_SERVICE = "origin"
+"""The service name of pushes (the outbox, /health): the checkout's ``origin`` remote."""
 T = TypeVar("T")
 
 
@@ -71,19 +76,24 @@ class DeliveryExecutor:
         forge: Forge,
         tracker: Tracker,
         pager: Pager | None = None,
+        repo: GitRepo | None = None,
         scanner: SecretScanner | None = None,
     ) -> None:
         self.notifier, self.forge, self.tracker, self.pager = notifier, forge, tracker, pager
+        self.repo = repo
+        """The checkout whose ``origin`` a review round's commit is pushed to."""
         self.scanner = scanner or SecretScanner({})
 
     def service_of(self, kind: str) -> str:
         """The service a delivery of ``kind`` goes to (the name the outbox and /health use)."""
         if kind == "briefing":
             return self.notifier.name
-        if kind == "pull_request":
+        if kind in ("pull_request", "review_reply", "pr_comment"):
             return self.forge.name
         if kind == "incident_note":
             return self.pager.name if self.pager else "local"
+        if kind == "push":
+            return PUSH_SERVICE
         return self.tracker.name
 
     async def send(self, send: Send, perform: Callable[[Send], Awaitable[T]]) -> T:
@@ -107,6 +117,10 @@ class DeliveryExecutor:
             return await self._transition(delivery, facts)
         if delivery.kind == "incident_note":
             return await self._incident_note(delivery, facts, again)
+        if delivery.kind in ("review_reply", "pr_comment"):
+            return await self._conversation(delivery, facts, again)
+        if delivery.kind == "push":
+            return await self._push(delivery, facts)
         return await self._comment(delivery, facts, again)
 
     async def _briefing(self, delivery: Delivery, facts: RunFacts, again: bool) -> Delivered:
@@ -186,6 +200,50 @@ class DeliveryExecutor:
 
         await self.send(send, perform)
         return Delivered()
+
+    async def _conversation(self, delivery: Delivery, facts: RunFacts, again: bool) -> Delivered:
+        """A reply on a review thread, or a comment on the pull request's conversation, marked with the
+        delivery's key (``OWN_MARKER``): a retry finds it, and Nightshift never reads it as a reviewer's."""
+        forge = self.forge
+        if facts.pr_number is None:
+            raise IntegrationError(f"run {facts.run_id} has no pull request to answer on", service=forge.name)
+        marker = f"{OWN_MARKER}{delivery.key} -->"
+        payload = {**delivery.payload, "number": facts.pr_number, "marker": marker}
+        payload["body"] = f"{payload['body']}\n\n{marker}"
+        action = "reply on review thread" if delivery.kind == "review_reply" else "comment on pull request"
+        send = Send(forge.name, action, facts.run_id, payload)
+
+        async def perform(send: Send) -> None:
+            p = send.payload
+            if p.get("comment_id") is not None:
+                await forge.reply_to_review_comment(
+                    p["number"], p["comment_id"], p["body"], marker=p["marker"], again=again
+                )
+            else:
+                await forge.comment_on_pull_request(p["number"], p["body"], marker=p["marker"], again=again)
+
+        await self.send(send, perform)
+        return Delivered()
+
+    async def _push(self, delivery: Delivery, facts: RunFacts) -> Delivered:
+        """A commit onto the run's branch on ``origin``, fast-forward only (never forced). A retry after
+        an attempt that landed finds the branch there already."""
+        repo = self.repo
+        if repo is None:
+            raise IntegrationError("no repository to push from", service=PUSH_SERVICE)
+        p = delivery.payload
+        send = Send(PUSH_SERVICE, "push", facts.run_id, {"branch": p["branch"], "commit": p["commit"]})
+
+        async def perform(send: Send) -> PushOutcome:
+            try:
+                return await repo.fast_forward(send.payload["branch"], send.payload["commit"])
+            except GitError as exc:  # no answer, a hook that declined: the same push may land later
+                raise IntegrationError(str(exc), service=PUSH_SERVICE, retryable=True) from None
+
+        pushed = await self.send(send, perform)
+        if pushed.state == "refused":
+            raise IntegrationError(pushed.detail, service=PUSH_SERVICE)
+        return Delivered(send.payload["commit"])
 
     async def _incident_note(self, delivery: Delivery, facts: RunFacts, again: bool) -> Delivered:
         pager = self.pager

@@ -18,7 +18,8 @@ the phrase the agent's system prompt routes on:
 (``CODE_REVISION``, ``TEST_REVISION``): the code agent documents in ``complete()``'s docstring that
 completing is idempotent (``REVISION_FEEDBACK``), the test agent keeps its tests and says why. Other
 revision scripts: ``declined_revision_turns`` (the code agent changes nothing and says why),
-``broken_revision_turns`` (its edit breaks the fix) and ``added_test_turns`` (the test agent adds the
+``broken_revision_turns`` (its edit breaks the fix), ``breaking_revision_turns`` (its edit breaks the
+existing tests) and ``added_test_turns`` (the test agent adds the
 test ``TEST_FEEDBACK`` asks for).
 
 ``wrong_fix=True`` makes every code-agent edit wrong (the flag still toggles, written another way), and
@@ -397,6 +398,26 @@ def broken_revision_turns() -> list[Turn]:
     return [
         _REREAD,
         _turn("Rewriting the assignment as the reviewer suggests.", edit, 6100, 110, 5376),
+        *_submit_fix("Submitting the revised fix.", submit, 6600, 150, 5888),
+    ]
+
+
+BREAKING = "        todo.completed = False\n"
+"""``breaking_revision_turns``'s edit: complete() never completes, so the existing suite fails."""
+
+
+def breaking_revision_turns() -> list[Turn]:
+    """A code agent's revision run whose edit breaks the existing tests (``test_complete_marks_the_todo_done``
+    and those that complete a todo first)."""
+    edit = _call("edit_file", path=SERVICE, old_text=_FIXED, new_text=BREAKING)
+    submit = _call(
+        "submit_fix",
+        root_cause=_ROOT_CAUSE,
+        explanation="As the reviewer suggested, complete() now leaves the flag unset.",
+    )
+    return [
+        _REREAD,
+        _turn("Changing the assignment as the reviewer suggests.", edit, 6100, 110, 5376),
         *_submit_fix("Submitting the revised fix.", submit, 6600, 150, 5888),
     ]
 

@@ -44,6 +44,7 @@ from documents.phrases import (
     verdict_of,
     verdict_sentence,
 )
+from documents.reviews import review_sentence
 
 Tone = Literal["good", "warning", "bad"]
 Action = Literal["approve", "ship_revision", "request_changes", "cancel"]
@@ -260,8 +261,20 @@ def _decision(facts: RunFacts, verdict: Verdict) -> list[str]:
         return [f"It awaits your decision: approve{unverified}, request changes or cancel."]
     if facts.status == "shipped":
         what = f" {_shipped(facts)}" if _shipped(facts) else ""
-        return [f"It has shipped{what}" + (f": {facts.pr_url}." if facts.pr_url else ".")]
+        return [f"It has shipped{what}" + (f": {facts.pr_url}." if facts.pr_url else "."), *_reviews(facts)]
+    if facts.status in ("merged", "closed"):
+        ended = "merged" if facts.status == "merged" else "closed without merging"
+        return [
+            f"Its pull request was {ended}" + (f": {facts.pr_url}." if facts.pr_url else "."),
+            *_reviews(facts),
+        ]
     return []
+
+
+def _reviews(facts: RunFacts) -> list[str]:
+    """What the review rounds on the pull request did, as one line (none before any)."""
+    sentence = review_sentence(facts.reviews)
+    return [sentence] if sentence else []
 
 
 def _priority(facts: RunFacts) -> str | None:

@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from documents.alerts import Alert
+from documents.reviews import ReviewState
 
 TicketSource = Literal["slack", "jira", "github", "api", "cli", "sentry", "pagerduty"]
 
@@ -311,7 +312,9 @@ class TimelineEntry(BaseModel):
     text: str
 
 
-DeliveryKind = Literal["briefing", "pull_request", "transition", "comment", "incident_note"]
+DeliveryKind = Literal[
+    "briefing", "pull_request", "transition", "comment", "incident_note", "review_reply", "pr_comment", "push"
+]
 DeliveryState = Literal["pending", "delivered", "abandoned"]
 
 
@@ -350,6 +353,8 @@ RunStatus = Literal[
     "revising",
     "approving",
     "shipped",
+    "merged",
+    "closed",
     "cancelled",
     "expired",
     "failed",
@@ -377,6 +382,10 @@ class RunFacts(BaseModel):
     verification: VerificationFacts | None = None
     decisions: list[DecisionFacts] = Field(default_factory=list)
     pr_url: str | None = None
+    pr_number: int | None = None
+    """The pull request's number on the forge, once opened (GitHub's review webhooks name it)."""
+    reviews: ReviewState = Field(default_factory=ReviewState)
+    """Reviewers' requests on the pull request and the rounds that answered them."""
     cost_usd: float = 0.0
     budget_exhausted: bool = False
     """The per-run USD budget ran out and agents were stopped."""

@@ -50,7 +50,7 @@ MAX_DIFF_LINES = 2000
 """A longer diff is cut; the page says how many lines it leaves out."""
 LINK_SCHEMES = ("http", "https", "local")
 """URL schemes shown as links; ``local:`` is the local forge's pull request (``integrations.local``)."""
-FINAL_STATUSES = ("shipped", "failed", "cancelled", "expired")
+FINAL_STATUSES = ("shipped", "merged", "closed", "failed", "cancelled", "expired")
 """Nothing more happens to such a run: its page does not follow the event stream."""
 
 _NORMAL_AGENT_STATUSES = ("running", "pending", "submitted")

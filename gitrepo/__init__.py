@@ -13,6 +13,15 @@ durable workflow step may run again after a crash.
 from gitrepo.commits import CommitSpec
 from gitrepo.errors import GitError
 from gitrepo.names import BRANCH_PREFIX, branch_name, revision_ref, run_refs
-from gitrepo.repo import GitRepo
+from gitrepo.repo import GitRepo, PushOutcome
 
-__all__ = ["BRANCH_PREFIX", "CommitSpec", "GitError", "GitRepo", "branch_name", "revision_ref", "run_refs"]
+__all__ = [
+    "BRANCH_PREFIX",
+    "CommitSpec",
+    "GitError",
+    "GitRepo",
+    "PushOutcome",
+    "branch_name",
+    "revision_ref",
+    "run_refs",
+]

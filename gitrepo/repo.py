@@ -1,8 +1,11 @@
 """``GitRepo``: the local checkout Nightshift fixes, its worktrees, branches and ``origin``."""
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from gitrepo import commits as _commits
 from gitrepo import worktrees
@@ -12,6 +15,14 @@ from gitrepo.errors import GitError
 from gitrepo.history import PastCommit, past_commits
 from gitrepo.names import BRANCH_PREFIX
 from gitrepo.refs import branch_head, commit_of, resolve_commit
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    """What ``GitRepo.fast_forward`` did, and git's words for it."""
+
+    state: Literal["pushed", "already", "refused"]
+    detail: str
 
 
 class GitRepo:
@@ -198,6 +209,28 @@ class GitRepo:
         kept = [f"+{name}:{name}" for name in keep]
         await self._git.run("push", "--quiet", *lease, remote, f"{ref}:{ref}", *kept)
         return True
+
+    async def fast_forward(self, branch: str, commit: str) -> PushOutcome:
+        """Move ``branch`` on ``origin`` to ``commit`` by a plain push: never forced, so ``origin``
+        takes it only when ``commit`` descends from where the branch is there. Idempotent: a branch
+        already at ``commit`` is left alone (``"already"``). ``"refused"``, with git's words, when the
+        branch moved elsewhere meanwhile; ``GitError`` when the push failed otherwise (no answer, a hook
+        that declined, a full disk): the same push may succeed later."""
+        if not await self.has_origin():
+            raise GitError(f"{self.path} has no remote 'origin' to push {branch} to")
+        await self._remember_credentials("origin")
+        git, ref = self._git, f"refs/heads/{branch}"
+        listed = (await git.out("ls-remote", "origin", ref)).split()
+        if listed and listed[0] == commit:
+            return PushOutcome("already", f"origin's {branch} is at {commit[:12]} already")
+        pushed = await git.run("push", "--porcelain", "origin", f"{commit}:{ref}", ok=(0, 1))
+        if pushed.returncode == 0:
+            return PushOutcome("pushed", f"pushed {commit[:12]} to origin's {branch}")
+        words = git.scrub(f"{pushed.stdout.strip()} {pushed.stderr.strip()}".strip())
+        if re.search(r"non-fast-forward|fetch first|\[rejected\]", words):
+            why = f"origin refused {commit[:12]} on {branch}: not a fast-forward ({words})"
+            return PushOutcome("refused", why)
+        raise GitError(f"cannot push {commit[:12]} to origin's {branch}: {words}", stderr=words)
 
     async def set_ref(self, ref: str, commit: str) -> None:
         """Point ``ref`` (a full ref name) at ``commit`` in this clone."""

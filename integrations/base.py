@@ -22,6 +22,7 @@ from typing import Protocol
 from documents.alerts import Alert
 from documents.briefing import Briefing
 from documents.facts import Ticket
+from documents.reviews import ReviewComment
 from retries import retry_after_s
 
 EXCERPT_CHARS = 160
@@ -139,6 +140,22 @@ class Forge(Protocol):
     ) -> PullRequestRef:
         """Open the PR for ``branch`` (already pushed), or return the one already open for it: looking it
         up first makes every attempt safe to repeat."""
+        ...
+
+    async def review_comments(self, number: int, review_id: int) -> list[ReviewComment]:
+        """The line comments of review ``review_id`` on pull request ``number``."""
+        ...
+
+    async def reply_to_review_comment(
+        self, number: int, comment_id: int, body: str, *, marker: str, again: bool
+    ) -> None:
+        """Reply in the thread of review comment ``comment_id``; the body carries ``marker``. With
+        ``again``, nothing when a reply carrying ``marker`` is already there."""
+        ...
+
+    async def comment_on_pull_request(self, number: int, body: str, *, marker: str, again: bool) -> None:
+        """Comment on pull request ``number``'s conversation (the body carries ``marker``); with ``again``,
+        nothing when a comment carrying ``marker`` is already there."""
         ...
 
 

@@ -42,6 +42,7 @@ from github.Repository import Repository
 from github.WorkflowRun import WorkflowRun
 
 from documents.facts import Ticket
+from documents.reviews import ReviewComment
 from integrations.base import (
     IntegrationError,
     PullRequestRef,
@@ -272,6 +273,44 @@ class GitHubForge:
                     status=422,
                 ) from exc
             raise
+
+    async def review_comments(self, number: int, review_id: int) -> list[ReviewComment]:
+        doing = f"reading review {review_id} of pull request #{number}"
+        return await self._call(doing, self._review_comments, number, review_id)
+
+    def _review_comments(self, number: int, review_id: int) -> list[ReviewComment]:
+        pull = self._github.get_repo(self.repo).get_pull(number)
+        return [
+            ReviewComment(
+                comment_id=c.id,
+                path=c.path,
+                line=c.line if c.line is not None else c.original_line,
+                hunk=c.diff_hunk or "",
+                body=c.body or "",
+            )
+            for c in pull.get_single_review_comments(review_id)
+        ]
+
+    async def reply_to_review_comment(
+        self, number: int, comment_id: int, body: str, *, marker: str, again: bool
+    ) -> None:
+        doing = f"replying to review comment {comment_id} of pull request #{number}"
+        await self._call(doing, self._reply, number, comment_id, body, marker, again)
+
+    def _reply(self, number: int, comment_id: int, body: str, marker: str, again: bool) -> None:
+        pull = self._pulls.get_repo(self.repo).get_pull(number)
+        if again and any(marker in (c.body or "") for c in pull.get_review_comments()):
+            return
+        pull.create_review_comment_reply(comment_id, body)
+
+    async def comment_on_pull_request(self, number: int, body: str, *, marker: str, again: bool) -> None:
+        await self._call(f"commenting on pull request #{number}", self._comment, number, body, marker, again)
+
+    def _comment(self, number: int, body: str, marker: str, again: bool) -> None:
+        pull = self._pulls.get_repo(self.repo).get_pull(number)
+        if again and any(marker in (c.body or "") for c in pull.get_issue_comments()):
+            return
+        pull.create_issue_comment(body)
 
     async def ci_context(self, ticket: Ticket) -> str | None:
         """The failing jobs' logs of the ticket's own CI run, else of the latest failed run on the default

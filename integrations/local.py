@@ -9,8 +9,9 @@ from rich.console import Console
 
 from documents.briefing import Briefing
 from documents.facts import Ticket
+from documents.reviews import ReviewComment
 from documents.terminal import briefing_panel
-from integrations.base import PullRequestRef
+from integrations.base import IntegrationError, PullRequestRef
 
 
 class RecordedPullRequest(Protocol):
@@ -77,6 +78,17 @@ class LocalForge:
     async def ci_context(self, ticket: Ticket) -> str | None:
         return ticket.ci_excerpt
 
+    async def review_comments(self, number: int, review_id: int) -> list[ReviewComment]:
+        return []  # a local pull request has no reviews
+
+    async def reply_to_review_comment(
+        self, number: int, comment_id: int, body: str, *, marker: str, again: bool
+    ) -> None:
+        raise _no_conversation()
+
+    async def comment_on_pull_request(self, number: int, body: str, *, marker: str, again: bool) -> None:
+        raise _no_conversation()
+
 
 class LocalTracker:
     """Keeps ticket transitions and comments in the run's event log."""
@@ -108,3 +120,10 @@ class LocalPager:
 
     async def note(self, ticket: Ticket, text: str, *, run_id: str, again: bool) -> None:
         self._publish(run_id, "incident_note", {"key": ticket.key, "text": text})
+
+
+def _no_conversation() -> IntegrationError:
+    return IntegrationError(
+        "a local pull request has no conversation to answer in: set GITHUB_TOKEN and GITHUB_REPO",
+        service="local",
+    )

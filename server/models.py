@@ -143,7 +143,11 @@ class RunSummary(BaseModel):
     """One run in ``GET /runs``."""
 
     id: str
-    status: RunStatus
+    status: RunStatus = Field(
+        description="queued, running, verifying, awaiting_decision, revising (also during a review round "
+        "on the pull request), approving; then shipped (the pull request is open), merged or closed (the "
+        "pull request was merged, or closed unmerged), cancelled, expired or failed."
+    )
     key: str
     title: str
     source: TicketSource
@@ -337,6 +341,14 @@ class WebhookIgnored(BaseModel):
 
     ignored: str
     run_id: str | None = None
+
+
+class ReviewAnswer(BaseModel):
+    """What Nightshift made of a reviewer's words or of its pull request's end (202, or 200 for a
+    delivery seen before)."""
+
+    answer: str
+    duplicate: bool = False
 
 
 class Pong(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any
 
 from config import Settings
 from documents.facts import DeliveryFacts, RunFacts, Ticket
+from integrations.github_reviews import PullRequestEnded, ReviewEvent
 from server.outcomes import (
     Accepted,
     AlreadyDecided,
@@ -64,6 +65,12 @@ class RunService:
             by = f" by {ticket.reporter}" if ticket.reporter else ""
             logger.info("run started from %s%s: %s", ticket.source, by, facts.ticket.title)
         return RunStarted(facts, created)
+
+    async def review(self, event: ReviewEvent | PullRequestEnded) -> str:
+        """A reviewer's words on a pull request, or its end; what became of them, in words."""
+        if isinstance(event, PullRequestEnded):
+            return await self.engine.pull_request_ended(event)
+        return await self.engine.review(event)
 
     async def runs(self) -> list[dict[str, Any]]:
         """The latest 100 runs, newest first, as ``GET /runs`` lists them."""

@@ -7,6 +7,7 @@ queue limit, creating the tables), PostgreSQL transactions take an advisory lock
 """
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ runs = sa.Table(
     sa.Column("status", sa.String(32), nullable=False, index=True),
     sa.Column("dedupe_key", sa.String(200), unique=True, nullable=True),
     sa.Column("facts", sa.Text, nullable=False),
+    sa.Column("pr_number", sa.Integer, nullable=True, index=True),
 )
+"""``pr_number`` repeats the facts' pull request number (written with them, ``Store.update``), so that a
+review webhook finds its run by an index (``store.pulls``)."""
 
 events = sa.Table(
     "ns_run_events",
@@ -180,6 +184,7 @@ def create_engine(url: str) -> sa.Engine:
         advisory_xact_lock(db, "schema")  # workers starting together must not race to create tables
         metadata.create_all(db)
         _number_old_events(db)
+        _add_pr_number(db)
     return engine
 
 
@@ -199,6 +204,26 @@ def _number_old_events(db: sa.Connection) -> None:
     )
     db.execute(events.insert().from_select(["run_id", "seq", "ts", "kind", "agent", "data"], numbered))
     old.drop(db)
+
+
+def _add_pr_number(db: sa.Connection) -> None:
+    """Add ``ns_runs.pr_number`` and its index to a database made before it existed (``create_all``
+    makes only missing tables), filled from the runs' facts."""
+    if any(column["name"] == "pr_number" for column in sa.inspect(db).get_columns("ns_runs")):
+        return
+    db.execute(sa.text("ALTER TABLE ns_runs ADD COLUMN pr_number INTEGER"))
+    index = next(i for i in runs.indexes if i.name and "pr_number" in i.name)
+    index.create(db)
+    numbered = [
+        {"b_id": row.id, "b_pr": number}
+        for row in db.execute(sa.select(runs.c.id, runs.c.facts))
+        if isinstance(number := json.loads(row.facts or "{}").get("pr_number"), int)
+    ]
+    if numbered:
+        db.execute(
+            runs.update().where(runs.c.id == sa.bindparam("b_id")).values(pr_number=sa.bindparam("b_pr")),
+            numbered,
+        )
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

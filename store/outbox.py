@@ -2,8 +2,9 @@
 
 A row (table ``ns_deliveries`` in ``store.database``) is one delivery: a run's briefing message (one row
 per run, armed again each time the briefing changes), its pull request, a ticket transition, a ticket
-comment. The rows live in the runs' database, so every worker sees them; ids come from the database and
-``key`` is unique, so recording the same delivery twice, from any worker, makes one row.
+comment, a review round's push of its commit. The rows live in the runs' database, so every worker sees
+them; ids come from the database and ``key`` is unique, so recording the same delivery twice, from any
+worker, makes one row.
 
 A worker claims a due row by a compare-and-set on its lease (``lease_until``), which holds on SQLite and
 on PostgreSQL alike: one worker at a time tries a delivery, and when a worker dies mid-attempt its lease
@@ -62,11 +63,15 @@ class Delivery:
         """The delivery in words, as the run's pages show it."""
         if self.kind == "transition":
             return f"ticket to {self.payload.get('status')}"
+        if self.kind == "push":
+            return f"push of {str(self.payload.get('commit'))[:12]} to {self.payload.get('branch')}"
         return {
             "briefing": "briefing message",
             "pull_request": "pull request",
             "comment": "ticket comment",
             "incident_note": "incident note",
+            "review_reply": "reply on a review thread",
+            "pr_comment": "pull request comment",
         }[self.kind]
 
     def facts(self) -> DeliveryFacts:
@@ -83,6 +88,19 @@ class Delivery:
             delivered_at=_when(self.delivered_at),
             result=self.result,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery to record: its kind, its key (one row per key) and its payload."""
+
+    kind: DeliveryKind
+    key: str
+    payload: Mapping[str, Any]
+
+    def as_follow_up(self) -> dict[str, Any]:
+        """As a push's payload carries it (``then``/``otherwise``): recorded when the push lands or not."""
+        return {"kind": self.kind, "key": self.key, "payload": dict(self.payload)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +185,37 @@ class Outbox:
             await self._store.update(run_id, change, then=write)
         else:
             await asyncio.to_thread(self._in_transaction, write)
+
+    async def change_run(
+        self,
+        run_id: str,
+        change: Callable[[RunFacts], list[NewDelivery]],
+        service_of: Callable[[str], str],
+        *,
+        brief: bool,
+    ) -> RunFacts:
+        """Change the run's facts and record the deliveries ``change`` returns (and, with ``brief``,
+        arm the briefing) in one transaction: a crash leaves both or neither, and ``change`` decides
+        on the facts as they are in that transaction."""
+        recorded: list[NewDelivery] = []
+
+        def apply(facts: RunFacts) -> None:
+            recorded[:] = change(facts)
+
+        def write(db: sa.Connection) -> None:
+            for new in recorded:
+                _record(
+                    db,
+                    run_id=run_id,
+                    kind=new.kind,
+                    key=new.key,
+                    service=service_of(new.kind),
+                    payload=dict(new.payload),
+                )
+            if brief:
+                _arm_briefing(db, run_id=run_id, service=service_of("briefing"))
+
+        return await self._store.update(run_id, apply, then=write)
 
     def _in_transaction(self, write: Callable[[sa.Connection], None]) -> None:
         with self._engine.begin() as db:

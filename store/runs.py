@@ -47,7 +47,7 @@ ACTIVE_STATUSES: tuple[RunStatus, ...] = (
     "revising",
     "approving",
 )
-FINAL_STATUSES: tuple[RunStatus, ...] = ("shipped", "cancelled", "expired", "failed")
+FINAL_STATUSES: tuple[RunStatus, ...] = ("shipped", "merged", "closed", "cancelled", "expired", "failed")
 
 
 def now() -> datetime:
@@ -233,7 +233,12 @@ class Store:
             db.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(facts=facts.model_dump_json(), status=facts.status, updated_at=now())
+                .values(
+                    facts=facts.model_dump_json(),
+                    status=facts.status,
+                    pr_number=facts.pr_number,
+                    updated_at=now(),
+                )
             )
             if then is not None:
                 then(db)

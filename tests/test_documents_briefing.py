@@ -193,14 +193,35 @@ def test_a_run_in_progress_says_what_is_not_there_yet_without_a_verdict() -> Non
 def deliveries_while_github_is_down() -> list[DeliveryFacts]:
     since, now = T0, T0 + timedelta(minutes=2)
     return [
-        DeliveryFacts(kind="briefing", service="slack", what="briefing message", state="delivered",
-                      attempts=3, delivered_at=now),
-        DeliveryFacts(kind="pull_request", service="github", what="pull request", state="pending", attempts=4,
-                      last_error="GitHub (acme/pay): opening a pull request failed: HTTP 502: Bad Gateway",
-                      last_status=502, failing_since=since, next_attempt_at=now + timedelta(seconds=90)),
-        DeliveryFacts(kind="comment", service="jira", what="ticket comment", state="abandoned", attempts=1,
-                      last_error="refused: Jira refused the credentials for bot@example.com: HTTP 401",
-                      last_status=401, failing_since=since),
+        DeliveryFacts(
+            kind="briefing",
+            service="slack",
+            what="briefing message",
+            state="delivered",
+            attempts=3,
+            delivered_at=now,
+        ),
+        DeliveryFacts(
+            kind="pull_request",
+            service="github",
+            what="pull request",
+            state="pending",
+            attempts=4,
+            last_error="GitHub (acme/pay): opening a pull request failed: HTTP 502: Bad Gateway",
+            last_status=502,
+            failing_since=since,
+            next_attempt_at=now + timedelta(seconds=90),
+        ),
+        DeliveryFacts(
+            kind="comment",
+            service="jira",
+            what="ticket comment",
+            state="abandoned",
+            attempts=1,
+            last_error="refused: Jira refused the credentials for bot@example.com: HTTP 401",
+            last_status=401,
+            failing_since=since,
+        ),
         DeliveryFacts(kind="transition", service="jira", what="ticket to In Review", state="pending"),
     ]
 

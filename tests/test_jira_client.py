@@ -170,8 +170,11 @@ async def test_a_comment_carries_its_marker_and_a_retry_does_not_comment_twice(
 @pytest.mark.parametrize(
     ("body", "content_type", "quoted"),
     [
-        (b"<html><body><h1>502 Bad Gateway</h1><p>The proxy got no answer.</p></body></html>", "text/html",
-         "502 Bad Gateway The proxy got no answer."),
+        (
+            b"<html><body><h1>502 Bad Gateway</h1><p>The proxy got no answer.</p></body></html>",
+            "text/html",
+            "502 Bad Gateway The proxy got no answer.",
+        ),
         (b"", "text/plain", "(empty body)"),
     ],
 )
@@ -216,8 +219,12 @@ async def test_the_tracker_maps_workflow_statuses_and_comments_with_the_links(
         "Pull request": "https://github.com/acme/todo/pull/7",
     }
     await tracker.comment(
-        ticket, "Nightshift opened https://github.com/acme/todo/pull/7", run_id="r1", links=links,
-        marker="r1:comment", again=False,
+        ticket,
+        "Nightshift opened https://github.com/acme/todo/pull/7",
+        run_id="r1",
+        links=links,
+        marker="r1:comment",
+        again=False,
     )
     (body,) = jira.comments_on("TODO-42")
     labels = [n["text"] for n in body["content"][-1]["content"] if n.get("marks")]

@@ -90,9 +90,7 @@ def test_three_workers_lose_one_mid_agents_and_every_incident_ships_once(
 
         watched = next(run_id for run_id, worker in received.items() if worker is workers[1])
         live_events: list[dict[str, Any]] = []
-        watcher = threading.Thread(
-            target=follow_events, args=(workers[2], watched, "pr_opened", live_events)
-        )
+        watcher = threading.Thread(target=follow_events, args=(workers[2], watched, "pr_opened", live_events))
         watcher.start()
         for run_id, receiver in received.items():
             approver = next(worker for worker in cluster.live() if worker is not receiver)

@@ -227,15 +227,35 @@ def test_progress_table_shows_every_agent_from_the_facts() -> None:
 def test_deliveries_not_out_show_at_the_top_and_keep_a_final_run_live() -> None:
     since = T0 + timedelta(minutes=30)
     waiting = DeliveryFacts(
-        kind="pull_request", service="github", what="pull request", state="pending", attempts=3,
-        last_error="GitHub: HTTP 502: <b>Bad Gateway</b>", last_status=502, failing_since=since,
+        kind="pull_request",
+        service="github",
+        what="pull request",
+        state="pending",
+        attempts=3,
+        last_error="GitHub: HTTP 502: <b>Bad Gateway</b>",
+        last_status=502,
+        failing_since=since,
         next_attempt_at=since + timedelta(minutes=1),
     )
-    out = DeliveryFacts(kind="briefing", service="slack", what="briefing message", state="delivered",
-                        attempts=1, delivered_at=since)
+    out = DeliveryFacts(
+        kind="briefing",
+        service="slack",
+        what="briefing message",
+        state="delivered",
+        attempts=1,
+        delivered_at=since,
+    )
     facts = awaiting_run(status="shipped")
-    document = run_page(facts, build_briefing(facts), deliveries=[out, waiting], token_field=None,
-                        link_sig=None, nonce="n0nce", now=T0, **URLS)
+    document = run_page(
+        facts,
+        build_briefing(facts),
+        deliveries=[out, waiting],
+        token_field=None,
+        link_sig=None,
+        nonce="n0nce",
+        now=T0,
+        **URLS,
+    )
     elements = Elements(document)
 
     assert (elements.by_id("run") or Element("main", {})).attrs["data-live"] == "1"  # the PR may still open
@@ -247,8 +267,16 @@ def test_deliveries_not_out_show_at_the_top_and_keep_a_final_run_live() -> None:
     assert "GitHub: pull request not delivered yet — HTTP 502 since 02:30:00 UTC" in document
     assert document.index('id="deliveries"') < document.index('id="progress"')  # above the agents
 
-    delivered = run_page(facts, build_briefing(facts), deliveries=[out], token_field=None, link_sig=None,
-                         nonce="n0nce", now=T0, **URLS)
+    delivered = run_page(
+        facts,
+        build_briefing(facts),
+        deliveries=[out],
+        token_field=None,
+        link_sig=None,
+        nonce="n0nce",
+        now=T0,
+        **URLS,
+    )
     assert (Elements(delivered).by_id("run") or Element("main", {})).attrs["data-live"] == "0"
     assert delivered.index('id="deliveries"') > delivered.index('id="progress"')  # all out: further down
 

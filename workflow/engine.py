@@ -52,6 +52,14 @@ from workflow.errors import EngineBusy, RunNotFound, WorkflowError
 from workflow.executors import ExecutorPresence
 from workflow.pipeline import DECISION_TOPIC, incident, register_agents_queue, resumed_incident
 from workflow.repair import repair_stuck_runs
+from workflow.review_rounds import review_rounds
+from workflow.reviews import (
+    PullRequestEnded,
+    ReviewEvent,
+    pull_request_ended,
+    start_waiting_rounds,
+    take_review,
+)
 from workflow.runtime import Runtime, install
 from workflow.starter import WorkflowStarter
 
@@ -169,6 +177,7 @@ class Engine:
                     forge=forge,
                     tracker=tracker,
                     pager=pager,
+                    repo=repo,
                     scanner=SecretScanner(self.settings.secrets.named()),
                 ),
                 store=store,
@@ -202,6 +211,7 @@ class Engine:
         await self.runtime.deliveries.start(worker=DBOS.executor_id)
         await self._start_unstarted_runs()
         await repair_stuck_runs(self.runtime, self._start_resumed)
+        await start_waiting_rounds(self.runtime, self._start_review_rounds)
         if self._presence is not None:
             self._watch = asyncio.get_running_loop().create_task(self._watch_workers(self._presence))
         return self.runtime
@@ -287,6 +297,18 @@ class Engine:
     async def _start_resumed(self, workflow_id: str, run_id: str, revision: int, approved: bool) -> None:
         with run_trace(self.settings, run_id), SetWorkflowID(workflow_id):
             await DBOS.start_workflow_async(resumed_incident, run_id, revision, approved)
+
+    async def _start_review_rounds(self, workflow_id: str, run_id: str) -> None:
+        with SetWorkflowID(workflow_id):  # the same id again returns the same workflow: idempotent
+            await DBOS.start_workflow_async(review_rounds, run_id)
+
+    async def review(self, event: ReviewEvent) -> str:
+        """A reviewer's words on a pull request (``workflow.reviews``); what became of them, in words."""
+        return await take_review(self.rt, event, self._start_review_rounds)
+
+    async def pull_request_ended(self, event: PullRequestEnded) -> str:
+        """A pull request merged or closed: its run ends ``merged`` or ``closed``."""
+        return await pull_request_ended(self.rt, event)
 
     async def _start_unstarted_runs(self, *, older_than_s: float = 0) -> None:
         """Start the runs recorded at least ``older_than_s`` ago whose workflow never began (a crash

@@ -59,11 +59,18 @@ async def _facts(rt: Runtime, run_id: str) -> RunFacts:
     return facts
 
 
+PULL_REQUEST_ENDED: tuple[RunStatus, ...] = ("merged", "closed")
+"""A run whose pull request was merged or closed stays so: no later status change moves it out."""
+
+
 def status_change(status: RunStatus, note: str | None = None) -> Callable[[RunFacts], None]:
-    """The change of a run's facts to ``status``, with ``note`` in its timeline."""
+    """The change of a run's facts to ``status``, with ``note`` in its timeline; none when its pull
+    request ended meanwhile (a review round's ``revising`` never overwrites ``merged``)."""
     entry = TimelineEntry(at=datetime.now(UTC), text=note) if note else None
 
     def change(facts: RunFacts) -> None:
+        if facts.status in PULL_REQUEST_ENDED:
+            return
         facts.status = status
         if entry is not None:
             facts.timeline.append(entry)
@@ -72,9 +79,11 @@ def status_change(status: RunStatus, note: str | None = None) -> Callable[[RunFa
 
 
 async def set_status(rt: Runtime, run_id: str, status: RunStatus, note: str | None = None) -> RunFacts:
+    """Move the run to ``status`` (``status_change``, checked in the same transaction)."""
     facts = await rt.store.update(run_id, status_change(status, note))
-    rt.bus.publish(run_id, "status", {"status": status, "note": note})
-    logger.info("run %s is %s: %s", run_id, status, note or "")
+    if facts.status == status:
+        rt.bus.publish(run_id, "status", {"status": status, "note": note})
+        logger.info("run %s is %s: %s", run_id, status, note or "")
     return facts
 
 

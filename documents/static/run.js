@@ -23,7 +23,8 @@
   const renderedAt = Number(config.renderedAt);
   const skew = renderedAt - Date.now() / 1000;
   const serverNow = () => Date.now() / 1000 + skew;
-  const RELOAD = new Set(["awaiting_decision", "shipped", "failed", "cancelled", "expired"]);
+  const RELOAD = new Set(
+    ["awaiting_decision", "shipped", "merged", "closed", "failed", "cancelled", "expired"]);
   const STOPPED = new Set(["running", "pending", "submitted"]);
   const LINK_SCHEMES = new Set(["http:", "https:", "local:"]);
   const ACTIVITY_CHARS = 100;

@@ -103,6 +103,10 @@ class FakeGitHub:
         self.runs: list[dict[str, Any]] = []
         self.jobs: list[dict[str, Any]] = []
         self.logs: dict[int, str] = {}
+        self.review_comments: list[dict[str, Any]] = []
+        """Line comments on pull requests, and the replies in their threads (``in_reply_to_id``)."""
+        self.issue_comments: list[dict[str, Any]] = []
+        """Comments on pull requests' conversations (``issue_number``)."""
         self._faults: list[Fault] = []
         self._hidden_once: set[int] = set()
         self._ids = itertools.count(1001)
@@ -288,6 +292,11 @@ class FakeGitHub:
             ("POST", repo + r"/pulls", self._create_pull),
             ("GET", repo + r"/pulls/(?P<number>\d+)", self._get_pull),
             ("POST", repo + r"/issues/(?P<number>\d+)/labels", self._add_labels),
+            ("GET", repo + r"/pulls/(?P<number>\d+)/reviews/(?P<review_id>\d+)/comments", self._review_list),
+            ("GET", repo + r"/pulls/(?P<number>\d+)/comments", self._pull_comments),
+            ("POST", repo + r"/pulls/(?P<number>\d+)/comments/(?P<comment_id>\d+)/replies", self._reply),
+            ("GET", repo + r"/issues/(?P<number>\d+)/comments", self._issue_comments),
+            ("POST", repo + r"/issues/(?P<number>\d+)/comments", self._add_issue_comment),
             ("GET", repo + r"/actions/runs", self._list_runs),
             ("GET", repo + r"/actions/runs/(?P<run_id>\d+)", self._get_run),
             ("GET", repo + r"/actions/runs/(?P<run_id>\d+)/jobs", self._list_jobs),
@@ -373,6 +382,87 @@ class FakeGitHub:
                 pull["labels"].append(name)
         repo_url = f"{ctx.api}/repos/{self.full_name}"
         return JSONResponse([_label_json(repo_url, name) for name in pull["labels"]])
+
+    def add_review_comment(
+        self, number: int, review_id: int, *, path: str, line: int, body: str, author: str = "alice"
+    ) -> dict[str, Any]:
+        """A line comment of review ``review_id`` on pull request ``number`` (as its webhook carries it)."""
+        comment = {
+            "id": next(self._ids),
+            "pull_request_review_id": review_id,
+            "pull_number": number,
+            "path": path,
+            "line": line,
+            "original_line": line,
+            "side": "RIGHT",
+            "diff_hunk": f"@@ -{line},3 +{line},3 @@\n     todo = self.get(todo_id)\n-    old\n+    new",
+            "body": body,
+            "user": {"login": author, "type": "User"},
+            "author_association": "COLLABORATOR",
+            "in_reply_to_id": None,
+            "created_at": _TIME,
+        }
+        self.review_comments.append(comment)
+        return comment
+
+    def replies(self, comment_id: int) -> list[dict[str, Any]]:
+        """The replies in the thread of review comment ``comment_id``."""
+        return [c for c in self.review_comments if c["in_reply_to_id"] == comment_id]
+
+    def conversation(self, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.issue_comments if c["issue_number"] == number]
+
+    async def _review_list(self, ctx: "_Ctx", number: int, review_id: int) -> Response:
+        found = [c for c in self.review_comments if c.get("pull_request_review_id") == review_id]
+        return JSONResponse([self._comment_json(ctx, c) for c in found])
+
+    async def _pull_comments(self, ctx: "_Ctx", number: int) -> Response:
+        page = _paginate([c for c in self.review_comments if c["pull_number"] == number], ctx)
+        return _json_page([self._comment_json(ctx, c) for c in page.items], page)
+
+    async def _reply(self, ctx: "_Ctx", number: int, comment_id: int) -> Response:
+        body = ctx.call.body if isinstance(ctx.call.body, dict) else {}
+        top = next((c for c in self.review_comments if c["id"] == comment_id), None)
+        if top is None:
+            return _error(404, "Not Found")
+        reply = {
+            **top,
+            "id": next(self._ids),
+            "body": body.get("body", ""),
+            "in_reply_to_id": comment_id,
+            "user": {"login": "nightshift-bot", "type": "Bot"},
+            "author_association": "NONE",
+        }
+        self.review_comments.append(reply)
+        return JSONResponse(self._comment_json(ctx, reply), status_code=201)
+
+    async def _issue_comments(self, ctx: "_Ctx", number: int) -> Response:
+        page = _paginate(self.conversation(number), ctx)
+        return _json_page([self._comment_json(ctx, c) for c in page.items], page)
+
+    async def _add_issue_comment(self, ctx: "_Ctx", number: int) -> Response:
+        body = ctx.call.body if isinstance(ctx.call.body, dict) else {}
+        comment = {
+            "id": next(self._ids),
+            "issue_number": number,
+            "body": body.get("body", ""),
+            "user": {"login": "nightshift-bot", "type": "Bot"},
+            "author_association": "NONE",
+            "created_at": _TIME,
+        }
+        self.issue_comments.append(comment)
+        return JSONResponse(self._comment_json(ctx, comment), status_code=201)
+
+    def _comment_json(self, ctx: "_Ctx", comment: dict[str, Any]) -> dict[str, Any]:
+        url = f"{ctx.api}/repos/{self.full_name}"
+        kind = "issues/comments" if "issue_number" in comment else "pulls/comments"
+        user = comment["user"]
+        return {
+            **comment,
+            "url": f"{url}/{kind}/{comment['id']}",
+            "user": _user_json(ctx, user["login"], user["type"]),
+            "updated_at": _TIME,
+        }
 
     async def _list_runs(self, ctx: "_Ctx") -> Response:
         query = ctx.call.query

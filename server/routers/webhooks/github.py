@@ -1,11 +1,15 @@
 """GitHub: a ``workflow_run`` that failed on the default branch starts a run carrying the failing jobs'
-log excerpt; one run per failing head commit, so a redelivery starts nothing.
+log excerpt; one run per failing head commit, so a redelivery starts nothing. On Nightshift's own pull
+requests, reviews and comments (``pull_request_review``, ``pull_request_review_comment``,
+``issue_comment``) start review rounds and ``pull_request`` (closed) ends the run (``workflow.reviews``);
+those are deduplicated on ``X-GitHub-Delivery``.
 
 ``GitHubRoute`` checks ``X-Hub-Signature-256`` over the raw body first. GitHub is live for pull requests
 and CI logs with ``GITHUB_TOKEN`` and ``GITHUB_REPO`` alone; only this webhook is off (404, saying
 why) without ``GITHUB_WEBHOOK_SECRET``.
 """
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -14,9 +18,11 @@ from fastapi.responses import JSONResponse
 from documents.facts import Ticket
 from integrations.base import SignatureError
 from integrations.github import parse_workflow_run, verify_github_signature
+from integrations.github_reviews import REVIEW_EVENTS, parse_review_event
+from server.alert_intake import DELIVERY_MEMORY_S
 from server.deps import Service, edge
 from server.errors import ApiError
-from server.models import GitHubEvent, Pong, WebhookIgnored, WebhookRun
+from server.models import GitHubEvent, Pong, ReviewAnswer, WebhookIgnored, WebhookRun
 from server.openapi import EVENT_ERRORS, EVENT_TAKEN, WEBHOOKS
 from server.routing import SignedRoute, answer
 
@@ -64,13 +70,14 @@ router = APIRouter(prefix="/webhook", tags=[WEBHOOKS], route_class=GitHubRoute)
 @router.post(
     "/github",
     status_code=202,
-    summary="GitHub workflow_run events",
+    summary="GitHub workflow_run, review and pull request events",
     dependencies=[Depends(signed_by_github)],
     responses={
         202: EVENT_TAKEN,
         200: {
-            "model": WebhookRun | Pong,
-            "description": "This failure (its head commit) already has a run; or the answer to a ping.",
+            "model": WebhookRun | ReviewAnswer | Pong,
+            "description": "This failure (its head commit) already has a run; a delivery seen before; or "
+            "the answer to a ping.",
         },
         **EVENT_ERRORS,
     },
@@ -82,12 +89,26 @@ async def github_webhook(
         str,
         Header(
             alias="X-GitHub-Event",
-            description="The event's name: workflow_run starts runs, ping answers pong.",
+            description="The event's name: workflow_run starts runs; pull_request_review, "
+            "pull_request_review_comment and issue_comment steer review rounds on Nightshift's pull "
+            "requests; pull_request (closed) ends their runs; ping answers pong.",
         ),
+    ] = "",
+    delivery: Annotated[
+        str, Header(alias="X-GitHub-Delivery", description="The delivery's id (a redelivery repeats it).")
     ] = "",
 ) -> JSONResponse:
     if name == "ping":
         return answer(Pong(ok="pong"))
+    if name in REVIEW_EVENTS:
+        said = parse_review_event(name, event.model_dump(exclude_unset=True))
+        if isinstance(said, str):
+            return answer(WebhookIgnored(ignored=said), 202)
+        if delivery and not await service.store.first_sighting(
+            f"github:{delivery}", now_s=time.time(), keep_s=DELIVERY_MEMORY_S
+        ):
+            return answer(ReviewAnswer(answer=f"delivery {delivery} was taken before", duplicate=True))
+        return answer(ReviewAnswer(answer=await service.review(said)), 202)
     failure = parse_workflow_run(name, event.model_dump(exclude_unset=True))
     if isinstance(failure, str):
         return answer(WebhookIgnored(ignored=failure), 202)
