@@ -10,9 +10,9 @@ Webhook side (pure functions, called by the HTTP layer on the raw request):
 
 API side: ``GitHubForge`` opens pull requests for branches the workflow has already pushed (it never
 pushes), reads failing jobs' logs and the latest failed run, through PyGithub (synchronous, so every
-call runs in ``asyncio.to_thread``). Reads retry a passing 5xx or rate limit; opening a pull request
-is one attempt, because it is a delivery that ``deliveries.deliverer`` retries, and each attempt looks
-for the branch's open pull request first. Log downloads follow GitHub's redirect with a
+call runs in a thread pool of its own, which ``close`` waits for). Reads retry a passing 5xx or rate
+limit; opening a pull request is one attempt, because it is a delivery that ``deliveries.deliverer``
+retries, and each attempt looks for the branch's open pull request first. Log downloads follow GitHub's redirect with a
 credential-free httpx client (``integrations.github_ci``).
 
 Exceptions::
@@ -30,7 +30,9 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
@@ -216,9 +218,13 @@ class GitHubForge:
         """Lists only the newest item: ``latest_failed_run`` asks for one run, not a page of them."""
         self._pulls = Github(per_page=100, retry=None, **common)
         """Opens pull requests: no retries of its own (the delivery is retried, with what GitHub said)."""
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="github")
+        """PyGithub is blocking: its calls run here, so ``close`` can wait for the ones still going."""
 
     def close(self) -> None:
-        """Close the clients' HTTP connection pools."""
+        """Wait for the calls still running (a read may be retrying), then close the connection pools:
+        nothing talks to GitHub after this returns."""
+        self._threads.shutdown(wait=True, cancel_futures=True)
         self._github.close()
         self._latest.close()
         self._pulls.close()
@@ -393,7 +399,8 @@ class GitHubForge:
     async def _call(self, doing: str, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``function`` in a thread; PyGithub's and requests' failures become IntegrationError."""
         try:
-            return await asyncio.to_thread(function, *args, **kwargs)
+            call = partial(function, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self._threads, call)
         except GithubException as exc:
             raise self._refusal(doing, exc) from exc
         except requests.RequestException as exc:
