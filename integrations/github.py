@@ -12,8 +12,8 @@ API side: ``GitHubForge`` opens pull requests for branches the workflow has alre
 pushes), reads failing jobs' logs and the latest failed run, through PyGithub (synchronous, so every
 call runs in a thread pool of its own, which ``close`` waits for). Reads retry a passing 5xx or rate
 limit; opening a pull request is one attempt, because it is a delivery that ``deliveries.deliverer``
-retries, and each attempt looks for the branch's open pull request first. Log downloads follow GitHub's redirect with a
-credential-free httpx client (``integrations.github_ci``).
+retries, and each attempt looks for the branch's open pull request first. Log downloads follow
+GitHub's redirect with a credential-free httpx client (``integrations.github_ci``).
 
 Exceptions::
 
