@@ -31,6 +31,7 @@ from store.runs import Store
 from telemetry import logs, tracing
 from telemetry.metrics import metrics_registry
 from workflow.engine import Engine
+from workflow.runtime import Runtime
 
 logger = logging.getLogger("nightshift.server")
 GIL_SWITCH_S = 0.0005
@@ -90,18 +91,7 @@ async def running_server(settings: Settings) -> AsyncIterator[Edge]:
         logs.set_worker(rt.executor_id)
         outbox = rt.deliveries.outbox
         service = RunService(settings, engine, store=rt.store, bus=rt.bus, outbox=outbox)
-        inbound = None
-        socket = None
-        if slack is not None:
-            clicks = SlackClicks(slack, rt.deliveries.executor, service)
-            inbound = SlackInbound(slack, clicks, service, with_jira=jira is not None)
-            app_token = settings.secrets.get("SLACK_APP_TOKEN")
-            if app_token:
-                socket = SlackSocket(
-                    app_token=app_token, api_url=settings.slack.api_url, inbound=inbound, store=rt.store
-                )
-                await socket.start()
-                stack.push_async_callback(socket.stop)
+        inbound, socket = await slack_doors(settings, slack, service, rt, stack, with_jira=jira is not None)
         edge = Edge(
             settings=settings,
             service=service,
@@ -124,6 +114,30 @@ async def running_server(settings: Settings) -> AsyncIterator[Edge]:
         )
         logger.info("%s", await edge.health.banner())
         yield edge
+
+
+async def slack_doors(
+    settings: Settings,
+    slack: SlackNotifier | None,
+    service: RunService,
+    rt: Runtime,
+    stack: AsyncExitStack,
+    *,
+    with_jira: bool,
+) -> tuple[SlackInbound | None, SlackSocket | None]:
+    """Slack's handlers for both of its doors (None without Slack), and the Socket Mode connection when
+    ``SLACK_APP_TOKEN`` is set (connected now, closed with ``stack``)."""
+    if slack is None:
+        return None, None
+    clicks = SlackClicks(slack, rt.deliveries.executor, service)
+    inbound = SlackInbound(slack, clicks, service, with_jira=with_jira)
+    app_token = settings.secrets.get("SLACK_APP_TOKEN")
+    if not app_token:
+        return inbound, None
+    socket = SlackSocket(app_token=app_token, api_url=settings.slack.api_url, inbound=inbound, store=rt.store)
+    await socket.start()
+    stack.push_async_callback(socket.stop)
+    return inbound, socket
 
 
 def live_integrations(
