@@ -5,6 +5,9 @@ test command and files, the tests that already fail on the base commit); its fir
 it its own diff and a checklist, the second submits; a retry carries words for its verdict and triage's
 acceptance criteria; a code agent a limit stops leaves a partial fix that is verified and briefed as
 partial; a digest of earlier turns quoting a planted instruction reaches the model fenced as data.
+Reproduction comes first: the code agent is told to reproduce with a throwaway script and rerun it, a
+scratch script it leaves in its worktree is named by the check and deleted before it submits, and the
+test agent probes the code through a shell that cannot write.
 """
 
 import io
@@ -20,7 +23,7 @@ from agents import build_specs, code_goal
 from agents.repository import RepositoryView
 from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from config import ContextSettings, Settings
-from demo.incident import SAMPLE_TICKET, SERVICE, sample_incident_script
+from demo.incident import REPRODUCTION, SAMPLE_TICKET, SERVICE, sample_incident_script
 from demo.playground import SAMPLE_ENVIRONMENT, SAMPLE_REPO, create_playground
 from documents.briefing import build_briefing
 from documents.pr_body import render_pr_body
@@ -156,6 +159,65 @@ async def test_the_first_submit_shows_the_diff_and_a_checklist_and_the_second_su
     assert "Rerun your reproduction" in check and "`delete_file`" in check
     assert scripted_server.requests[4].body["messages"][-1]["content"] == "deleted repro_complete.py"
     assert git(worktree, "status", "--porcelain") == " M todo/service.py\n"
+
+
+SCRATCH = "repro_complete.py"
+
+
+async def test_the_agents_reproduce_first_and_no_scratch_script_lands_in_the_fix(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    """The code agent reproduces through its shell, once under /tmp and once with a script left in its
+    worktree; the check names that script, the agent deletes it, and the fix holds the service alone.
+    The test agent's shell runs a probe, and a write through it is refused by the read-only mount."""
+    scripts = sample_incident_script()
+    submit = call("submit_fix", root_cause="complete() toggles the flag.", explanation="It sets it now.")
+    in_tmp = "printf 'print(41 + 1)\\n' > /tmp/probe.py && python /tmp/probe.py"
+    scripts["code agent"] = [
+        call("shell", command=in_tmp),
+        call("shell", command=f"printf 'print(1)\\n' > {SCRATCH} && python {SCRATCH}"),
+        call(
+            "edit_file",
+            path=SERVICE,
+            old_text="todo.completed = not todo.completed",
+            new_text="todo.completed = True",
+        ),
+        call("shell", command=REPRODUCTION),
+        submit,
+        call("delete_file", path=SCRATCH),
+        submit,
+    ]
+    scripts["test agent"] = [
+        call("shell", command=REPRODUCTION),
+        call("shell", command="echo probe > probe.txt"),
+        *scripts["test agent"],
+    ]
+    pipeline = await start_pipeline(tmp_path, scripted_server, scripts)
+    pipelines.append(pipeline)
+    run_facts = await pipeline.submit(SAMPLE_TICKET)
+    facts = await pipeline.briefed(run_facts.run_id)
+
+    code = [request.body for request in scripted_server.requests if request.script == "code agent"]
+    system = user_text(code[0], 0)
+    assert "Reproduce the symptom before you change anything" in system
+    assert "a throwaway script run through `shell`" in system
+    assert "Rerun your reproduction: the symptom must be gone." in system
+    assert "exit code 0\n42" in code[1]["messages"][-1]["content"]
+    check = code[5]["messages"][-1]["content"]
+    assert check.startswith("Not submitted yet") and f"{SCRATCH} (new, +1 -0)" in check
+    assert "probe.py" not in check  # what ran under /tmp never reached the worktree
+    assert code[6]["messages"][-1]["content"] == f"deleted {SCRATCH}"
+    assert facts.agents["code"].status == "submitted"
+    assert facts.fix is not None and [change.path for change in facts.fix.files] == [SERVICE]
+    assert SCRATCH not in facts.fix.diff
+
+    test = [request.body for request in scripted_server.requests if request.script == "test agent"]
+    probe = test[1]["messages"][-1]["content"]
+    assert "exit code 0" in probe and "completed after completing twice: False" in probe
+    refused = test[2]["messages"][-1]["content"]
+    assert "workspace is mounted read-only" in refused and "Read-only file system" in refused
+    assert facts.tests is not None and "probe.txt" not in facts.tests.diff
+    assert facts.verification is not None and facts.verification.verdict == "verified"
 
 
 async def test_a_code_agent_stopped_by_its_turn_limit_hands_in_a_partial_fix_briefed_as_partial(
