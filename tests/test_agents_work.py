@@ -20,7 +20,7 @@ from rich.console import Console
 
 from agent import run_agent
 from agents import build_specs, code_goal
-from agents.repository import RepositoryView
+from agents.repository import RepositoryView, instructions_file
 from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from config import ContextSettings, Settings
 from demo.incident import REPRODUCTION, SAMPLE_TICKET, SERVICE, sample_incident_script
@@ -103,6 +103,31 @@ async def test_the_code_agent_starts_knowing_the_repository_and_a_retry_says_wha
     assert retry.startswith("Verification ran the regression tests against your fix, and they still fail.")
     assert "<acceptance_criteria>\n- Completing an open todo marks it completed.\n" in retry
     assert "- reopen() still marks a completed todo as open.\n</acceptance_criteria>" in retry
+
+
+async def test_without_agents_md_the_first_message_shows_claude_md_or_the_copilot_instructions(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    """The sample repository has a README; its instructions for coding agents win over it, read at the
+    base commit from a nested path (``.github/``) too. CLAUDE.md comes before the Copilot file."""
+    source = tmp_path / "source"
+    shutil.copytree(SAMPLE_REPO, source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    (source / ".github").mkdir()
+    (source / ".github" / "copilot-instructions.md").write_text("Use dataclasses for records.\n")
+    playground = create_playground(tmp_path / "playground", source=source)
+    pipeline = await start_pipeline(
+        tmp_path, scripted_server, sample_incident_script(), playground=playground
+    )
+    pipelines.append(pipeline)
+    await pipeline.briefed((await pipeline.submit(SAMPLE_TICKET)).run_id)
+
+    first = user_text(next(r.body for r in scripted_server.requests if r.script == "code agent"))
+    assert "Its own instructions for coding agents, from .github/copilot-instructions.md" in first
+    instructions = first[first.index("<repo_instructions>") : first.index("</repo_instructions>")]
+    assert "Use dataclasses for records." in instructions and "The first lines of its README" not in first
+    both = [".github/copilot-instructions.md", "CLAUDE.md", "README.md"]
+    assert instructions_file(both) == "CLAUDE.md"
+    assert instructions_file(both[::2]) == ".github/copilot-instructions.md"
 
 
 async def test_the_first_submit_shows_the_diff_and_a_checklist_and_the_second_submits(
