@@ -23,7 +23,7 @@ from agents import build_specs, code_goal
 from agents.repository import RepositoryView, instructions_file
 from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from config import ContextSettings, Settings
-from demo.incident import REPRODUCTION, SAMPLE_TICKET, SERVICE, sample_incident_script
+from demo.incident import REGRESSION_TESTS, REPRODUCTION, SAMPLE_TICKET, SERVICE, sample_incident_script
 from demo.playground import SAMPLE_ENVIRONMENT, SAMPLE_REPO, create_playground
 from documents.briefing import build_briefing
 from documents.pr_body import render_pr_body
@@ -279,6 +279,38 @@ async def test_a_code_agent_stopped_by_its_turn_limit_hands_in_a_partial_fix_bri
     assert "The fix is partial: the code agent was stopped before it submitted" in briefing.summary
     assert any("took what its worktree held, marked partial" in warning for warning in briefing.warnings)
     assert "The fix is partial" in pipeline.output.getvalue()
+
+
+async def test_a_test_agent_stopped_by_its_turn_limit_hands_in_partial_tests_briefed_as_partial(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    """The test agent writes its regression tests, then a limit stops it before it submits: the tests its
+    worktree held are verified as they are, and the verdict and every rendering say they are partial."""
+    scripts = sample_incident_script()
+    written = scripts["test agent"][1]
+    scripts["test agent"] = [
+        written,
+        call("run_tests", path=REGRESSION_TESTS),
+        call("read_file", path=SERVICE),
+    ]
+    pipeline = await start_pipeline(tmp_path, scripted_server, scripts)
+    pipelines.append(pipeline)
+    pipeline.engine.settings.agents.test.max_turns = 3
+    run_facts = await pipeline.submit(SAMPLE_TICKET)
+    facts = await pipeline.briefed(run_facts.run_id)
+
+    assert pipeline.requests_for("test agent") == 3  # the limit, not the script, ended it
+    assert facts.agents["test"].status == "turn_limit"
+    assert facts.tests is not None and "turn limit" in facts.tests.partial
+    assert [change.path for change in facts.tests.files] == [REGRESSION_TESTS]
+    assert facts.verification is not None and facts.verification.verdict == "verified"
+    briefing = build_briefing(facts)
+    assert briefing.tone == "warning"
+    assert briefing.headline == "TODO-42: partial work passes verification, but an agent did not finish"
+    said = "The tests are partial: the test agent was stopped before it submitted"
+    assert said in briefing.summary
+    assert any("test agent" in w and "marked partial" in w for w in briefing.warnings)
+    assert said in " ".join(pipeline.output.getvalue().replace("│", " ").split())
 
 
 async def test_a_planted_instruction_quoted_in_the_digest_of_earlier_turns_reaches_the_model_as_data(
