@@ -164,9 +164,12 @@ async def test_a_reviewers_request_for_a_test_reaches_the_test_agent(
     )
     assert briefing.not_done == ["code agent: “The request is about the tests; the fix stands.”"]
     await pipeline.engine.decide(first.run_id, "approve", by="sam")
-    await pipeline.until(first.run_id, lambda f: f.status == "shipped")
+    shipped = await pipeline.until(first.run_id, lambda f: f.status == "shipped")
     [pr] = await pipeline.engine.rt.store.pull_requests()
     assert "test_reopen_still_reopens_a_completed_todo" in pr.diff and "todo.completed = True" in pr.diff
+    assert (
+        build_briefing(shipped).headline == "TODO-42: fix verified, shipped"
+    )  # no longer "ready for review"
 
 
 async def test_a_revision_continues_from_the_code_agents_explanation_the_criteria_and_the_tests(
