@@ -7,7 +7,7 @@
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,13 @@ async def run_agent(
     sink: EventSink = discard,
     transcript: Path | None = None,
     budget: SharedBudget | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AgentResult:
     """Run ``spec`` on ``goal`` in ``ctx.workspace`` until it submits or an exit stops it.
 
-    ``budget`` is the run's USD pool shared with sibling agents, on top of ``spec.limits``.
+    ``budget`` is the run's USD pool shared with sibling agents, on top of ``spec.limits``. ``clock``
+    measures the time used, for the wrap-up message and the result's duration (a test passes a clock it
+    advances); the time limit itself is enforced by ``asyncio.timeout``.
     """
     runner = TurnRunner(
         spec,
@@ -69,7 +72,7 @@ async def run_agent(
         {"role": "system", "content": spec.system_prompt},
         {"role": "user", "content": goal},
     ]
-    started, turns, nudged, warned = time.monotonic(), 0, False, False
+    started, turns, nudged, warned = clock(), 0, False, False
     status, message, submission = "failed", "", None
     sink(AgentEvent(spec.name, "started", {"model": spec.model, "tools": list(spec.tools)}))
     if hooks:
@@ -81,7 +84,7 @@ async def run_agent(
                     raise TurnLimit(
                         f"reached the turn limit ({spec.limits.max_turns} turns) without submitting"
                     )
-                if not warned and (wrap_up := _wrap_up(spec, turns, time.monotonic() - started, runner)):
+                if not warned and (wrap_up := _wrap_up(spec, turns, clock() - started, runner)):
                     warned = True
                     messages.append({"role": "user", "content": wrap_up})
                     runner.emit("warning", {"message": wrap_up})
@@ -101,7 +104,7 @@ async def run_agent(
     except ModelError as exc:
         status, message = ModelFailed.status, f"model error: {exc}"
     finally:
-        duration = time.monotonic() - started
+        duration = clock() - started
         usage: Usage = runner.usage
         saved = (
             write_transcript(transcript, messages, runner.redact, status=status, message=message)

@@ -76,7 +76,6 @@ _VERDICT_SENTENCE: dict[str, str] = {
 }
 
 _HEADLINE: dict[str, str] = {
-    "verified": "fix verified, ready for review",
     "tests_do_not_reproduce": "fix not verified, the new tests do not reproduce the bug",
     "fix_does_not_pass": "the fix does not pass its tests",
     "regression": "the fix breaks existing tests",
@@ -86,6 +85,18 @@ _HEADLINE: dict[str, str] = {
     "build_failed": "the fix does not build",
     "not_run": "not verified",
 }
+
+
+_ENDED: dict[str, str] = {
+    "approving": "approved, opening the pull request",
+    "shipped": "shipped",
+    "merged": "shipped and merged",
+    "closed": "shipped, its pull request closed without merging",
+    "cancelled": "cancelled, nothing shipped",
+    "expired": "no decision in time, nothing shipped",
+}
+"""What became of a briefed run once it was decided: its verdict line says so (a verified fix that has
+shipped is no longer "ready for review")."""
 
 
 def clip(text: str, limit: int) -> str:
@@ -226,9 +237,14 @@ def headline(facts: RunFacts) -> str:
     if facts.status in IN_PROGRESS and facts.verification is None:
         return f"{facts.ticket.key}: {facts.status}"
     verdict = verdict_of(facts)
+    ended = _ENDED.get(facts.status)
     if verdict == "verified" and has_partial(facts):
-        return f"{facts.ticket.key}: partial work passes verification, but an agent did not finish"
-    return f"{facts.ticket.key}: {_HEADLINE[verdict]}"
+        said = "partial work passes verification, but an agent did not finish"
+    elif verdict == "verified":
+        return f"{facts.ticket.key}: fix verified, {ended or 'ready for review'}"
+    else:
+        said = _HEADLINE[verdict]
+    return f"{facts.ticket.key}: {said}{f'; {ended}' if ended else ''}"
 
 
 def phase_counts(verification: VerificationFacts | None) -> Iterator[tuple[str, str, str, TestCounts]]:

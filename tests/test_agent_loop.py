@@ -2,12 +2,14 @@
 
 import asyncio
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent import run_agent
 from client.scripted import ScriptedCall, ScriptedModelServer, ScriptedUsage, Turn
 from config import ContextSettings, HookSpec, Price
 from hooks import HookRunner
@@ -520,6 +522,34 @@ async def test_near_the_turn_limit_the_agent_is_told_once_to_wrap_up(
     assert len(told[4]) == 1 and told[4][0].startswith("You have used 4 of your 5 turns. Wrap up now")
     assert "call `submit_answer`" in told[4][0]
     assert [e.data["message"] for e in sink.of("warning")] == told[4]
+
+
+async def test_near_the_time_limit_the_agent_is_told_to_wrap_up(
+    scripted_server: ScriptedModelServer, ctx: ToolContext
+) -> None:
+    """A clock the test advances 30 s at each reading: 90 s of 100 are used when the third turn starts."""
+    readings = itertools.count(0.0, 30.0)
+    note = Turn(tool_calls=[call("note", text="n")])
+    scripted_server.load(script(note, note, Turn(tool_calls=[SUBMIT])))
+    sink = Recorder()
+    result = await run_agent(
+        spec(tools=("note",), timeout_s=100.0),
+        "Find out what is wrong.",
+        model=scripted_client(scripted_server),
+        tools=probe_registry([]).select(("note",)),
+        ctx=ctx,
+        sink=sink,
+        clock=lambda: next(readings),
+    )
+
+    assert result.ok
+    told = [
+        [m["content"] for m in r.body["messages"] if m["role"] == "user" and "Wrap up" in m["content"]]
+        for r in scripted_server.requests
+    ]
+    assert told[:2] == [[], []]
+    assert len(told[2]) == 1 and told[2][0].startswith("You have used 90 s of your 100 s. Wrap up now")
+    assert [e.data["message"] for e in sink.of("warning")] == told[2]
 
 
 async def test_near_the_token_limit_the_agent_is_told_to_wrap_up(

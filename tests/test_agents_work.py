@@ -5,6 +5,9 @@ test command and files, the tests that already fail on the base commit); its fir
 it its own diff and a checklist, the second submits; a retry carries words for its verdict and triage's
 acceptance criteria; a code agent a limit stops leaves a partial fix that is verified and briefed as
 partial; a digest of earlier turns quoting a planted instruction reaches the model fenced as data.
+Reproduction comes first: the code agent is told to reproduce with a throwaway script and rerun it, a
+scratch script it leaves in its worktree is named by the check and deleted before it submits, and the
+test agent probes the code through a shell that cannot write.
 """
 
 import io
@@ -17,10 +20,10 @@ from rich.console import Console
 
 from agent import run_agent
 from agents import build_specs, code_goal
-from agents.repository import RepositoryView
+from agents.repository import RepositoryView, instructions_file
 from client.scripted import ScriptedCall, ScriptedModelServer, Turn
 from config import ContextSettings, Settings
-from demo.incident import SAMPLE_TICKET, SERVICE, sample_incident_script
+from demo.incident import REGRESSION_TESTS, REPRODUCTION, SAMPLE_TICKET, SERVICE, sample_incident_script
 from demo.playground import SAMPLE_ENVIRONMENT, SAMPLE_REPO, create_playground
 from documents.briefing import build_briefing
 from documents.pr_body import render_pr_body
@@ -102,6 +105,31 @@ async def test_the_code_agent_starts_knowing_the_repository_and_a_retry_says_wha
     assert "- reopen() still marks a completed todo as open.\n</acceptance_criteria>" in retry
 
 
+async def test_without_agents_md_the_first_message_shows_claude_md_or_the_copilot_instructions(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    """The sample repository has a README; its instructions for coding agents win over it, read at the
+    base commit from a nested path (``.github/``) too. CLAUDE.md comes before the Copilot file."""
+    source = tmp_path / "source"
+    shutil.copytree(SAMPLE_REPO, source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    (source / ".github").mkdir()
+    (source / ".github" / "copilot-instructions.md").write_text("Use dataclasses for records.\n")
+    playground = create_playground(tmp_path / "playground", source=source)
+    pipeline = await start_pipeline(
+        tmp_path, scripted_server, sample_incident_script(), playground=playground
+    )
+    pipelines.append(pipeline)
+    await pipeline.briefed((await pipeline.submit(SAMPLE_TICKET)).run_id)
+
+    first = user_text(next(r.body for r in scripted_server.requests if r.script == "code agent"))
+    assert "Its own instructions for coding agents, from .github/copilot-instructions.md" in first
+    instructions = first[first.index("<repo_instructions>") : first.index("</repo_instructions>")]
+    assert "Use dataclasses for records." in instructions and "The first lines of its README" not in first
+    both = [".github/copilot-instructions.md", "CLAUDE.md", "README.md"]
+    assert instructions_file(both) == "CLAUDE.md"
+    assert instructions_file(both[::2]) == ".github/copilot-instructions.md"
+
+
 async def test_the_first_submit_shows_the_diff_and_a_checklist_and_the_second_submits(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
@@ -158,6 +186,65 @@ async def test_the_first_submit_shows_the_diff_and_a_checklist_and_the_second_su
     assert git(worktree, "status", "--porcelain") == " M todo/service.py\n"
 
 
+SCRATCH = "repro_complete.py"
+
+
+async def test_the_agents_reproduce_first_and_no_scratch_script_lands_in_the_fix(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    """The code agent reproduces through its shell, once under /tmp and once with a script left in its
+    worktree; the check names that script, the agent deletes it, and the fix holds the service alone.
+    The test agent's shell runs a probe, and a write through it is refused by the read-only mount."""
+    scripts = sample_incident_script()
+    submit = call("submit_fix", root_cause="complete() toggles the flag.", explanation="It sets it now.")
+    in_tmp = "printf 'print(41 + 1)\\n' > /tmp/probe.py && python /tmp/probe.py"
+    scripts["code agent"] = [
+        call("shell", command=in_tmp),
+        call("shell", command=f"printf 'print(1)\\n' > {SCRATCH} && python {SCRATCH}"),
+        call(
+            "edit_file",
+            path=SERVICE,
+            old_text="todo.completed = not todo.completed",
+            new_text="todo.completed = True",
+        ),
+        call("shell", command=REPRODUCTION),
+        submit,
+        call("delete_file", path=SCRATCH),
+        submit,
+    ]
+    scripts["test agent"] = [
+        call("shell", command=REPRODUCTION),
+        call("shell", command="echo probe > probe.txt"),
+        *scripts["test agent"],
+    ]
+    pipeline = await start_pipeline(tmp_path, scripted_server, scripts)
+    pipelines.append(pipeline)
+    run_facts = await pipeline.submit(SAMPLE_TICKET)
+    facts = await pipeline.briefed(run_facts.run_id)
+
+    code = [request.body for request in scripted_server.requests if request.script == "code agent"]
+    system = user_text(code[0], 0)
+    assert "Reproduce the symptom before you change anything" in system
+    assert "a throwaway script run through `shell`" in system
+    assert "Rerun your reproduction: the symptom must be gone." in system
+    assert "exit code 0\n42" in code[1]["messages"][-1]["content"]
+    check = code[5]["messages"][-1]["content"]
+    assert check.startswith("Not submitted yet") and f"{SCRATCH} (new, +1 -0)" in check
+    assert "probe.py" not in check  # what ran under /tmp never reached the worktree
+    assert code[6]["messages"][-1]["content"] == f"deleted {SCRATCH}"
+    assert facts.agents["code"].status == "submitted"
+    assert facts.fix is not None and [change.path for change in facts.fix.files] == [SERVICE]
+    assert SCRATCH not in facts.fix.diff
+
+    test = [request.body for request in scripted_server.requests if request.script == "test agent"]
+    probe = test[1]["messages"][-1]["content"]
+    assert "exit code 0" in probe and "completed after completing twice: False" in probe
+    refused = test[2]["messages"][-1]["content"]
+    assert "workspace is mounted read-only" in refused and "Read-only file system" in refused
+    assert facts.tests is not None and "probe.txt" not in facts.tests.diff
+    assert facts.verification is not None and facts.verification.verdict == "verified"
+
+
 async def test_a_code_agent_stopped_by_its_turn_limit_hands_in_a_partial_fix_briefed_as_partial(
     tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
 ) -> None:
@@ -192,6 +279,38 @@ async def test_a_code_agent_stopped_by_its_turn_limit_hands_in_a_partial_fix_bri
     assert "The fix is partial: the code agent was stopped before it submitted" in briefing.summary
     assert any("took what its worktree held, marked partial" in warning for warning in briefing.warnings)
     assert "The fix is partial" in pipeline.output.getvalue()
+
+
+async def test_a_test_agent_stopped_by_its_turn_limit_hands_in_partial_tests_briefed_as_partial(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    """The test agent writes its regression tests, then a limit stops it before it submits: the tests its
+    worktree held are verified as they are, and the verdict and every rendering say they are partial."""
+    scripts = sample_incident_script()
+    written = scripts["test agent"][1]
+    scripts["test agent"] = [
+        written,
+        call("run_tests", path=REGRESSION_TESTS),
+        call("read_file", path=SERVICE),
+    ]
+    pipeline = await start_pipeline(tmp_path, scripted_server, scripts)
+    pipelines.append(pipeline)
+    pipeline.engine.settings.agents.test.max_turns = 3
+    run_facts = await pipeline.submit(SAMPLE_TICKET)
+    facts = await pipeline.briefed(run_facts.run_id)
+
+    assert pipeline.requests_for("test agent") == 3  # the limit, not the script, ended it
+    assert facts.agents["test"].status == "turn_limit"
+    assert facts.tests is not None and "turn limit" in facts.tests.partial
+    assert [change.path for change in facts.tests.files] == [REGRESSION_TESTS]
+    assert facts.verification is not None and facts.verification.verdict == "verified"
+    briefing = build_briefing(facts)
+    assert briefing.tone == "warning"
+    assert briefing.headline == "TODO-42: partial work passes verification, but an agent did not finish"
+    said = "The tests are partial: the test agent was stopped before it submitted"
+    assert said in briefing.summary
+    assert any("test agent" in w and "marked partial" in w for w in briefing.warnings)
+    assert said in " ".join(pipeline.output.getvalue().replace("│", " ").split())
 
 
 async def test_a_planted_instruction_quoted_in_the_digest_of_earlier_turns_reaches_the_model_as_data(

@@ -284,3 +284,37 @@ def test_a_run_the_runner_could_not_count_says_why_and_claims_nothing() -> None:
 
     assert not b.verified and not claims(b)
     assert "unrecognized arguments: tests/test_d.py" in " ".join(b.warnings)
+
+
+def test_the_terminal_shows_each_point_labelled_on_its_own_line_in_order() -> None:
+    b = build_briefing(verified_run())
+    rows = [line.strip("│ ") for line in shown(briefing_panel(b)).splitlines()]
+    labelled = [
+        next(row for row in rows if row.startswith(f"{point.label}  ")) for point in b.points
+    ]  # the label, then its first line beside it
+    assert [row.split("  ")[0] for row in labelled] == ["What broke", "Cause", "Fix", "Evidence", "Decision"]
+    assert [rows.index(row) for row in labelled] == sorted(rows.index(row) for row in labelled)
+    assert labelled[0].endswith("Refunds show up as charges.")
+    assert labelled[-1].endswith("It awaits your decision: approve, request changes or cancel.")
+
+
+@pytest.mark.parametrize(
+    ("status", "tail"),
+    [
+        ("awaiting_decision", "ready for review"),
+        ("approving", "approved, opening the pull request"),
+        ("shipped", "shipped"),
+        ("merged", "shipped and merged"),
+        ("closed", "shipped, its pull request closed without merging"),
+        ("cancelled", "cancelled, nothing shipped"),
+    ],
+)
+def test_the_verdict_line_says_what_became_of_a_verified_fix(status: str, tail: str) -> None:
+    """Only a run awaiting its decision is "ready for review"; a shipped one says it shipped."""
+    facts = verified_run().model_copy(update={"status": status})
+    assert build_briefing(facts).headline == f"PAY-42: fix verified, {tail}"
+
+
+def test_a_fix_shipped_unverified_says_so_in_its_verdict_line() -> None:
+    facts = fix_fails_run().model_copy(update={"status": "shipped"})
+    assert build_briefing(facts).headline == "PAY-42: the fix does not pass its tests; shipped"

@@ -164,6 +164,30 @@ async def test_a_reviewers_request_for_a_test_reaches_the_test_agent(
     )
     assert briefing.not_done == ["code agent: “The request is about the tests; the fix stands.”"]
     await pipeline.engine.decide(first.run_id, "approve", by="sam")
-    await pipeline.until(first.run_id, lambda f: f.status == "shipped")
+    shipped = await pipeline.until(first.run_id, lambda f: f.status == "shipped")
     [pr] = await pipeline.engine.rt.store.pull_requests()
     assert "test_reopen_still_reopens_a_completed_todo" in pr.diff and "todo.completed = True" in pr.diff
+    assert (
+        build_briefing(shipped).headline == "TODO-42: fix verified, shipped"
+    )  # no longer "ready for review"
+
+
+async def test_a_revision_continues_from_the_code_agents_explanation_the_criteria_and_the_tests(
+    tmp_path: Path, scripted_server: ScriptedModelServer, pipelines: list[Pipeline]
+) -> None:
+    """The revision's code agent starts a new conversation: its request carries what revision 1 settled,
+    its own explanation, triage's acceptance criteria and the test agent's diff, beside the feedback."""
+    pipeline = await start_pipeline(tmp_path, scripted_server, sample_incident_script(revisions=True))
+    pipelines.append(pipeline)
+    first, _second = await second_revision(pipeline)
+
+    [asked, *_] = [r.body for r in scripted_server.requests if r.script == CODE_REVISION]
+    goal = asked["messages"][1]["content"]
+    assert first.fix is not None and first.tests is not None and first.triage is not None
+    assert f"<feedback>\n{REVISION_FEEDBACK}\n</feedback>" in goal
+    assert f"<explanation>\n{first.fix.explanation}\n</explanation>" in goal
+    criteria = goal[goal.index("<acceptance_criteria>") : goal.index("</acceptance_criteria>")]
+    assert first.triage.acceptance_criteria and all(c in criteria for c in first.triage.acceptance_criteria)
+    tests = goal[goal.index("<tests_diff>") : goal.index("</tests_diff>")]
+    assert "+def test_completing_twice_keeps_the_todo_completed():" in tests
+    assert "+        todo.completed = True" in goal[goal.index("<diff>") : goal.index("</diff>")]

@@ -83,6 +83,13 @@ def test_a_page_without_a_signed_link_needs_the_token(live: LiveServer, browser:
     def scenario(page: Page, log: PageLog) -> None:
         page.goto(forged)  # a forged signature gives no rights: the form asks for the token
         expect(page.locator("#approve-token")).to_be_visible()
+        # and says what it is: the field's label names the setting, and why it is asked for here
+        field = page.get_by_label("API token").first
+        expect(field).to_have_id("approve-token")
+        expect(field).to_have_attribute("type", "password")
+        expect(page.locator("label[for=approve-token]")).to_contain_text(
+            "The server's NIGHTSHIFT_API_TOKEN: this page was not opened from the run's signed link."
+        )
 
     browser.run(scenario)
     with live.client(token=None) as anonymous:  # and the server refuses a form post without either

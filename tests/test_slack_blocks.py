@@ -231,3 +231,19 @@ def test_fallback_text_names_the_ticket_and_the_pending_decision() -> None:
     assert fallback_text(b) == (
         "PAY-42: fix verified, ready for review — Refunds show up as charges Awaiting your decision."
     )
+
+
+def test_the_message_opens_with_the_verdict_line_then_each_point_labelled() -> None:
+    b = build_briefing(verified_run())
+    lines = mrkdwn_texts(valid(briefing_blocks(b)))[0].splitlines()
+    assert lines[0] == "*PAY-42: fix verified, ready for review*"
+    labelled = [line for line in lines if line.startswith("*") and ":* " in line]
+    assert [line[1 : line.index(":* ")] for line in labelled] == [
+        "What broke",
+        "Cause",
+        "Fix",
+        "Evidence",
+        "Decision",
+    ]
+    assert labelled[0] == "*What broke:* Refunds show up as charges."
+    assert labelled[-1] == "*Decision:* It awaits your decision: approve, request changes or cancel."
