@@ -3,7 +3,7 @@ the GitHub fake and the scripted model: with ``[github] reviewers = ["alice"]`` 
 "oncall-bot"``, a collaborator not in the list, a comment that does not mention the bot, the bot's own
 login and a comment carrying Nightshift's marker start nothing; alice's ``commented`` review whose line
 comments mention ``@nightshift`` starts a round whose code and test agents get each comment's file, line
-and hunk, fenced as untrusted data."""
+and hunk, fenced as untrusted data; ``/nightshift stop`` ends the rounds, with a reply."""
 
 import json
 import re
@@ -16,8 +16,9 @@ from demo.incident import CODE_REVISION, REGRESSION_TESTS, SERVICE, TEST_REVISIO
 from integrations.github_reviews import OWN_MARKER
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_reviews import issue_comment_payload, review_comment_payload, review_payload
+from tests.test_server_review_ends import wait_until
 from tests.test_server_review_hostile import outside_fences
-from tests.test_server_reviews import deliver, github, round_over, serve, shipped_run
+from tests.test_server_reviews import deliver, github, origin_log, round_over, serve, shipped_run
 
 pytest_plugins = ["tests.model_fixtures"]
 __all__ = ["github"]  # the fixture, shared with test_server_reviews
@@ -94,6 +95,7 @@ def test_only_allowed_reviewers_mentioning_the_bot_start_a_round_and_the_agents_
         said("pull_request_review", review_payload(pull, repo, state="commented", review_id=review_id))
         done = live.wait_for_run(run["run_id"], round_over(1))
         assert [r["key"] for r in done["reviews"]["rounds"][0]["requests"]] == [f"review:{review_id}"]
+        head = origin_log(live, run["branch"])
 
         code, tests = (
             user_messages(scripted_server, CODE_REVISION),
@@ -108,5 +110,18 @@ def test_only_allowed_reviewers_mentioning_the_bot_start_a_round_and_the_agents_
             assert outside_fences(text, ON_CODE) == outside_fences(text, ON_TESTS) == []
         assert not any(NIT in json.dumps(r.body) for r in scripted_server.requests)  # no mention: not asked
         assert [len(fake.replies(c["id"])) for c in comments] == [1, 1, 0]
+
+        assert said("issue_comment", issue_comment_payload(number, repo, "/nightshift stop")) == "stopped"
+        later = said("issue_comment", issue_comment_payload(number, repo, "@nightshift one more thing"))
+        assert later.startswith("no more rounds") and "asked Nightshift to stop" in later
+        wait_until(
+            lambda: sum("asked Nightshift to stop" in c["body"] for c in fake.conversation(number)) == 2,
+            "a reply to the stop, and one to the comment after it",
+        )
+        ended = live.wait_for_run(
+            run["run_id"], lambda r: all(d["state"] == "delivered" for d in r["deliveries"])
+        )
     finally:
         live.server.stop()
+    assert len(ended["reviews"]["rounds"]) == 1 and origin_log(live, run["branch"]) == head
+    assert "asked Nightshift to stop" in (ended["reviews"]["stopped"] or "")
