@@ -247,7 +247,8 @@ def _evidence(facts: RunFacts, verdict: Verdict) -> list[str]:
 
 
 def _decision(facts: RunFacts, verdict: Verdict) -> list[str]:
-    """The decision asked of the reviewer, or what became of the run."""
+    """The decision asked of the reviewer, or what became of the run (a run revising or verifying for
+    reviewers on its pull request has shipped: its review round is in progress)."""
     earlier = _ship_earlier(facts)
     if facts.status == "awaiting_decision" and facts.changes_nothing:
         return [
@@ -259,7 +260,7 @@ def _decision(facts: RunFacts, verdict: Verdict) -> list[str]:
     if facts.status == "awaiting_decision":
         unverified = "" if verdict == "verified" else " (it ships unverified, and says so)"
         return [f"It awaits your decision: approve{unverified}, request changes or cancel."]
-    if facts.status == "shipped":
+    if facts.status == "shipped" or (facts.status in ("revising", "verifying") and facts.reviews.active):
         what = f" {_shipped(facts)}" if _shipped(facts) else ""
         return [f"It has shipped{what}" + (f": {facts.pr_url}." if facts.pr_url else "."), *_reviews(facts)]
     if facts.status in ("merged", "closed"):

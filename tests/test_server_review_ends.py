@@ -14,6 +14,7 @@ import pytest
 from client.scripted import ScriptedModelServer
 from client.scripted.script import ScriptedCall, Turn
 from client.scripted.threaded import ThreadedServer
+from config.integrations import JiraTransitions
 from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
 from demo.fake_slack import TOKEN as SLACK_TOKEN
 from demo.incident import CODE_REVISION, revision_turns, sample_incident_script
@@ -67,7 +68,11 @@ def serve(
         sections["slack"] = {"channel": CHANNEL_ID, "api_url": slack.api_url}
     if jira is not None:
         secrets |= {"JIRA_API_TOKEN": JIRA_TOKEN, "JIRA_WEBHOOK_SECRET": JIRA_SECRET}
-        sections["jira"] = {"base_url": jira.url, "email": EMAIL}
+        sections["jira"] = {
+            "base_url": jira.url,
+            "email": EMAIL,
+            "transitions": JiraTransitions(merged="Released"),  # not the default, "Done"
+        }
     settings, playground = server_settings(tmp_path, model, secrets=secrets, **sections)
     return start_server(
         settings, playground, {**sample_incident_script(revisions=True), **(scripts or {})}, model
@@ -128,7 +133,7 @@ def test_a_pull_request_closed_unmerged_ends_the_run_closed_and_keeps_the_lesson
     assert ended["ticket"]["key"] in json.dumps(lesson[0]) and why in json.dumps(lesson[0])
 
 
-def test_merged_twice_with_jira_moves_the_ticket_once_by_the_transitions_name(
+def test_merged_twice_with_jira_moves_the_ticket_once_by_the_configured_transitions_name(
     tmp_path: Path, scripted_server: ScriptedModelServer, github: tuple[FakeGitHub, ThreadedServer]
 ) -> None:
     fake, _ = github
@@ -161,11 +166,10 @@ def test_merged_twice_with_jira_moves_the_ticket_once_by_the_transitions_name(
             )
         finally:
             live.server.stop()
-        done = [(key, tid) for key, tid in jira.applied_transitions if tid == "31"]  # 31: "Done"
-        assert done == [("TODO-7", "31")] and jira.status_of("TODO-7") == "Done"
-        assert (
-            len([d for d in merged["deliveries"] if d["kind"] == "transition" and "Done" in d["what"]]) == 1
-        )
+        after_review = jira.applied_transitions[jira.applied_transitions.index(("TODO-7", "21")) + 1 :]
+        assert after_review == [("TODO-7", "41")] and jira.status_of("TODO-7") == "Released"  # 41: "Released"
+        moves = [d for d in merged["deliveries"] if d["kind"] == "transition" and "Released" in d["what"]]
+        assert len(moves) == 1
 
 
 def gated_revision_turns() -> list[Turn]:

@@ -37,17 +37,25 @@ def github() -> Iterator[tuple[FakeGitHub, ThreadedServer]]:
 
 
 def serve(
-    tmp_path: Path, model: ScriptedModelServer, github: tuple[FakeGitHub, ThreadedServer], **scripts: Any
+    tmp_path: Path,
+    model: ScriptedModelServer,
+    github: tuple[FakeGitHub, ThreadedServer],
+    *,
+    settings: dict[str, dict[str, Any]] | None = None,
+    **scripts: Any,
 ) -> LiveServer:
+    """The server with the GitHub fake; ``settings``: more fields per section (``{"github": {...}}``)."""
     fake, server = github
-    settings, playground = server_settings(
-        tmp_path,
-        model,
-        secrets={"GITHUB_TOKEN": TOKEN, "GITHUB_WEBHOOK_SECRET": SECRET},
-        github={"repo": fake.full_name, "api_url": server.url},
-        workflow={"max_fix_attempts": 0},
+    sections: dict[str, dict[str, Any]] = {
+        "github": {"repo": fake.full_name, "api_url": server.url},
+        "workflow": {"max_fix_attempts": 0},
+    }
+    for section, fields in (settings or {}).items():
+        sections[section] = {**sections.get(section, {}), **fields}
+    configured, playground = server_settings(
+        tmp_path, model, secrets={"GITHUB_TOKEN": TOKEN, "GITHUB_WEBHOOK_SECRET": SECRET}, **sections
     )
-    return start_server(settings, playground, {**sample_incident_script(revisions=True), **scripts}, model)
+    return start_server(configured, playground, {**sample_incident_script(revisions=True), **scripts}, model)
 
 
 @pytest.fixture

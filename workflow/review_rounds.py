@@ -25,6 +25,7 @@ from dbos import DBOS
 
 from documents.diffstat import diff_files
 from documents.facts import RevisionFacts, RunFacts, TimelineEntry
+from documents.phrases import plural
 from documents.reviews import ReviewRequest, ReviewRound
 from gitrepo import CommitSpec
 from integrations.base import IntegrationError
@@ -82,7 +83,8 @@ async def take_round(rt: Runtime, run_id: str) -> dict[str, Any] | None:
     settings = rt.settings.workflow
     limit = None
     if len(facts.reviews.rounds) >= settings.max_review_rounds:
-        limit = f"it made {len(facts.reviews.rounds)} review rounds, the limit ([workflow] max_review_rounds)"
+        made = plural(len(facts.reviews.rounds), "review round")
+        limit = f"it made {made}, the limit ([workflow] max_review_rounds)"
     elif facts.cost_usd >= settings.max_run_cost_usd:
         limit = f"the run's budget of ${settings.max_run_cost_usd:g} is spent ([workflow] max_run_cost_usd)"
     taken = [r for r in facts.reviews.pending if r.counts] if facts.status in REVIEWABLE else []

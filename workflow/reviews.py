@@ -2,7 +2,8 @@
 
     take_review(event)          intake (the webhook): record the request on the run; start the rounds'
                                 workflow when none runs (``workflow.review_rounds``; one at a time per
-                                run, ``<run>:review:<n>``); ``/nightshift stop`` ends the rounds
+                                run, ``<run>:review:<n>``); ``/nightshift stop`` ends the rounds, and
+                                a reply says so
     pull_request_ended(event)   merged -> ``merged`` (the ticket's merged transition, once);
                                 closed -> ``closed`` (the lesson memory records the declined fix).
                                 From then on no status change moves the run (``steps.set_status``), and
@@ -53,10 +54,10 @@ async def take_review(rt: Runtime, event: ReviewEvent, start: RoundStarter) -> s
         if event.kind == "comment" and event.comments:
             reviews.last_comment = f"@{event.author}: {event.comments[0].body}"
         if event.stop:
-            reviews.stopped = (
-                reviews.stopped or f"@{event.author} asked Nightshift to stop (/nightshift stop)"
-            )
-            reviews.pending = []
+            why = reviews.stopped or f"@{event.author} asked Nightshift to stop (/nightshift stop)"
+            reviews.stopped, reviews.pending = why, []
+            running = bool(reviews.rounds) and reviews.rounds[-1].finished_at is None
+            outcome["stopped"] = why + ("; the round in progress still finishes" if running else "")
             outcome["answer"] = "stopped"
             current.timeline.append(
                 TimelineEntry(at=datetime.now(UTC), text=f"review rounds: {reviews.stopped}")

@@ -33,6 +33,7 @@ WORKFLOW = (
     ("11", "Start work", "In Progress"),
     ("21", "Send to review", "In Review"),
     ("31", "Done", "Done"),
+    ("41", "Released", "Released"),
 )
 """(transition id, transition name, target status); each is offered from every other status."""
 
