@@ -1,7 +1,7 @@
 """The verification phases that do not wait for each other run at once when ``[environment]
 parallel_phases`` says so (by default with two cores or more), one after another when not; each phase's
 run is timed and placed in the run's facts (``phase_times``: duration, start and end after the
-verification started).
+verification started), and the briefing's evidence shows the times.
 
 Overlap is shown by order of events, never by durations: the project's suite holds a gated test that,
 in the suite run with the fix (the only run that has both the fix and the new test file), waits until
@@ -13,6 +13,7 @@ start. (The agents' runs never wait: none of them has both the fix and the new t
 import asyncio
 import itertools
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from client.scripted import ScriptedModelServer
 from demo.incident import REGRESSION_TESTS, SAMPLE_TICKET, sample_incident_script
 from demo.playground import SAMPLE_ENVIRONMENT, SAMPLE_REPO, Playground, create_playground
 from documents.facts import PhaseTime
-from documents.phrases import PHASES
+from documents.phrases import PHASES, format_duration
 from environment.prepare import plain_environment
 from tests.git_fixtures import make_repo_fixture  # noqa: F401 (fixtures)
 from tests.pipeline_fixtures import Pipeline, launch, pipeline_settings
@@ -214,7 +215,7 @@ async def gated_pipeline(
 
 
 @pytest.mark.parametrize("parallel", [True, False], ids=["phases-at-once", "one-after-another"])
-async def test_parallel_phases_reaches_the_verification(
+async def test_parallel_phases_reaches_the_verification_and_its_times_reach_the_briefing(
     tmp_path: Path,
     scripted_server: ScriptedModelServer,
     pipelines: list[Pipeline],
@@ -235,3 +236,12 @@ async def test_parallel_phases_reaches_the_verification(
         assert any("fixed_suite" in pair for pair in overlapping(times)), spans(times)
     else:
         assert_one_after_another(times)
+    briefing = " ".join(pipeline.output.getvalue().split())
+    for phase, label, _ in PHASES:
+        assert times[phase].duration_s > 0 and not times[phase].cached, phase
+        took = format_duration(times[phase].duration_s)
+        assert re.search(rf"{label}: [^()]+ \([^()]+\) in {re.escape(took)}", briefing), (
+            phase,
+            took,
+            briefing,
+        )
