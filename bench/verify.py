@@ -2,11 +2,14 @@
 
 The project is python-humanize at the parent of its fix #318 (``natural_list`` of an empty list; the
 fix inserts a case into a positional ``parametrize`` list), with the upstream fix as the code agent's
-diff and the upstream test change as the test agent's. Its test dependencies (pytest, freezegun) are
-wheels made offline from this interpreter's installed distributions (``tests/wheels.py``), installed by
-the project's set-up with ``pip install --no-index``. The version file hatch-vcs generates
-(``src/humanize/_version.py``) is committed on top of the parent in the bench's copy, since the
-environment keeps only what the set-up makes at the top of the worktree.
+diff and the upstream test change as the test agent's. It is installed as its team installs it,
+``pip install -e '.[tests]'``, with no package index: the wheels are made offline from this
+interpreter's installed distributions (``tests/wheels.py``: pytest, freezegun, and the build back-ends
+hatchling, hatch-vcs and the editables it asks for); the extras not installed here
+(pytest-benchmark, pytest-codspeed, pytest-cov) are empty stand-in wheels, so the 15 tests that use
+the ``benchmark`` fixture error on every commit. hatch-vcs writes ``src/humanize/_version.py``
+(git-ignored, imported by ``__init__.py``) below the top of the worktree while installing; the
+environment keeps it (``environment/kept.py``) and every sandbox shows it at that path.
 
 Measured in ``--repeat`` rounds, each of which runs all of these once; the ratio to the plain run is taken
 within each round (the load of a shared machine drifts between rounds), and the medians are shown:
@@ -17,13 +20,14 @@ within each round (the load of a shared machine drifts between rounds), and the 
 - both with the phases at once (the default with two cores) and one after another.
 
 The figure that matters is verification wall time / plain suite time, warm, phases at once (goal: 1.2
-or less). Run it on an otherwise idle machine.
+or less). Run it on an otherwise idle machine; the table's title gives the load average at the end.
 
 Run: .venv/bin/python bench/verify.py --repo PATH/TO/humanize [--repeat N]
 """
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -45,15 +49,18 @@ from gitrepo import GitRepo
 from safety.sandbox import Sandbox
 from store.base_suites import BaseSuites
 from store.runs import Store
-from tests.wheels import repack
+from tests.wheels import repack, write_wheel
 from tools.testing import TestRun, run_test_command
 from verify import verify
 from verify.cache import BaseSuiteCache, suite_key
 
 FIX = "0a06a3d4a12113cd5f3d0df0cfbb3e27d92499eb"
 """python-humanize's "Return an empty string from `natural_list` for an empty list (#318)"."""
-SETUP = "python3 -m venv .venv && .venv/bin/pip install -q --no-index --find-links {wheels} pytest freezegun"
+SETUP = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[tests]'"
 TEST_COMMAND = ".venv/bin/python -m pytest -q -p no:cacheprovider"
+REPACKED = ("pytest", "freezegun", "hatchling", "hatch-vcs", "editables")
+STAND_INS = ("pytest-benchmark", "pytest-codspeed", "pytest-cov")
+"""The project's test extras that are not installed here: empty wheels, so that pip resolves the extra."""
 VERSION_FILE = "src/humanize/_version.py"
 T = TypeVar("T")
 
@@ -64,24 +71,19 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def checkout(source: Path, dest: Path) -> str:
-    """A clone of ``source`` at the fix's parent, with the generated version file committed on top;
-    returns that commit."""
+    """A clone of ``source`` at the fix's parent; returns that commit."""
     git(dest.parent, "clone", "--quiet", "--no-checkout", str(source), str(dest))
     git(dest, "checkout", "--quiet", "-b", "bench", f"{FIX}^")
-    (dest / VERSION_FILE).write_text('__version__ = version = "4.15.0"\n')
-    git(dest, "add", "--force", VERSION_FILE)
-    git(
-        dest,
-        "-c",
-        "user.name=bench",
-        "-c",
-        "user.email=bench@localhost",
-        "commit",
-        "--quiet",
-        "-m",
-        "version file",
-    )
     return git(dest, "rev-parse", "HEAD")
+
+
+def wheelhouse(dest: Path) -> Path:
+    """The wheels the set-up installs from, and its isolated build (hatchling, hatch-vcs) too."""
+    dest.mkdir()
+    repack(dest, REPACKED)
+    for name in STAND_INS:
+        write_wheel(dest, name, "0", {})
+    return dest
 
 
 async def median_s(action: Callable[[], Awaitable[T]], repeat: int) -> tuple[float, T]:
@@ -99,13 +101,11 @@ async def main(source: Path, repeat: int) -> None:
         root = Path(scratch)
         path = root / "humanize"
         base = checkout(source, path)
-        wheels = root / "wheels"
-        wheels.mkdir()
-        repack(wheels, ["pytest", "freezegun"])
+        wheels = wheelhouse(root / "wheels")
         state = root / "state"
         environment_settings = EnvironmentSettings(
-            setup=SETUP.format(wheels=wheels), setup_network=False, read_only_paths=[wheels],
-            variables={"PYTHONPATH": "/workspace/src"}, test_command=TEST_COMMAND,
+            setup=SETUP, setup_network=False, read_only_paths=[wheels],
+            variables={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}, test_command=TEST_COMMAND,
         )  # fmt: skip
         settings = Settings(repo=path, data_dir=state, environment=environment_settings)
         repo = GitRepo(path)
@@ -113,6 +113,8 @@ async def main(source: Path, repeat: int) -> None:
         prepared = await Environments(repo, settings, sandbox, state).prepare(base)
         if not prepared.ok:
             sys.exit(f"the environment could not be prepared: {prepared.detail}\n{prepared.log}")
+        if VERSION_FILE not in prepared.environment.entries:
+            sys.exit(f"the set-up left no {VERSION_FILE}: it kept {', '.join(prepared.environment.entries)}")
         fix_diff = await repo.commit_diff(f"{FIX}^", FIX, include=lambda name: not name.startswith("tests/"))
         test_diff = await repo.commit_diff(f"{FIX}^", FIX, include=lambda name: name.startswith("tests/"))
         store = Store(f"sqlite:///{root / 'bench.sqlite'}")
@@ -155,7 +157,12 @@ async def main(source: Path, repeat: int) -> None:
                 wall, verdicts[name] = await median_s(verification(parallel, cache), 1)
                 walls[name].append(wall)
                 ratios[name].append(wall / suite_s)
-        table = Table(title=f"Verification of python-humanize #318 (the suite: {suite.headline()})")
+        load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
+        title = (
+            f"Verification of python-humanize #318 (the suite: {suite.headline()}; "
+            f"load average over 1 / 5 / 15 min at the end: {load})"
+        )
+        table = Table(title=title)
         for column in ("run", "wall", "/ plain suite", "verdict", "base suite"):
             table.add_column(column, justify="right" if column in ("wall", "/ plain suite") else "left")
         table.add_row("one plain suite run", f"{statistics.median(suite_walls):.2f} s", "1.00", "", "")

@@ -203,12 +203,16 @@ class TestNames(BaseModel):
 
 
 class PhaseTime(BaseModel):
-    """How long a verification phase's test run took."""
+    """How long a verification phase's test run took, and when it ran."""
 
     duration_s: float
     cached: bool = False
     """Not run now: the result of an earlier run of the same suite on the same base commit, environment
     and test command (``duration_s`` is that run's)."""
+    started_s: float | None = None
+    """When the run started (its build included), in seconds after the verification started; None when
+    it was not run now (``cached``). With ``ended_s``, which phases ran at once."""
+    ended_s: float | None = None
 
 
 class VerificationFacts(BaseModel):

@@ -150,6 +150,37 @@ def test_a_version_from_git_is_explained() -> None:
     assert "hatch-vcs computes the version from git while installing" in why(proposal(files), "setup")
 
 
+@pytest.mark.parametrize(
+    ("files", "where"),
+    [
+        (
+            {
+                "pyproject.toml": '[build-system]\nrequires = ["setuptools>=64", "setuptools-scm>=8"]\n'
+                'build-backend = "setuptools.build_meta"\n\n[project]\nname = "s"\ndynamic = ["version"]\n'
+            },
+            "build requires",
+        ),
+        (
+            {"setup.py": "from setuptools import setup\n\nsetup(name='s', use_scm_version=True)\n"},
+            "setup.py",
+        ),
+        (
+            {
+                "setup.py": "from setuptools import setup\n\nsetup()\n",
+                "setup.cfg": "[metadata]\nname = s\n\n[options]\nsetup_requires =\n    setuptools_scm\n",
+            },
+            "setup.cfg",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_version_from_setuptools_scm_is_explained(files: dict[str, str], where: str) -> None:
+    result = proposal({**files, **PYTEST_TEST})
+
+    assert result.values()["setup"].startswith("python3 -m venv .venv && .venv/bin/pip install -e ."), where
+    assert "setuptools-scm computes the version from git while installing" in why(result, "setup"), where
+
+
 def test_lock_files_choose_the_tool_and_a_missing_tool_is_said() -> None:
     poetry = '[tool.poetry]\nname = "p"\n\n[tool.poetry.group.test.dependencies]\npytest = "^8"\n'
     files = {"pyproject.toml": poetry, "poetry.lock": "", **PYTEST_TEST}
@@ -160,6 +191,30 @@ def test_lock_files_choose_the_tool_and_a_missing_tool_is_said() -> None:
         "POETRY_VIRTUALENVS_IN_PROJECT=true poetry install --no-interaction --with test"
     )
     assert any(note.startswith("poetry is not on the PATH where Nightshift runs") for note in result.notes)
+
+
+def test_a_pdm_lock_installs_with_pdm_and_its_development_groups_count() -> None:
+    pdm = (
+        f'{SETUPTOOLS}\n[project]\nname = "p"\nversion = "1"\n\n[project.optional-dependencies]\n'
+        'tests = ["freezegun"]\n\n[tool.pdm.dev-dependencies]\nlint = ["ruff"]\ntest = ["pytest>=8"]\n'
+        "\n[tool.pytest.ini_options]\n"
+    )
+    files = {"pyproject.toml": pdm, "pdm.lock": "", **PYTEST_TEST}
+
+    result = proposal(files)
+
+    assert result.values()["setup"] == "pdm install --frozen-lockfile -G tests"
+    assert result.values()["test_command"] == ".venv/bin/python -m pytest -q"
+    assert "pdm.lock pins the environment" in why(result, "setup")
+    assert any(note.startswith("pdm is not on the PATH where Nightshift runs") for note in result.notes)
+    assert not any(note.startswith("pytest runs the tests but nothing") for note in result.notes), (
+        "pdm installs its development groups, pytest among them"
+    )
+    with_pdm = proposal(files, Host(programs=frozenset({"pdm"}), variables={}))
+    assert not any("pdm is not on the PATH" in note for note in with_pdm.notes)
+    no_pytest = {**files, "pyproject.toml": pdm.replace('test = ["pytest>=8"]\n', "")}
+    notes = proposal(no_pytest).notes
+    assert any(note.startswith("pytest runs the tests but nothing pdm installs lists it") for note in notes)
 
 
 def test_index_settings_are_passed_on_but_never_a_password(tmp_path: Path) -> None:

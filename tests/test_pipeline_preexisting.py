@@ -126,3 +126,8 @@ async def test_a_later_run_on_the_same_commit_tells_its_agents_which_tests_alrea
         assert "1 test fails on the base commit before any change" in message, message
         assert f"\n- {OFFLINE}\n" in message
     assert second.verification is not None and second.verification.verdict == "verified"
+    assert first.verification is not None and not first.verification.phase_times["base_suite"].cached
+    reused = second.verification.phase_times["base_suite"]
+    assert reused.cached and reused.started_s is None, "the second verification took the base suite kept"
+    assert second.verification.base_suite == first.verification.base_suite
+    assert second.verification.already_failing.names == [OFFLINE]

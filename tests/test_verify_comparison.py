@@ -14,8 +14,8 @@ from store.base_suites import BaseSuites
 from store.runs import Store
 from tests.git_fixtures import make_repo_fixture  # noqa: F401 (fixtures)
 from tests.postgres_fixtures import PG_TEST_TIMEOUT_S
-from tests.verify_fixtures import Project
-from verify.cache import BaseSuiteCache, SuiteKey, cached_base_suite
+from tests.verify_fixtures import PYTEST, Project
+from verify.cache import BaseSuiteCache, cached_base_suite, suite_key
 
 pytest_plugins = ["tests.postgres_fixtures"]
 
@@ -179,13 +179,14 @@ def workers_fixture(postgres_url: str) -> list[BaseSuites]:
 async def test_the_base_suite_runs_once_per_commit_for_every_worker(
     budget: Project, workers: list[BaseSuites]
 ) -> None:
-    key = SuiteKey(repo="budget", base=budget.base, environment="host", command="python -m pytest -q")
+    prepared = await budget.prepared()
+    key = suite_key(budget.path.name, budget.base, prepared, PYTEST)  # as the pipeline keys it
     fix = budget.edited("budget/split.py", SPLIT_BUGGY, SPLIT_RIGHT)
     tests = {"budget/tests/budget_test.py": BUDGET_TESTS + NEW_BUDGET_TEST}
     first_worker, second_worker = (BaseSuiteCache(worker, key) for worker in workers)
 
-    first = await budget.verify(fix=fix, tests=tests, cache=first_worker)
-    second = await budget.verify(fix=fix, tests=tests, cache=second_worker)
+    first = await budget.verify(fix=fix, tests=tests, cache=first_worker, environment=prepared.environment)
+    second = await budget.verify(fix=fix, tests=tests, cache=second_worker, environment=prepared.environment)
 
     assert first.verdict == second.verdict == "verified", second.detail
     assert not first.phase_times["base_suite"].cached
@@ -195,7 +196,7 @@ async def test_the_base_suite_runs_once_per_commit_for_every_worker(
     kept = await cached_base_suite(workers[1], key)
     assert kept is not None and kept.report is not None
     assert kept.report.failing() == {"budget/tests/budget_test.py::test_exchange_rates_are_reachable"}
-    other_command = SuiteKey(repo="budget", base=budget.base, environment="host", command="pytest -x")
+    other_command = suite_key(budget.path.name, budget.base, prepared, "pytest -x")
     assert await cached_base_suite(workers[0], other_command) is None
     budget.assert_clean()
 

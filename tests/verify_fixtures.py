@@ -3,10 +3,10 @@
 from collections.abc import Mapping
 from pathlib import Path
 
-from config import SafetySettings
+from config import SafetySettings, Settings
 from demo.playground import SAMPLE_ENVIRONMENT, Playground
 from documents.facts import VerificationFacts
-from environment.prepare import plain_environment
+from environment.prepare import Environments, Prepared, plain_environment
 from gitrepo import GitRepo
 from safety import sandbox as commands
 from tests.git_fixtures import ISOLATED_ENV, git
@@ -50,6 +50,13 @@ class Project:
     async def diff(self, files: Mapping[str, str]) -> str:
         self._diffs += 1
         return await diff_of(self.repo, self.base, self.tmp / f"agent-{self._diffs}", files)
+
+    async def prepared(self, command: str = PYTEST) -> Prepared:
+        """The environment a run on the base commit gets, prepared as the pipeline prepares it (the
+        sample's settings: no set-up, the host's interpreters)."""
+        environment = SAMPLE_ENVIRONMENT.model_copy(update={"test_command": command})
+        settings = Settings(repo=self.path, data_dir=self.tmp / "state", environment=environment)
+        return await Environments(self.repo, settings, self.sandbox, self.tmp / "state").prepare(self.base)
 
     def edited(self, name: str, old: str, new: str) -> dict[str, str]:
         text = (self.path / name).read_text()

@@ -11,6 +11,7 @@ it is never read as tests failing.
 """
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -73,11 +74,15 @@ class PhaseRun:
     """Picks the phase's own tests by id; None: all of them."""
     cached: bool = False
     """The run was not made now: it is the result of an earlier run of the same suite (``verify.cache``)."""
+    span: tuple[float, float] | None = None
+    """When the run started and ended (``time.monotonic``); None when it was not made now."""
 
     @classmethod
-    def of(cls, phase: str, run: TestRun, *, cached: bool = False) -> "PhaseRun":
+    def of(
+        cls, phase: str, run: TestRun, *, cached: bool = False, span: tuple[float, float] | None = None
+    ) -> "PhaseRun":
         counts = test_counts(run.counts or Counts(), timed_out=run.timed_out, build_s=run.build_s)
-        return cls(phase, run, counts, cached=cached)
+        return cls(phase, run, counts, cached=cached, span=span)
 
     def mine(self, own: Callable[[str], bool]) -> "PhaseRun":
         """This run with only the tests ``own`` accepts counted (when per-test outcomes are known)."""
@@ -208,6 +213,7 @@ class Runner:
     async def run(self, phase: str, worktree: Path, paths: Sequence[str] = ()) -> PhaseRun:
         """Run the command in ``worktree`` on ``paths`` (all of the suite when empty). Raises OSError when
         the command cannot start, ValueError when it cannot run one of ``paths``."""
+        started = time.monotonic()
         run = await run_test_command(
             self.sandbox,
             worktree,
@@ -216,4 +222,4 @@ class Runner:
             timeout_s=self.timeout_s,
             paths=list(paths),
         )
-        return PhaseRun.of(phase, run)
+        return PhaseRun.of(phase, run, span=(started, time.monotonic()))

@@ -93,7 +93,7 @@ async def verify(
         return VerificationFacts(verdict="no_tests", detail=detail)
     runner = Runner(test_command, timeout_s=timeout_s, sandbox=sandbox, environment=environment)
     run_in_parallel = parallel_default() if parallel is None else parallel
-    verification = _Verification(repo, base, workdir, runner, command, files, run_in_parallel, cache)
+    verification = _Verification(repo, base, workdir, runner, command, files, run_in_parallel, cache, started)
     try:
         if not has_tests:
             why = "there is no test diff" if not test_diff.strip() else "the test agent named no test files"
@@ -133,6 +133,7 @@ class _Verification:
         files: list[str],
         parallel: bool,
         cache: BaseSuiteCache | None,
+        started: float,
     ) -> None:
         self.repo = repo
         self.base = base
@@ -142,6 +143,8 @@ class _Verification:
         self.files = files
         self.labels = [label for label in map(command.label, files) if label is not None]
         self.cache = cache
+        self.started = started
+        """When the verification started (``time.monotonic``): phase times are given from then."""
         self.trees = Worktrees(repo, base)
         self.plan = Plan(parallel)
         self.runs: dict[str, PhaseRun] = {}
@@ -177,12 +180,15 @@ class _Verification:
             "detail": detail,
             **{phase: counts(phase) for phase in PHASES},
             "excerpts": {phase: self.runs[phase].excerpt() for phase in PHASES if phase in self.runs},
-            "phase_times": {
-                phase: PhaseTime(duration_s=round(run.run.duration_s, 2), cached=run.cached)
-                for phase, run in self.runs.items()
-            },
+            "phase_times": {phase: self._phase_time(run) for phase, run in self.runs.items()},
             **self.found,
         })  # fmt: skip
+
+    def _phase_time(self, run: PhaseRun) -> PhaseTime:
+        span = [round(at - self.started, 3) for at in run.span] if run.span else [None, None]
+        return PhaseTime(
+            duration_s=round(run.run.duration_s, 2), cached=run.cached, started_s=span[0], ended_s=span[1]
+        )
 
     # -- the phases ----------------------------------------------------------------------------------
 
