@@ -107,6 +107,7 @@ class Checker:
             timeout_s=self.settings.tools.test_timeout_s,
             sandbox=self.sandbox,
             environment=prepared.environment,
+            parallel=self.settings.environment.parallel_phases,
         )
 
 
