@@ -246,9 +246,10 @@ class Store:
                     updated_at=now(),
                 )
             )
-            counters.add(db, counters.counted(before, counters.reading(facts), final=FINAL_STATUSES))
             if then is not None:
                 then(db)
+            # Last: a transaction holds the counters' rows only while it commits (no lock waits behind them).
+            counters.add(db, counters.counted(before, counters.reading(facts), final=FINAL_STATUSES))
             return facts
 
     async def list_runs(self, *, limit: int = 100, statuses: Sequence[str] | None = None) -> list[RunFacts]:
