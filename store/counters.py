@@ -123,18 +123,15 @@ def add(db: sa.Connection, counts: Mapping[Key, float]) -> None:
 
 def count_older_runs(engine: sa.Engine, *, final: Collection[str]) -> None:
     """Count the runs of a database made before the counters were (every run adds to them from its
-    first transaction on, so counters empty beside runs mean an older database): once, by one worker."""
+    first transaction on, so counters empty beside runs mean an older database): once, by one worker,
+    while no run is being recorded (``intake``), so a run recorded meanwhile is not counted twice."""
     with engine.begin() as db:
-        advisory_xact_lock(db, "counters")
+        advisory_xact_lock(db, "counters", "intake")
         if db.execute(sa.select(counters.c.name).limit(1)).first() is not None:
             return
         older = db.execute(sa.select(runs.c.facts).where(runs.c.facts != ""))
-        add(
-            db,
-            summed(
-                counted(None, reading(RunFacts.model_validate_json(row.facts)), final=final) for row in older
-            ),
-        )
+        facts = (RunFacts.model_validate_json(row.facts) for row in older)
+        add(db, summed(counted(None, reading(run), final=final) for run in facts))
 
 
 def counter_values(engine: sa.Engine) -> dict[str, list[tuple[tuple[str, ...], float]]]:
