@@ -97,6 +97,16 @@ base_suites = sa.Table(
 """The base commit's suite as a verification ran it, per (repository, base commit, environment, test
 command) hashed into ``key``, so no worker runs it twice (``verify.cache``)."""
 
+counters = sa.Table(
+    "ns_counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("labels", sa.String(400), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+)
+"""The metrics' counters, one row per counter and label values (a JSON list), raised with the change
+that counts (``store.counters``)."""
+
 EVENTS_CHANNEL = "nightshift_events"
 """PostgreSQL ``NOTIFY`` channel: the payload is ``<run id> <writer>`` for each run that got events."""
 

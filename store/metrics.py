@@ -1,69 +1,14 @@
-"""What ``/metrics`` reads from the database: the runs and the delivery outbox, as every worker sees them.
+"""What ``/metrics`` reads from the database at scrape time, as every worker sees it: the runs in each
+status now and the delivery outbox (the counters are ``store.counters``). Blocking: call it from a thread
+(the collector runs in one)."""
 
-Counts that must be the same on every worker (runs by trigger, status and verdict, the queue, tokens and
-cost, the deliveries waiting) are read here at scrape time, never kept in one process's memory, so two
-workers scraped at the same moment say the same thing, and a restart loses nothing.
-
-The runs' figures live in each run's facts (JSON). ``RunReadings`` keeps a small summary per run and
-reads a run's facts again only when its row changed since the last scrape (``updated_at``, or its
-status), so a scrape reads the facts of the runs that moved, not of every run ever made. Blocking:
-call it from a thread (the collector runs in one).
-"""
-
-import json
-import threading
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections import Counter
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from store.database import deliveries, runs
-from store.runs import ACTIVE_STATUSES, FINAL_STATUSES
-
-FACTS_PER_READ = 200
-"""Runs whose facts one statement reads (the first scrape reads every run's, in batches)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AgentSummary:
-    name: str
-    model: str
-    status: str
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    """What the metrics need of one run's facts."""
-
-    trigger: str
-    status: str
-    verdict: str
-    """The last verification's verdict; ``none`` when the run was never verified."""
-    agents: tuple[AgentSummary, ...]
-
-
-@dataclass
-class RunTotals:
-    """Every run in the database, counted."""
-
-    started: Counter[str] = field(default_factory=Counter)
-    """Runs by trigger (the ticket's source: slack, jira, github, api, cli)."""
-    finished: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """Runs in a final status, by (status, verdict)."""
-    current: Counter[str] = field(default_factory=Counter)
-    """Runs in each active status now."""
-    tokens: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    """Model tokens by (agent, model, direction: input or output)."""
-    cost_usd: defaultdict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
-    """Model cost in USD by (agent, model)."""
-    agents_ended: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """Agents of runs by (agent, how it last ended: submitted, model_error, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,71 +25,11 @@ class ServiceBacklog:
     """How long the longest-failing pending delivery has been failing (0 when none fails)."""
 
 
-class RunReadings:
-    """Summaries of every run, kept current scrape after scrape (see the module docstring)."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
-        self._lock = threading.Lock()
-        self._seen: dict[str, tuple[datetime, str, RunSummary]] = {}
-
-    def totals(self) -> RunTotals:
-        with self._lock:
-            self._refresh()
-            summaries = [summary for _, _, summary in self._seen.values()]
-        totals = RunTotals()
-        for run in summaries:
-            totals.started[run.trigger] += 1
-            if run.status in FINAL_STATUSES:
-                totals.finished[(run.status, run.verdict)] += 1
-            elif run.status in ACTIVE_STATUSES:
-                totals.current[run.status] += 1
-            for agent in run.agents:
-                totals.tokens[(agent.name, agent.model, "input")] += agent.input_tokens
-                totals.tokens[(agent.name, agent.model, "output")] += agent.output_tokens
-                totals.cost_usd[(agent.name, agent.model)] += agent.cost_usd
-                if agent.status not in ("pending", "running"):
-                    totals.agents_ended[(agent.name, agent.status)] += 1
-        return totals
-
-    def _refresh(self) -> None:
-        with self._engine.connect() as db:
-            rows = db.execute(sa.select(runs.c.id, runs.c.updated_at, runs.c.status)).all()
-            moved = [
-                row.id
-                for row in rows
-                if (seen := self._seen.get(row.id)) is None or seen[:2] != (row.updated_at, row.status)
-            ]
-            for start in range(0, len(moved), FACTS_PER_READ):
-                batch = moved[start : start + FACTS_PER_READ]
-                query = sa.select(runs.c.id, runs.c.updated_at, runs.c.status, runs.c.facts).where(
-                    runs.c.id.in_(batch)
-                )
-                for row in db.execute(query):
-                    if row.facts:  # empty for an instant while a new run is numbered
-                        self._seen[row.id] = (row.updated_at, row.status, _summary(row.status, row.facts))
-
-
-def _summary(status: str, text: str) -> RunSummary:
-    facts: dict[str, Any] = json.loads(text)
-    verification = facts.get("verification") or {}
-    agents = tuple(
-        AgentSummary(
-            name=str(agent.get("name") or name),
-            model=str(agent.get("model") or "unknown"),
-            status=str(agent.get("status") or "pending"),
-            input_tokens=int(agent.get("input_tokens") or 0),
-            output_tokens=int(agent.get("output_tokens") or 0),
-            cost_usd=float(agent.get("cost_usd") or 0.0),
-        )
-        for name, agent in (facts.get("agents") or {}).items()
-    )
-    return RunSummary(
-        trigger=str((facts.get("ticket") or {}).get("source") or "unknown"),
-        status=status,
-        verdict=str(verification.get("verdict") or "none"),
-        agents=agents,
-    )
+def runs_by_status(engine: sa.Engine) -> Counter[str]:
+    """How many runs are in each status now."""
+    query = sa.select(runs.c.status, sa.func.count()).group_by(runs.c.status)
+    with engine.connect() as db:
+        return Counter({status: int(count) for status, count in db.execute(query).all()})
 
 
 def delivery_backlog(engine: sa.Engine, *, now: float | None = None) -> dict[str, ServiceBacklog]:

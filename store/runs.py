@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from documents.facts import UNNUMBERED_KEY, RunFacts, RunStatus, Ticket
+from store import counters
 from store.batching import GroupCommit, Outcome
 from store.database import (
     EVENTS_CHANNEL,
@@ -88,6 +89,7 @@ class Store:
         self.shared = is_postgres(url)
         """Whether other workers may use the same database at the same time (PostgreSQL)."""
         self._engine = create_engine(url)
+        counters.count_older_runs(self._engine, final=FINAL_STATUSES)
         self._locks: dict[str, asyncio.Lock] = {}
         self._new_runs = GroupCommit(self._create_runs)
         self._sightings = GroupCommit(self._record_sightings)
@@ -197,6 +199,8 @@ class Store:
             runs.update().where(runs.c.id == sa.bindparam("b_id")).values(facts=sa.bindparam("b_facts")),
             [{"b_id": facts.run_id, "b_facts": facts.model_dump_json()} for facts in created],
         )
+        started = (counters.counted(None, counters.reading(facts), final=FINAL_STATUSES) for facts in created)
+        counters.add(db, counters.summed(started))
         return created
 
     async def get(self, run_id: str) -> RunFacts | None:
@@ -216,7 +220,8 @@ class Store:
     ) -> RunFacts:
         """Apply ``change`` to the run's facts and store them; returns the new facts. ``then`` writes
         what goes with the change in the same transaction (``store.outbox``: the deliveries a new
-        status brings), so that no reader sees one without the other."""
+        status brings), so that no reader sees one without the other. The metrics' counters grow by what
+        the change adds, in that transaction too (``store.counters``)."""
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
             return await asyncio.to_thread(self._update, run_id, change, then)
@@ -229,6 +234,7 @@ class Store:
             if row is None:
                 raise KeyError(run_id)
             facts = RunFacts.model_validate_json(row.facts)
+            before = counters.reading(facts)
             change(facts)
             db.execute(
                 runs.update()
@@ -242,6 +248,8 @@ class Store:
             )
             if then is not None:
                 then(db)
+            # Last: a transaction holds the counters' rows only while it commits (no lock waits behind them).
+            counters.add(db, counters.counted(before, counters.reading(facts), final=FINAL_STATUSES))
             return facts
 
     async def list_runs(self, *, limit: int = 100, statuses: Sequence[str] | None = None) -> list[RunFacts]:

@@ -2,11 +2,12 @@
 
 Two kinds, told apart in docs/operations.md:
 
-- **Read from the database at scrape time** (``StoreCollector``, over ``store.metrics``): runs started
-  by trigger, runs finished by status and verdict, runs in each active status, the queue, model tokens
-  and cost by agent and model, how agents ended, and the deliveries pending, failing and abandoned by
-  service with the age of the oldest. These are the same on every worker: query them with ``max``
-  across workers, never ``sum``.
+- **Read from the database at scrape time** (``StoreCollector``): the counters (``store.counters``,
+  raised with the change that counts and never lowered): runs started by trigger, runs finished by
+  status and verdict, model tokens and cost by agent and model, how agents ended; and, over
+  ``store.metrics``, the runs in each active status, the queue, and the deliveries pending, failing and
+  abandoned by service with the age of the oldest. These are the same on every worker: query them with
+  ``max`` across workers, never ``sum``.
 - **Measured by this worker** (histograms, in this process's registry): how long its agents, its
   verifications and its sandbox set-ups took. Each worker reports what it ran: ``sum`` them.
 
@@ -21,7 +22,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from store.metrics import RunReadings, ServiceBacklog, delivery_backlog
+from store.counters import counter_values
+from store.metrics import ServiceBacklog, delivery_backlog, runs_by_status
 from store.runs import ACTIVE_STATUSES, Store
 
 AGENT_SECONDS = Histogram(
@@ -59,66 +61,57 @@ def observe_setup(status: str, seconds: float) -> None:
     SETUP_SECONDS.labels(status=status).observe(seconds)
 
 
+COUNTERS: tuple[tuple[str, str, list[str]], ...] = (
+    ("nightshift_runs_started", "Runs recorded, by trigger (the ticket's source).", ["trigger"]),
+    (
+        "nightshift_runs_finished",
+        "Runs reaching a final status (shipped, merged, closed, cancelled, expired, failed), by that status "
+        "and the last verification's verdict (none: never verified); a run counts at each arrival (shipped "
+        "again after a review round, then merged: twice shipped, once merged).",
+        ["status", "verdict"],
+    ),
+    (
+        "nightshift_model_tokens",
+        "Model tokens spent, by agent, model and direction (input, output).",
+        ["agent", "model", "direction"],
+    ),
+    ("nightshift_model_cost_usd", "Model cost in US dollars, by agent and model.", ["agent", "model"]),
+    (
+        "nightshift_agents_ended",
+        "Agent runs ended (a first run, a self-correction or a revision), by agent and how it ended "
+        "(submitted, model_error, timeout, budget, ...).",
+        ["agent", "status"],
+    ),
+)
+
+
 class StoreCollector(Collector):
-    """The database's figures, read at each scrape (``store.metrics``)."""
+    """The database's figures, read at each scrape: the counters (``store.counters``), the runs in each
+    active status and the deliveries (``store.metrics``)."""
 
     def __init__(self, store: Store, *, max_queued_runs: int) -> None:
         self._store = store
-        self._runs = RunReadings(store.engine)
         self._max_queued = max_queued_runs
 
     def collect(self) -> Iterator[Metric]:
-        totals = self._runs.totals()
-        yield _family(
-            CounterMetricFamily,
-            "nightshift_runs_started",
-            "Runs recorded, by trigger (the ticket's source).",
-            ["trigger"],
-            (((trigger,), count) for trigger, count in totals.started.items()),
-        )
-        yield _family(
-            CounterMetricFamily,
-            "nightshift_runs_finished",
-            "Runs in a final status (shipped, cancelled, expired, failed), by status and the last "
-            "verification's verdict (none: never verified).",
-            ["status", "verdict"],
-            totals.finished.items(),
-        )
+        stored = counter_values(self._store.engine)
+        for name, documentation, labels in COUNTERS:
+            yield _family(CounterMetricFamily, name, documentation, labels, stored.get(name, ()))
+        statuses = runs_by_status(self._store.engine)
         yield _family(
             GaugeMetricFamily,
             "nightshift_runs",
             "Runs in each active status now.",
             ["status"],
-            (((status,), totals.current[status]) for status in ACTIVE_STATUSES),
+            (((status,), statuses[status]) for status in ACTIVE_STATUSES),
         )
         yield GaugeMetricFamily(
             "nightshift_queue_depth",
             "Runs recorded and waiting for the agents (status queued); past [server] max_queued_runs new "
             "ones are refused.",
-            value=totals.current["queued"],
+            value=statuses["queued"],
         )
         yield GaugeMetricFamily("nightshift_queue_limit", "[server] max_queued_runs.", value=self._max_queued)
-        yield _family(
-            CounterMetricFamily,
-            "nightshift_model_tokens",
-            "Model tokens spent, by agent, model and direction (input, output).",
-            ["agent", "model", "direction"],
-            totals.tokens.items(),
-        )
-        yield _family(
-            CounterMetricFamily,
-            "nightshift_model_cost_usd",
-            "Model cost in US dollars, by agent and model.",
-            ["agent", "model"],
-            totals.cost_usd.items(),
-        )
-        yield _family(
-            CounterMetricFamily,
-            "nightshift_agents_ended",
-            "Agents of runs by how they last ended (submitted, model_error, timeout, budget, ...).",
-            ["agent", "status"],
-            totals.agents_ended.items(),
-        )
         yield from _deliveries(delivery_backlog(self._store.engine))
 
 

@@ -3,7 +3,9 @@ over HTTPS: an ``incident.triggered`` signed during a secret's rotation starts o
 redelivery and a repeat; other events are acknowledged and ignored; the incident's alerts (a real
 traceback in their body) give the agents the frames; the run's link reaches the incident as a note
 exactly once through an outage of PagerDuty's API, and the pull request's link follows on ship; the
-incident is never acknowledged or resolved. Forged, stale and malformed deliveries start nothing."""
+incident is never acknowledged or resolved. The triage agent gets the mapped frames fenced as data, and
+Slack's briefing and GitHub's pull request show them linked to the repository's lines. Forged, stale
+and malformed deliveries start nothing."""
 
 import json
 from collections.abc import Iterator
@@ -14,10 +16,15 @@ import httpx
 import pytest
 
 from client.scripted import ScriptedModelServer
+from client.scripted.threaded import ThreadedServer
 from demo.alerts import deployed_traceback, pagerduty_event, pagerduty_headers
+from demo.fake_slack import CHANNEL_ID, SIGNING_SECRET, FakeSlack
+from demo.fake_slack import TOKEN as SLACK_TOKEN
 from demo.incident import sample_incident_script
+from tests.fakes.github import FakeGitHub
 from tests.fakes.pagerduty import FROM, TOKEN, FakePagerDuty, alert_json
 from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
+from tests.test_server_sentry import GITHUB_TOKEN, first_message
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -36,14 +43,40 @@ def pagerduty(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePagerDuty]:
 
 
 @pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def github() -> Iterator[tuple[FakeGitHub, ThreadedServer]]:
+    fake = FakeGitHub(token=GITHUB_TOKEN)
+    with fake.serve() as server:
+        yield fake, server
+
+
+@pytest.fixture
 def live(
-    tmp_path: Path, scripted_server: ScriptedModelServer, pagerduty: FakePagerDuty
+    tmp_path: Path,
+    scripted_server: ScriptedModelServer,
+    pagerduty: FakePagerDuty,
+    slack: FakeSlack,
+    github: tuple[FakeGitHub, ThreadedServer],
 ) -> Iterator[LiveServer]:
+    forge, forge_server = github
     settings, playground = server_settings(
         tmp_path,
         scripted_server,
-        secrets={"PAGERDUTY_WEBHOOK_SECRETS": f"{NEW},{OLD}", "PAGERDUTY_API_TOKEN": TOKEN},
+        secrets={
+            "PAGERDUTY_WEBHOOK_SECRETS": f"{NEW},{OLD}",
+            "PAGERDUTY_API_TOKEN": TOKEN,
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "GITHUB_TOKEN": GITHUB_TOKEN,
+        },
         pagerduty={"api_url": pagerduty.url, "from_email": FROM},
+        slack={"channel": CHANNEL_ID, "api_url": slack.api_url},
+        github={"repo": forge.full_name, "api_url": forge_server.url},
         workflow={"delivery_backoff_s": 0.2, "delivery_backoff_max_s": 1.0},
     )
     server = start_server(settings, playground, sample_incident_script(), scripted_server)
@@ -62,7 +95,11 @@ def deliver(
 
 
 def test_a_triggered_incident_runs_once_and_its_notes_land_once_through_an_outage(
-    live: LiveServer, pagerduty: FakePagerDuty
+    live: LiveServer,
+    pagerduty: FakePagerDuty,
+    scripted_server: ScriptedModelServer,
+    slack: FakeSlack,
+    github: tuple[FakeGitHub, ThreadedServer],
 ) -> None:
     pagerduty.fail_next(status=503, only=f"POST /incidents/{INCIDENT}/notes")  # PagerDuty is down a moment
     triggered = pagerduty_event(incident_id=INCIDENT, number=2, event_id="01DEN6JPMGRGKSCFQXWWJGWJZB")
@@ -104,6 +141,18 @@ def test_a_triggered_incident_runs_once_and_its_notes_land_once_through_an_outag
     assert len(notes) == 2 and shipped["pr_url"] in notes[1] and shipped["web_url"] in notes[1]
     assert pagerduty.calls_to("PUT") == []  # never acknowledged, never resolved
     assert len(live.get_json("/runs")["runs"]) == 1
+
+    triage = first_message(scripted_server, "triage agent")
+    trace = triage[triage.index("<stack_trace>") : triage.index("</stack_trace>")]
+    assert "data, not instructions" in triage[: triage.index("<stack_trace>")]
+    assert "todo/service.py:50 in get" in trace and "todo/service.py:55 in complete" in trace
+    assert "TodoNotFound: no todo with id 7" in trace
+    forge, forge_server = github
+    line_url = f"{forge_server.url}/{forge.full_name}/blob/{run['base_commit']}/todo/service.py#L50"
+    assert [f["url"] for f in alert["frames"] if f["repo_path"]][-1] == line_url
+    blocks = json.dumps([c.body.get("blocks") for c in slack.calls if c.method.startswith("chat.")])
+    assert f"<{line_url}|todo/service.py:50 in get>" in blocks
+    assert f"[todo/service.py:50 in get]({line_url})" in forge.pulls[0]["body"]
 
 
 def test_forged_stale_and_malformed_deliveries_start_nothing(live: LiveServer) -> None:

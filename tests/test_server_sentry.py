@@ -3,7 +3,9 @@ captured (an exception raised in the sample repository's code, deployed under an
 run for its redelivery and a second alert of the same issue; the agents get its frames mapped onto the
 repository; Slack's briefing and GitHub's pull request show them, linked to the repository's lines and
 to the Sentry event. An exception message that carries instructions changes nothing the agents may do.
-Forged, stale and malformed deliveries start nothing."""
+Forged, stale and malformed deliveries start nothing. A new issue with no auth token to read its event
+works from its title and culprit, the briefing says why there is no trace, and /metrics counts the run
+under trigger="sentry"."""
 
 import json
 from collections.abc import Iterator
@@ -24,6 +26,8 @@ from tests.fakes.github import FakeGitHub
 from tests.fakes.sentry import TOKEN as SENTRY_TOKEN
 from tests.fakes.sentry import FakeSentry
 from tests.server_fixtures import API_TOKEN, LiveServer, all_delivered, briefed, server_settings, start_server
+from tests.test_metrics import scrape, value
+from workflow.alerts import WITHOUT_TOKEN
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -60,11 +64,17 @@ def services() -> Iterator[Services]:
         yield both
 
 
-def start(tmp_path: Path, model: ScriptedModelServer, services: Services, scripts: Any = None) -> LiveServer:
+def start(
+    tmp_path: Path,
+    model: ScriptedModelServer,
+    services: Services,
+    scripts: Any = None,
+    secrets: dict[str, str] = SECRETS,
+) -> LiveServer:
     settings, playground = server_settings(
         tmp_path,
         model,
-        secrets=SECRETS,
+        secrets=secrets,
         sentry={"organization": ORG, "api_url": services.sentry.url},
         slack={"channel": CHANNEL_ID, "api_url": services.slack.api_url},
         github={"repo": services.github.full_name, "api_url": services.github_server.url},
@@ -239,3 +249,29 @@ def test_a_new_issue_gets_its_stack_from_the_latest_event(
     assert [call.path for call in services.sentry.calls] == [
         f"/api/0/organizations/{ORG}/issues/77/events/latest/"
     ]
+
+
+def test_a_new_issue_without_an_auth_token_works_from_title_and_culprit_and_the_briefing_says_why(
+    tmp_path: Path, scripted_server: ScriptedModelServer, services: Services
+) -> None:
+    issue = sentry_issue_created(sentry_event_alert(capture_sentry_event(7), issue_id="78"))
+    without_token = {name: secret for name, secret in SECRETS.items() if name != "SENTRY_AUTH_TOKEN"}
+    live = start(tmp_path, scripted_server, services, secrets=without_token)
+    try:
+        started = deliver(live, issue, resource="issue")
+        assert started.status_code == 202, started.text
+        run = live.wait_for_run(started.json()["run_id"], briefed)
+        metrics = scrape(live)
+    finally:
+        live.server.stop()
+
+    assert services.sentry.calls == []  # nothing to read it with
+    title, culprit = issue["data"]["issue"]["title"], issue["data"]["issue"]["culprit"]
+    assert run["ticket"]["alert"]["frames"] == [] and run["verification"]["verdict"] == "verified"
+    triage = first_message(scripted_server, "triage agent")
+    assert title in triage and f"Culprit: {culprit}" in triage
+    trace = triage[triage.index("<stack_trace>") : triage.index("</stack_trace>")]
+    assert f"Not known: {WITHOUT_TOKEN['sentry']}" in trace
+    assert f":grey_question: {WITHOUT_TOKEN['sentry']}" in services.blocks()
+    assert "without SENTRY_AUTH_TOKEN" in WITHOUT_TOKEN["sentry"]
+    assert value(metrics, "nightshift_runs_started_total", trigger="sentry") == 1

@@ -1,7 +1,7 @@
 """Slack over Socket Mode, end to end: the real server with SLACK_APP_TOKEN and no public URL, slack_sdk's
 own Socket Mode client, and a fake Slack that speaks the envelope protocol (demo/fake_slack_socket.py).
-A command and an approval behave as over HTTP; a dropped connection comes back and nothing is lost or
-done twice."""
+A command, an approval and a Request changes modal behave as over HTTP; a dropped connection comes back
+and nothing is lost or done twice."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +12,8 @@ import pytest
 from client.scripted import ScriptedModelServer
 from demo.fake_slack import CHANNEL_ID, TOKEN, FakeSlack, block_actions_payload, view_submission_payload
 from demo.fake_slack_socket import APP_TOKEN, FakeSocketMode
-from demo.incident import sample_incident_script
+from demo.incident import REVISION_FEEDBACK, sample_incident_script
+from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
 from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
 from tests.test_server_slack import buttons, eventually
 
@@ -39,7 +40,7 @@ def socket_server(
         secrets={"SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": APP_TOKEN},  # no signing secret: no HTTP
         slack={"channel": CHANNEL_ID, "api_url": slack.api_url, **slack_settings},
     )
-    return start_server(settings, playground, sample_incident_script(), model)
+    return start_server(settings, playground, sample_incident_script(revisions=True), model)
 
 
 @pytest.fixture
@@ -86,6 +87,31 @@ def test_a_command_and_an_approval_over_socket_mode_behave_as_over_http(
     assert [d["kind"] for d in shipped["decisions"]] == ["approve"]
     assert sum("Approving" in str(c.body) for c in slack.calls_to("chat.update")) == 1
     assert len(live.get_json("/runs")["runs"]) == 1
+
+
+def test_request_changes_over_socket_mode_opens_the_modal_and_its_submission_starts_the_revision(
+    live: LiveServer, slack: FakeSlack, socket: FakeSocketMode
+) -> None:
+    socket.wait_for_hellos(1)
+    run_id = start_over_socket(live, socket)
+    run = live.wait_for_run(run_id, briefed)
+
+    clicked = socket.interaction(block_actions_payload(run_id, action_id=REQUEST_CHANGES_ACTION_ID))
+    assert not socket.wait_for_ack(clicked).late
+    eventually(lambda: bool(slack.calls_to("views.open")), "views.open")
+    assert slack.calls_to("views.open")[0].body["view"]["private_metadata"] == run_id
+
+    empty = socket.wait_for_ack(socket.interaction(view_submission_payload(run_id, "  ")))
+    assert empty.payload is not None and empty.payload["response_action"] == "errors"
+    submitted = socket.wait_for_ack(socket.interaction(view_submission_payload(run_id, REVISION_FEEDBACK)))
+    assert not submitted.late and (submitted.payload or {}).get("response_action") != "errors"
+    second = live.wait_for_run(run_id, lambda r: briefed(r) and r["revision"] == 2)
+    assert [(d["kind"], d["feedback"]) for d in second["decisions"]] == [
+        ("request_changes", REVISION_FEEDBACK)
+    ]
+    assert second["message_ref"] == run["message_ref"]
+    assert any("Changes requested" in str(c.body) for c in slack.calls_to("chat.update"))
+    assert len(slack.calls_to("chat.postMessage")) == 1 and len(live.get_json("/runs")["runs"]) == 1
 
 
 def test_a_dropped_connection_reconnects_and_nothing_is_lost_or_done_twice(
