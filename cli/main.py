@@ -168,6 +168,12 @@ def cli(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted; runs awaiting a decision keep waiting (see: nightshift runs)")
         return 1
+    except BrokenPipeError:
+        # The reader went away (``nightshift config | head``): as other Unix tools do, stop quietly.
+        # Python would report the pipe again when it flushes stdout at exit, so point stdout at
+        # /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import select
+import shlex
 import struct
 import subprocess
 import sys
@@ -150,3 +151,22 @@ def test_help_gives_the_exit_codes_and_where_state_is_kept(env: dict[str, str]) 
     assert "exit codes: 0 a pull request was opened" in text and "2 bad input or configuration" in text
     assert "NIGHTSHIFT_DATA_DIR (default ./.nightshift)" in text and "NIGHTSHIFT_CONFIG" in text
     assert "init propose the repository's [environment]" in text, "the command list names init"
+
+
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(env: dict[str, str]) -> None:
+    """``nightshift config | head -c 0``: the pipe's reader is gone when the command writes, and the
+    command stops quietly, as other Unix tools do. Unbuffered, as containers often run Python: each
+    print then meets the closed pipe at once."""
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(ROOT / 'main.py'))} config | head -c 0"
+    done = subprocess.run(
+        ["sh", "-c", command],
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
