@@ -34,7 +34,7 @@ DECISIONS: dict[str, "DecisionKind"] = {
     "cancel": "cancel",
     "request-changes": "request_changes",
 }
-REPO_COMMANDS = ("run", "doctor", "init", "backtest", *DECISIONS)
+REPO_COMMANDS = ("run", "serve", "doctor", "init", "backtest", *DECISIONS)
 """The commands that read the repository (a decision may resume its run in this process)."""
 
 
@@ -187,14 +187,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, console: Conso
         return 0
     if args.command == "runs":
         return await print_runs(settings)
-    if args.command == "serve":
-        return await serve(settings, host=args.host, port=args.port)
     if args.command == "show":
         return await print_run(settings, args.run, report=args.report)
     if args.command in DECISIONS:
         await flows.known_run(settings, args.run)  # an unknown run says so, whatever else is configured
     if args.command in REPO_COMMANDS and settings.repo is not None:
         check_repository(settings.repo, _named_by(args))
+    if args.command == "serve":
+        return await serve(settings, host=args.host, port=args.port)
     if args.command == "init":
         from cli.init import initialize
 

@@ -108,6 +108,7 @@ def test_a_wrong_repo_names_the_flag_and_the_fix(env: dict[str, str], tmp_path: 
     missing = nightshift(env, "run", "x", "--repo", "/nonexistent")
     not_git = nightshift(env, "doctor", "--repo", str(plain))
     from_env = nightshift({**env, "NIGHTSHIFT_REPO": str(plain)}, "run", "x")
+    served = nightshift({**env, "NIGHTSHIFT_REPO": "/nonexistent"}, "serve", "--port", "0")
 
     assert missing.returncode == 2 and "--repo /nonexistent: the path does not exist" in said(missing)
     assert not_git.returncode == 2
@@ -116,6 +117,7 @@ def test_a_wrong_repo_names_the_flag_and_the_fix(env: dict[str, str], tmp_path: 
         in (said(not_git))
     )
     assert from_env.returncode == 2 and f"NIGHTSHIFT_REPO {plain} is a directory but not" in said(from_env)
+    assert served.returncode == 2 and "NIGHTSHIFT_REPO /nonexistent: the path does not exist" in said(served)
 
 
 def test_an_unsupported_database_url_says_which_are(env: dict[str, str]) -> None:
