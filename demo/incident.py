@@ -389,15 +389,21 @@ def declined_revision_turns(not_done: str = DECLINED) -> list[Turn]:
 
 def broken_revision_turns() -> list[Turn]:
     """A code agent's revision run that breaks the fix: the flag toggles again, written another way."""
-    edit = _call("edit_file", path=SERVICE, old_text=_FIXED, new_text=_WRONG[0])
-    submit = _call(
-        "submit_fix",
-        root_cause=_ROOT_CAUSE,
-        explanation="As the reviewer suggested, complete() now derives the flag with an exclusive or.",
+    return _revised_fix(
+        _WRONG[0],
+        "Rewriting the assignment as the reviewer suggests.",
+        "As the reviewer suggested, complete() now derives the flag with an exclusive or.",
     )
+
+
+def _revised_fix(new_text: str, saying: str, explanation: str) -> list[Turn]:
+    """A code agent's revision run that rereads the service, replaces the fixed line with ``new_text``
+    and submits it with ``explanation``."""
+    edit = _call("edit_file", path=SERVICE, old_text=_FIXED, new_text=new_text)
+    submit = _call("submit_fix", root_cause=_ROOT_CAUSE, explanation=explanation)
     return [
         _REREAD,
-        _turn("Rewriting the assignment as the reviewer suggests.", edit, 6100, 110, 5376),
+        _turn(saying, edit, 6100, 110, 5376),
         *_submit_fix("Submitting the revised fix.", submit, 6600, 150, 5888),
     ]
 
@@ -409,17 +415,11 @@ BREAKING = "        todo.completed = False\n"
 def breaking_revision_turns() -> list[Turn]:
     """A code agent's revision run whose edit breaks the existing tests (``test_complete_marks_the_todo_done``
     and those that complete a todo first)."""
-    edit = _call("edit_file", path=SERVICE, old_text=_FIXED, new_text=BREAKING)
-    submit = _call(
-        "submit_fix",
-        root_cause=_ROOT_CAUSE,
-        explanation="As the reviewer suggested, complete() now leaves the flag unset.",
+    return _revised_fix(
+        BREAKING,
+        "Changing the assignment as the reviewer suggests.",
+        "As the reviewer suggested, complete() now leaves the flag unset.",
     )
-    return [
-        _REREAD,
-        _turn("Changing the assignment as the reviewer suggests.", edit, 6100, 110, 5376),
-        *_submit_fix("Submitting the revised fix.", submit, 6600, 150, 5888),
-    ]
 
 
 KEPT_TESTS = "The review asks nothing of the tests: the regression tests stand as they are."
