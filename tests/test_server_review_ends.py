@@ -4,8 +4,7 @@ transition), merged while a round runs (nothing pushed), a push that origin refu
 once, the replies name it), and the Slack briefing after each."""
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from tests.test_server_reviews import (
     round_over,
     shipped_run,
 )
+from tests.waiting import wait_until
 
 pytest_plugins = ["tests.model_fixtures"]
 __all__ = ["github"]  # the fixture, shared with test_server_reviews
@@ -79,20 +79,16 @@ def serve(
     )
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.1)
-
-
 def briefing_text(slack: FakeSlack, run: dict[str, Any]) -> str:
     return json.dumps(slack.message(run["message_ref"])["blocks"])
 
 
 def wait_for_briefing(slack: FakeSlack, run: dict[str, Any], *words: str) -> str:
-    wait_until(lambda: all(w in briefing_text(slack, run) for w in words), f"the briefing says {words}")
+    wait_until(
+        lambda: all(w in briefing_text(slack, run) for w in words),
+        f"the briefing says {words}",
+        timeout_s=120,
+    )
     return briefing_text(slack, run)
 
 
@@ -196,7 +192,9 @@ def test_a_merge_during_a_review_round_stops_it_without_pushing_and_says_so(
         before = origin_log(live, run["branch"])
         comments = changes_requested(live, fake, pull, delivery="during-1")
         wait_until(
-            lambda: any(r.script == CODE_REVISION for r in scripted_server.requests), "the round's code agent"
+            lambda: any(r.script == CODE_REVISION for r in scripted_server.requests),
+            "the round's code agent",
+            timeout_s=120,
         )
         merged = deliver(live, "pull_request", closed_payload(pull, fake.full_name, merged=True))
         assert merged.json()["answer"] == "merged"

@@ -12,8 +12,9 @@ from client.scripted.threaded import ThreadedServer
 from demo.incident import CODE_REVISION, TEST_REVISION, kept_tests_turns, revision_turns
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_reviews import issue_comment_payload, review_payload
-from tests.test_server_review_ends import RELEASE, gated_revision_turns, wait_until
+from tests.test_server_review_ends import RELEASE, gated_revision_turns
 from tests.test_server_reviews import deliver, github, origin_log, round_over, serve, shipped_run
+from tests.waiting import wait_until
 
 pytest_plugins = ["tests.model_fixtures"]
 __all__ = ["github"]  # the fixture, shared with test_server_reviews
@@ -40,7 +41,9 @@ def test_the_page_shows_a_round_while_it_runs_and_after_and_past_max_review_roun
         )
         assert asked.json()["answer"].startswith("taken (comment:")
         wait_until(
-            lambda: any(r.script == CODE_REVISION for r in scripted_server.requests), "the round's code agent"
+            lambda: any(r.script == CODE_REVISION for r in scripted_server.requests),
+            "the round's code agent",
+            timeout_s=120,
         )
         during = live.get_text(page_url)
         assert live.get_json(f"/runs/{run['run_id']}")["status"] in ("revising", "verifying")
@@ -59,7 +62,9 @@ def test_the_page_shows_a_round_while_it_runs_and_after_and_past_max_review_roun
         answer = deliver(live, "pull_request_review", second).json()["answer"]
         assert answer == "no more rounds: it made 1 review round, the limit ([workflow] max_review_rounds)"
         wait_until(
-            lambda: len(fake.conversation(pull["number"])) == 2, "a reply to the review past the limit"
+            lambda: len(fake.conversation(pull["number"])) == 2,
+            "a reply to the review past the limit",
+            timeout_s=120,
         )
         reply = fake.conversation(pull["number"])[-1]
         ended = live.wait_for_run(
@@ -102,6 +107,7 @@ def test_a_run_whose_rounds_spent_its_budget_answers_the_next_request_and_makes_
         wait_until(
             lambda: any("budget" in c["body"] for c in fake.conversation(number)),
             "a reply that the budget is spent",
+            timeout_s=120,
         )
         ended = live.wait_for_run(
             run["run_id"], lambda r: all(d["state"] == "delivered" for d in r["deliveries"])

@@ -16,9 +16,9 @@ from demo.incident import CODE_REVISION, REGRESSION_TESTS, SERVICE, TEST_REVISIO
 from integrations.github_reviews import OWN_MARKER
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_reviews import issue_comment_payload, review_comment_payload, review_payload
-from tests.test_server_review_ends import wait_until
 from tests.test_server_review_hostile import outside_fences
 from tests.test_server_reviews import deliver, github, origin_log, round_over, serve, shipped_run
+from tests.waiting import wait_until
 
 pytest_plugins = ["tests.model_fixtures"]
 __all__ = ["github"]  # the fixture, shared with test_server_reviews
@@ -117,6 +117,7 @@ def test_only_allowed_reviewers_mentioning_the_bot_start_a_round_and_the_agents_
         wait_until(
             lambda: sum("asked Nightshift to stop" in c["body"] for c in fake.conversation(number)) == 2,
             "a reply to the stop, and one to the comment after it",
+            timeout_s=120,
         )
         ended = live.wait_for_run(
             run["run_id"], lambda r: all(d["state"] == "delivered" for d in r["deliveries"])

@@ -2,7 +2,7 @@
 /oncall, the ack, the briefing, Approve, the PR, the message updated in place; Request changes."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from demo.incident import (
 )
 from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID, SHIP_REVISION_ACTION_ID
 from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
+from tests.waiting import wait_until
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -68,14 +69,6 @@ def post(live: LiveServer, path: str, body: bytes, headers: dict[str, str] | Non
         return client.post(path, content=body, headers=headers or signed_headers(SIGNING_SECRET, body))
 
 
-def eventually(check: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.1)
-
-
 def buttons(message: dict[str, Any]) -> list[str]:
     return [
         e["action_id"] for b in message.get("blocks", []) if b["type"] == "actions" for e in b["elements"]
@@ -105,7 +98,7 @@ def test_oncall_to_briefing_to_approve_to_pr_with_the_message_updated_in_place(
     clicked = post(live, "/webhook/slack/actions", block_actions_body(run_id))
     assert clicked.status_code == 200 and clicked.content == b""
     shipped = live.wait_for_run(run_id, all_delivered)
-    eventually(lambda: shipped["pr_url"] in str(slack.message(ref)["blocks"]), "the message shows the PR")
+    wait_until(lambda: shipped["pr_url"] in str(slack.message(ref)["blocks"]), "the message shows the PR")
     assert buttons(slack.message(ref)) == []
     assert len(slack.calls_to("chat.postMessage")) == 1  # updated in place, never reposted
     updates = [c.body for c in slack.calls_to("chat.update")]
@@ -116,7 +109,7 @@ def test_oncall_to_briefing_to_approve_to_pr_with_the_message_updated_in_place(
     late_click = block_actions_body(run_id, trigger_id="13345224609.738474920.second")  # a late second click
     second = post(live, "/webhook/slack/actions", late_click)
     assert second.status_code == 200
-    eventually(lambda: bool(slack.calls_to("chat.postEphemeral")), "the second click is answered")
+    wait_until(lambda: bool(slack.calls_to("chat.postEphemeral")), "the second click is answered")
     runs = live.get_json("/runs")["runs"]
     assert len(runs) == 1 and runs[0]["pr_url"] == shipped["pr_url"]
 
@@ -129,7 +122,7 @@ def test_request_changes_opens_a_modal_and_sends_the_feedback_to_the_code_agent(
         live, "/webhook/slack/actions", block_actions_body(run_id, action_id=REQUEST_CHANGES_ACTION_ID)
     )
     assert clicked.status_code == 200
-    eventually(lambda: bool(slack.calls_to("views.open")), "views.open")
+    wait_until(lambda: bool(slack.calls_to("views.open")), "views.open")
     opened = slack.calls_to("views.open")[0].body
     assert opened["trigger_id"] and opened["view"]["private_metadata"] == run_id
 
@@ -141,7 +134,7 @@ def test_request_changes_opens_a_modal_and_sends_the_feedback_to_the_code_agent(
     assert second["decisions"][0]["feedback"] == REVISION_FEEDBACK
     assert second["message_ref"] == run["message_ref"]
     assert any("Changes requested" in str(c.body) for c in slack.calls_to("chat.update"))
-    eventually(lambda: buttons(slack.message(run["message_ref"])) != [], "revision 2 is briefed in place")
+    wait_until(lambda: buttons(slack.message(run["message_ref"])) != [], "revision 2 is briefed in place")
 
 
 def request_changes_from_slack(live: LiveServer, run_id: str) -> dict[str, Any]:
@@ -162,7 +155,7 @@ def test_a_revision_that_changed_nothing_offers_no_approve_and_ships_revision_1_
         run_id, run = start_from_slack(live)
         second = request_changes_from_slack(live, run_id)
         ref = run["message_ref"]
-        eventually(lambda: "did not act on the feedback" in str(slack.message(ref)), "revision 2 briefed")
+        wait_until(lambda: "did not act on the feedback" in str(slack.message(ref)), "revision 2 briefed")
         message = slack.message(ref)
         assert buttons(message) == [SHIP_REVISION_ACTION_ID, "nightshift_request_changes"]
         ship = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"])
@@ -174,7 +167,7 @@ def test_a_revision_that_changed_nothing_offers_no_approve_and_ships_revision_1_
 
         stale = post(live, "/webhook/slack/actions", block_actions_body(run_id))  # an old Approve button
         assert stale.status_code == 200
-        eventually(lambda: bool(slack.calls_to("chat.postEphemeral")), "the refusal")
+        wait_until(lambda: bool(slack.calls_to("chat.postEphemeral")), "the refusal")
         refusal = str(slack.calls_to("chat.postEphemeral")[0].body)
         assert "changed nothing since revision 1" in refusal
         assert live.get_json(f"/runs/{run_id}")["status"] == "awaiting_decision"
@@ -187,7 +180,7 @@ def test_a_revision_that_changed_nothing_offers_no_approve_and_ships_revision_1_
         assert chosen.status_code == 200
         shipped = live.wait_for_run(run_id, all_delivered)
         assert shipped["shipped_revision"] == 1 and shipped["revision"] == second["revision"] == 2
-        eventually(lambda: "It has shipped revision 1 as briefed at" in str(slack.message(ref)), "shipped")
+        wait_until(lambda: "It has shipped revision 1 as briefed at" in str(slack.message(ref)), "shipped")
         assert any("Shipping revision 1" in str(c.body) for c in slack.calls_to("chat.update"))
     finally:
         live.server.stop()
@@ -201,7 +194,7 @@ def test_an_approver_not_on_the_list_is_refused_and_nothing_changes(
         run_id, run = start_from_slack(live)
         refused = post(live, "/webhook/slack/actions", block_actions_body(run_id))
         assert refused.status_code == 200
-        eventually(lambda: bool(slack.calls_to("chat.postEphemeral")), "an ephemeral refusal")
+        wait_until(lambda: bool(slack.calls_to("chat.postEphemeral")), "an ephemeral refusal")
         assert "U0BOSS" in str(slack.calls_to("chat.postEphemeral")[0].body)
         assert live.get_json(f"/runs/{run_id}")["status"] == "awaiting_decision"
         assert buttons(slack.message(run["message_ref"])) != []

@@ -15,7 +15,8 @@ from demo.fake_slack_socket import APP_TOKEN, FakeSocketMode
 from demo.incident import REVISION_FEEDBACK, sample_incident_script
 from documents.slack_blocks import REQUEST_CHANGES_ACTION_ID
 from tests.server_fixtures import LiveServer, all_delivered, briefed, server_settings, start_server
-from tests.test_server_slack import buttons, eventually
+from tests.test_server_slack import buttons
+from tests.waiting import wait_until
 
 pytest_plugins = ["tests.model_fixtures"]
 
@@ -69,7 +70,7 @@ def test_a_command_and_an_approval_over_socket_mode_behave_as_over_http(
     live: LiveServer, slack: FakeSlack, socket: FakeSocketMode
 ) -> None:
     socket.wait_for_hellos(1)
-    eventually(lambda: socket_health(live)["state"] == "connected", "/health shows the connection")
+    wait_until(lambda: socket_health(live)["state"] == "connected", "/health shows the connection")
     http = live.client(token=None).post("/webhook/slack/command", content=b"text=x")
     assert http.status_code == 404 and "Socket Mode" in http.json()["error"]  # no public URL needed
 
@@ -81,7 +82,7 @@ def test_a_command_and_an_approval_over_socket_mode_behave_as_over_http(
     click = socket.wait_for_ack(socket.interaction(block_actions_payload(run_id)))
     assert click.payload is None and not click.late
     shipped = live.wait_for_run(run_id, all_delivered)
-    eventually(lambda: shipped["pr_url"] in str(slack.message(ref)["blocks"]), "the message shows the PR")
+    wait_until(lambda: shipped["pr_url"] in str(slack.message(ref)["blocks"]), "the message shows the PR")
     assert buttons(slack.message(ref)) == []
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert [d["kind"] for d in shipped["decisions"]] == ["approve"]
@@ -98,7 +99,7 @@ def test_request_changes_over_socket_mode_opens_the_modal_and_its_submission_sta
 
     clicked = socket.interaction(block_actions_payload(run_id, action_id=REQUEST_CHANGES_ACTION_ID))
     assert not socket.wait_for_ack(clicked).late
-    eventually(lambda: bool(slack.calls_to("views.open")), "views.open")
+    wait_until(lambda: bool(slack.calls_to("views.open")), "views.open")
     assert slack.calls_to("views.open")[0].body["view"]["private_metadata"] == run_id
 
     empty = socket.wait_for_ack(socket.interaction(view_submission_payload(run_id, "  ")))
@@ -138,7 +139,7 @@ def test_a_dropped_connection_reconnects_and_nothing_is_lost_or_done_twice(
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert len(live.get_json("/runs")["runs"]) == 1
     assert shipped["message_ref"] == run["message_ref"] and shipped["pr_url"]
-    eventually(lambda: socket_health(live)["state"] == "connected", "connected again")
+    wait_until(lambda: socket_health(live)["state"] == "connected", "connected again")
     assert socket_health(live)["reconnects"] == 2
 
 
@@ -151,7 +152,7 @@ def test_only_approvers_decide_over_socket_mode_and_a_modal_gets_its_errors_in_t
         run_id = start_over_socket(live, socket)
         run = live.wait_for_run(run_id, briefed)
         assert socket.wait_for_ack(socket.interaction(block_actions_payload(run_id))).payload is None
-        eventually(lambda: bool(slack.calls_to("chat.postEphemeral")), "an ephemeral refusal")
+        wait_until(lambda: bool(slack.calls_to("chat.postEphemeral")), "an ephemeral refusal")
         assert "U0BOSS" in str(slack.calls_to("chat.postEphemeral")[0].body)
         submitted = socket.wait_for_ack(socket.interaction(view_submission_payload(run_id, "do better")))
         assert submitted.payload is not None and submitted.payload["response_action"] == "errors"
@@ -168,7 +169,7 @@ def test_a_refused_app_token_leaves_the_server_up_and_health_says_why(
     with FakeSlack(socket=FakeSocketMode(app_token="xapp-1-A0NIGHTAPP-another-app")) as slack:
         live = socket_server(tmp_path, scripted_server, slack)
         try:
-            eventually(lambda: socket_health(live).get("last_error") is not None, "the refusal is shown")
+            wait_until(lambda: socket_health(live).get("last_error") is not None, "the refusal is shown")
             health = socket_health(live)
             assert health["state"] == "connecting" and health["connected_since"] is None
             assert "invalid_auth" in health["last_error"] and "SLACK_APP_TOKEN" in health["last_error"]

@@ -5,6 +5,16 @@ import time
 from collections.abc import Callable
 
 
+def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    """Poll ``check`` from a synchronous test until it holds; AssertionError naming ``what`` at the
+    deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.1)
+
+
 async def eventually(condition: Callable[[], bool], *, within: float = 5.0) -> None:
     deadline = time.monotonic() + within
     while not condition():
