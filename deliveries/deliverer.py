@@ -55,6 +55,15 @@ BATCH = 8
 """Deliveries claimed at once; each attempt runs as a task of its own."""
 
 
+async def woken(wake: asyncio.Event, *, within_s: float) -> None:
+    """Wait until ``wake`` is set or ``within_s`` has passed. A cancellation always ends the wait, even one
+    that arrives with the wake-up: Python 3.11's ``asyncio.wait_for`` returns then instead, and the
+    deliverer's loop went on after ``stop`` had cancelled it, holding the worker's shutdown forever."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within_s):
+            await wake.wait()
+
+
 def settled(deliveries: list[Delivery]) -> bool:
     """Each delivery is delivered, abandoned, or has failed at least once (its outcome is not in doubt)."""
     return all(d.state != "pending" or d.failing_since is not None for d in deliveries)
@@ -165,8 +174,7 @@ class Deliverer:
                 next_due = None
             wait = POLL_S if next_due is None else min(POLL_S, max(0.05, next_due - time.time()))
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            await woken(self._wake, within_s=wait)
 
     async def _claim_due(self) -> None:
         claimed = await self.outbox.claim(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from config import WorkflowSettings
-from deliveries.deliverer import Deliverer
+from deliveries.deliverer import Deliverer, woken
 from deliveries.door import DeliveryExecutor
 from demo.fake_slack import CHANNEL_ID, TOKEN, FakeSlack
 from documents.facts import RunFacts, Ticket
@@ -203,3 +203,19 @@ async def test_a_briefing_and_a_pull_request_carrying_a_secret_are_never_sent(
         "the local open pull request was not sent: it contains the secret GITHUB_TOKEN (base64); "
         "nothing of it left Nightshift",
     ]
+
+
+@pytest.mark.parametrize("turns", range(4))
+async def test_a_stop_that_arrives_with_a_wake_up_still_ends_the_wait(turns: int) -> None:
+    """The deliverer's loop sleeps in ``woken`` between looks; ``stop`` cancels it. A cancellation that
+    arrives in the same turns of the event loop as a wake-up (a delivery recorded as the worker stops)
+    must still end the loop, or the worker never finishes stopping."""
+    wake = asyncio.Event()
+    sleeper = asyncio.create_task(woken(wake, within_s=60))
+    await asyncio.sleep(0)  # it is waiting
+    wake.set()
+    for _ in range(turns):  # the wake-up travels through the waits' callbacks meanwhile
+        await asyncio.sleep(0)
+    accepted = sleeper.cancel()  # False once the wait has returned on its own
+    await asyncio.wait([sleeper], timeout=10)
+    assert sleeper.cancelled() == accepted, "the cancellation was swallowed: the loop would go on after stop"

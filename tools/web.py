@@ -140,7 +140,8 @@ async def web_search(ctx: ToolContext, query: str) -> str:
     """
     timeout = ctx.settings.web_timeout_s
     try:
-        results = await asyncio.wait_for(asyncio.to_thread(_search, query, timeout), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+            results = await asyncio.to_thread(_search, query, timeout)
     except TimeoutError:
         reason = f"no answer within {timeout:g} s"
     except Exception as exc:
