@@ -1,5 +1,6 @@
 """The operator API of the real server (uvicorn on 127.0.0.1): runs, decisions, events, auth, bad input."""
 
+import gc
 import json
 import threading
 from collections.abc import Iterator
@@ -50,6 +51,23 @@ def test_health_names_the_model_and_each_integration(live: LiveServer) -> None:
     assert health["integrations"]["sentry"]["webhook"] == "off (no SENTRY_CLIENT_SECRET)"
     assert health["sandbox"]["sandboxed"] is True
     assert health["sandbox"]["description"].startswith("bubblewrap 0.")
+
+
+def test_what_the_server_made_while_starting_is_left_out_of_garbage_collection_until_it_stops(
+    tmp_path: Path, scripted_server: ScriptedModelServer
+) -> None:
+    """A full collection that walked the modules, routes and schemas held every request for 100-150 ms
+    (server/running.py); they are frozen once the server is up, and given back when it stops."""
+    settings, playground = server_settings(tmp_path, scripted_server)
+    server = start_server(settings, playground, sample_incident_script(), scripted_server)
+    try:
+        with server.client(token=None) as client:
+            assert client.get("/health").status_code == 200
+        frozen = gc.get_freeze_count()
+    finally:
+        server.server.stop()
+    assert frozen > 50_000, f"only {frozen} objects frozen while the server ran"
+    assert gc.get_freeze_count() == 0
 
 
 def test_an_unsandboxed_server_says_so_in_its_banner_and_health(
