@@ -29,12 +29,11 @@ def record_sightings(db: sa.Connection, batch: list[Sighting]) -> list[bool]:
     key, in this batch or before it, is a replay)."""
     db.execute(seen_requests.delete().where(seen_requests.c.expires_at < max(s.now_s for s in batch)))
     rows = {s.key: s.expires_at for s in batch}
+    # Parameters rather than one VALUES list: the statement is compiled once, whatever the batch's size.
     inserted = set(
         db.execute(
-            insert(db, seen_requests)
-            .values([{"key": key, "expires_at": expires_at} for key, expires_at in rows.items()])
-            .on_conflict_do_nothing()
-            .returning(seen_requests.c.key)
+            insert(db, seen_requests).on_conflict_do_nothing().returning(seen_requests.c.key),
+            [{"key": key, "expires_at": expires_at} for key, expires_at in rows.items()],
         ).scalars()
     )
     first = []
