@@ -13,7 +13,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Header, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from integrations.base import SignatureError
 from integrations.slack import WINDOW_S, verify_slack_request
@@ -95,13 +95,15 @@ Inbound = Annotated[SlackInbound, Depends(slack_inbound)]
 @router.post(
     "/command",
     summary="Slack slash command (/oncall)",
+    response_model=SlackMessage,
     responses={200: {"description": "A message only its sender sees: run started, status or usage."}},
 )
-async def slack_command(form: Annotated[SlackCommand, Form()], inbound: Inbound) -> SlackMessage:
+async def slack_command(form: Annotated[SlackCommand, Form()], inbound: Inbound) -> JSONResponse:
     try:
-        return await inbound.command(form.model_dump(exclude_none=True))
+        message = await inbound.command(form.model_dump(exclude_none=True))
     except NotASlackPayload as exc:
         raise ApiError(400, str(exc)) from None
+    return answer(message)  # built by us already: FastAPI need not validate and encode it again
 
 
 @router.post(
