@@ -8,7 +8,7 @@ import sys
 from cli.main import cli
 from server.app import create_app
 
-app = create_app()
+app = create_app(whole_process=True)
 
 __all__ = ["app", "cli", "create_app"]
 

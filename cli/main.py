@@ -315,7 +315,7 @@ async def serve(settings: Settings, *, host: str | None, port: int | None) -> in
     settings.server.port = settings.server.port if port is None else port
     install(settings.server.log_format, settings.secrets.all_values())  # uvicorn's lines too, from the first
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, whole_process=True),
         host=settings.server.host,
         port=settings.server.port,
         log_config=None,

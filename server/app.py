@@ -5,7 +5,7 @@ Only the ``server`` package imports the web framework.
 """
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,11 +16,14 @@ from documents.web import STATIC_DIR, STATIC_ROOT
 from server import errors
 from server.openapi import TAGS, configure_document
 from server.routers import ROUTERS
-from server.running import running_server
+from server.running import frozen_start_up, running_server
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, whole_process: bool = False) -> FastAPI:
     """The ASGI app. Settings are read at start-up (``uvicorn main:app`` reads them from the env).
+    ``whole_process``: the server is what the process is for (``nightshift serve``, ``uvicorn
+    main:app``), so what it made while starting is left out of garbage collection once it is up
+    (``server.running.frozen_start_up``).
 
     The OpenAPI document FastAPI builds from the routes is finished for this server's configuration
     (API token, webhook signatures, limits) when it is first asked for.
@@ -30,7 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_server(settings or load_settings()) as edge:
             app.state.edge = edge
-            yield
+            with frozen_start_up() if whole_process else nullcontext():
+                yield
 
     app = FastAPI(
         title="Nightshift",

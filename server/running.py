@@ -8,8 +8,8 @@ framework either.
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -40,11 +40,6 @@ GIL_SWITCH_S = 0.0005
 5 ms). The database work runs in threads, and each of its statements gives the lock up and must get it
 back; while the event loop is busy (agents streaming), each return waited up to the default 5 ms, and
 one acknowledgement's two transactions took 50-130 ms instead of 5-20 ms."""
-# Why the heap is frozen once the server has started (``gc.freeze``): the objects made while starting
-# (modules, the app and its routes, pydantic's and SQLAlchemy's schemas: about 220,000) live as long as
-# the process, yet every full collection walked them all again, holding the interpreter for 100-150 ms.
-# A burst of slash commands allocates enough to set one off, and then every acknowledgement waited for
-# it. Frozen, they are left out; a full collection walks what was made since, in about 10 ms.
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +59,25 @@ class Edge:
     jira: JiraClient | None
     metrics: CollectorRegistry
     """What ``/metrics`` shows (``telemetry.metrics``)."""
+
+
+@contextmanager
+def frozen_start_up() -> Iterator[None]:
+    """Leave what the process made while starting out of garbage collection while the block runs.
+
+    The objects made while starting (modules, the app and its routes, pydantic's and SQLAlchemy's
+    schemas: about 220,000) live as long as the process, yet every full collection walked them all
+    again, holding the interpreter for 100-150 ms; a burst of slash commands allocates enough to set one
+    off, and every acknowledgement in flight waited for it. Frozen (``gc.freeze``), they are left out: a
+    full collection walks what was made since, in about 10 ms. Only for a process that is the server
+    (``create_app(whole_process=True)``): in one that starts and stops servers (the tests), each
+    ``gc.unfreeze`` hands the whole heap back at once, and the next full collection walks all of it.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @asynccontextmanager
@@ -119,8 +133,6 @@ async def running_server(settings: Settings) -> AsyncIterator[Edge]:
             metrics=metrics_registry(rt.store, max_queued_runs=settings.server.max_queued_runs),
         )
         logger.info("%s", await edge.health.banner())
-        stack.callback(gc.unfreeze)
-        gc.freeze()  # see above
         yield edge
 
 

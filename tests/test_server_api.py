@@ -8,11 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from client.scripted import ScriptedModelServer
+from client.scripted.threaded import ThreadedServer
 from config import Settings
 from demo.incident import DECLINED, sample_incident_script
+from main import create_app
 from tests.server_fixtures import (
     LiveServer,
     all_delivered,
@@ -53,19 +56,21 @@ def test_health_names_the_model_and_each_integration(live: LiveServer) -> None:
     assert health["sandbox"]["description"].startswith("bubblewrap 0.")
 
 
-def test_what_the_server_made_while_starting_is_left_out_of_garbage_collection_until_it_stops(
+def test_a_server_that_is_its_whole_process_leaves_its_start_up_out_of_garbage_collection(
     tmp_path: Path, scripted_server: ScriptedModelServer
 ) -> None:
     """A full collection that walked the modules, routes and schemas held every request for 100-150 ms
-    (server/running.py); they are frozen once the server is up, and given back when it stops."""
-    settings, playground = server_settings(tmp_path, scripted_server)
-    server = start_server(settings, playground, sample_incident_script(), scripted_server)
+    (server/running.py); ``nightshift serve`` and ``uvicorn main:app`` freeze them once the server is
+    up, and give them back when it stops."""
+    settings, _ = server_settings(tmp_path, scripted_server)
+    server = ThreadedServer(create_app(settings, whole_process=True), name="nightshift server", lifespan=True)
+    settings.server.port, settings.server.public_url = server.port, server.url
+    server.start()
     try:
-        with server.client(token=None) as client:
-            assert client.get("/health").status_code == 200
+        assert httpx.get(f"{server.url}/health").status_code == 200
         frozen = gc.get_freeze_count()
     finally:
-        server.server.stop()
+        server.stop()
     assert frozen > 50_000, f"only {frozen} objects frozen while the server ran"
     assert gc.get_freeze_count() == 0
 
