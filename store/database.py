@@ -172,8 +172,17 @@ def lock_key(name: str) -> int:
 def advisory_xact_lock(db: sa.Connection, *names: str) -> None:
     """On PostgreSQL, hold these locks until the transaction ends (taken in a fixed order: no deadlock)."""
     if db.dialect.name == "postgresql":
-        for name in sorted(set(names)):
-            db.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key(name))))
+        # One statement for any number of locks: the function scan takes them in the array's order.
+        db.execute(_LOCK_ALL, {"keys": [lock_key(name) for name in sorted(set(names))]})
+
+
+_LOCK_ALL = sa.text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
+_NOTIFY_ALL = sa.text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload")
+
+
+def notify(db: sa.Connection, channel: str, payloads: list[str]) -> None:
+    """PostgreSQL ``NOTIFY`` of every payload on ``channel`` at commit, in one statement."""
+    db.execute(_NOTIFY_ALL, {"channel": channel, "payloads": payloads})
 
 
 def insert(db: sa.Connection, table: sa.Table) -> Any:

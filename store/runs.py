@@ -34,6 +34,7 @@ from store.database import (
     insert,
     is_postgres,
     keys,
+    notify,
     pull_requests,
     runs,
 )
@@ -302,8 +303,7 @@ class Store:
                 )
             db.execute(events.insert(), rows)
             if self.shared:
-                for run_id in run_ids:
-                    db.execute(sa.select(sa.func.pg_notify(EVENTS_CHANNEL, f"{run_id} {writer}")))
+                notify(db, EVENTS_CHANNEL, [f"{run_id} {writer}" for run_id in run_ids])
         return run_ids
 
     async def events_of(self, run_id: str, *, after: int = 0) -> list[StoredEvent]:
