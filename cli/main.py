@@ -162,8 +162,9 @@ def cli(argv: Sequence[str] | None = None) -> int:
             settings.repo = args.repo
         return event_loop(args.command)(_dispatch(args, settings, console))
     except (ConfigError, WorkflowError, GitError, BacktestError, ValueError) as exc:
-        # the message is text, not markup: "[environment] build" must print as written
-        console.print(f"[red]nightshift:[/red] {escape(str(exc))}", highlight=False)
+        # the message is text, not markup: "[environment] build" must print as written; and one line
+        # however long, so that the paths in it can be copied (rich would wrap it at the width)
+        console.print(f"[red]nightshift:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("interrupted; runs awaiting a decision keep waiting (see: nightshift runs)")
