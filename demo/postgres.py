@@ -22,10 +22,9 @@ from typing import Self
 
 import psycopg
 
+from demo.apt import AptFailed, apt_install
 from demo.serving import free_port
 
-APT_INSTALL = "apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=120 postgresql"
-APT_TIMEOUT_S = 600
 SUPERUSER = "nightshift"
 SERVER_OPTIONS = (
     "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -49,26 +48,12 @@ def find_pg_bin() -> Path | None:
 
 
 def install_postgres() -> Path:
-    """The programs' directory, installing Debian's ``postgresql`` first when they are missing."""
-    found = find_pg_bin()
-    if found:
-        return found
-    if shutil.which("apt-get") is None:
-        raise PostgresUnavailable("PostgreSQL is not installed and apt-get is not available to install it")
+    """The programs' directory, installing Debian's ``postgresql`` first when they are missing
+    (``AptUnavailable`` when there is no apt-get to install it with)."""
     try:
-        done = subprocess.run(
-            ["sh", "-c", APT_INSTALL], capture_output=True, text=True, timeout=APT_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise PostgresUnavailable(f"`{APT_INSTALL}` took more than {APT_TIMEOUT_S}s") from None
-    found = find_pg_bin()
-    if done.returncode != 0 or found is None:
-        output = (done.stderr or done.stdout).strip()[-2000:]
-        raise PostgresUnavailable(
-            f"PostgreSQL is missing and `{APT_INSTALL}` failed (exit {done.returncode}; "
-            f"it needs root):\n{output}"
-        )
-    return found
+        return apt_install("postgresql", find_pg_bin)
+    except AptFailed as exc:
+        raise PostgresUnavailable(str(exc)) from None
 
 
 class TemporaryPostgres:

@@ -18,7 +18,6 @@ thread; ``run`` waits for the scenario there and re-raises its failure here.
 """
 
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+
+from demo.apt import APT_TIMEOUT_S, AptFailed, AptUnavailable, apt_install
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Playwright
@@ -42,8 +43,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 """Without the background-networking flags Chromium hangs on a closed network."""
-APT_INSTALL = "apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=120 chromium"
-APT_TIMEOUT_S = 600
 LAUNCH_TIMEOUT_MS = 30_000
 PAGE_TIMEOUT_MS = 5_000
 SCENARIO_TIMEOUT_S = 60.0
@@ -95,26 +94,12 @@ def find_chromium() -> str | None:
 
 def install_chromium() -> str:
     """Chromium's path, installing Debian's package when it is missing (as root, like CI)."""
-    found = find_chromium()
-    if found:
-        return found
-    if shutil.which("apt-get") is None:
-        pytest.skip("Chromium is not installed and apt-get is not available to install it")
     try:
-        done = subprocess.run(
-            ["sh", "-c", APT_INSTALL], capture_output=True, text=True, timeout=APT_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"installing Chromium ({APT_INSTALL}) took more than {APT_TIMEOUT_S}s", pytrace=False)
-    found = find_chromium()
-    if done.returncode != 0 or found is None:
-        output = (done.stderr or done.stdout).strip()[-2000:]
-        pytest.fail(
-            f"Chromium is missing and `{APT_INSTALL}` failed (exit {done.returncode}; it needs root):"
-            f"\n{output}",
-            pytrace=False,
-        )
-    return found
+        return apt_install("chromium", find_chromium)
+    except AptUnavailable as exc:
+        pytest.skip(str(exc))
+    except AptFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 class Chromium:

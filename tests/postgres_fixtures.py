@@ -8,12 +8,12 @@ Mark the module's tests ``pytest.mark.timeout(PG_TEST_TIMEOUT_S)``: the first ma
 PYTEST_DONT_REWRITE
 """
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from demo.postgres import APT_TIMEOUT_S, PostgresUnavailable, TemporaryPostgres, install_postgres
+from demo.apt import APT_TIMEOUT_S, AptUnavailable
+from demo.postgres import PostgresUnavailable, TemporaryPostgres, install_postgres
 
 PG_TEST_TIMEOUT_S = APT_TIMEOUT_S + 180
 
@@ -23,9 +23,9 @@ def postgres() -> Iterator[TemporaryPostgres]:
     """A PostgreSQL server for the whole session, stopped and removed at its end."""
     try:
         server = TemporaryPostgres(install_postgres()).start()
+    except AptUnavailable as exc:
+        pytest.skip(str(exc))
     except PostgresUnavailable as exc:
-        if shutil.which("apt-get") is None and "apt-get is not available" in str(exc):
-            pytest.skip(str(exc))
         pytest.fail(str(exc), pytrace=False)
     try:
         yield server
