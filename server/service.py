@@ -92,9 +92,16 @@ class RunService:
         return facts
 
     async def detail(self, run_id: str) -> dict[str, Any]:
-        """Everything about the run, its deliveries included, as ``GET /runs/{id}`` shows it."""
-        facts = await self.run(run_id)
-        return run_detail(facts, await self.deliveries(facts.run_id))
+        """Everything about the run, its deliveries included, as ``GET /runs/{id}`` shows it.
+
+        The deliveries are read before the facts. The deliverer writes what a delivery made into the run
+        (the briefing's message, the pull request) before it marks the delivery delivered, so the facts
+        read after a delivery shows as delivered hold what it made; read the other way round, a reader
+        could see the briefing delivered and no message to update."""
+        if run_id == LATEST:
+            run_id = (await self.run(run_id)).run_id
+        deliveries = await self.deliveries(run_id)
+        return run_detail(await self.run(run_id), deliveries)
 
     async def deliveries(self, run_id: str) -> list[DeliveryFacts]:
         return [delivery.facts() for delivery in await self.outbox.of_run(run_id)]
