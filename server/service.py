@@ -92,16 +92,15 @@ class RunService:
         return facts
 
     async def detail(self, run_id: str) -> dict[str, Any]:
-        """Everything about the run, its deliveries included, as ``GET /runs/{id}`` shows it.
-
-        The deliveries are read before the facts. The deliverer writes what a delivery made into the run
-        (the briefing's message, the pull request) before it marks the delivery delivered, so the facts
-        read after a delivery shows as delivered hold what it made; read the other way round, a reader
-        could see the briefing delivered and no message to update."""
+        """Everything about the run, its deliveries included, as ``GET /runs/{id}`` shows it: one
+        snapshot of both (``Outbox.run_and_deliveries`` says why)."""
         if run_id == LATEST:
             run_id = (await self.run(run_id)).run_id
-        deliveries = await self.deliveries(run_id)
-        return run_detail(await self.run(run_id), deliveries)
+        facts, deliveries = await self.outbox.run_and_deliveries(run_id)
+        if facts is None:
+            raise RunNotFound(f"no run with id {run_id!r}")
+        logs.bind(run_id=facts.run_id, ticket=facts.ticket.key)
+        return run_detail(facts, [delivery.facts() for delivery in deliveries])
 
     async def deliveries(self, run_id: str) -> list[DeliveryFacts]:
         return [delivery.facts() for delivery in await self.outbox.of_run(run_id)]

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from documents.facts import DeliveryFacts, DeliveryKind, DeliveryState, RunFacts
-from store.database import deliveries, insert
+from store.database import deliveries, insert, runs
 from store.runs import Store
 
 BRIEFING_KEY = "{run_id}:briefing"
@@ -375,6 +375,30 @@ class Outbox:
         query = sa.select(deliveries).where(deliveries.c.run_id == run_id).order_by(deliveries.c.id)
         with self._engine.connect() as db:
             return [_delivery(row) for row in db.execute(query)]
+
+    async def run_and_deliveries(self, run_id: str) -> tuple[RunFacts | None, list[Delivery]]:
+        """The run's facts and its deliveries, read in one statement: one snapshot of both.
+
+        Read apart, neither order is safe. A status change records its deliveries in its own transaction
+        (facts read first, then deliveries, is right for that); the deliverer writes what a delivery made
+        into the run and then, in a second transaction, marks it delivered (deliveries first is right for
+        that). One statement sees the database at one moment, on SQLite and PostgreSQL alike; the price
+        is the facts repeated on each delivery's row."""
+        return await asyncio.to_thread(self._run_and_deliveries, run_id)
+
+    def _run_and_deliveries(self, run_id: str) -> tuple[RunFacts | None, list[Delivery]]:
+        query = (
+            sa.select(runs.c.facts.label("run_facts"), deliveries)
+            .select_from(runs.outerjoin(deliveries, deliveries.c.run_id == runs.c.id))
+            .where(runs.c.id == run_id)
+            .order_by(deliveries.c.id)
+        )
+        with self._engine.connect() as db:
+            rows = db.execute(query).all()
+        if not rows:
+            return None, []
+        facts = RunFacts.model_validate_json(rows[0].run_facts)
+        return facts, [_delivery(row) for row in rows if row.id is not None]
 
     async def health(self) -> dict[str, ServiceHealth]:
         """Per service: the deliveries waiting, and whether its latest attempt failed (and how)."""
