@@ -4,8 +4,6 @@ briefing when the run awaits a decision (``brief_step``), the pull request when 
 connection (another worker, the API) never finds the status while its delivery is not on its way, and
 a crash between the two writes leaves neither, so that the replayed step writes both once."""
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,18 +16,15 @@ import sqlalchemy as sa
 from config import Settings, WorkflowSettings
 from deliveries.deliverer import Deliverer
 from deliveries.door import DeliveryExecutor
-from documents.briefing import Briefing
 from documents.facts import RunFacts, Ticket
 from hooks import HookRunner
 from integrations.local import LocalForge, LocalTracker, TerminalNotifier
-from server.service import RunService
 from store.database import deliveries, engine_url, runs
 from store.events import EventBus
-from store.outbox import Delivery, Outbox
+from store.outbox import Outbox
 from store.runs import Store
 from tests.documents_fixtures import verified_run
 from tests.postgres_fixtures import PG_TEST_TIMEOUT_S
-from workflow.engine import Engine
 from workflow.runtime import Runtime
 from workflow.steps import brief_step, finish_step, ship_step
 
@@ -224,53 +219,3 @@ async def test_a_run_ends_with_its_briefing_armed_in_the_same_transaction(
 
     assert bot.look(run_id) == Seen("cancelled", {"briefing": 2})
     assert await times_noted(bot.store, run_id, "cancelled: cancelled by sam") == 1
-
-
-class PostingNotifier(TerminalNotifier):
-    """Shows the briefing where a Slack message would be, and says where (its ``CHANNEL:TS``)."""
-
-    async def post_briefing(
-        self, briefing: Briefing, *, channel: str | None, marker: str, again: bool
-    ) -> str | None:
-        await super().post_briefing(briefing, channel=channel, marker=marker, again=again)
-        return "C0ONCALL:1700000000.000100"
-
-
-async def test_the_api_never_shows_a_briefing_delivered_without_the_message_it_posted(
-    bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    run_id = await briefed(bot)
-    outbox = Outbox(bot.store)  # the API's
-    deliverer = Deliverer(
-        outbox=Outbox(bot.store),
-        executor=DeliveryExecutor(
-            notifier=PostingNotifier(),
-            forge=LocalForge(bot.store),
-            tracker=LocalTracker(bot.runtime.bus.publish),
-        ),
-        store=bot.store,
-        bus=bot.runtime.bus,
-        hooks=HookRunner([], env={}),
-        settings=WorkflowSettings(),
-        data_dir=tmp_path,
-    )
-    service = RunService(Settings(), cast(Engine, None), store=bot.store, bus=bot.runtime.bus, outbox=outbox)
-    reading = outbox.of_run
-
-    async def delivered_meanwhile(read_run_id: str) -> list[Delivery]:
-        """The deliverer posts the briefing and finishes its writes while the API reads the run."""
-        await deliverer.start(worker="w1")
-        try:
-            deadline = time.monotonic() + 30
-            while not await deliverer.settled(read_run_id):
-                assert time.monotonic() < deadline, "the briefing was not delivered within 30 s"
-                await asyncio.sleep(0.02)
-        finally:
-            await deliverer.stop()
-        return await reading(read_run_id)
-
-    monkeypatch.setattr(outbox, "of_run", delivered_meanwhile)
-    shown = await service.detail(run_id)
-
-    assert [d["state"] for d in shown["deliveries"] if d["kind"] == "briefing"] == ["delivered"]
-    assert shown["message_ref"] == "C0ONCALL:1700000000.000100"
