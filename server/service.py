@@ -82,28 +82,33 @@ class RunService:
 
     async def run(self, run_id: str) -> RunFacts:
         """The run's facts; ``latest`` names the newest run. RunNotFound when there is none."""
-        if run_id == LATEST:
-            newest = await latest_run(self.store)
-            run_id = newest["id"] if newest else ""
-        facts = await self.store.get(run_id) if run_id else None
-        if facts is None:
-            raise RunNotFound(f"no run with id {run_id!r}")
-        logs.bind(run_id=facts.run_id, ticket=facts.ticket.key)
-        return facts
+        run_id = await self._resolved(run_id)
+        return self._found(run_id, await self.store.get(run_id) if run_id else None)
+
+    async def with_deliveries(self, run_id: str) -> tuple[RunFacts, list[DeliveryFacts]]:
+        """The run's facts and its deliveries, one snapshot of both (``Outbox.run_and_deliveries`` says
+        why), as ``run`` finds the run."""
+        run_id = await self._resolved(run_id)
+        facts, deliveries = await self.outbox.run_and_deliveries(run_id) if run_id else (None, [])
+        return self._found(run_id, facts), [delivery.facts() for delivery in deliveries]
 
     async def detail(self, run_id: str) -> dict[str, Any]:
-        """Everything about the run, its deliveries included, as ``GET /runs/{id}`` shows it: one
-        snapshot of both (``Outbox.run_and_deliveries`` says why)."""
-        if run_id == LATEST:
-            run_id = (await self.run(run_id)).run_id
-        facts, deliveries = await self.outbox.run_and_deliveries(run_id)
+        """Everything about the run, its deliveries included, as ``GET /runs/{id}`` shows it."""
+        return run_detail(*await self.with_deliveries(run_id))
+
+    async def _resolved(self, run_id: str) -> str:
+        """``run_id``, or the newest run's for ``latest`` (empty when there is none)."""
+        if run_id != LATEST:
+            return run_id
+        newest = await latest_run(self.store)
+        return newest["id"] if newest else ""
+
+    @staticmethod
+    def _found(run_id: str, facts: RunFacts | None) -> RunFacts:
         if facts is None:
             raise RunNotFound(f"no run with id {run_id!r}")
-        logs.bind(run_id=facts.run_id, ticket=facts.ticket.key)
-        return run_detail(facts, [delivery.facts() for delivery in deliveries])
-
-    async def deliveries(self, run_id: str) -> list[DeliveryFacts]:
-        return [delivery.facts() for delivery in await self.outbox.of_run(run_id)]
+        logs.bind(run_id=facts.run_id, ticket=facts.ticket.key)  # the request's lines are about it
+        return facts
 
     async def decide(
         self,

@@ -82,7 +82,7 @@ async def ui_run(
     ] = None,
 ) -> Response:
     now = datetime.now(UTC)  # before the facts are read: the page trusts only later events
-    facts = await service.run(run_id)
+    facts, deliveries = await service.with_deliveries(run_id)
     signed = authorizer.links.holds(facts.run_id, sig)
     asks_token = bool(authorizer.api_token) and not signed  # without a token, loopback decides
     base = f"/ui/runs/{facts.run_id}"
@@ -90,7 +90,7 @@ async def ui_run(
     html = run_page(
         facts,
         build_briefing(facts),
-        deliveries=await service.deliveries(facts.run_id),
+        deliveries=deliveries,
         events_url=f"/runs/{facts.run_id}/events",
         approve_url=f"{base}/approve",
         request_changes_url=f"{base}/request-changes",
